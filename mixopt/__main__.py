@@ -1,0 +1,3 @@
+from mixopt.cli import run
+
+run()

@@ -1,0 +1,59 @@
+"""The ``mixopt`` command: a thin layer over the Python API.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and
+``run(args) -> int``. Expected failures (:class:`MixoptError`) print one line per problem
+and exit with status 2; nothing heavy is imported until a subcommand runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mixopt.errors import MixoptError
+
+__all__ = ["main", "run"]
+
+_SUBCOMMANDS = ("validate", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib import import_module
+
+    from mixopt import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mixopt",
+        description="Find the domain mixture that makes a fine-tuned LLM generalize best "
+        "to domains none of its training data covers.",
+    )
+    parser.add_argument("--version", action="version", version=f"mixopt {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMANDS:
+        import_module(f"mixopt.cli.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        status: int = args.handler(args)
+        return status
+    except MixoptError as exc:
+        for problem in exc.problems:
+            print(f"mixopt: error: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mixopt: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

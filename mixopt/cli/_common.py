@@ -1,0 +1,62 @@
+"""Options and steps that several subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+__all__ = ["add_data_options", "print_table", "quiet_libraries"]
+
+
+def add_data_options(parser: argparse.ArgumentParser, model_required: bool) -> None:
+    parser.add_argument(
+        "--domains", required=True, metavar="FILE", help="the domains file (domains.json)"
+    )
+    parser.add_argument(
+        "--model",
+        required=model_required,
+        metavar="MODEL",
+        help="base model: a hub id or a local folder (its tokenizer defines what a token is)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="where tokenized domains are cached (default: $MIXOPT_CACHE_DIR or ~/.cache/mixopt)",
+    )
+
+
+def quiet_libraries() -> None:
+    """Keep library progress bars and hub chatter out of the CLI's output."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print an aligned plain-text table (numbers right-aligned)."""
+    cells = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(header))]
+    for k, row in enumerate(cells):
+        print(
+            "  ".join(
+                c.rjust(w) if numeric[i] else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

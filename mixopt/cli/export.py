@@ -1,0 +1,98 @@
+"""``mixopt export``: materialize a mixture at a budget for the real fine-tune."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from mixopt.cli._common import add_data_options, quiet_libraries
+from mixopt.errors import ConfigError
+
+__all__ = ["add_parser", "read_mixture", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="write a mixture's records at a budget (JSONL, datasets folder, weights)",
+        description="Sample a mixture from the domains at a token budget (usually larger than "
+        "the search budget) and write mixture.jsonl, a datasets folder, weights.json "
+        "(including interleave_datasets probabilities) and manifest.json to --out.",
+    )
+    add_data_options(p, model_required=True)
+    p.add_argument(
+        "--mixture",
+        required=True,
+        metavar="FILE",
+        help='JSON: {"domain": share, ...}, or a best_mixture.json from a search',
+    )
+    p.add_argument("--budget", required=True, help="token budget, e.g. 5M")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="output folder (must not exist or be empty)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.set_defaults(handler=run)
+
+
+def read_mixture(path: str | Path) -> dict[str, float]:
+    """A mixture file: ``{"domain": share}``, or an object holding it under ``mixture`` or
+    ``best_mixture``."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: mixture file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read mixture ({exc})") from None
+    if isinstance(raw, dict):
+        for key in ("best_mixture", "mixture"):
+            if isinstance(raw.get(key), dict):
+                raw = raw[key]
+                break
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f'{path}: expected {{"domain": share, ...}}')
+    return raw
+
+
+def run(args: argparse.Namespace) -> int:
+    from mixopt import __version__
+    from mixopt.budget import parse_budget
+    from mixopt.data.export import export_mixture
+    from mixopt.data.spec import load_domains
+    from mixopt.data.tokenize import tokenize_domains
+    from mixopt.models import load_tokenizer
+
+    budget = parse_budget(args.budget)
+    mixture = read_mixture(args.mixture)
+    specs = load_domains(args.domains)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out}: output folder exists and is not empty")
+    quiet_libraries()
+    tokenizer = load_tokenizer(args.model)
+    domains = tokenize_domains(specs, tokenizer, args.cache_dir)
+    provenance = {
+        "mixopt_version": __version__,
+        "tokenizer": args.model,
+        "domains_file": str(Path(args.domains).resolve()),
+        "mixture": mixture,
+    }
+    path = export_mixture(
+        domains,
+        mixture,
+        budget,
+        out,
+        seed=args.seed,
+        provenance=provenance,
+        cache_dir=args.cache_dir,
+    )
+    manifest = json.loads((path / "manifest.json").read_text())
+    print(
+        f"wrote {manifest['records']:,} records ({manifest['tokens_exported']:,} tokens) to {path}"
+    )
+    for name, d in manifest["domains"].items():
+        print(
+            f"  {name}: {d['tokens']:,} tokens, {d['records']:,} records, {d['epochs']:.2f} epochs"
+        )
+    return 0

@@ -1,0 +1,105 @@
+"""``mixopt validate``: check a domains file and show what each domain holds."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mixopt.cli._common import add_data_options, print_table, quiet_libraries
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "validate",
+        help="check a domains file; count records and tokens per domain",
+        description="Check a domains file. With --model, tokenize every domain (cached) and "
+        "count tokens; with --budget too, show the largest share each domain can fill.",
+    )
+    add_data_options(p, model_required=False)
+    p.add_argument(
+        "--budget", help="token budget, e.g. 50k or 1.5M: show each domain's maximum share"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mixopt.budget import format_budget, parse_budget
+    from mixopt.data.spec import load_domains
+
+    budget = parse_budget(args.budget) if args.budget is not None else None
+    specs = load_domains(args.domains)
+    quiet_libraries()
+    if args.model is None:
+        return _records_only(specs, args)
+    from mixopt.data.allocation import check_budget, max_shares
+    from mixopt.data.tokenize import tokenize_domains
+    from mixopt.models import load_tokenizer
+
+    tokenizer = load_tokenizer(args.model)
+    domains = tokenize_domains(specs, tokenizer, args.cache_dir)
+    shares = max_shares(domains, budget) if budget else {}
+    header = ["domain", "format", "records", "tokens", "max_epochs", "share bounds"]
+    if budget:
+        header.append(f"max share @ {format_budget(budget)}")
+    rows = []
+    for d in domains:
+        row: list[Any] = [
+            d.name,
+            d.format,
+            d.num_records,
+            d.num_tokens,
+            d.spec.max_epochs,
+            _bounds(d.spec),
+        ]
+        if budget:
+            row.append(shares[d.name])
+        rows.append(row)
+    print_table(header, rows)
+    total = sum(d.num_tokens for d in domains)
+    print(
+        f"\n{len(domains)} domains, {sum(d.num_records for d in domains):,} records, "
+        f"{total:,} tokens "
+        f"(tokens of the {args.model} tokenizer)"
+    )
+    if budget:
+        check_budget(domains, budget)
+        print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
+    return 0
+
+
+def _records_only(specs: Any, args: argparse.Namespace) -> int:
+    from mixopt.data.formats import resolve_format
+    from mixopt.data.sources import load_records
+    from mixopt.errors import ConfigError, MixoptError
+
+    rows: list[list[Any]] = []
+    problems: list[str] = []
+    for spec in specs:
+        try:
+            records = load_records(spec, args.cache_dir)
+            if len(records) == 0:
+                raise ConfigError(f"domain {spec.name!r}: no records")
+            rows.append(
+                [
+                    spec.name,
+                    resolve_format(spec, records.column_names),
+                    len(records),
+                    spec.max_epochs,
+                    _bounds(spec),
+                ]
+            )
+        except MixoptError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    print_table(["domain", "format", "records", "max_epochs", "share bounds"], rows)
+    print(f"\n{len(rows)} domains; pass --model to count tokens and check a --budget")
+    return 0
+
+
+def _bounds(spec: Any) -> str:
+    if spec.fixed_share is not None:
+        return f"fixed {spec.fixed_share:g}"
+    return f"[{spec.min_share:g}, {spec.max_share:g}]"

@@ -1,0 +1,257 @@
+"""The domains file: what each training domain is, where its records come from, and its limits.
+
+``domains.json`` is a JSON list of domains (or ``{"domains": [...]}``). Each domain has a
+``domain`` name and either inline ``data`` (the ``{"domain", "num", "data"}`` shape of the
+mixture literature) or a ``path`` to files. Unknown keys are errors, never ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixopt.errors import ConfigError, did_you_mean
+
+__all__ = [
+    "DEFAULT_MAX_EPOCHS",
+    "FORMATS",
+    "DomainSpec",
+    "check_shares",
+    "load_domains",
+    "parse_domains",
+]
+
+# Repeating data up to ~4 epochs costs almost nothing against fresh data (Muennighoff et al.,
+# "Scaling Data-Constrained Language Models", 2023); past that returns fall off quickly.
+DEFAULT_MAX_EPOCHS = 4.0
+
+FORMATS = ("auto", "text", "prompt_completion", "chat")
+_NAME = re.compile(r"^[\w.\-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """One training domain as the domains file describes it (nothing is loaded yet)."""
+
+    name: str
+    """Unique name: letters, digits, ``_``, ``.`` or ``-``, at most 64 characters."""
+    data: tuple[Mapping[str, Any], ...] | None = field(default=None, repr=False)
+    """Inline records, or None when the records live in ``paths``."""
+    paths: tuple[str, ...] = ()
+    """Absolute file or folder paths (globs allowed): JSONL, JSON, Parquet, CSV, text, or a
+    ``datasets.save_to_disk`` folder."""
+    format: str = "auto"
+    """``text``, ``prompt_completion``, ``chat``, or ``auto`` to detect it from the fields."""
+    text_field: str = "text"
+    """Field holding the text of ``text`` records."""
+    prompt_field: str = "prompt"
+    """Field holding the prompt of ``prompt_completion`` records (no loss on it)."""
+    completion_field: str = "completion"
+    """Field holding the completion of ``prompt_completion`` records."""
+    messages_field: str = "messages"
+    """Field holding the ``[{"role", "content"}]`` list of ``chat`` records."""
+    sample_by: str = "line"
+    """How plain-text files split into records: ``line``, ``paragraph`` or ``document``."""
+    num: int | None = None
+    """Expected number of records; checked against the data when given."""
+    min_share: float = 0.0
+    """Smallest share of the budget this domain may get."""
+    max_share: float = 1.0
+    """Largest share of the budget this domain may get."""
+    fixed_share: float | None = None
+    """A share that is not searched: every mixture gives this domain exactly this much."""
+    max_epochs: float = DEFAULT_MAX_EPOCHS
+    """Repetition cap: at most this many passes over the domain's tokens."""
+
+    def __post_init__(self) -> None:
+        problems = _check_spec(self)
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def lower(self) -> float:
+        """The share's lower bound, with ``fixed_share`` taken into account."""
+        return self.min_share if self.fixed_share is None else self.fixed_share
+
+    @property
+    def upper(self) -> float:
+        """The share's upper bound, with ``fixed_share`` taken into account."""
+        return self.max_share if self.fixed_share is None else self.fixed_share
+
+    @property
+    def source(self) -> str:
+        """Where the records come from, for tables and logs."""
+        if self.data is not None:
+            return f"inline ({len(self.data)} records)"
+        return ", ".join(self.paths)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Loggable form: everything but the inline records."""
+        out = asdict(self)
+        out["data"] = None if self.data is None else f"<{len(self.data)} inline records>"
+        return out
+
+
+def _check_spec(spec: DomainSpec) -> list[str]:
+    where = f"domain {spec.name!r}"
+    problems = []
+    if not isinstance(spec.name, str) or not _NAME.match(spec.name):
+        problems.append(f"{where}: name must be 1-64 letters, digits, '_', '.' or '-'")
+    if (spec.data is None) == (not spec.paths):
+        problems.append(f"{where}: give exactly one of 'data' (inline records) or 'path'")
+    if spec.format not in FORMATS:
+        problems.append(
+            f"{where}: unknown format {spec.format!r}.{did_you_mean(spec.format, FORMATS)}"
+            f" Formats: {', '.join(FORMATS)}"
+        )
+    if spec.sample_by not in ("line", "paragraph", "document"):
+        problems.append(f"{where}: sample_by must be line, paragraph or document")
+    for key in ("min_share", "max_share", "fixed_share"):
+        value = getattr(spec, key)
+        if value is not None and not (_is_number(value) and 0.0 <= value <= 1.0):
+            problems.append(f"{where}: {key} must be a number in [0, 1], got {value!r}")
+    if problems:
+        return problems
+    if spec.min_share > spec.max_share:
+        problems.append(f"{where}: min_share {spec.min_share} is above max_share {spec.max_share}")
+    if spec.fixed_share is not None and not spec.min_share <= spec.fixed_share <= spec.max_share:
+        problems.append(
+            f"{where}: fixed_share {spec.fixed_share} is outside "
+            f"[min_share {spec.min_share}, max_share {spec.max_share}]"
+        )
+    if not (_is_number(spec.max_epochs) and spec.max_epochs > 0):
+        problems.append(f"{where}: max_epochs must be a positive number, got {spec.max_epochs!r}")
+    if spec.num is not None and not (isinstance(spec.num, int) and spec.num > 0):
+        problems.append(f"{where}: num must be a positive integer, got {spec.num!r}")
+    if spec.data is not None and not spec.data:
+        problems.append(f"{where}: 'data' is empty")
+    if spec.data is not None and not all(isinstance(r, Mapping) for r in spec.data):
+        problems.append(f"{where}: every inline record must be a JSON object")
+    return problems
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_KEYS = {
+    "domain": "name",
+    "data": "data",
+    "path": "paths",
+    "format": "format",
+    "text_field": "text_field",
+    "prompt_field": "prompt_field",
+    "completion_field": "completion_field",
+    "messages_field": "messages_field",
+    "sample_by": "sample_by",
+    "num": "num",
+    "min_share": "min_share",
+    "max_share": "max_share",
+    "fixed_share": "fixed_share",
+    "max_epochs": "max_epochs",
+}
+
+
+def load_domains(path: str | Path) -> tuple[DomainSpec, ...]:
+    """Read and validate a domains file; every problem found is reported at once."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: domains file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read domains file ({exc})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    return parse_domains(raw, base_dir=path.parent.resolve(), origin=str(path))
+
+
+def parse_domains(
+    raw: Any, base_dir: str | Path = ".", origin: str = "domains"
+) -> tuple[DomainSpec, ...]:
+    """Validate the parsed JSON of a domains file (relative paths resolve against ``base_dir``)."""
+    if isinstance(raw, Mapping):
+        extra = sorted(set(raw) - {"domains"})
+        if extra:
+            raise ConfigError(
+                f"{origin}: unknown top-level key {extra[0]!r}."
+                + did_you_mean(extra[0], ["domains"])
+            )
+        raw = raw.get("domains")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(
+            f'{origin}: expected a non-empty list of domains (or {{"domains": [...]}})'
+        )
+    problems: list[str] = []
+    specs: list[DomainSpec] = []
+    for i, entry in enumerate(raw):
+        try:
+            specs.append(_parse_entry(entry, i, Path(base_dir)))
+        except ConfigError as exc:
+            problems.extend(f"{origin}: {p}" for p in exc.problems)
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            problems.append(f"{origin}: domain {spec.name!r} is listed twice")
+        seen.add(spec.name)
+    if not problems:
+        problems.extend(f"{origin}: {p}" for p in check_shares(specs))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(specs)
+
+
+def check_shares(specs: Sequence[DomainSpec]) -> list[str]:
+    """Problems that make every mixture of these domains violate a bound."""
+    low = sum(s.lower for s in specs)
+    high = sum(s.upper for s in specs)
+    if low > 1 + 1e-9:
+        return [f"the domains' minimum and fixed shares add up to {low:.4g}, above 1"]
+    if high < 1 - 1e-9:
+        return [f"the domains' maximum and fixed shares add up to {high:.4g}, below 1"]
+    return []
+
+
+def _parse_entry(entry: Any, index: int, base_dir: Path) -> DomainSpec:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"domain #{index + 1}: expected an object, got {type(entry).__name__}")
+    label = f"domain #{index + 1}" if "domain" not in entry else f"domain {entry['domain']!r}"
+    problems = [
+        f"{label}: unknown key {key!r}.{did_you_mean(str(key), _KEYS)}"
+        for key in entry
+        if key not in _KEYS
+    ]
+    if "domain" not in entry:
+        problems.append(f"{label}: missing 'domain' (the domain's name)")
+    if problems:
+        raise ConfigError(problems)
+    kwargs = {_KEYS[k]: v for k, v in entry.items()}
+    if "data" in kwargs:
+        if not isinstance(kwargs["data"], list):
+            raise ConfigError(f"{label}: 'data' must be a list of records")
+        kwargs["data"] = tuple(kwargs["data"])
+    if "paths" in kwargs:
+        kwargs["paths"] = _resolve_paths(kwargs["paths"], base_dir, label)
+    for key in ("format", "text_field", "prompt_field", "completion_field", "messages_field"):
+        if key in kwargs and not isinstance(kwargs[key], str):
+            raise ConfigError(f"{label}: {key} must be a string")
+    try:
+        return DomainSpec(**kwargs)
+    except TypeError as exc:  # a wrongly typed value that the checks could not compare
+        raise ConfigError(f"{label}: {exc}") from None
+
+
+def _resolve_paths(value: Any, base_dir: Path, label: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(p, str) and p for p in items):
+        raise ConfigError(f"{label}: 'path' must be a path or a non-empty list of paths")
+    return tuple(str((base_dir / Path(p).expanduser()).resolve()) for p in items)

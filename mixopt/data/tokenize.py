@@ -1,0 +1,252 @@
+"""Tokenize each domain once per tokenizer and cache the result on disk.
+
+The cache key is a digest of the domain's *content* (file bytes or inline records), how its
+records are read and formatted, and the tokenizer (see :func:`tokenizer_fingerprint`), so a
+renamed file or another run hits the cache and a changed byte misses it. Entries are Arrow
+files that later runs memory-map; each is written under a temporary name and renamed, so a
+killed run never leaves a half-written entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mixopt.data.formats import render_batch, resolve_format
+from mixopt.data.sources import expand_paths, load_records
+from mixopt.data.spec import DomainSpec
+from mixopt.errors import ConfigError, MixoptError
+from mixopt.io import write_json_atomic
+from mixopt.models import tokenizer_fingerprint
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+__all__ = ["TokenizedDomain", "default_cache_dir", "tokenize_domain", "tokenize_domains"]
+
+_SCHEMA = 1  # bump when the cached layout or the tokenization rules change
+_BATCH = 1000  # records per tokenizer call: large enough for the Rust tokenizer's batching
+
+
+def default_cache_dir() -> Path:
+    """``$MIXOPT_CACHE_DIR``, else ``~/.cache/mixopt``."""
+    return Path(os.environ.get("MIXOPT_CACHE_DIR") or Path.home() / ".cache" / "mixopt")
+
+
+@dataclass(frozen=True)
+class TokenizedDomain:
+    """A domain's cached tokens: small and picklable; the tokens stay on disk until read."""
+
+    spec: DomainSpec
+    """The domain as the domains file gave it."""
+    format: str
+    """The record format that was used (``auto`` resolved)."""
+    path: str
+    """The cached Arrow file (columns ``input_ids``, ``length`` and, for masked formats,
+    ``loss_mask``)."""
+    num_records: int
+    """Records in the domain."""
+    num_tokens: int
+    """Tokens in the domain, after formatting, separators included."""
+    eos_id: int | None = None
+    """The end-of-sequence token that ends every record (None if the tokenizer has none)."""
+    _table: list[Any] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def capacity(self) -> int:
+        """The most tokens any mixture may draw from this domain (its repetition cap)."""
+        return int(self.num_tokens * self.spec.max_epochs)
+
+    def table(self) -> pa.Table:
+        """The token table, memory-mapped on first use and kept (not pickled)."""
+        if not self._table:
+            import pyarrow as pa
+
+            with pa.memory_map(self.path) as source:
+                self._table.append(pa.ipc.open_stream(source).read_all())
+        table: pa.Table = self._table[0]
+        return table
+
+    def lengths(self) -> np.ndarray:
+        """Tokens per record, as int64."""
+        import numpy as np
+
+        return np.asarray(self.table().column("length").to_numpy(), dtype=np.int64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_table"] = []
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+def tokenize_domains(
+    specs: Sequence[DomainSpec], tokenizer: Any, cache_dir: str | Path | None = None
+) -> tuple[TokenizedDomain, ...]:
+    """Tokenize (or fetch from the cache) every domain; report all domains' problems at once."""
+    done: list[TokenizedDomain] = []
+    problems: list[str] = []
+    for spec in specs:
+        try:
+            done.append(tokenize_domain(spec, tokenizer, cache_dir))
+        except MixoptError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return tuple(done)
+
+
+def tokenize_domain(
+    spec: DomainSpec, tokenizer: Any, cache_dir: str | Path | None = None
+) -> TokenizedDomain:
+    """Tokenize one domain, or return its cached tokens when this content was seen before."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = _cache_key(spec, tokenizer)
+    entry = root / "tokenized" / key[:2] / key
+    meta_path = entry / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        return TokenizedDomain(
+            spec,
+            meta["format"],
+            str(entry / "tokens.arrow"),
+            meta["num_records"],
+            meta["num_tokens"],
+            meta["eos_id"],
+        )
+    records = load_records(spec, cache_dir=str(root / "datasets"))
+    if len(records) == 0:
+        raise ConfigError(f"domain {spec.name!r}: no records")
+    if spec.num is not None and spec.num != len(records):
+        raise ConfigError(
+            f"domain {spec.name!r}: 'num' is {spec.num} but the data has {len(records)} records"
+        )
+    fmt = resolve_format(spec, records.column_names)
+    import pyarrow.compute as pc
+
+    entry.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=entry, suffix=".arrow.tmp")
+    os.close(fd)
+    try:
+        tokens = records.map(
+            _Encoder(spec, fmt, tokenizer),
+            batched=True,
+            batch_size=_BATCH,
+            with_indices=True,
+            remove_columns=records.column_names,
+            features=_features(fmt),
+            cache_file_name=tmp,
+            load_from_cache_file=False,
+            new_fingerprint=key,
+            desc=f"Tokenizing {spec.name}",
+        )
+        num_tokens = int(pc.sum(tokens.data.column("length")).as_py())  # arrow: no row iteration
+        del tokens
+        os.replace(tmp, entry / "tokens.arrow")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    eos = tokenizer.eos_token_id
+    meta = {
+        "format": fmt,
+        "num_records": len(records),
+        "num_tokens": num_tokens,
+        "eos_id": eos,
+        "source": spec.source,
+        "tokenizer": getattr(tokenizer, "name_or_path", ""),
+        "schema": _SCHEMA,
+    }
+    write_json_atomic(meta_path, meta)
+    return TokenizedDomain(spec, fmt, str(entry / "tokens.arrow"), len(records), num_tokens, eos)
+
+
+class _Encoder:
+    """The ``datasets.map`` function: render a batch of records, tokenize it, mask the prompts."""
+
+    def __init__(self, spec: DomainSpec, fmt: str, tokenizer: Any) -> None:
+        self.spec, self.fmt, self.tokenizer = spec, fmt, tokenizer
+
+    def __call__(self, batch: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
+        import numpy as np
+
+        texts, spans = render_batch(self.spec, self.fmt, batch, indices[0], self.tokenizer)
+        enc = self.tokenizer(
+            texts, add_special_tokens=True, return_offsets_mapping=spans is not None, verbose=False
+        )
+        eos = self.tokenizer.eos_token_id
+        out: dict[str, list[Any]] = {"input_ids": [], "length": []}
+        if spans is not None:
+            out["loss_mask"] = []
+        for i, ids in enumerate(enc["input_ids"]):
+            # an end-of-sequence token separates records once they are packed together
+            add_eos = eos is not None and (not ids or ids[-1] != eos)
+            ids = [*ids, eos] if add_eos else list(ids)
+            out["input_ids"].append(ids)
+            out["length"].append(len(ids))
+            if spans is not None:
+                offsets = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+                mask = np.zeros(len(offsets), dtype=np.int8)
+                for start, end in spans[i]:
+                    # a token carries loss when it starts inside a trained span
+                    mask |= (
+                        (offsets[:, 0] >= start)
+                        & (offsets[:, 0] < end)
+                        & (offsets[:, 1] > offsets[:, 0])
+                    )
+                out["loss_mask"].append([*mask.tolist(), 1] if add_eos else mask.tolist())
+        return out
+
+
+def _features(fmt: str) -> Any:
+    from datasets import Features, List, Value
+
+    cols = {"input_ids": List(Value("int32")), "length": Value("int32")}
+    if fmt != "text":
+        cols["loss_mask"] = List(Value("int8"))
+    return Features(cols)
+
+
+def _cache_key(spec: DomainSpec, tokenizer: Any) -> str:
+    h = hashlib.sha256()
+    reading = {
+        k: getattr(spec, k)
+        for k in (
+            "format",
+            "text_field",
+            "prompt_field",
+            "completion_field",
+            "messages_field",
+            "sample_by",
+        )
+    }
+    h.update(json.dumps({"schema": _SCHEMA, "reading": reading}, sort_keys=True).encode())
+    h.update(tokenizer_fingerprint(tokenizer).encode())
+    if spec.data is not None:
+        h.update(json.dumps(list(spec.data), sort_keys=True, default=str).encode())
+        return h.hexdigest()
+    for path in expand_paths(spec):
+        files = sorted(Path(path).rglob("*")) if os.path.isdir(path) else [Path(path)]
+        for f in files:
+            if f.is_file():
+                h.update(f.suffix.encode())
+                _hash_file(h, f)
+    return h.hexdigest()
+
+
+def _hash_file(h: Any, path: Path) -> None:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)

@@ -1,0 +1,36 @@
+"""Errors a user can act on.
+
+Every expected failure raises a :class:`MixoptError`; the CLI prints each of its
+problems on one line and exits with status 2. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+__all__ = ["ConfigError", "InfeasibleMixtureError", "MixoptError", "did_you_mean"]
+
+
+class MixoptError(Exception):
+    """A failure caused by the user's input or environment, explained in one line per problem."""
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems: tuple[str, ...] = (
+            (problems,) if isinstance(problems, str) else tuple(problems)
+        )
+        super().__init__("\n".join(self.problems))
+
+
+class ConfigError(MixoptError):
+    """A config or data file is malformed, or its values do not fit together."""
+
+
+class InfeasibleMixtureError(MixoptError):
+    """The proportions ask a domain for more tokens than its data allows within its cap."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` Did you mean: x?`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean: {close[0]}?" if close else ""

@@ -1,0 +1,59 @@
+"""Loading base models and their tokenizers from a hub id or a local folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from mixopt.errors import ConfigError
+
+__all__ = ["is_local_reference", "load_tokenizer", "resolve_reference", "tokenizer_fingerprint"]
+
+
+def is_local_reference(ref: str) -> bool:
+    """True when ``ref`` names a local path rather than a hub id like ``org/name``."""
+    return (
+        os.path.exists(os.path.expanduser(ref))
+        or ref.startswith(("/", "./", "../", "~", "."))
+        or ref.count("/") > 1
+        or (os.sep != "/" and os.sep in ref)
+    )
+
+
+def resolve_reference(ref: str) -> str:
+    """An existing local folder as an absolute path, or the hub id unchanged."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise ConfigError("model reference must be a hub id or a local folder, got an empty value")
+    if is_local_reference(ref):
+        path = Path(ref).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(f"model {ref!r}: no such folder")
+        return str(path)
+    return ref
+
+
+def load_tokenizer(ref: str) -> Any:
+    """The fast tokenizer of a hub id or local model folder, or a one-line :class:`ConfigError`."""
+    from transformers import AutoTokenizer
+
+    source = resolve_reference(ref)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"model {ref!r}: cannot load its tokenizer ({first})") from None
+    if not getattr(tokenizer, "is_fast", False):
+        # offsets (for loss masks) and batched speed need the Rust tokenizer
+        raise ConfigError(f"model {ref!r}: mixopt needs a fast (tokenizers-backed) tokenizer")
+    return tokenizer
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """A digest of everything that changes token ids: vocabulary, merges, template, specials."""
+    h = hashlib.sha256()
+    h.update(tokenizer.backend_tokenizer.to_str().encode())
+    h.update(repr(getattr(tokenizer, "chat_template", None)).encode())
+    h.update(repr((tokenizer.bos_token_id, tokenizer.eos_token_id)).encode())
+    return h.hexdigest()

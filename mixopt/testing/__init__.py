@@ -1,0 +1,11 @@
+"""Helpers for tests, examples and offline demos: tiny tokenizers, synthetic domain data.
+
+Nothing here downloads anything; everything is built from local text.
+"""
+
+from __future__ import annotations
+
+from mixopt.testing.corpus import DOMAIN_KINDS, make_records, write_domains
+from mixopt.testing.tokenizer import CHAT_TEMPLATE, build_tokenizer
+
+__all__ = ["CHAT_TEMPLATE", "DOMAIN_KINDS", "build_tokenizer", "make_records", "write_domains"]

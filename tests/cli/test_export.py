@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mixopt.cli import main
+from mixopt.testing import write_domains
+
+
+def test_export_cli_end_to_end(
+    tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    domains = write_domains(tmp_path / "data", {"finance": "jsonl", "sql": "jsonl"}, n=50)
+    mix = tmp_path / "best_mixture.json"
+    mix.write_text(json.dumps({"best_mixture": {"finance": 0.25, "sql": 0.75}, "score": 0.5}))
+    out = tmp_path / "export"
+    args = [
+        "export",
+        "--domains",
+        str(domains),
+        "--model",
+        str(tokenizer_dir),
+        "--mixture",
+        str(mix),
+        "--budget",
+        "2k",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "finance: 500 tokens" in text and "sql: 1,500 tokens" in text
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["mixture"] == {"finance": 0.25, "sql": 0.75} and manifest["seed"] == 3
+    assert manifest["mixopt_version"] and manifest["tokenizer"] == str(tokenizer_dir)
+    assert main(args) == 2  # the folder now holds an export: refused, left untouched
+    assert "not empty" in capsys.readouterr().err
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+
+
+@pytest.mark.parametrize(
+    ("mixture", "message"),
+    [
+        ({"finance": 0.2, "sql": 0.2}, "sum to 1"),
+        ({"finanse": 0.5, "sql": 0.5}, "Did you mean: finance?"),
+        ([0.5, 0.5], "expected"),
+        ({"finance": 1.0}, "infeasible"),
+    ],
+)
+def test_bad_mixtures_write_nothing(
+    tmp_path: Path,
+    tokenizer_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    mixture: object,
+    message: str,
+) -> None:
+    domains = write_domains(tmp_path / "data", {"finance": "jsonl", "sql": "jsonl"}, n=20)
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps(mixture))
+    out = tmp_path / "export"
+    status = main(
+        [
+            "export",
+            "--domains",
+            str(domains),
+            "--model",
+            str(tokenizer_dir),
+            "--mixture",
+            str(mix),
+            "--budget",
+            "20k",
+            "--out",
+            str(out),
+        ]
+    )
+    assert status == 2 and message in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mixopt.cli import main
+from mixopt.testing import write_domains
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_validate_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(
+        [
+            "validate",
+            "--domains",
+            str(EXAMPLES / "domains.json"),
+            "--model",
+            str(EXAMPLES / "tokenizer"),
+            "--budget",
+            "50k",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    for name in ("finance", "sports", "cooking", "code", "sql", "support"):
+        assert name in out
+    assert "prompt_completion" in out and "chat" in out and "max share @ 50k" in out
+    assert "budget 50k (50,000 tokens) is feasible" in out
+
+
+def test_validate_without_a_model_counts_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_domains(tmp_path, {"finance": "csv", "sql": "jsonl"}, n=25)
+    assert main(["validate", "--domains", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "25" in out and "pass --model" in out
+
+
+def test_validate_reports_an_infeasible_budget(
+    tokenizer_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_domains(tmp_path, {"finance": "jsonl"}, n=10)
+    assert (
+        main(["validate", "--domains", str(path), "--model", str(tokenizer_dir), "--budget", "1M"])
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1
+        and err[0].startswith("mixopt: error: budget 1M")
+        and "more than the data can fill" in err[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--domains", "{missing}"], "domains file not found"),
+        (["--domains", "{bad}"], "malformed JSON"),
+        (["--domains", "{ok}", "--budget", "50q"], "not a token count"),
+        (["--domains", "{ok}", "--model", "./no/such/model"], "no such folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    (tmp_path / "bad.json").write_text("[{")
+    ok = write_domains(tmp_path, {"finance": "jsonl"}, n=5)
+    paths = {
+        "missing": str(tmp_path / "missing.json"),
+        "bad": str(tmp_path / "bad.json"),
+        "ok": str(ok),
+    }
+    assert main(["validate", *[a.format(**paths) for a in args]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_every_problem_on_its_own_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "d.json"
+    p.write_text(
+        json.dumps(
+            [{"domain": "a", "dat": []}, {"domain": "a", "data": [{"text": "x"}], "min_share": 2}]
+        )
+    )
+    assert main(["validate", "--domains", str(p)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("mixopt: error: ") for line in err)
+    assert "Did you mean: data?" in err[0]
+
+
+def test_help_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "--help"])
+    assert info.value.code == 0
+    assert "--budget" in capsys.readouterr().out

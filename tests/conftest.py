@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the user's ~/.cache/mixopt."""
+    monkeypatch.setenv("MIXOPT_CACHE_DIR", str(tmp_path_factory.mktemp("mixopt-cache")))
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small byte-level BPE tokenizer (with a chat template) trained on the synthetic kinds."""
+    from mixopt.testing import DOMAIN_KINDS, build_tokenizer, make_records
+
+    texts = []
+    for kind in DOMAIN_KINDS:
+        for r in make_records(kind, 200, seed=99):
+            texts.append(r.get("text") or r.get("prompt", "") + r.get("completion", "") or str(r))
+    out = tmp_path_factory.mktemp("tokenizer")
+    build_tokenizer(texts, out, vocab_size=512)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_dir: Path):  # type: ignore[no-untyped-def]
+    from mixopt.models import load_tokenizer
+
+    return load_tokenizer(str(tokenizer_dir))

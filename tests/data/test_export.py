@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt.data.allocation import allocate
+from mixopt.data.export import export_mixture, interleave_probabilities
+from mixopt.data.spec import load_domains
+from mixopt.data.tokenize import TokenizedDomain, tokenize_domains
+from mixopt.errors import ConfigError, InfeasibleMixtureError
+from mixopt.testing import write_domains
+
+
+@pytest.fixture()
+def domains(tmp_path: Path, tokenizer: Any) -> tuple[TokenizedDomain, ...]:
+    path = write_domains(
+        tmp_path / "data", {"finance": "jsonl", "sql": "parquet", "support": "inline"}, n=60
+    )
+    return tokenize_domains(load_domains(path), tokenizer)
+
+
+def test_export_writes_records_dataset_weights_and_manifest(
+    tmp_path: Path, domains: tuple[TokenizedDomain, ...]
+) -> None:
+    from datasets import load_from_disk
+
+    mixture = {"finance": 0.5, "sql": 0.3, "support": 0.2}
+    out = export_mixture(
+        domains, mixture, 3000, tmp_path / "out", seed=7, provenance={"tokenizer": "tiny"}
+    )
+    rows = [json.loads(line) for line in (out / "mixture.jsonl").read_text().splitlines()]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["records"] == len(rows)
+        and manifest["tokenizer"] == "tiny"
+        and manifest["seed"] == 7
+    )
+    assert {n: d["tokens"] for n, d in manifest["domains"].items()} == {
+        "finance": 1500,
+        "sql": 900,
+        "support": 600,
+    }
+    assert (
+        3000
+        <= manifest["tokens_exported"]
+        < 3000 + 3 * max(int(d.lengths().max()) for d in domains)
+    )
+    by_domain = {n: sum(r["domain"] == n for r in rows) for n in mixture}
+    assert by_domain == {n: d["records"] for n, d in manifest["domains"].items()}
+    assert {"prompt", "completion"} <= set(next(r for r in rows if r["domain"] == "sql"))
+    assert "messages" in next(r for r in rows if r["domain"] == "support")
+    ds = load_from_disk(str(out / "dataset"))
+    assert len(ds) == len(rows) and ds[0]["domain"] == rows[0]["domain"]
+    weights = json.loads((out / "weights.json").read_text())
+    assert weights["domains"] == ["finance", "sql", "support"]
+    assert sum(weights["interleave_datasets"]["kwargs"]["probabilities"]) == pytest.approx(1)
+
+
+def test_interleave_probabilities_reproduce_token_shares(
+    domains: tuple[TokenizedDomain, ...],
+) -> None:
+    alloc = allocate({"finance": 0.5, "sql": 0.3, "support": 0.2}, 6000, domains)
+    probs = interleave_probabilities(domains, alloc)
+    mean_len = {d.name: d.num_tokens / d.num_records for d in domains}
+    expected_tokens = {n: probs[n] * mean_len[n] for n in probs}
+    total = sum(expected_tokens.values())
+    assert {n: v / total for n, v in expected_tokens.items()} == pytest.approx(
+        {"finance": 0.5, "sql": 0.3, "support": 0.2}
+    )
+
+
+def test_interleave_datasets_accepts_the_weights(
+    tmp_path: Path, domains: tuple[TokenizedDomain, ...]
+) -> None:
+    from datasets import Dataset, interleave_datasets
+
+    out = export_mixture(
+        domains, {"finance": 0.5, "sql": 0.5, "support": 0.0}, 2000, tmp_path / "o"
+    )
+    spec = json.loads((out / "weights.json").read_text())["interleave_datasets"]
+    assert spec["datasets"] == ["finance", "sql"]  # a zero-share domain is left out
+    parts = [Dataset.from_list([{"d": name}] * 200) for name in spec["datasets"]]
+    mixed = interleave_datasets(parts, **spec["kwargs"]).select(range(spec["take"]))
+    assert len(mixed) == spec["take"]
+    sql_records = sum(row["d"] == "sql" for row in mixed)
+    assert sql_records == pytest.approx(
+        spec["kwargs"]["probabilities"][1] * spec["take"], abs=0.1 * spec["take"]
+    )
+
+
+def test_export_refuses_a_nonempty_folder_and_leaves_nothing_on_failure(
+    tmp_path: Path, domains: tuple[TokenizedDomain, ...]
+) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        export_mixture(domains, {"finance": 1.0}, 1000, tmp_path / "full")
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+    with pytest.raises(InfeasibleMixtureError):
+        export_mixture(domains, {"finance": 1.0}, 10**6, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".new")]

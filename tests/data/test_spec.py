@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt.data.spec import DEFAULT_MAX_EPOCHS, DomainSpec, load_domains, parse_domains
+from mixopt.errors import ConfigError
+
+
+def _write(tmp_path: Path, obj: Any) -> Path:
+    p = tmp_path / "domains.json"
+    p.write_text(json.dumps(obj) if not isinstance(obj, str) else obj)
+    return p
+
+
+def test_inline_research_shape_loads(tmp_path: Path) -> None:
+    specs = load_domains(
+        _write(
+            tmp_path,
+            [
+                {"domain": "finance", "num": 2, "data": [{"text": "a"}, {"text": "b"}]},
+                {"domain": "sports", "path": "sports.jsonl", "max_epochs": 2, "min_share": 0.1},
+            ],
+        )
+    )
+    assert [s.name for s in specs] == ["finance", "sports"]
+    assert (
+        specs[0].data == ({"text": "a"}, {"text": "b"})
+        and specs[0].max_epochs == DEFAULT_MAX_EPOCHS
+    )
+    assert specs[1].paths == (str((tmp_path / "sports.jsonl").resolve()),)
+    assert specs[1].lower == 0.1 and specs[1].upper == 1.0
+
+
+def test_object_form_and_path_lists(tmp_path: Path) -> None:
+    specs = load_domains(
+        _write(tmp_path, {"domains": [{"domain": "a", "path": ["x/*.jsonl", "/abs/y.jsonl"]}]})
+    )
+    assert specs[0].paths == (str((tmp_path / "x/*.jsonl").resolve()), "/abs/y.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[{"domain": "a", ', "malformed JSON at line 1"),
+        ([], "non-empty list of domains"),
+        ({"domain": []}, "unknown top-level key 'domain'. Did you mean: domains?"),
+        (
+            [{"domain": "a", "data": [{"text": "x"}], "max_epoch": 2}],
+            "unknown key 'max_epoch'. Did you mean: max_epochs?",
+        ),
+        (
+            [{"domain": "a", "data": [{"text": "x"}]}, {"domain": "a", "data": [{"text": "y"}]}],
+            "'a' is listed twice",
+        ),
+        ([{"data": [{"text": "x"}]}], "missing 'domain'"),
+        ([{"domain": "a", "data": []}], "'data' is empty"),
+        ([{"domain": "a"}], "exactly one of 'data'"),
+        ([{"domain": "a", "data": [{"text": "x"}], "path": "f.jsonl"}], "exactly one of 'data'"),
+        ([{"domain": "a b", "data": [{"text": "x"}]}], "name must be"),
+        ([{"domain": "a", "data": [{"text": "x"}], "format": "chats"}], "Did you mean: chat?"),
+        (
+            [{"domain": "a", "data": [{"text": "x"}], "min_share": 1.5}],
+            "min_share must be a number in [0, 1]",
+        ),
+        (
+            [{"domain": "a", "data": [{"text": "x"}], "min_share": 0.6, "max_share": 0.5}],
+            "above max_share",
+        ),
+        (
+            [{"domain": "a", "data": [{"text": "x"}], "fixed_share": 0.9, "max_share": 0.5}],
+            "outside",
+        ),
+        (
+            [{"domain": "a", "data": [{"text": "x"}], "max_epochs": 0}],
+            "max_epochs must be a positive",
+        ),
+        ([{"domain": "a", "data": [{"text": "x"}], "num": -1}], "num must be a positive integer"),
+        (
+            [
+                {"domain": "a", "data": [{"text": "x"}], "min_share": 0.7},
+                {"domain": "b", "data": [{"text": "x"}], "min_share": 0.6},
+            ],
+            "add up to 1.3, above 1",
+        ),
+        (
+            [
+                {"domain": "a", "data": [{"text": "x"}], "max_share": 0.3},
+                {"domain": "b", "data": [{"text": "x"}], "fixed_share": 0.2},
+            ],
+            "add up to 0.5, below 1",
+        ),
+        ([{"domain": "a", "data": "records"}], "'data' must be a list"),
+        ([{"domain": "a", "data": [1, 2]}], "must be a JSON object"),
+        ([{"domain": "a", "path": 3}], "'path' must be a path"),
+        (["finance"], "expected an object"),
+    ],
+)
+def test_bad_domains_files_give_clear_errors(tmp_path: Path, content: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_domains(_write(tmp_path, content))
+    assert any(message in p for p in info.value.problems), info.value.problems
+    assert all("\n" not in p for p in info.value.problems)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="domains file not found"):
+        load_domains(tmp_path / "nope.json")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_domains(
+            [
+                {"domain": "a", "data": [{"text": "x"}], "colour": 1},
+                {"domain": "b", "data": [{"text": "x"}], "max_epochs": -1},
+            ]
+        )
+    assert len(info.value.problems) == 2
+
+
+def test_spec_is_frozen_and_loggable() -> None:
+    spec = DomainSpec("a", data=({"text": "x"},))
+    with pytest.raises(AttributeError):
+        spec.name = "b"  # type: ignore[misc]
+    assert spec.to_dict()["data"] == "<1 inline records>"
