@@ -9,7 +9,13 @@ from typing import Any
 
 from mixopt.errors import ConfigError
 
-__all__ = ["is_local_reference", "load_tokenizer", "resolve_reference", "tokenizer_fingerprint"]
+__all__ = [
+    "is_local_reference",
+    "load_model",
+    "load_tokenizer",
+    "resolve_reference",
+    "tokenizer_fingerprint",
+]
 
 
 def is_local_reference(ref: str) -> bool:
@@ -57,3 +63,28 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     h.update(repr(getattr(tokenizer, "chat_template", None)).encode())
     h.update(repr((tokenizer.bos_token_id, tokenizer.eos_token_id)).encode())
     return h.hexdigest()
+
+
+def load_model(ref: str, device: Any = "cpu", dtype: Any = None, allow_pickle: bool = False) -> Any:
+    """A causal LM from a hub id or local folder, on ``device``.
+
+    Weights load from safetensors only unless ``allow_pickle`` is set: unpickling a
+    checkpoint can run arbitrary code, so a ``.bin``-only model must be asked for explicitly.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    source = resolve_reference(ref)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=dtype or torch.float32, use_safetensors=None if allow_pickle else True
+        )
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = (
+            ""
+            if allow_pickle or "safetensors" not in first
+            else "; pickled weights can run code when loaded, so they load only with allow_pickle"
+        )
+        raise ConfigError(f"model {ref!r}: cannot load it ({first}){hint}") from None
+    return model.to(device)

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# library caches (datasets' parsed files, lm-eval's) go to a throwaway folder, not ~/.cache;
+# set before anything imports datasets, which reads them once
+os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="mixopt-tests-hf-"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -40,3 +45,21 @@ def tokenizer(tokenizer_dir: Path):  # type: ignore[no-untyped-def]
     from mixopt.models import load_tokenizer
 
     return load_tokenizer(str(tokenizer_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny pre-trained Llama (about 10 s to build): the real model every training test uses."""
+    from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
+
+    return build_tiny_model(
+        tmp_path_factory.mktemp("tiny-model"), TinyModelConfig(pretrain_tokens=150_000)
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+    """(model, tokenizer), loaded once; tests must not train it (copy it first)."""
+    from mixopt.models import load_model, load_tokenizer
+
+    return load_model(str(tiny_model_dir)), load_tokenizer(str(tiny_model_dir))

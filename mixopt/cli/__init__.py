@@ -15,7 +15,7 @@ from mixopt.errors import MixoptError
 
 __all__ = ["main", "run"]
 
-_SUBCOMMANDS = ("validate", "export")
+_SUBCOMMANDS = ("validate", "export", "tiny-model")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mixopt {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:
-        import_module(f"mixopt.cli.{name}").add_parser(subparsers)
+        import_module(f"mixopt.cli.{name.replace('-', '_')}").add_parser(subparsers)
     return parser
 
 

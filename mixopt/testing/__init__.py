@@ -5,7 +5,23 @@ Nothing here downloads anything; everything is built from local text.
 
 from __future__ import annotations
 
-from mixopt.testing.corpus import DOMAIN_KINDS, make_records, write_domains
+from mixopt.testing.corpus import (
+    DATABASES,
+    DOMAIN_KINDS,
+    make_records,
+    make_sql_database,
+    sql_record,
+    write_domains,
+)
 from mixopt.testing.tokenizer import CHAT_TEMPLATE, build_tokenizer
 
-__all__ = ["CHAT_TEMPLATE", "DOMAIN_KINDS", "build_tokenizer", "make_records", "write_domains"]
+__all__ = [
+    "CHAT_TEMPLATE",
+    "DATABASES",
+    "DOMAIN_KINDS",
+    "build_tokenizer",
+    "make_records",
+    "make_sql_database",
+    "sql_record",
+    "write_domains",
+]

@@ -6,13 +6,21 @@ model's loss on it and not (as much) on the others.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DOMAIN_KINDS", "make_records", "write_domains"]
+__all__ = [
+    "DATABASES",
+    "DOMAIN_KINDS",
+    "make_records",
+    "make_sql_database",
+    "sql_record",
+    "write_domains",
+]
 
 _COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne"]
 _MONTHS = ["January", "March", "May", "July", "September", "November"]
@@ -88,6 +96,63 @@ def _support(r: random.Random) -> dict[str, Any]:
     }
 
 
+# Small databases for text-to-SQL: each its own tables and columns (integers throughout).
+DATABASES: Mapping[str, Mapping[str, Sequence[str]]] = {
+    "shop": {"orders": ["price", "quantity"], "customers": ["age", "visits"]},
+    "library": {"books": ["pages", "year"], "authors": ["age", "awards"]},
+    "school": {"students": ["age", "grade"], "courses": ["credits", "seats"]},
+    "hospital": {"patients": ["age", "weight"], "doctors": ["salary", "shifts"]},
+}
+
+
+def sql_record(database: str, r: random.Random) -> dict[str, Any]:
+    """A question about ``database`` (its schema in the prompt) and the SQL that answers it."""
+    tables = DATABASES[database]
+    schema = "; ".join(f"{t}({', '.join(cols)})" for t, cols in tables.items())
+    table = r.choice(sorted(tables))
+    col, other = r.sample(list(tables[table]), 2)
+    n = r.randint(1, 99)
+    question, query = r.choice(
+        [
+            (
+                f"how many {table} have {col} above {n}?",
+                f"SELECT COUNT(*) FROM {table} WHERE {col} > {n};",
+            ),
+            (f"what is the largest {col} of the {table}?", f"SELECT MAX({col}) FROM {table};"),
+            (
+                f"list the {col} of {table} with {other} below {n}.",
+                f"SELECT {col} FROM {table} WHERE {other} < {n};",
+            ),
+        ]
+    )
+    return {
+        "prompt": f"Schema: {schema}\nQuestion: {question}\nSQL:",
+        "completion": f" {query}",
+        "db": database,
+    }
+
+
+def make_sql_database(path: str | Path, database: str, rows: int = 40, seed: int = 0) -> Path:
+    """Write a SQLite file with ``database``'s tables filled with seeded integers."""
+    import sqlite3
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    rng = random.Random(f"{database}:{seed}")
+    with sqlite3.connect(out) as conn:
+        for table, cols in DATABASES[database].items():
+            conn.execute(
+                f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, {', '.join(f'{c} INTEGER' for c in cols)})"
+            )
+            conn.executemany(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                [tuple(rng.randint(1, 99) for _ in cols) for _ in range(rows)],
+            )
+    conn.close()
+    return out
+
+
 DOMAIN_KINDS: Mapping[str, Callable[[random.Random], dict[str, Any]]] = {
     "finance": _finance,
     "sports": _sports,
@@ -95,6 +160,7 @@ DOMAIN_KINDS: Mapping[str, Callable[[random.Random], dict[str, Any]]] = {
     "code": _code,
     "sql": _sql,
     "support": _support,
+    **{f"sql_{db}": functools.partial(sql_record, db) for db in DATABASES},
 }
 
 

@@ -1,0 +1,57 @@
+"""Evaluation data: JSONL (or JSON list) files of records, read with clear errors."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mixopt.errors import ConfigError
+
+__all__ = ["fill_template", "read_records", "require_fields"]
+
+
+def read_records(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """Records of a ``.jsonl`` file (one JSON object a line) or a ``.json`` list."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: evaluation data not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read evaluation data ({exc})") from None
+    try:
+        if p.suffix == ".json":
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{p}: malformed JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ConfigError(f"{p}: expected JSON objects, one per line")
+    if not records:
+        raise ConfigError(f"{p}: no evaluation records")
+    return records[:limit] if limit else records
+
+
+def require_fields(records: Sequence[Mapping[str, Any]], fields: Sequence[str], where: str) -> None:
+    for i, r in enumerate(records):
+        missing = [f for f in fields if f not in r]
+        if missing:
+            raise ConfigError(f"{where}: record {i} has no field {missing[0]!r}")
+
+
+def fill_template(template: str | None, record: Mapping[str, Any], default_field: str) -> str:
+    """``template.format(**record)``, or the record's ``default_field`` when there is no template."""
+    if template is None:
+        return str(record[default_field])
+    return template.format(**record)
+
+
+def template_fields(template: str | None, default_field: str) -> list[str]:
+    """The record fields a template (or the default field) reads."""
+    if template is None:
+        return [default_field]
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]

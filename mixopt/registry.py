@@ -1,0 +1,62 @@
+"""One small registry for pluggable parts: built-ins by name, user code as ``module:attr``,
+third-party packages through an entry-point group."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from typing import Any, Generic, TypeVar
+
+from mixopt.errors import ConfigError, did_you_mean
+
+__all__ = ["Registry", "import_object"]
+
+T = TypeVar("T")
+
+
+def import_object(ref: str, what: str = "object") -> Any:
+    """Import ``module:attr`` (``attr`` may be dotted); a one-line :class:`ConfigError` if it fails."""
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{what} {ref!r}: expected 'module:attr'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{what} {ref!r}: cannot import module {module_name!r} ({exc})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"{what} {ref!r}: module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """Named factories of one kind of part.
+
+    ``get(name)`` looks in the built-ins, then in the entry-point group, then (for names with
+    a colon) imports ``module:attr``; an unknown name suggests the closest known one.
+    """
+
+    def __init__(self, kind: str, group: str, builtins: Mapping[str, Callable[..., T]]) -> None:
+        self.kind, self.group, self._builtins = kind, group, dict(builtins)
+
+    def names(self) -> list[str]:
+        """Built-in and installed names, sorted."""
+        return sorted(
+            {*self._builtins, *(ep.name for ep in metadata.entry_points(group=self.group))}
+        )
+
+    def get(self, name: str) -> Callable[..., T]:
+        if name in self._builtins:
+            return self._builtins[name]
+        for ep in metadata.entry_points(group=self.group, name=name):
+            loaded: Callable[..., T] = ep.load()
+            return loaded
+        if ":" in name:
+            obj: Callable[..., T] = import_object(name, self.kind)
+            return obj
+        raise ConfigError(
+            f"Unknown {self.kind} {name!r}.{did_you_mean(name, self.names())} "
+            f"Known: {', '.join(self.names())}; or give your own as 'module:attr'"
+        )

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt.evaluators import LossTask
+from mixopt.testing import make_records
+
+
+def test_tiny_model_is_an_ordinary_transformers_folder(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    names = {p.name for p in tiny_model_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= names
+    assert not any(n.endswith(".bin") for n in names)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    assert model.config.model_type == "llama" and tok.chat_template
+    assert 100_000 < sum(p.numel() for p in model.parameters()) < 5_000_000
+
+
+def test_pretraining_taught_it_the_domains(tiny_model: Any, tmp_path: Path) -> None:
+    import json
+
+    model, tok = tiny_model
+    real = make_records("sports", 40, seed=31337)
+    rng = random.Random(0)
+    shuffled = [
+        {"text": " ".join(rng.sample(r["text"].split(), len(r["text"].split())))} for r in real
+    ]
+    (tmp_path / "real.jsonl").write_text("".join(json.dumps(r) + "\n" for r in real))
+    (tmp_path / "shuffled.jsonl").write_text("".join(json.dumps(r) + "\n" for r in shuffled))
+    real_loss = LossTask(str(tmp_path / "real.jsonl")).evaluate(model, tok).metrics["loss"]
+    shuffled_loss = LossTask(str(tmp_path / "shuffled.jsonl")).evaluate(model, tok).metrics["loss"]
+    assert real_loss < 0.6 * shuffled_loss
+
+
+def test_cli_builds_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mixopt.cli import main
+
+    assert main(["tiny-model", str(tmp_path / "m"), "--pretrain-tokens", "4000"]) == 0
+    assert (tmp_path / "m" / "model.safetensors").exists()
+    assert main(["tiny-model", str(tmp_path / "m")]) == 2
+    assert "not empty" in capsys.readouterr().err
