@@ -16,4 +16,21 @@ try:
 except metadata.PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["ConfigError", "InfeasibleMixtureError", "MixoptError", "__version__", "parse_budget"]
+__all__ = [
+    "ConfigError",
+    "InfeasibleMixtureError",
+    "MixoptError",
+    "__version__",
+    "optimize_mixture",
+    "parse_budget",
+    "resume_search",
+]
+
+
+def __getattr__(name: str) -> object:
+    # the search API loads on first use, so `import mixopt` stays light
+    if name in ("optimize_mixture", "resume_search"):
+        from mixopt.search import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mixopt' has no attribute {name!r}")

@@ -90,6 +90,17 @@ class DomainSpec:
             return f"inline ({len(self.data)} records)"
         return ", ".join(self.paths)
 
+    def to_entry(self) -> dict[str, Any]:
+        """This domain as a domains-file entry (inline records included): reading it back
+        gives an equal spec."""
+        entry: dict[str, Any] = {"domain": self.name}
+        for key, attr in _KEYS.items():
+            value = getattr(self, attr)
+            if key == "domain" or value == _DEFAULTS[attr]:
+                continue
+            entry[key] = list(value) if isinstance(value, tuple) else value
+        return entry
+
     def to_dict(self) -> dict[str, Any]:
         """Loggable form: everything but the inline records."""
         out = asdict(self)
@@ -155,6 +166,13 @@ _KEYS = {
     "fixed_share": "fixed_share",
     "max_epochs": "max_epochs",
 }
+
+
+_DEFAULTS = {
+    f.name: (None if f.name == "paths" else f.default)
+    for f in DomainSpec.__dataclass_fields__.values()
+}
+_DEFAULTS["paths"] = ()
 
 
 def load_domains(path: str | Path) -> tuple[DomainSpec, ...]:

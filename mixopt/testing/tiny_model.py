@@ -82,9 +82,7 @@ def _default_corpus(cfg: TinyModelConfig) -> list[str]:
     # some databases and measure generalization to another (out of domain, truly)
     kinds = [k for k in DOMAIN_KINDS if not k.startswith("sql_")]
     texts = [
-        render_text(r)
-        for kind in kinds
-        for r in make_records(kind, 3000, seed=cfg.seed + 1000)
+        render_text(r) for kind in kinds for r in make_records(kind, 3000, seed=cfg.seed + 1000)
     ]
     random.Random(cfg.seed).shuffle(texts)
     return texts

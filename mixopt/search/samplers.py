@@ -1,0 +1,73 @@
+"""Optuna samplers by name, each with the simplex parameterization that suits it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mixopt.registry import Registry
+
+__all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "make_sampler", "parameterization_for"]
+
+DEFAULT_SAMPLER = "tpe"
+
+
+def _tpe(seed: int, startup: int) -> Any:
+    import optuna
+
+    # multivariate: the shares are dependent (they sum to one), so model them jointly;
+    # constant_liar: concurrent trials are not proposed on top of each other
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=startup, multivariate=True, constant_liar=True
+    )
+
+
+def _gp(seed: int, startup: int) -> Any:
+    import optuna
+
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
+
+
+def _cmaes(seed: int, startup: int) -> Any:
+    import optuna
+
+    return optuna.samplers.CmaEsSampler(
+        seed=seed, n_startup_trials=startup, warn_independent_sampling=False
+    )
+
+
+def _qmc(seed: int, startup: int) -> Any:
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+
+
+def _random(seed: int, startup: int) -> Any:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+SAMPLERS: Registry[Any] = Registry(
+    "sampler",
+    "mixopt.samplers",
+    {"tpe": _tpe, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "random": _random},
+)
+_LOGRATIO = {"gp", "cmaes"}
+
+
+def make_sampler(name: str, seed: int, startup: int) -> Any:
+    """An Optuna sampler; ``startup`` trials are proposed at random before the model kicks in."""
+    factory: Callable[[int, int], Any] = SAMPLERS.get(name)
+    return factory(seed, startup)
+
+
+def parameterization_for(sampler: str, requested: str = "auto") -> str:
+    """``requested``, or for ``auto`` the one that suits ``sampler``."""
+    if requested != "auto":
+        return requested
+    return "logratio" if sampler in _LOGRATIO else "exponential"

@@ -1,0 +1,148 @@
+"""The Ray Tune searcher: an Optuna ask/tell loop on persistent storage.
+
+Why not Tune's ``OptunaSearch``: with a define-by-run space it ignores
+``points_to_evaluate`` (our baselines), it fixes Optuna's pruner to none, and restoring a
+``Tuner`` has lost its searcher state in some Ray versions. Here Optuna's storage is the
+only state: baselines are enqueued trials, pruned trials are told as PRUNED with their last
+intermediate score, and a resumed study simply reopens the storage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ray.tune.search import Searcher
+
+from mixopt.search.space import SearchSpace, Simplex
+from mixopt.search.tracking import Tracker
+
+__all__ = ["Live", "MixoptSearcher"]
+
+ROLE, MIXTURE, TRAIN, RESULT, ERROR = "role", "mixture", "train", "result", "error"
+
+
+@dataclass
+class Live:
+    """A trial Tune is running."""
+
+    number: int
+    role: str
+    mixture: dict[str, float]
+    train: dict[str, Any]
+    optuna_trial: Any = None
+    last: Mapping[str, Any] | None = None
+
+
+class MixoptSearcher(Searcher):
+    """Proposes trials from an Optuna study, tells it their outcomes, and logs them to MLflow.
+
+    ``total`` is how many finished trials the study needs; trials finished before (a resumed
+    study) count towards it. Live only in the driver: never pickled to a worker.
+    """
+
+    def __init__(
+        self, study: Any, space: SearchSpace, simplex: Simplex, tracker: Tracker, total: int, seed: int,
+        budget: int, on_event: Callable[[str, Live, Mapping[str, Any] | None], None],
+    ) -> None:  # fmt: skip
+        super().__init__(metric="intermediate", mode="max")
+        self.study, self.space, self.simplex, self.tracker = study, space, simplex, tracker
+        self.total, self.seed, self.budget, self.on_event = total, seed, budget, on_event
+        self.live: dict[str, Live] = {}
+
+    def finished_count(self) -> int:
+        from optuna.trial import TrialState
+
+        done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        return sum(
+            1
+            for t in self.study.get_trials(deepcopy=False, states=done)
+            if not t.user_attrs.get("interrupted")
+        )
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.finished_count() + len(self.live) >= self.total:
+            return Searcher.FINISHED if not self.live else None  # type: ignore[return-value]  # Tune's "done" marker is a str
+        trial = self.study.ask()
+        raw = trial.user_attrs.get(MIXTURE)
+        mixture = dict(raw) if raw else self.simplex.suggest(trial)
+        train = self.space.suggest_train(trial)
+        role = trial.user_attrs.get(ROLE, "search")
+        trial.set_user_attr(ROLE, role)
+        trial.set_user_attr(MIXTURE, mixture)
+        trial.set_user_attr(TRAIN, train)
+        live = Live(trial.number, role, mixture, train, trial)
+        self.live[trial_id] = live
+        self.tracker.start_trial(
+            trial.number, role, trial_params(mixture, train, self.seed, self.budget)
+        )
+        self.on_event("start", live, None)
+        return {"number": trial.number, "mixture": mixture, "train": train, "seed": self.seed}
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        live = self.live.get(trial_id)
+        if live is None:
+            return
+        live.last = result
+        if "intermediate" in result and "score" not in result:
+            step = int(result.get("step", result.get("training_iteration", 0)))
+            live.optuna_trial.report(float(result["intermediate"]), step)
+            self.tracker.log_intermediate(live.number, step, float(result["intermediate"]))
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        from optuna.trial import TrialState
+
+        live = self.live.pop(trial_id, None)
+        if live is None:
+            return
+        last = result or live.last or {}
+        if error or "error" in last:
+            reason = str(last.get("error") or "the trial's worker failed")
+            live.optuna_trial.set_user_attr(ERROR, reason)
+            self.study.tell(live.optuna_trial, state=TrialState.FAIL)
+            self.tracker.finish_trial(live.number, "FAIL", None, reason)
+            self.on_event("fail", live, {"error": reason})
+        elif last.get("score") is not None:
+            payload = json.loads(last["result_json"])
+            payload.update(
+                role=live.role,
+                params=trial_params(live.mixture, live.train, self.seed, self.budget),
+            )
+            live.optuna_trial.set_user_attr(RESULT, payload)
+            self.study.tell(
+                live.optuna_trial, float(last["score"])
+            )  # Optuna first: the source of truth
+            self.tracker.finish_trial(live.number, "COMPLETE", payload)
+            self.on_event("complete", live, payload)
+        else:  # stopped early by the scheduler
+            self.study.tell(live.optuna_trial, state=TrialState.PRUNED)
+            self.tracker.finish_trial(
+                live.number,
+                "PRUNED",
+                {
+                    "score": None,
+                    "metrics": {"intermediate": last.get("intermediate", float("nan"))},
+                },
+            )
+            self.on_event("prune", live, last)
+
+    # state lives in Optuna's storage: nothing for Tune to save or restore
+    def save_to_dir(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def restore_from_dir(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def trial_params(
+    mixture: Mapping[str, float], train: Mapping[str, Any], seed: int, budget: int
+) -> dict[str, Any]:
+    """A trial's parameters as MLflow shows them."""
+    params: dict[str, Any] = {f"share.{k}": round(v, 6) for k, v in mixture.items()}
+    params.update({f"train.{k}": v for k, v in train.items()})
+    params.update(seed=seed, budget=budget)
+    return params

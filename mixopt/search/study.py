@@ -1,0 +1,469 @@
+"""A study from start to end: validate, set up storage and tracking, run the trials on Ray
+Tune, confirm the winner on fresh seeds, write the results. Resumable from its folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mixopt.errors import ConfigError
+from mixopt.io import write_json_atomic
+from mixopt.search.config import SearchConfig
+from mixopt.search.progress import Progress
+from mixopt.search.results import Candidate, SearchResult, TrialRecord, summarize
+from mixopt.search.space import SearchSpace, Simplex, load_space
+from mixopt.search.tracking import Tracker, tracking_uri_for
+from mixopt.search.trainable import StudyContext
+
+__all__ = ["STUDY_FILE", "Study", "prepare_study", "run_study"]
+
+STUDY_FILE = "study.json"
+STUDY_NAME = "mixopt"
+CONFIRM_BASE = 100_000  # MLflow numbers of confirmation runs start here (apart from Optuna's)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study, ready to run (nothing has been written yet)."""
+
+    out: Path
+    config: SearchConfig
+    context: StudyContext
+    space: SearchSpace
+    baselines: tuple[tuple[str, dict[str, float]], ...]
+    record: dict[str, Any]
+    """What ``study.json`` holds: enough to resume."""
+    resume: bool
+
+
+def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, resume: bool = False,
+                  cache_dir: str | None = None) -> Study:  # fmt: skip
+    """Check everything a study needs before any trial runs; every problem is reported at once."""
+    from mixopt.data.allocation import (
+        check_budget,
+        natural_mixture,
+        normalize_mixture,
+        uniform_mixture,
+    )
+    from mixopt.data.spec import load_domains, parse_domains
+    from mixopt.data.tokenize import tokenize_domains
+    from mixopt.errors import MixoptError
+    from mixopt.evaluators.tasks import make_evaluator
+    from mixopt.models import load_tokenizer, resolve_reference
+
+    out = Path(config.out).resolve()
+    _check_out(out, resume)
+    problems: list[str] = []
+
+    def attempt(fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except MixoptError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    specs = (
+        attempt(load_domains, data)
+        if isinstance(data, str | Path)
+        else attempt(parse_domains, data)
+    )
+    space = attempt(load_space, config.space)
+    suite = attempt(make_evaluator, evaluator)
+    if suite is not None:
+        problems.extend(suite.check())
+    model_ref = attempt(resolve_reference, model)
+    tokenizer = attempt(load_tokenizer, model) if model_ref else None
+    if problems:
+        raise ConfigError(problems)
+    domains = space.apply(tokenize_domains(specs, tokenizer, cache_dir))
+    check_budget(domains, config.budget)
+    baselines = [
+        ("uniform", uniform_mixture(domains, config.budget)),
+        ("natural", natural_mixture(domains, config.budget)),
+    ]
+    for name, mix in config.baselines:
+        if name in ("uniform", "natural", "best"):
+            raise ConfigError(f"baseline name {name!r} is taken; name it otherwise")
+        baselines.append((name, normalize_mixture(mix, domains)))
+    # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
+    context = StudyContext(
+        model_ref, domains, suite, config.budget, config.train, config.allow_pickle
+    )
+    from mixopt import __version__
+
+    record = {
+        "mixopt_version": __version__, "model": model, "tokenizer": model,
+        "domains": str(Path(data).resolve()) if isinstance(data, str | Path) else None,
+        "evaluator": str(Path(evaluator).resolve()) if isinstance(evaluator, Path) or (isinstance(evaluator, str) and evaluator.endswith((".yaml", ".yml"))) else evaluator if isinstance(evaluator, str) else repr(evaluator),
+        "evaluator_is_reference": isinstance(evaluator, str | Path),
+        "config": {**config.to_dict(), "out": str(out)},
+        "space": space.to_dict(),
+    }  # fmt: skip
+    return Study(out, config.with_(out=str(out)), context, space, tuple(baselines), record, resume)
+
+
+def _check_out(out: Path, resume: bool) -> None:
+    marker = out / STUDY_FILE
+    if resume and not marker.exists():
+        raise ConfigError(f"{out}: not a mixopt study folder (no {STUDY_FILE}); nothing to resume")
+    if not resume and marker.exists():
+        raise ConfigError(
+            f"{out}: already holds a study; resume it with --resume {out}, or choose another --out"
+        )
+    if not resume and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out}: output folder exists and is not empty")
+
+
+def run_study(study: Study, quiet: bool = False) -> SearchResult:
+    """Run (or resume) the study to its end and write its results."""
+    import optuna
+
+    from mixopt.search.samplers import make_sampler, parameterization_for
+
+    out, config = study.out, study.config
+    out.mkdir(parents=True, exist_ok=True)
+    record = dict(study.record)
+    previous = json.loads((out / STUDY_FILE).read_text()) if study.resume else {}
+    record["parent_run_id"] = previous.get("parent_run_id")
+    storage_url = config.storage or f"sqlite:///{out / 'study.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna's RDB storage trips a SQLAlchemy deprecation of its own; nothing a user can act on
+    warnings.filterwarnings("ignore", message="The ``noload`` loader strategy is deprecated")
+    storage = optuna.storages.RDBStorage(
+        storage_url,
+        engine_kwargs={"connect_args": {"timeout": 60}} if storage_url.startswith("sqlite") else {},
+    )
+    sampler = make_sampler(config.sampler, config.seed, config.startup_trials)
+    ostudy = optuna.create_study(
+        storage=storage,
+        study_name=STUDY_NAME,
+        direction="maximize",
+        sampler=sampler,
+        load_if_exists=True,
+    )
+    if not study.resume:
+        if (
+            record["domains"] is None
+        ):  # inline domains: keep a copy, so the study can resume from its folder
+            write_json_atomic(
+                out / "domains.json", [d.spec.to_entry() for d in study.context.domains]
+            )
+            record["domains"] = str(out / "domains.json")
+        write_json_atomic(out / STUDY_FILE, record)  # from here on the folder is a resumable study
+        simplex = Simplex(
+            study.context.domains,
+            config.budget,
+            parameterization_for(config.sampler, study.space.parameterization),
+        )
+        for name, mix in study.baselines:
+            ostudy.enqueue_trial(
+                simplex.params_for(mix), user_attrs={"role": f"baseline:{name}", "mixture": mix}
+            )
+    requeue_interrupted(ostudy)
+
+    tracker = Tracker(tracking_uri_for(out, config.tracking_uri), out / "mlartifacts")
+    params = {"model": record["model"], "budget": config.budget, "trials": config.trials, "sampler": config.sampler,
+              "seed": config.seed, "space": study.space.name, "evaluator": record["evaluator"],
+              "domains": ",".join(d.name for d in study.context.domains), "mixopt_version": record["mixopt_version"],
+              **{f"train.{k}": v for k, v in config.train.to_dict().items()}}  # fmt: skip
+    record["parent_run_id"] = tracker.start_study(
+        f"study-{out.name}", params, {"mixopt.out": str(out)}, record["parent_run_id"]
+    )
+    write_json_atomic(out / STUDY_FILE, record)
+    tracker.reconcile(finished_trials(ostudy))
+
+    started = _start_ray(config)
+    try:
+        total = len(study.baselines) + config.trials
+        _search(study, ostudy, tracker, total, quiet)
+        best = best_trial(ostudy)
+        confirmed = (
+            _confirm(study, ostudy, tracker, best, quiet)
+            if best is not None and config.confirm
+            else {}
+        )
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    return _finish(study, ostudy, tracker, confirmed, storage_url)
+
+
+def requeue_interrupted(ostudy: Any) -> None:
+    """Trials left RUNNING by a killed driver: marked failed (interrupted) and queued again."""
+    from optuna.trial import TrialState
+
+    for t in ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        ostudy._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        ostudy.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        attrs = {k: v for k, v in t.user_attrs.items() if k in ("role", "mixture")}
+        ostudy.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
+
+
+def finished_trials(ostudy: Any) -> dict[int, tuple[str, Any, str | None]]:
+    from optuna.trial import TrialState
+
+    out = {}
+    for t in ostudy.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    ):
+        if t.user_attrs.get("interrupted"):
+            continue
+        result = t.user_attrs.get("result") or {
+            "role": t.user_attrs.get("role", "search"),
+            "score": None,
+            "metrics": {},
+        }
+        out[t.number] = (t.state.name, result, t.user_attrs.get("error"))
+    return out
+
+
+def best_trial(ostudy: Any) -> int | None:
+    from optuna.trial import TrialState
+
+    done = ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return max(done, key=lambda t: (t.value, -t.number)).number if done else None
+
+
+def _start_ray(config: SearchConfig) -> bool:
+    """Start a local Ray (or join ``ray_address``); True when this call started it."""
+    os.environ.setdefault(
+        "RAY_AUTH_MODE", "disabled"
+    )  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # results without the intermediate score (an error report, a final result) are expected
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    import ray
+
+    if ray.is_initialized():
+        return False
+    # workers import what the driver can: user evaluators given as module:attr included
+    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
+                                "MLFLOW_DISABLE_TELEMETRY": "true", "TOKENIZERS_PARALLELISM": "false",
+                                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}}  # fmt: skip
+    if config.ray_address:
+        ray.init(
+            address=config.ray_address,
+            runtime_env=runtime_env,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    else:
+        # a short temp dir: Ray's socket paths must stay under the OS limit of ~107 characters
+        ray.init(include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
+                 log_to_driver=False, logging_level=logging.ERROR)  # fmt: skip
+    return True
+
+
+def _resources(config: SearchConfig) -> tuple[dict[str, float], int]:
+    import ray
+
+    available = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    gpus, cpus = int(available.get("GPU", 0)), int(available.get("CPU", 1))
+    if gpus and config.train.device != "cpu":
+        return {"cpu": 1, "gpu": 1}, config.concurrency or gpus
+    return {"cpu": config.cpus_per_trial}, config.concurrency or max(
+        1, cpus // config.cpus_per_trial
+    )
+
+
+def _search(study: Study, ostudy: Any, tracker: Tracker, total: int, quiet: bool) -> None:
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from mixopt.search.samplers import parameterization_for
+    from mixopt.search.searcher import MixoptSearcher
+    from mixopt.search.trainable import trainable
+
+    config = study.config
+    simplex = Simplex(
+        study.context.domains,
+        config.budget,
+        parameterization_for(config.sampler, study.space.parameterization),
+    )
+    resources, concurrency = _resources(config)
+    probe = study.context.evaluator.intermediate is not None
+    early = config.early_stop == "on" or (config.early_stop == "auto" and config.trials >= 8)
+    scheduler = None
+    if early and probe:
+        # the first cut comes halfway through training: earlier, intermediate scores differ by
+        # less than the trial noise and the cut would throw good mixtures away (DESIGN.md, noise)
+        checkpoints = config.train.checkpoints
+        scheduler = ASHAScheduler(metric="intermediate", mode="max", max_t=checkpoints + 1,
+                                  grace_period=max(1, (checkpoints + 1) // 2), reduction_factor=2)  # fmt: skip
+    elif early and not quiet:
+        print(
+            "note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end"
+        )
+    progress = Progress(total, 0, concurrency, quiet)
+    searcher = MixoptSearcher(
+        ostudy, study.space, simplex, tracker, total, config.seed, config.budget, progress
+    )
+    progress.done = searcher.finished_count()
+    if progress.done >= total:
+        return
+    _fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, scheduler,
+         concurrency, study.out, "search")  # fmt: skip
+
+
+def _fit(
+    trainable: Any, searcher: Any, scheduler: Any, concurrency: int, out: Path, name: str
+) -> None:
+    from ray import tune
+
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
+                                    max_concurrent_trials=concurrency, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(out / "ray"), name=f"{name}-{time.strftime('%Y%m%d-%H%M%S')}",
+                                  verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
+    )  # fmt: skip
+    tuner.fit()
+
+
+def _confirm(
+    study: Study, ostudy: Any, tracker: Tracker, best: int, quiet: bool
+) -> dict[str, list[float]]:
+    """Re-run the best mixture and each baseline on ``confirm`` fresh seeds (kept in
+    ``confirm.jsonl``, so a resumed study re-runs only what is missing)."""
+    from ray import tune
+
+    from mixopt.search.confirm import ConfirmSearcher, read_confirmations
+    from mixopt.search.trainable import trainable
+
+    config = study.config
+    trials = {t.number: t for t in ostudy.get_trials(deepcopy=False)}
+    candidates = {}
+    for t in trials.values():
+        role = t.user_attrs.get("role", "")
+        if (
+            role.startswith("baseline:")
+            and not t.user_attrs.get("interrupted")
+            and t.state.name == "COMPLETE"
+        ):
+            candidates[role.split(":", 1)[1]] = t
+    # a baseline that won is confirmed once, under its own name, and those runs count for "best"
+    best_alias = next((n for n, t in candidates.items() if t.number == best), "best")
+    candidates.setdefault(best_alias, trials[best])
+    path = study.out / "confirm.jsonl"
+    done = read_confirmations(path)
+    jobs = []
+    for name, t in candidates.items():
+        for k in range(config.confirm):
+            seed = config.seed + 1 + k  # fresh seeds: new data samples and LoRA initializations
+            if (name, seed, t.number) not in done:
+                jobs.append(
+                    {
+                        "name": name,
+                        "source": t.number,
+                        "mixture": t.user_attrs["mixture"],
+                        "train": t.user_attrs.get("train", {}),
+                        "seed": seed,
+                    }
+                )
+    if jobs:
+        resources, concurrency = _resources(config)
+        if not quiet:
+            print(
+                f"confirming: the best mixture and the baselines on {config.confirm} fresh seeds ({len(jobs)} runs)"
+            )
+        searcher = ConfirmSearcher(
+            jobs, path, tracker, CONFIRM_BASE + len(done), config.budget, quiet
+        )
+        _fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, None,
+             concurrency, study.out, "confirm")  # fmt: skip
+    scores: dict[str, list[float]] = {}
+    for (name, _seed, source), score in read_confirmations(path).items():
+        if name in candidates and candidates[name].number == source:
+            scores.setdefault(name, []).append(score)
+    if best_alias != "best" and best_alias in scores:
+        scores["best"] = scores[best_alias]
+    return scores
+
+
+def records(ostudy: Any) -> tuple[TrialRecord, ...]:
+    out = []
+    for t in ostudy.get_trials(deepcopy=False):
+        if t.user_attrs.get("interrupted"):
+            continue
+        result = t.user_attrs.get("result") or {}
+        score = (
+            t.value
+            if t.state.name == "COMPLETE"
+            else (
+                list(t.intermediate_values.values())[-1]
+                if t.state.name == "PRUNED" and t.intermediate_values
+                else None
+            )
+        )
+        out.append(TrialRecord(t.number, t.user_attrs.get("role", "search"), t.state.name, dict(t.user_attrs.get("mixture", {})),
+                               dict(t.user_attrs.get("train", {})), score, dict(result.get("metrics", {})), t.user_attrs.get("error")))  # fmt: skip
+    return tuple(out)
+
+
+def _finish(
+    study: Study,
+    ostudy: Any,
+    tracker: Tracker,
+    confirmed: Mapping[str, list[float]],
+    storage_url: str,
+) -> SearchResult:
+    from mixopt import __version__
+
+    trials = records(ostudy)
+    best_number = best_trial(ostudy)
+    if best_number is None:
+        failed = [t for t in trials if t.state == "FAIL"]
+        reason = f" (first failure: {failed[0].error})" if failed else ""
+        raise ConfigError(f"no trial completed; nothing to report{reason}")
+    best, baselines = summarize(trials, confirmed, best_number)
+    out = study.out
+    uri = tracking_uri_for(out, study.config.tracking_uri)
+    command = f"mlflow ui --backend-store-uri {uri}"
+    paths = {"best_mixture": str(out / "best_mixture.json"), "results": str(out / "results.json"),
+             "study_storage": storage_url, "tracking_uri": uri, "out": str(out)}  # fmt: skip
+    result = SearchResult(best, baselines, trials, out, paths, command)
+    payload = {
+        "best_mixture": best.mixture, "score": best.score, "score_std": best.spread, "search_score": best.search_score,
+        "confirmed_scores": list(best.confirmed), "lift": result.lift,
+        "baselines": {n: {"mixture": c.mixture, "score": c.score, "score_std": c.spread, "search_score": c.search_score,
+                          "confirmed_scores": list(c.confirmed)} for n, c in baselines.items()},
+        "best_trial": best_number, "mixopt_version": __version__, "seed": study.config.seed, "model": study.record["model"],
+        "tokenizer": study.record["tokenizer"], "evaluator": study.record["evaluator"], "domains_file": study.record["domains"],
+        "config": study.record["config"], "space": study.record["space"], "budget": study.config.budget,
+        "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs} for d in study.context.domains},
+    }  # fmt: skip
+    write_json_atomic(out / "best_mixture.json", payload)
+    write_json_atomic(
+        out / "results.json", {"counts": result.counts(), "trials": [t.__dict__ for t in trials]}
+    )
+    tracker.tag_best(best_number)
+    metrics = {
+        "best_score": best.score or 0.0,
+        **{f"lift_over_{n}": v for n, v in result.lift.items()},
+    }
+    tracker.finish_study(metrics, [out / "best_mixture.json", out / "results.json"])
+    return result
+
+
+def candidate_rows(result: SearchResult) -> list[tuple[str, Candidate]]:
+    return [("best", result.best), *sorted(result.baselines.items())]
+
+
+def describe(trials: Sequence[TrialRecord]) -> str:
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state] = counts.get(t.state, 0) + 1
+    return ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))

@@ -1,0 +1,190 @@
+"""MLflow tracking: one parent run per study, one nested child run per trial.
+
+Only the driver writes (never a trial process), so concurrent trials cannot corrupt the
+store. Optuna's storage is the source of truth; :meth:`Tracker.reconcile` brings MLflow in
+line with it after a crash (a trial Optuna finished but MLflow did not hear of, a run left
+RUNNING by a killed driver).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Tracker", "tracking_uri_for"]
+
+EXPERIMENT = "mixopt"
+
+
+def tracking_uri_for(out: Path, uri: str | None) -> str:
+    """The given URI, or SQLite in the output folder (never MLflow's default ./mlflow.db)."""
+    return uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
+
+
+class Tracker:
+    """Writes a study's runs. Construct with the URI; nothing connects until first use."""
+
+    def __init__(self, uri: str, artifact_root: Path) -> None:
+        self.uri, self.artifact_root = uri, artifact_root
+        self._client: Any = None
+        self.parent_id: str | None = None
+        self.experiment_id: str | None = None
+        self._runs: dict[int, str] = {}  # Optuna trial number -> run id
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+            import logging
+
+            from mlflow.tracking import MlflowClient
+
+            logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation chatter
+
+            self._client = MlflowClient(self.uri)
+        return self._client
+
+    def start_study(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None
+    ) -> str:
+        """Create (or, resuming, reopen) the parent run; return its id."""
+        exp = self.client.get_experiment_by_name(EXPERIMENT)
+        self.experiment_id = (
+            exp.experiment_id
+            if exp
+            else self.client.create_experiment(
+                EXPERIMENT, artifact_location=self.artifact_root.resolve().as_uri()
+            )
+        )
+        if parent_id is not None:
+            self.parent_id = parent_id
+            self.client.update_run(parent_id, status="RUNNING")
+            for run in self._children():
+                self._runs[int(run.data.tags["mixopt.trial_number"])] = run.info.run_id
+            return parent_id
+        run = self.client.create_run(
+            self.experiment_id, run_name=name, tags={"mixopt.kind": "study", **tags}
+        )
+        self.parent_id = run.info.run_id
+        self._log_params(self.parent_id, params)
+        return self.parent_id
+
+    def _children(self) -> list[Any]:
+        return list(self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{self.parent_id}'", max_results=50_000,
+        ))  # fmt: skip
+
+    def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
+        """A child run for Optuna trial ``number`` (a re-run of a re-queued trial replaces the
+        killed run's place: the old one is marked KILLED)."""
+        old = self._runs.get(number)
+        if old is not None:
+            self.client.set_terminated(old, status="KILLED")
+            self.client.set_tag(old, "mixopt.state", "REQUEUED")
+        run = self.client.create_run(
+            self.experiment_id, run_name=_run_name(number, role),
+            tags={"mlflow.parentRunId": self.parent_id, "mixopt.trial_number": str(number), "mixopt.role": role,
+                  "mixopt.state": "RUNNING"},
+        )  # fmt: skip
+        self._runs[number] = run.info.run_id
+        self._log_params(run.info.run_id, params)
+
+    def log_intermediate(self, number: int, step: int, value: float) -> None:
+        if number in self._runs:
+            self.client.log_metric(self._runs[number], "intermediate", value, step=step)
+
+    def finish_trial(
+        self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None
+    ) -> None:
+        """Log a finished trial's figures and close its run. ``state``: COMPLETE, PRUNED or FAIL."""
+        from mlflow.entities import Metric
+
+        run_id = self._runs.get(number)
+        if run_id is None:
+            return
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in _flat_metrics(result or {}).items()]
+        metrics += [
+            Metric("train_loss", float(v), now, int(s))
+            for s, v in (result or {}).get("loss_curve", [])
+        ]
+        for i in range(0, len(metrics), 900):  # MLflow takes at most 1000 metrics per batch
+            self.client.log_batch(run_id, metrics=metrics[i : i + 900])
+        self.client.set_tag(run_id, "mixopt.state", state)
+        if error:
+            self.client.set_tag(run_id, "mixopt.error", error[:5000])
+        self.client.set_terminated(run_id, status="FAILED" if state == "FAIL" else "FINISHED")
+
+    def tag_best(self, number: int) -> None:
+        for n, run_id in self._runs.items():
+            self.client.set_tag(run_id, "mixopt.best", "true" if n == number else "false")
+
+    def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            self.parent_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        )
+        for path in artifacts:
+            if path.exists():
+                self.client.log_artifact(self.parent_id, str(path))
+        self.client.set_terminated(self.parent_id, status="FINISHED")
+
+    def reconcile(
+        self, finished: Mapping[int, tuple[str, Mapping[str, Any] | None, str | None]]
+    ) -> None:
+        """After a crash: every trial Optuna finished gets a finished run (created if missing);
+        every other run still RUNNING is marked KILLED."""
+        runs = {
+            int(r.data.tags["mixopt.trial_number"]): r
+            for r in self._children()
+            if "mixopt.trial_number" in r.data.tags
+        }
+        for number, run in runs.items():
+            if run.info.status == "RUNNING" and number not in finished:
+                self.client.set_terminated(run.info.run_id, status="KILLED")
+                self.client.set_tag(run.info.run_id, "mixopt.state", "INTERRUPTED")
+        for number, (state, result, error) in finished.items():
+            run = runs.get(number)
+            if run is not None and run.info.status != "RUNNING":
+                continue
+            if run is None:
+                self.start_trial(
+                    number, (result or {}).get("role", "search"), (result or {}).get("params", {})
+                )
+            else:
+                self._runs[number] = run.info.run_id
+            self.finish_trial(number, state, result, error)
+
+    def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 90):  # at most 100 params per batch
+            self.client.log_batch(run_id, params=items[i : i + 90])
+
+
+def _run_name(number: int, role: str) -> str:
+    return (
+        f"trial-{number:03d}"
+        if role == "search"
+        else f"trial-{number:03d}-{role.replace(':', '-')}"
+    )
+
+
+def _flat_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if result.get("score") is not None:
+        out["score"] = result["score"]
+    out.update({k: v for k, v in result.get("metrics", {}).items()})
+    for name, d in result.get("domains", {}).items():
+        out[f"tokens.{name}"] = d["tokens"]
+        out[f"epochs.{name}"] = d["epochs"]
+    out.update({f"time.{k}": v for k, v in result.get("timings", {}).items()})
+    if result.get("tokens_per_second"):
+        out["tokens_per_second"] = result["tokens_per_second"]
+    return {k: float(v) for k, v in out.items() if isinstance(v, int | float)}

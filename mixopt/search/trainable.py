@@ -1,0 +1,75 @@
+"""What a Ray Tune trial runs: :func:`run_trial` with its scores reported to Tune.
+
+Module-level on purpose: Tune pickles the trainable by reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from mixopt.data.tokenize import TokenizedDomain
+from mixopt.training.config import TrainConfig
+
+__all__ = ["StudyContext", "result_to_dict", "trainable"]
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """What every trial of a study shares (sent once through Ray's object store)."""
+
+    model: str
+    domains: tuple[TokenizedDomain, ...]
+    evaluator: Any
+    budget: int
+    train: TrainConfig
+    allow_pickle: bool = False
+
+
+def result_to_dict(result: Any) -> dict[str, Any]:
+    out: dict[str, Any] = dataclasses.asdict(result)
+    out["loss_curve"] = [list(p) for p in result.loss_curve]
+    out["intermediate"] = [list(p) for p in result.intermediate]
+    return out
+
+
+def trainable(config: dict[str, Any], context: StudyContext) -> None:
+    """Run one trial; report each intermediate score, then the final result."""
+    import ray
+    from ray import tune
+
+    from mixopt.trial import TrialSpec, run_trial
+
+    train = dataclasses.replace(context.train, **config.get("train", {}))
+    spec = TrialSpec(context.model, context.domains, config["mixture"], context.budget, context.evaluator, train,
+                     int(config["seed"]), context.allow_pickle)  # fmt: skip
+    last: list[float] = []
+
+    def report(step: int, total: int, score: float | None) -> None:
+        if score is not None:
+            last.append(score)
+            tune.report({"intermediate": score, "step": step, "total_steps": total})
+
+    try:
+        result = run_trial(spec, report)
+    except Exception as exc:
+        # the reason reaches Optuna and MLflow as one line; Tune keeps the traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        tune.report(
+            {
+                "error": f"{type(exc).__name__}: {first}".rstrip(": "),
+                "traceback": traceback.format_exc()[-4000:],
+            }
+        )
+        raise
+    payload = result_to_dict(result)
+    payload["node"] = (
+        ray.get_runtime_context().get_node_id()
+    )  # where it ran (a cluster has several)
+    final = {"score": result.score, "result_json": json.dumps(payload)}
+    if last:
+        final["intermediate"] = last[-1]
+    tune.report(final)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt.testing import make_records, write_domains
+
+TASKS = """
+tasks:
+  - name: finance_loss
+    kind: loss
+    data: finance.jsonl
+intermediate: finance_loss
+"""
+
+
+@pytest.fixture(scope="session")
+def study_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict[str, Any]:
+    """Three domains and an 'out-of-domain' task that finance data helps (its held-out loss)."""
+    root = tmp_path_factory.mktemp("study-inputs")
+    domains = write_domains(
+        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=600, seed=1
+    )
+    (root / "finance.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in make_records("finance", 40, seed=555))
+    )
+    (root / "tasks.yaml").write_text(TASKS)
+    return {
+        "model": str(tiny_model_dir),
+        "domains": str(domains),
+        "evaluator": str(root / "tasks.yaml"),
+        "root": root,
+    }
+
+
+# small and quick: 4k tokens of 64-token sequences, batches of 8 (8 steps), 3 checkpoints
+FAST_TRAIN = {"seq_len": 64, "batch_size": 8, "learning_rate": 3e-3, "checkpoints": 3}

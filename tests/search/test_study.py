@@ -1,0 +1,248 @@
+"""Whole studies: real Optuna (SQLite), real Ray Tune (local, started by mixopt), real MLflow
+(SQLite), peft LoRA on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt import optimize_mixture
+from mixopt.cli import main
+from mixopt.errors import ConfigError
+from tests.search.conftest import FAST_TRAIN
+
+pytestmark = pytest.mark.slow
+
+
+def _runs(out: Path) -> tuple[Any, list[Any]]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("mixopt")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("mixopt.kind") == "study"]
+    assert len(parents) == 1
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    return parents[0], children
+
+
+def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> None:
+    import optuna
+
+    out = tmp_path / "study"
+    result = optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
+        train=FAST_TRAIN, trials=3, concurrency=2, sampler="tpe", confirm=1, seed=3, out=str(out),
+        baselines={"all_finance": {"finance": 1.0}}, early_stop="off",
+    )  # fmt: skip
+    # baselines always present, plus the user's; each scored and confirmed on a fresh seed
+    assert set(result.baselines) == {"uniform", "natural", "all_finance"}
+    assert (
+        all(len(c.confirmed) == 1 for c in result.baselines.values())
+        and len(result.best.confirmed) == 1
+    )
+    assert result.baselines["uniform"].mixture == pytest.approx(
+        {"finance": 1 / 3, "cooking": 1 / 3, "sports": 1 / 3}
+    )
+    assert set(result.lift) == {"uniform", "natural", "all_finance"}
+    assert result.lift["uniform"] == pytest.approx(
+        result.best.score - result.baselines["uniform"].score
+    )
+    roles = sorted(t.role for t in result.trials)
+    assert roles == [
+        "baseline:all_finance",
+        "baseline:natural",
+        "baseline:uniform",
+        "search",
+        "search",
+        "search",
+    ]
+    assert all(t.state == "COMPLETE" for t in result.trials)
+    # the held-out finance loss is the score: the finance-only baseline should be near the top
+    assert result.baselines["all_finance"].search_score > result.baselines["uniform"].search_score
+
+    saved = json.loads((out / "best_mixture.json").read_text())
+    assert saved["best_mixture"] == pytest.approx(result.best_mixture)
+    for key in (
+        "mixopt_version",
+        "seed",
+        "config",
+        "tokenizer",
+        "lift",
+        "baselines",
+        "budget",
+        "space",
+        "domains",
+    ):
+        assert key in saved
+    assert saved["seed"] == 3 and saved["budget"] == 4000
+
+    study = optuna.load_study(study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}")
+    assert len(study.trials) == 6 and all(t.user_attrs["result"]["domains"] for t in study.trials)
+    assert (
+        sum(
+            t.user_attrs["result"]["domains"][d]["tokens"]
+            for t in study.trials[:1]
+            for d in ("finance", "cooking", "sports")
+        )
+        == 4000
+    )
+
+    parent, children = _runs(out)
+    assert parent.info.status == "FINISHED" and parent.data.params["budget"] == "4000"
+    assert "lift_over_uniform" in parent.data.metrics
+    trials = [r for r in children if not r.data.tags["mixopt.role"].startswith("confirm")]
+    confirms = [r for r in children if r.data.tags["mixopt.role"].startswith("confirm")]
+    best_role = next(t.role for t in result.trials if t.number == saved["best_trial"])
+    # the 3 baselines, and the best unless it is one of them (then its runs are shared)
+    assert len(trials) == 6 and len(confirms) == 3 + (best_role == "search")
+    for run in trials:
+        assert run.info.status == "FINISHED" and run.info.run_name.startswith("trial-")
+        assert {"share.finance", "share.cooking", "share.sports", "seed", "budget"} <= set(
+            run.data.params
+        )
+        assert {
+            "score",
+            "finance_loss/loss",
+            "tokens.finance",
+            "epochs.finance",
+            "time.train_s",
+            "train_loss",
+        } <= set(run.data.metrics)
+    assert sum(r.data.tags.get("mixopt.best") == "true" for r in children) == 1
+
+
+def test_trials_zero_scores_only_the_baselines(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    result = optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
+        train=FAST_TRAIN, trials=0, confirm=0, out=str(tmp_path / "s"), quiet=True,
+    )  # fmt: skip
+    assert sorted(t.role for t in result.trials) == ["baseline:natural", "baseline:uniform"]
+    assert result.best.confirmed == () and result.best.score == max(
+        t.score for t in result.trials if t.score is not None
+    )
+
+
+FLAKY = textwrap.dedent(
+    """
+    import os
+    from mixopt.evaluators import EvalResult, LossTask
+
+    class FailsOnce:
+        '''Scores the finance loss, but the first trial to evaluate raises (a real fault).'''
+        def __init__(self, flag, data):
+            self.flag, self.data = flag, data
+        def evaluate(self, model, tokenizer):
+            try:
+                fd = os.open(self.flag, os.O_CREAT | os.O_EXCL)
+                os.close(fd)
+            except FileExistsError:
+                return LossTask(self.data).evaluate(model, tokenizer)
+            raise RuntimeError("injected evaluator fault")
+    """
+)
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(
+    study_inputs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "flaky_evals.py").write_text(FLAKY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(f"tasks:\n  - {{name: flaky, kind: 'flaky_evals:FailsOnce', flag: '{tmp_path / 'flag'}', "
+                     f"data: '{study_inputs['root'] / 'finance.jsonl'}'}}\n")  # fmt: skip
+    out = tmp_path / "study"
+    result = optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], str(tasks), budget="2k", train=FAST_TRAIN,
+        trials=2, concurrency=1, confirm=0, out=str(out), quiet=True,
+    )  # fmt: skip
+    states = [t.state for t in result.trials]
+    assert states.count("FAIL") == 1 and states.count("COMPLETE") == 3
+    failed = next(t for t in result.trials if t.state == "FAIL")
+    assert (
+        failed.error
+        == "EvaluationError: evaluator 'flaky' failed: RuntimeError: injected evaluator fault"
+    )
+    _, children = _runs(out)
+    bad = [r for r in children if r.data.tags["mixopt.state"] == "FAIL"]
+    assert (
+        len(bad) == 1
+        and bad[0].info.status == "FAILED"
+        and "injected evaluator fault" in bad[0].data.tags["mixopt.error"]
+    )
+
+
+def test_asha_prunes_trials_whose_intermediate_scores_are_poor(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    # sequential trials: uniform, natural, then two finance-heavy mixtures, then two with no
+    # finance at all, whose held-out finance loss at the first cut is the worst seen
+    baselines = {"fin1": {"finance": 1.0}, "fin2": {"finance": 0.9, "cooking": 0.1},
+                 "cook1": {"cooking": 1.0}, "cook2": {"sports": 1.0}}  # fmt: skip
+    result = optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
+        train={**FAST_TRAIN, "checkpoints": 4}, trials=0, concurrency=1, confirm=0, early_stop="on",
+        baselines=baselines, out=str(tmp_path / "s"), quiet=True,
+    )  # fmt: skip
+    by_role = {t.role.split(":")[1]: t for t in result.trials}
+    assert by_role["cook1"].state == "PRUNED" and by_role["cook2"].state == "PRUNED"
+    assert by_role["fin1"].state == "COMPLETE"
+    pruned_score = by_role["cook1"].score  # the last intermediate score, kept
+    assert pruned_score is not None and pruned_score < by_role["fin1"].score
+
+
+def test_cli_study(
+    study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cli"
+    mix = tmp_path / "today.json"
+    mix.write_text(json.dumps({"finance": 0.5, "cooking": 0.5}))
+    args = ["search", "--domains", study_inputs["domains"], "--budget", "2k", "--model", study_inputs["model"],
+            "--eval", study_inputs["evaluator"], "--trials", "2", "--out", str(out), "--seq-len", "64",
+            "--batch-size", "8", "--confirm", "1", "--sampler", "random", "--baseline", str(mix)]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    for word in (
+        "Best mixture:",
+        "uniform",
+        "natural",
+        "today",
+        "lift of best",
+        "mlflow ui --backend-store-uri sqlite:///",
+    ):
+        assert word in text
+    assert "[  5/5]" in text  # progress lines: 3 baselines + 2 searched trials
+    # the same folder again: refused, it holds a study
+    assert main(args) == 2
+    assert "already holds a study" in capsys.readouterr().err
+    # resuming a finished study runs nothing and reports the same best
+    assert main(["search", "--resume", str(out), "--quiet"]) == 0
+    assert "Best mixture:" in capsys.readouterr().out
+
+
+def test_bad_search_input_writes_nothing(
+    study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never"
+    status = main(["search", "--domains", study_inputs["domains"], "--budget", "50q", "--model", study_inputs["model"],
+                   "--eval", study_inputs["evaluator"], "--out", str(out)])  # fmt: skip
+    assert status == 2 and "not a token count" in capsys.readouterr().err and not out.exists()
+    status = main(["search", "--domains", study_inputs["domains"], "--budget", "1M", "--model", study_inputs["model"],
+                   "--eval", str(tmp_path / "missing.yaml"), "--out", str(out), "--sampler", "tpe"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2 and "task file not found" in err and not out.exists()
+    assert main(["search", "--resume", str(tmp_path)]) == 2
+    assert "not a mixopt study folder" in capsys.readouterr().err
+    with pytest.raises(
+        ConfigError, match=re.escape("unknown option 'trails'. Did you mean: trials?")
+    ):
+        optimize_mixture(
+            study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], trails=3
+        )
