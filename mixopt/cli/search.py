@@ -7,6 +7,7 @@ from typing import Any
 
 from mixopt.cli._common import print_table, quiet_libraries
 from mixopt.errors import ConfigError
+from mixopt.search.samplers import DEFAULT_SAMPLER
 
 __all__ = ["add_parser", "print_result", "run"]
 
@@ -46,7 +47,9 @@ def add_parser(subparsers: Any) -> None:
         help="CPUs and torch threads per trial without GPUs (default 1)",
     )
     p.add_argument(
-        "--sampler", default="tpe", help="tpe (default), gp, cmaes, qmc, random, or module:attr"
+        "--sampler",
+        default=DEFAULT_SAMPLER,
+        help=f"{DEFAULT_SAMPLER} (default), gp, tpe, cmaes, qmc, random, or module:attr",
     )
     p.add_argument(
         "--space",

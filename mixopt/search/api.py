@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mixopt.budget import parse_budget
+from mixopt.data.spec import DomainSpec
 from mixopt.errors import ConfigError
 from mixopt.search.config import SearchConfig
 from mixopt.search.results import SearchResult
@@ -18,7 +19,7 @@ __all__ = ["optimize_mixture", "resume_search"]
 
 def optimize_mixture(
     model: str,
-    data: str | Path | list[Mapping[str, Any]],
+    data: str | Path | Sequence[Mapping[str, Any]] | Sequence[DomainSpec],
     evaluator: Any,
     budget: str | int = "50k",
     *,
@@ -30,7 +31,8 @@ def optimize_mixture(
 ) -> SearchResult:
     """Search the domain mixture of ``data`` that maximizes ``evaluator``'s out-of-domain score.
 
-    ``model``: a hub id or local folder. ``data``: a domains file, or its parsed list.
+    ``model``: a hub id or local folder. ``data``: a domains file, its parsed list, or
+    :class:`DomainSpec` objects.
     ``evaluator``: a task file, ``module:attr``, or an object with ``evaluate(model, tokenizer)``.
     ``budget``: training tokens per trial (``"50k"``). ``train``: a :class:`TrainConfig` (or
     its fields). ``baselines``: extra named mixtures scored beside uniform and natural.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixopt.errors import ConfigError
+from mixopt.search.samplers import DEFAULT_SAMPLER
 from mixopt.training.config import TrainConfig
 
 __all__ = ["EARLY_STOP", "SearchConfig"]
@@ -28,8 +29,8 @@ class SearchConfig:
     """Trials at once; None: one per GPU, else one per ``cpus_per_trial`` CPUs."""
     cpus_per_trial: int = 1
     """CPUs (and torch threads) per trial when there are no GPUs."""
-    sampler: str = "tpe"
-    """``tpe``, ``gp``, ``cmaes``, ``qmc``, ``random``, or ``module:attr``."""
+    sampler: str = DEFAULT_SAMPLER
+    """``gp`` (default), ``tpe``, ``cmaes``, ``qmc``, ``random``, or ``module:attr``."""
     startup_trials: int = 8
     """Random proposals before the sampler's model is used (baselines count towards them)."""
     space: str | None = None

@@ -10,14 +10,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
 from mixopt.search.searcher import trial_params
 from mixopt.search.tracking import Tracker
 
-__all__ = ["ConfirmSearcher", "read_confirmations"]
+if TYPE_CHECKING:
+    from mixopt.search.study import Study
+
+__all__ = ["CONFIRM_BASE", "ConfirmSearcher", "read_confirmations", "run_confirmation"]
+
+CONFIRM_BASE = 100_000  # MLflow numbers of confirmation runs start here (apart from Optuna's)
 
 
 def read_confirmations(path: Path) -> dict[tuple[str, int, int], float]:
@@ -124,3 +129,63 @@ class ConfirmSearcher(Searcher):
 
     def restore_from_dir(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def run_confirmation(
+    study: Study, ostudy: Any, tracker: Tracker, best: int, quiet: bool
+) -> dict[str, list[float]]:
+    """Re-run the best mixture and each baseline on ``confirm`` fresh seeds (kept in
+    ``confirm.jsonl``, so a resumed study re-runs only what is missing)."""
+    from ray import tune
+
+    from mixopt.search.execution import fit, trial_resources
+    from mixopt.search.trainable import trainable
+
+    config = study.config
+    trials = {t.number: t for t in ostudy.get_trials(deepcopy=False)}
+    candidates = {}
+    for t in trials.values():
+        role = t.user_attrs.get("role", "")
+        if (
+            role.startswith("baseline:")
+            and not t.user_attrs.get("interrupted")
+            and t.state.name == "COMPLETE"
+        ):
+            candidates[role.split(":", 1)[1]] = t
+    # a baseline that won is confirmed once, under its own name, and those runs count for "best"
+    best_alias = next((n for n, t in candidates.items() if t.number == best), "best")
+    candidates.setdefault(best_alias, trials[best])
+    path = study.out / "confirm.jsonl"
+    done = read_confirmations(path)
+    jobs = []
+    for name, t in candidates.items():
+        for k in range(config.confirm):
+            seed = config.seed + 1 + k  # fresh seeds: new data samples and LoRA initializations
+            if (name, seed, t.number) not in done:
+                jobs.append(
+                    {
+                        "name": name,
+                        "source": t.number,
+                        "mixture": t.user_attrs["mixture"],
+                        "train": t.user_attrs.get("train", {}),
+                        "seed": seed,
+                    }
+                )
+    if jobs:
+        resources, concurrency = trial_resources(config)
+        if not quiet:
+            print(
+                f"confirming: the best mixture and the baselines on {config.confirm} fresh seeds ({len(jobs)} runs)"
+            )
+        searcher = ConfirmSearcher(
+            jobs, path, tracker, CONFIRM_BASE + len(done), config.budget, quiet
+        )
+        fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, None,
+             concurrency, study.out, "confirm")  # fmt: skip
+    scores: dict[str, list[float]] = {}
+    for (name, _seed, source), score in read_confirmations(path).items():
+        if name in candidates and candidates[name].number == source:
+            scores.setdefault(name, []).append(score)
+    if best_alias != "best" and best_alias in scores:
+        scores["best"] = scores[best_alias]
+    return scores

@@ -4,11 +4,6 @@ Tune, confirm the winner on fresh seeds, write the results. Resumable from its f
 from __future__ import annotations
 
 import json
-import logging
-import os
-import sys
-import tempfile
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,9 +13,11 @@ from typing import Any
 from mixopt.errors import ConfigError
 from mixopt.io import write_json_atomic
 from mixopt.search.config import SearchConfig
+from mixopt.search.execution import fit, start_ray, trial_resources
 from mixopt.search.progress import Progress
-from mixopt.search.results import Candidate, SearchResult, TrialRecord, summarize
+from mixopt.search.results import SearchResult, summarize
 from mixopt.search.space import SearchSpace, Simplex, load_space
+from mixopt.search.storage import best_trial, finished_trials, records, requeue_interrupted
 from mixopt.search.tracking import Tracker, tracking_uri_for
 from mixopt.search.trainable import StudyContext
 
@@ -28,7 +25,6 @@ __all__ = ["STUDY_FILE", "Study", "prepare_study", "run_study"]
 
 STUDY_FILE = "study.json"
 STUDY_NAME = "mixopt"
-CONFIRM_BASE = 100_000  # MLflow numbers of confirmation runs start here (apart from Optuna's)
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
         normalize_mixture,
         uniform_mixture,
     )
-    from mixopt.data.spec import load_domains, parse_domains
+    from mixopt.data.spec import DomainSpec, load_domains, parse_domains
     from mixopt.data.tokenize import tokenize_domains
     from mixopt.errors import MixoptError
     from mixopt.evaluators.tasks import make_evaluator
@@ -71,11 +67,12 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
             problems.extend(exc.problems)
             return None
 
-    specs = (
-        attempt(load_domains, data)
-        if isinstance(data, str | Path)
-        else attempt(parse_domains, data)
-    )
+    if isinstance(data, str | Path):
+        specs = attempt(load_domains, data)
+    elif isinstance(data, Sequence) and data and all(isinstance(d, DomainSpec) for d in data):
+        specs = tuple(data)
+    else:
+        specs = attempt(parse_domains, data)
     space = attempt(load_space, config.space)
     suite = attempt(make_evaluator, evaluator)
     if suite is not None:
@@ -181,13 +178,15 @@ def run_study(study: Study, quiet: bool = False) -> SearchResult:
     write_json_atomic(out / STUDY_FILE, record)
     tracker.reconcile(finished_trials(ostudy))
 
-    started = _start_ray(config)
+    from mixopt.search.confirm import run_confirmation
+
+    started = start_ray(config)
     try:
         total = len(study.baselines) + config.trials
         _search(study, ostudy, tracker, total, quiet)
         best = best_trial(ostudy)
         confirmed = (
-            _confirm(study, ostudy, tracker, best, quiet)
+            run_confirmation(study, ostudy, tracker, best, quiet)
             if best is not None and config.confirm
             else {}
         )
@@ -197,86 +196,6 @@ def run_study(study: Study, quiet: bool = False) -> SearchResult:
 
             ray.shutdown()
     return _finish(study, ostudy, tracker, confirmed, storage_url)
-
-
-def requeue_interrupted(ostudy: Any) -> None:
-    """Trials left RUNNING by a killed driver: marked failed (interrupted) and queued again."""
-    from optuna.trial import TrialState
-
-    for t in ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        ostudy._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-        ostudy.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-        attrs = {k: v for k, v in t.user_attrs.items() if k in ("role", "mixture")}
-        ostudy.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
-
-
-def finished_trials(ostudy: Any) -> dict[int, tuple[str, Any, str | None]]:
-    from optuna.trial import TrialState
-
-    out = {}
-    for t in ostudy.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    ):
-        if t.user_attrs.get("interrupted"):
-            continue
-        result = t.user_attrs.get("result") or {
-            "role": t.user_attrs.get("role", "search"),
-            "score": None,
-            "metrics": {},
-        }
-        out[t.number] = (t.state.name, result, t.user_attrs.get("error"))
-    return out
-
-
-def best_trial(ostudy: Any) -> int | None:
-    from optuna.trial import TrialState
-
-    done = ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max(done, key=lambda t: (t.value, -t.number)).number if done else None
-
-
-def _start_ray(config: SearchConfig) -> bool:
-    """Start a local Ray (or join ``ray_address``); True when this call started it."""
-    os.environ.setdefault(
-        "RAY_AUTH_MODE", "disabled"
-    )  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    # results without the intermediate score (an error report, a final result) are expected
-    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    import ray
-
-    if ray.is_initialized():
-        return False
-    # workers import what the driver can: user evaluators given as module:attr included
-    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
-                                "MLFLOW_DISABLE_TELEMETRY": "true", "TOKENIZERS_PARALLELISM": "false",
-                                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}}  # fmt: skip
-    if config.ray_address:
-        ray.init(
-            address=config.ray_address,
-            runtime_env=runtime_env,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-        )
-    else:
-        # a short temp dir: Ray's socket paths must stay under the OS limit of ~107 characters
-        ray.init(include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
-                 log_to_driver=False, logging_level=logging.ERROR)  # fmt: skip
-    return True
-
-
-def _resources(config: SearchConfig) -> tuple[dict[str, float], int]:
-    import ray
-
-    available = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    gpus, cpus = int(available.get("GPU", 0)), int(available.get("CPU", 1))
-    if gpus and config.train.device != "cpu":
-        return {"cpu": 1, "gpu": 1}, config.concurrency or gpus
-    return {"cpu": config.cpus_per_trial}, config.concurrency or max(
-        1, cpus // config.cpus_per_trial
-    )
 
 
 def _search(study: Study, ostudy: Any, tracker: Tracker, total: int, quiet: bool) -> None:
@@ -293,7 +212,7 @@ def _search(study: Study, ostudy: Any, tracker: Tracker, total: int, quiet: bool
         config.budget,
         parameterization_for(config.sampler, study.space.parameterization),
     )
-    resources, concurrency = _resources(config)
+    resources, concurrency = trial_resources(config)
     probe = study.context.evaluator.intermediate is not None
     early = config.early_stop == "on" or (config.early_stop == "auto" and config.trials >= 8)
     scheduler = None
@@ -314,103 +233,8 @@ def _search(study: Study, ostudy: Any, tracker: Tracker, total: int, quiet: bool
     progress.done = searcher.finished_count()
     if progress.done >= total:
         return
-    _fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, scheduler,
+    fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, scheduler,
          concurrency, study.out, "search")  # fmt: skip
-
-
-def _fit(
-    trainable: Any, searcher: Any, scheduler: Any, concurrency: int, out: Path, name: str
-) -> None:
-    from ray import tune
-
-    tuner = tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
-                                    max_concurrent_trials=concurrency, reuse_actors=True),
-        run_config=tune.RunConfig(storage_path=str(out / "ray"), name=f"{name}-{time.strftime('%Y%m%d-%H%M%S')}",
-                                  verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
-    )  # fmt: skip
-    tuner.fit()
-
-
-def _confirm(
-    study: Study, ostudy: Any, tracker: Tracker, best: int, quiet: bool
-) -> dict[str, list[float]]:
-    """Re-run the best mixture and each baseline on ``confirm`` fresh seeds (kept in
-    ``confirm.jsonl``, so a resumed study re-runs only what is missing)."""
-    from ray import tune
-
-    from mixopt.search.confirm import ConfirmSearcher, read_confirmations
-    from mixopt.search.trainable import trainable
-
-    config = study.config
-    trials = {t.number: t for t in ostudy.get_trials(deepcopy=False)}
-    candidates = {}
-    for t in trials.values():
-        role = t.user_attrs.get("role", "")
-        if (
-            role.startswith("baseline:")
-            and not t.user_attrs.get("interrupted")
-            and t.state.name == "COMPLETE"
-        ):
-            candidates[role.split(":", 1)[1]] = t
-    # a baseline that won is confirmed once, under its own name, and those runs count for "best"
-    best_alias = next((n for n, t in candidates.items() if t.number == best), "best")
-    candidates.setdefault(best_alias, trials[best])
-    path = study.out / "confirm.jsonl"
-    done = read_confirmations(path)
-    jobs = []
-    for name, t in candidates.items():
-        for k in range(config.confirm):
-            seed = config.seed + 1 + k  # fresh seeds: new data samples and LoRA initializations
-            if (name, seed, t.number) not in done:
-                jobs.append(
-                    {
-                        "name": name,
-                        "source": t.number,
-                        "mixture": t.user_attrs["mixture"],
-                        "train": t.user_attrs.get("train", {}),
-                        "seed": seed,
-                    }
-                )
-    if jobs:
-        resources, concurrency = _resources(config)
-        if not quiet:
-            print(
-                f"confirming: the best mixture and the baselines on {config.confirm} fresh seeds ({len(jobs)} runs)"
-            )
-        searcher = ConfirmSearcher(
-            jobs, path, tracker, CONFIRM_BASE + len(done), config.budget, quiet
-        )
-        _fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, None,
-             concurrency, study.out, "confirm")  # fmt: skip
-    scores: dict[str, list[float]] = {}
-    for (name, _seed, source), score in read_confirmations(path).items():
-        if name in candidates and candidates[name].number == source:
-            scores.setdefault(name, []).append(score)
-    if best_alias != "best" and best_alias in scores:
-        scores["best"] = scores[best_alias]
-    return scores
-
-
-def records(ostudy: Any) -> tuple[TrialRecord, ...]:
-    out = []
-    for t in ostudy.get_trials(deepcopy=False):
-        if t.user_attrs.get("interrupted"):
-            continue
-        result = t.user_attrs.get("result") or {}
-        score = (
-            t.value
-            if t.state.name == "COMPLETE"
-            else (
-                list(t.intermediate_values.values())[-1]
-                if t.state.name == "PRUNED" and t.intermediate_values
-                else None
-            )
-        )
-        out.append(TrialRecord(t.number, t.user_attrs.get("role", "search"), t.state.name, dict(t.user_attrs.get("mixture", {})),
-                               dict(t.user_attrs.get("train", {})), score, dict(result.get("metrics", {})), t.user_attrs.get("error")))  # fmt: skip
-    return tuple(out)
 
 
 def _finish(
@@ -456,14 +280,3 @@ def _finish(
     }
     tracker.finish_study(metrics, [out / "best_mixture.json", out / "results.json"])
     return result
-
-
-def candidate_rows(result: SearchResult) -> list[tuple[str, Candidate]]:
-    return [("best", result.best), *sorted(result.baselines.items())]
-
-
-def describe(trials: Sequence[TrialRecord]) -> str:
-    counts: dict[str, int] = {}
-    for t in trials:
-        counts[t.state] = counts.get(t.state, 0) + 1
-    return ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))

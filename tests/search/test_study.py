@@ -120,14 +120,23 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
 def test_trials_zero_scores_only_the_baselines(
     study_inputs: dict[str, Any], tmp_path: Path
 ) -> None:
+    from mixopt import resume_search
+    from mixopt.data import load_domains
+
+    specs = list(load_domains(study_inputs["domains"]))  # domains as objects, not a file
+    out = tmp_path / "s"
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        train=FAST_TRAIN, trials=0, confirm=0, out=str(tmp_path / "s"), quiet=True,
+        study_inputs["model"], specs, study_inputs["evaluator"], budget="2k",
+        train=FAST_TRAIN, trials=0, confirm=0, out=str(out), quiet=True,
     )  # fmt: skip
     assert sorted(t.role for t in result.trials) == ["baseline:natural", "baseline:uniform"]
     assert result.best.confirmed == () and result.best.score == max(
         t.score for t in result.trials if t.score is not None
     )
+    # given as objects, the domains were saved with the study, so it resumes from its folder
+    assert (out / "domains.json").exists()
+    again = resume_search(out, quiet=True)
+    assert again.best_mixture == result.best_mixture and len(again.trials) == 2
 
 
 FLAKY = textwrap.dedent(

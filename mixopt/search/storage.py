@@ -1,0 +1,65 @@
+"""Reading and repairing the Optuna study: interrupted trials, finished trials, the best one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mixopt.search.results import TrialRecord
+
+__all__ = ["best_trial", "finished_trials", "records", "requeue_interrupted"]
+
+
+def requeue_interrupted(ostudy: Any) -> None:
+    """Trials left RUNNING by a killed driver: marked failed (interrupted) and queued again."""
+    from optuna.trial import TrialState
+
+    for t in ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        ostudy._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        ostudy.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        attrs = {k: v for k, v in t.user_attrs.items() if k in ("role", "mixture")}
+        ostudy.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
+
+
+def finished_trials(ostudy: Any) -> dict[int, tuple[str, Any, str | None]]:
+    from optuna.trial import TrialState
+
+    out = {}
+    for t in ostudy.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    ):
+        if t.user_attrs.get("interrupted"):
+            continue
+        result = t.user_attrs.get("result") or {
+            "role": t.user_attrs.get("role", "search"),
+            "score": None,
+            "metrics": {},
+        }
+        out[t.number] = (t.state.name, result, t.user_attrs.get("error"))
+    return out
+
+
+def best_trial(ostudy: Any) -> int | None:
+    from optuna.trial import TrialState
+
+    done = ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return max(done, key=lambda t: (t.value, -t.number)).number if done else None
+
+
+def records(ostudy: Any) -> tuple[TrialRecord, ...]:
+    out = []
+    for t in ostudy.get_trials(deepcopy=False):
+        if t.user_attrs.get("interrupted"):
+            continue
+        result = t.user_attrs.get("result") or {}
+        score = (
+            t.value
+            if t.state.name == "COMPLETE"
+            else (
+                list(t.intermediate_values.values())[-1]
+                if t.state.name == "PRUNED" and t.intermediate_values
+                else None
+            )
+        )
+        out.append(TrialRecord(t.number, t.user_attrs.get("role", "search"), t.state.name, dict(t.user_attrs.get("mixture", {})),
+                               dict(t.user_attrs.get("train", {})), score, dict(result.get("metrics", {})), t.user_attrs.get("error")))  # fmt: skip
+    return tuple(out)
