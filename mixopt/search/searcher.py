@@ -18,6 +18,7 @@ from ray.tune.search import Searcher
 
 from mixopt.search.space import SearchSpace, Simplex
 from mixopt.search.tracking import Tracker
+from mixopt.search.trainable import PROTECTED_KEY
 
 __all__ = ["Live", "MixoptSearcher"]
 
@@ -79,17 +80,24 @@ class MixoptSearcher(Searcher):
             trial.number, role, trial_params(mixture, train, self.seed, self.budget)
         )
         self.on_event("start", live, None)
-        return {"number": trial.number, "mixture": mixture, "train": train, "seed": self.seed}
+        return {
+            "number": trial.number,
+            "mixture": mixture,
+            "train": train,
+            "seed": self.seed,
+            "protected": role != "search",
+        }
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         live = self.live.get(trial_id)
         if live is None:
             return
         live.last = result
-        if "intermediate" in result and "score" not in result:
+        value = result.get("intermediate", result.get(PROTECTED_KEY))
+        if value is not None and "score" not in result:
             step = int(result.get("step", result.get("training_iteration", 0)))
-            live.optuna_trial.report(float(result["intermediate"]), step)
-            self.tracker.log_intermediate(live.number, step, float(result["intermediate"]))
+            live.optuna_trial.report(float(value), step)
+            self.tracker.log_intermediate(live.number, step, float(value))
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False

@@ -14,7 +14,9 @@ from typing import Any
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.training.config import TrainConfig
 
-__all__ = ["StudyContext", "result_to_dict", "trainable"]
+__all__ = ["PROTECTED_KEY", "StudyContext", "result_to_dict", "trainable"]
+
+PROTECTED_KEY = "baseline_intermediate"
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,14 @@ def trainable(config: dict[str, Any], context: StudyContext) -> None:
     spec = TrialSpec(context.model, context.domains, config["mixture"], context.budget, context.evaluator, train,
                      int(config["seed"]), context.allow_pickle)  # fmt: skip
     last: list[float] = []
+    # baselines are never stopped early (the study reports the lift over them): their
+    # intermediate scores go under a key the scheduler does not watch
+    key = PROTECTED_KEY if config.get("protected") else "intermediate"
 
     def report(step: int, total: int, score: float | None) -> None:
         if score is not None:
             last.append(score)
-            tune.report({"intermediate": score, "step": step, "total_steps": total})
+            tune.report({key: score, "step": step, "total_steps": total})
 
     try:
         result = run_trial(spec, report)
@@ -71,5 +76,5 @@ def trainable(config: dict[str, Any], context: StudyContext) -> None:
     )  # where it ran (a cluster has several)
     final = {"score": result.score, "result_json": json.dumps(payload)}
     if last:
-        final["intermediate"] = last[-1]
+        final[key] = last[-1]
     tune.report(final)

@@ -188,23 +188,31 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(
     )
 
 
-def test_asha_prunes_trials_whose_intermediate_scores_are_poor(
+def test_asha_prunes_poor_trials_but_never_a_baseline(
     study_inputs: dict[str, Any], tmp_path: Path
 ) -> None:
-    # sequential trials: uniform, natural, then two finance-heavy mixtures, then two with no
-    # finance at all, whose held-out finance loss at the first cut is the worst seen
-    baselines = {"fin1": {"finance": 1.0}, "fin2": {"finance": 0.9, "cooking": 0.1},
-                 "cook1": {"cooking": 1.0}, "cook2": {"sports": 1.0}}  # fmt: skip
+    # sequential searched trials, in a known order: all finance, mostly finance, then all
+    # cooking and all sports, whose held-out finance loss at the first cut is the worst seen
     result = optimize_mixture(
         study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
-        train={**FAST_TRAIN, "checkpoints": 4}, trials=0, concurrency=1, confirm=0, early_stop="on",
-        baselines=baselines, out=str(tmp_path / "s"), quiet=True,
+        train={**FAST_TRAIN, "checkpoints": 4}, trials=4, concurrency=1, confirm=0, early_stop="on",
+        sampler="tests.search.fixed_sampler:make", baselines={"cooking_only": {"cooking": 1.0}},
+        out=str(tmp_path / "s"), quiet=True,
     )  # fmt: skip
-    by_role = {t.role.split(":")[1]: t for t in result.trials}
-    assert by_role["cook1"].state == "PRUNED" and by_role["cook2"].state == "PRUNED"
-    assert by_role["fin1"].state == "COMPLETE"
-    pruned_score = by_role["cook1"].score  # the last intermediate score, kept
-    assert pruned_score is not None and pruned_score < by_role["fin1"].score
+    searched = sorted((t for t in result.trials if t.role == "search"), key=lambda t: t.number)
+    assert [max(t.mixture, key=t.mixture.get) for t in searched] == [
+        "finance",
+        "finance",
+        "cooking",
+        "sports",
+    ]
+    assert searched[0].state == "COMPLETE"
+    assert searched[2].state == "PRUNED" and searched[3].state == "PRUNED"
+    pruned_score = searched[2].score  # the last intermediate score, kept
+    assert pruned_score is not None and pruned_score < searched[0].score
+    # baselines run to the end, however poor (the cooking-only one is as poor as the pruned)
+    assert all(t.state == "COMPLETE" for t in result.trials if t.role.startswith("baseline:"))
+    assert result.baselines["cooking_only"].search_score is not None
 
 
 def test_cli_study(
