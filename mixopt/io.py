@@ -8,7 +8,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json_atomic", "write_text_atomic"]
+from mixopt.errors import ConfigError
+
+__all__ = [
+    "read_json",
+    "read_text",
+    "read_yaml",
+    "require_empty_dir",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -30,3 +39,42 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON."""
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A UTF-8 file's text, or a one-line :class:`ConfigError` naming ``what`` it is."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc})") from None
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """A JSON file's value; malformed JSON is a one-line error with its line and column."""
+    try:
+        return json.loads(read_text(path, what))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """A YAML file's value, read with ``safe_load``: data only, no tags that build objects."""
+    import yaml
+
+    try:
+        return yaml.safe_load(read_text(path, what))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: malformed YAML{where}") from None
+
+
+def require_empty_dir(path: str | Path) -> None:
+    """Refuse to write into a folder that already holds something (nothing is overwritten)."""
+    p = Path(path)
+    if p.exists() and (not p.is_dir() or any(p.iterdir())):
+        raise ConfigError(f"{p}: output folder exists and is not empty")

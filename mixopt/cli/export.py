@@ -9,6 +9,7 @@ from typing import Any
 
 from mixopt.cli._common import add_data_options, quiet_libraries
 from mixopt.errors import ConfigError
+from mixopt.io import read_json, require_empty_dir
 
 __all__ = ["add_parser", "read_mixture", "run"]
 
@@ -39,12 +40,7 @@ def add_parser(subparsers: Any) -> None:
 def read_mixture(path: str | Path) -> dict[str, float]:
     """A mixture file: ``{"domain": share}``, or an object holding it under ``mixture`` or
     ``best_mixture``."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: mixture file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read mixture ({exc})") from None
+    raw = read_json(path, "mixture file")
     if isinstance(raw, dict):
         for key in ("best_mixture", "mixture"):
             if isinstance(raw.get(key), dict):
@@ -67,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
     mixture = read_mixture(args.mixture)
     specs = load_domains(args.domains)
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out}: output folder exists and is not empty")
+    require_empty_dir(out)
     quiet_libraries()
     tokenizer = load_tokenizer(args.model)
     domains = tokenize_domains(specs, tokenizer, args.cache_dir)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.errors import ConfigError
+from mixopt.io import require_empty_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -31,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out}: output folder exists and is not empty")
+    require_empty_dir(out)
     if args.pretrain_tokens < 1:
         raise ConfigError("--pretrain-tokens must be positive")
     config = TinyModelConfig(pretrain_tokens=args.pretrain_tokens, seed=args.seed)

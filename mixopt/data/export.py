@@ -15,8 +15,7 @@ from mixopt.data.allocation import Allocation, allocate
 from mixopt.data.sampling import document_order, plan_records
 from mixopt.data.sources import load_records
 from mixopt.data.tokenize import TokenizedDomain
-from mixopt.errors import ConfigError
-from mixopt.io import write_json_atomic
+from mixopt.io import require_empty_dir, write_json_atomic
 
 __all__ = ["export_mixture", "interleave_probabilities"]
 
@@ -55,8 +54,7 @@ def export_mixture(
     from datasets import Dataset
 
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out}: output folder exists and is not empty")
+    require_empty_dir(out)
     allocation = allocate(mixture, budget, domains)
     plans = plan_records(domains, allocation, seed)
     rows_by_domain = [

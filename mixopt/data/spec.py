@@ -7,7 +7,6 @@ mixture literature) or a ``path`` to files. Unknown keys are errors, never ignor
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -177,19 +176,10 @@ _DEFAULTS["paths"] = ()
 
 def load_domains(path: str | Path) -> tuple[DomainSpec, ...]:
     """Read and validate a domains file; every problem found is reported at once."""
+    from mixopt.io import read_json
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: domains file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read domains file ({exc})") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+    raw = read_json(path, "domains file")
     return parse_domains(raw, base_dir=path.parent.resolve(), origin=str(path))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.errors import ConfigError
+from mixopt.io import read_text
 
 __all__ = ["fill_template", "read_records", "require_fields"]
 
@@ -16,12 +17,7 @@ __all__ = ["fill_template", "read_records", "require_fields"]
 def read_records(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
     """Records of a ``.jsonl`` file (one JSON object a line) or a ``.json`` list."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: evaluation data not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read evaluation data ({exc})") from None
+    text = read_text(p, "evaluation data")
     try:
         if p.suffix == ".json":
             records = json.loads(text)

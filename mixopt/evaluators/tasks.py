@@ -32,6 +32,7 @@ from mixopt.evaluators.loss import LossTask
 from mixopt.evaluators.multiple_choice import MultipleChoiceTask
 from mixopt.evaluators.sql_execution import SqlExecutionTask
 from mixopt.evaluators.suite import EvalSuite, NamedTask
+from mixopt.io import read_yaml
 from mixopt.registry import Registry
 
 __all__ = ["EVALUATORS", "load_suite", "make_evaluator", "parse_suite"]
@@ -54,19 +55,8 @@ _SUITE_KEYS = ("tasks", "intermediate")
 
 def load_suite(path: str | Path) -> EvalSuite:
     """Read and build a task file (nothing is evaluated, and no data is read yet)."""
-    import yaml
-
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: task file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read task file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: malformed YAML{where}") from None
+    raw = read_yaml(p, "task file")
     return parse_suite(raw, p.parent.resolve(), default_name=p.stem, origin=str(p))
 
 

@@ -69,7 +69,8 @@ def resume_search(
     if not path.exists():
         raise ConfigError(f"{out}: not a mixopt study folder (no {STUDY_FILE}); nothing to resume")
     record = json.loads(path.read_text())
-    config = SearchConfig.from_dict(record["config"])
+    # the folder may have moved since the study started: it is where the study is now
+    config = SearchConfig.from_dict(record["config"]).with_(out=str(Path(out).resolve()))
     if evaluator is None:
         if not record.get("evaluator_is_reference"):
             raise ConfigError(

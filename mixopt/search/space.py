@@ -37,6 +37,7 @@ from typing import Any
 from mixopt.data.allocation import scaled_mixture
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError, did_you_mean
+from mixopt.io import read_yaml
 
 __all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "load_space"]
 
@@ -194,7 +195,6 @@ class Simplex:
 
 def load_space(ref: str | Path | None) -> SearchSpace:
     """A search space from a YAML path, a built-in name (``search_spaces/NAME.yaml``), or the default."""
-    import yaml
 
     if ref is None:
         ref = "default"
@@ -207,15 +207,7 @@ def load_space(ref: str | Path | None) -> SearchSpace:
                 f"Unknown search space {ref!r}.{did_you_mean(str(ref), names)} Built-in: {', '.join(names)}"
             )
         path = builtin
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: search space not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"{path}: malformed YAML{f' at line {mark.line + 1}' if mark else ''}"
-        ) from None
+    raw = read_yaml(path, "search space") or {}
     return parse_space(raw, name=path.stem, origin=str(path))
 
 

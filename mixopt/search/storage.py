@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mixopt.search.results import TrialRecord
 
-__all__ = ["best_trial", "finished_trials", "records", "requeue_interrupted"]
+__all__ = ["best_trial", "enqueue_baselines", "finished_trials", "records", "requeue_interrupted"]
 
 
 def requeue_interrupted(ostudy: Any) -> None:
@@ -63,3 +64,16 @@ def records(ostudy: Any) -> tuple[TrialRecord, ...]:
         out.append(TrialRecord(t.number, t.user_attrs.get("role", "search"), t.state.name, dict(t.user_attrs.get("mixture", {})),
                                dict(t.user_attrs.get("train", {})), score, dict(result.get("metrics", {})), t.user_attrs.get("error")))  # fmt: skip
     return tuple(out)
+
+
+def enqueue_baselines(
+    ostudy: Any, baselines: Sequence[tuple[str, Mapping[str, float]]], simplex: Any
+) -> None:
+    """Queue each baseline that the study does not hold yet (in any state)."""
+    held = {t.user_attrs.get("role") for t in ostudy.get_trials(deepcopy=False)}
+    for name, mix in baselines:
+        if f"baseline:{name}" not in held:
+            ostudy.enqueue_trial(
+                simplex.params_for(mix),
+                user_attrs={"role": f"baseline:{name}", "mixture": dict(mix)},
+            )

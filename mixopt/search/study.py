@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.errors import ConfigError
-from mixopt.io import write_json_atomic
+from mixopt.io import require_empty_dir, write_json_atomic
 from mixopt.search.config import SearchConfig
 from mixopt.search.execution import fit, start_ray, trial_resources
 from mixopt.search.progress import Progress
 from mixopt.search.results import SearchResult, summarize
 from mixopt.search.space import SearchSpace, Simplex, load_space
-from mixopt.search.storage import best_trial, finished_trials, records, requeue_interrupted
+from mixopt.search.storage import (
+    best_trial,
+    enqueue_baselines,
+    finished_trials,
+    records,
+    requeue_interrupted,
+)
 from mixopt.search.tracking import Tracker, tracking_uri_for
 from mixopt.search.trainable import StudyContext
 
@@ -116,8 +122,8 @@ def _check_out(out: Path, resume: bool) -> None:
         raise ConfigError(
             f"{out}: already holds a study; resume it with --resume {out}, or choose another --out"
         )
-    if not resume and out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out}: output folder exists and is not empty")
+    if not resume:
+        require_empty_dir(out)
 
 
 def run_study(study: Study, quiet: bool = False) -> SearchResult:
@@ -148,23 +154,15 @@ def run_study(study: Study, quiet: bool = False) -> SearchResult:
         load_if_exists=True,
     )
     if not study.resume:
-        if (
-            record["domains"] is None
-        ):  # inline domains: keep a copy, so the study can resume from its folder
-            write_json_atomic(
-                out / "domains.json", [d.spec.to_entry() for d in study.context.domains]
-            )
+        if record["domains"] is None:
+            # domains given as objects: keep a copy, so the study can resume from its folder
+            entries = [d.spec.to_entry() for d in study.context.domains]
+            write_json_atomic(out / "domains.json", entries)
             record["domains"] = str(out / "domains.json")
         write_json_atomic(out / STUDY_FILE, record)  # from here on the folder is a resumable study
-        simplex = Simplex(
-            study.context.domains,
-            config.budget,
-            parameterization_for(config.sampler, study.space.parameterization),
-        )
-        for name, mix in study.baselines:
-            ostudy.enqueue_trial(
-                simplex.params_for(mix), user_attrs={"role": f"baseline:{name}", "mixture": mix}
-            )
+    kind = parameterization_for(config.sampler, study.space.parameterization)
+    # idempotent, so a study killed between writing study.json and this line still gets them
+    enqueue_baselines(ostudy, study.baselines, Simplex(study.context.domains, config.budget, kind))
     requeue_interrupted(ostudy)
 
     tracker = Tracker(tracking_uri_for(out, config.tracking_uri), out / "mlartifacts")
@@ -264,7 +262,7 @@ def _finish(
         "confirmed_scores": list(best.confirmed), "lift": result.lift,
         "baselines": {n: {"mixture": c.mixture, "score": c.score, "score_std": c.spread, "search_score": c.search_score,
                           "confirmed_scores": list(c.confirmed)} for n, c in baselines.items()},
-        "best_trial": best_number, "mixopt_version": __version__, "seed": study.config.seed, "model": study.record["model"],
+        "best_trial": best_number, "mixopt_version": __version__, "versions": package_versions(), "seed": study.config.seed, "model": study.record["model"],
         "tokenizer": study.record["tokenizer"], "evaluator": study.record["evaluator"], "domains_file": study.record["domains"],
         "config": study.record["config"], "space": study.record["space"], "budget": study.config.budget,
         "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs} for d in study.context.domains},
@@ -280,3 +278,25 @@ def _finish(
     }
     tracker.finish_study(metrics, [out / "best_mixture.json", out / "results.json"])
     return result
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a trial's result, for reproducing it."""
+    from importlib import metadata
+
+    out = {}
+    for name in (
+        "torch",
+        "transformers",
+        "peft",
+        "optuna",
+        "ray",
+        "mlflow",
+        "datasets",
+        "tokenizers",
+    ):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

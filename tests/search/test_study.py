@@ -81,6 +81,7 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
     ):
         assert key in saved
     assert saved["seed"] == 3 and saved["budget"] == 4000
+    assert {"torch", "transformers", "peft", "optuna", "ray"} <= set(saved["versions"])
 
     study = optuna.load_study(study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}")
     assert len(study.trials) == 6 and all(t.user_attrs["result"]["domains"] for t in study.trials)
