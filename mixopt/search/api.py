@@ -27,6 +27,7 @@ def optimize_mixture(
     baselines: Mapping[str, Mapping[str, float]] | None = None,
     quiet: bool = False,
     cache_dir: str | None = None,
+    runner: Any = None,
     **options: Any,
 ) -> SearchResult:
     """Search the domain mixture of ``data`` that maximizes ``evaluator``'s out-of-domain score.
@@ -37,6 +38,8 @@ def optimize_mixture(
     ``budget``: training tokens per trial (``"50k"``). ``train``: a :class:`TrainConfig` (or
     its fields). ``baselines``: extra named mixtures scored beside uniform and natural.
     ``options``: the fields of :class:`SearchConfig` (``trials``, ``sampler``, ``out``...).
+    ``runner``: a picklable ``(TrialSpec, report) -> TrialResult`` to run in place of
+    :func:`mixopt.trial.run_trial` (the machinery benchmark uses a trivial one).
     """
     from mixopt.search.study import prepare_study, run_study
 
@@ -51,7 +54,8 @@ def optimize_mixture(
     config = SearchConfig(budget=parse_budget(budget), train=train_config,
                           baselines=tuple((n, dict(m)) for n, m in (baselines or {}).items()), **options)  # fmt: skip
     return run_study(
-        prepare_study(model, data, evaluator, config, cache_dir=cache_dir), quiet=quiet
+        prepare_study(model, data, evaluator, config, cache_dir=cache_dir, runner=runner),
+        quiet=quiet,
     )
 
 

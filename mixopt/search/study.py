@@ -48,7 +48,7 @@ class Study:
 
 
 def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, resume: bool = False,
-                  cache_dir: str | None = None) -> Study:  # fmt: skip
+                  cache_dir: str | None = None, runner: Any = None) -> Study:  # fmt: skip
     """Check everything a study needs before any trial runs; every problem is reported at once."""
     from mixopt.data.allocation import (
         check_budget,
@@ -99,7 +99,7 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
         baselines.append((name, normalize_mixture(mix, domains)))
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
     context = StudyContext(
-        model_ref, domains, suite, config.budget, config.train, config.allow_pickle
+        model_ref, domains, suite, config.budget, config.train, config.allow_pickle, runner
     )
     from mixopt import __version__
 

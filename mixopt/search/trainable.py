@@ -29,6 +29,9 @@ class StudyContext:
     budget: int
     train: TrainConfig
     allow_pickle: bool = False
+    runner: Any = None
+    """A picklable callable ``(TrialSpec, report) -> TrialResult`` run instead of
+    :func:`run_trial` (e.g. a trivial one, to measure what the machinery costs)."""
 
 
 def result_to_dict(result: Any) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def trainable(config: dict[str, Any], context: StudyContext) -> None:
             tune.report({key: score, "step": step, "total_steps": total})
 
     try:
-        result = run_trial(spec, report)
+        result = (context.runner or run_trial)(spec, report)
     except Exception as exc:
         # the reason reaches Optuna and MLflow as one line; Tune keeps the traceback
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -264,3 +264,16 @@ def test_bad_search_input_writes_nothing(
         optimize_mixture(
             study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], trails=3
         )
+
+
+def test_a_runner_replaces_the_trial(study_inputs: dict[str, Any], tmp_path: Path) -> None:
+    from mixopt.testing.runners import WaitingTrial
+
+    result = optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
+        trials=2, confirm=0, out=str(tmp_path / "s"), runner=WaitingTrial(0.0), quiet=True,
+    )  # fmt: skip
+    assert [t.state for t in result.trials] == ["COMPLETE"] * 4
+    for t in result.trials:  # the runner's score (closeness to uniform), not a trained model's
+        assert t.score == pytest.approx(-sum((v - 1 / 3) ** 2 for v in t.mixture.values()))
+    assert result.best_mixture == pytest.approx(result.baselines["uniform"].mixture)

@@ -1,0 +1,221 @@
+"""What the search machinery (Ray Tune + Optuna + MLflow) costs around the trials.
+
+    python benchmarks/search_overhead.py           # 30 s trials; a 1,000-trial study; 1 vs 2 concurrent
+    python benchmarks/search_overhead.py --quick   # 1 s trials; a 60-trial study (smoke run)
+
+Prints:
+- per-trial overhead: each trial's time in the study (Optuna's ask-to-tell: dispatch on Ray,
+  the result's way back, MLflow logging) beyond the time the trial itself took, as a ratio
+  to that time (target: under 5% at 30-second trials); trials wait instead of training;
+- study start-up: from the call to the first trial starting (validation, Ray, Tune);
+- driver memory over a long study of trivial trials: resident size after 10% and after all
+  of the trials, as a ratio (flat is 1.0);
+- trial throughput with 1 real trial at a time on both cores against 2 at a time on one core
+  each (LoRA on a tiny model), from the first trial's start to the last one's end, as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def study_inputs(root: Path, quick: bool) -> dict[str, Any]:
+    from mixopt.testing import make_records, write_domains
+    from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
+
+    model = build_tiny_model(
+        root / "model", TinyModelConfig(pretrain_tokens=20_000 if quick else 100_000)
+    )
+    domains = write_domains(
+        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=500
+    )
+    (root / "heldout.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in make_records("finance", 40, seed=9))
+    )
+    (root / "tasks.yaml").write_text(
+        "tasks:\n  - {name: loss, kind: loss, data: heldout.jsonl}\nintermediate: loss\n"
+    )
+    return {"model": str(model), "data": str(domains), "evaluator": str(root / "tasks.yaml")}
+
+
+def study(inputs: dict[str, Any], out: Path, **options: Any) -> tuple[Any, float]:
+    from mixopt import optimize_mixture
+
+    start = time.time()
+    result = optimize_mixture(inputs["model"], inputs["data"], inputs["evaluator"], quiet=True, confirm=0,
+                              out=str(out), train={"seq_len": 64, "batch_size": 8}, **options)  # fmt: skip
+    return result, start
+
+
+def optuna_trials(out: Path) -> list[Any]:
+    import optuna
+
+    return optuna.load_study(
+        study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}"
+    ).get_trials(deepcopy=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s trials, a 60-trial study (smoke run)"
+    )
+    args = parser.parse_args(argv)
+    wait, n_wait, n_long = (1.0, 4, 60) if args.quick else (30.0, 6, 1000)
+
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from mixopt.testing.runners import WaitingTrial
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        inputs = study_inputs(root, args.quick)
+
+        # 1. overhead around trials of a known length (warm workers: the first trial of each
+        #    worker also pays the worker's start and imports, counted as start-up), and start-up
+        _, started = study(
+            inputs,
+            root / "wait",
+            budget="2k",
+            trials=n_wait - 2,
+            concurrency=2,
+            runner=WaitingTrial(wait),
+            early_stop="off",
+        )
+        trials = sorted(optuna_trials(root / "wait"), key=lambda t: t.datetime_start)
+        spans = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials]
+        work = [t.user_attrs["result"]["timings"]["total_s"] for t in trials]
+        extra = [s - w for s, w in zip(spans, work, strict=True)]
+        warm = extra[2:]
+        overhead = statistics.median(warm) / wait
+        first = trials[0].datetime_start.timestamp() - started
+        rows.append(
+            (
+                f"per-trial overhead at {wait:.0f} s trials (warm)",
+                f"{statistics.median(warm):.2f} s",
+                f"{overhead:.3f} x the trial's own time (target < 0.05)",
+            )
+        )
+        rows.append(
+            (
+                "first trial of a worker: extra time",
+                f"{statistics.median(extra[:2]):.2f} s",
+                f"{statistics.median(extra[:2]) / wait:.2f} x one trial (worker start, imports)",
+            )
+        )
+        rows.append(
+            (
+                "study start-up (call to first trial)",
+                f"{first:.1f} s",
+                f"{first / wait:.2f} x one trial",
+            )
+        )
+
+        # 2. driver memory over a long study of trivial trials
+        samples: list[tuple[int, float]] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                count = 0
+                if (root / "long" / "study.db").exists():
+                    import sqlite3
+
+                    try:
+                        with sqlite3.connect(
+                            f"{(root / 'long' / 'study.db').as_uri()}?mode=ro", uri=True
+                        ) as conn:
+                            count = int(
+                                conn.execute(
+                                    "SELECT count(*) FROM trials WHERE state = 'COMPLETE'"
+                                ).fetchone()[0]
+                            )
+                    except sqlite3.Error:
+                        pass
+                samples.append((count, rss_mb()))
+                time.sleep(0.5)
+
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        t0 = time.time()
+        study(
+            inputs,
+            root / "long",
+            budget="2k",
+            trials=n_long - 2,
+            concurrency=2,
+            runner=WaitingTrial(0.0),
+            sampler="random",
+            early_stop="off",
+        )
+        long_wall = time.time() - t0
+        done.set()
+        watcher.join()
+        early = next((mb for c, mb in samples if c >= n_long // 10), samples[0][1])
+        late = max(mb for _, mb in samples)
+        rows.append(
+            (
+                f"driver RSS after {n_long // 10} / {n_long} trials",
+                f"{early:.0f} / {late:.0f} MB",
+                f"{late / early:.2f} x (flat is 1.0)",
+            )
+        )
+        rows.append(
+            (
+                f"{n_long} trivial trials, 2 at a time",
+                f"{long_wall:.0f} s",
+                f"{long_wall / n_long:.2f} s of machinery per trial",
+            )
+        )
+
+        # 3. real trials, 1 at a time with both cores against 2 at a time with one each
+        spans3 = {}
+        for conc in (1, 2):
+            study(inputs, root / f"real{conc}", budget="3k" if args.quick else "24k", trials=4, concurrency=conc,
+                  cpus_per_trial=2 // conc, early_stop="off")  # fmt: skip
+            ts = optuna_trials(root / f"real{conc}")
+            spans3[conc] = (
+                max(t.datetime_complete for t in ts).timestamp()
+                - min(t.datetime_start for t in ts).timestamp()
+            )
+        rows.append(("6 real trials, 1 at a time x 2 threads", f"{spans3[1]:.1f} s", ""))
+        rows.append(
+            (
+                "6 real trials, 2 at a time x 1 thread",
+                f"{spans3[2]:.1f} s",
+                f"{spans3[1] / spans3[2]:.2f} x the throughput of 1 at a time",
+            )
+        )
+
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'figure'.ljust(width)}  {'value':>14}  ratio")
+    for name, value, ratio in rows:
+        print(f"{name.ljust(width)}  {value:>14}  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
