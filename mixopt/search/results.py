@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,7 +103,3 @@ def summarize(
         raise ValueError("no trial completed")
     best = by_number[best_number]
     return Candidate("best", best.mixture, best.score, tuple(confirmed.get("best", []))), baselines
-
-
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
