@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["ConfigError", "InfeasibleMixtureError", "MixoptError", "did_you_mean"]
+__all__ = ["ConfigError", "InfeasibleMixtureError", "MixoptError", "did_you_mean", "first_line"]
 
 
 class MixoptError(Exception):
@@ -34,3 +34,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` Did you mean: x?`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" Did you mean: {close[0]}?" if close else ""
+
+
+def first_line(exc: BaseException, default: str = "") -> str:
+    """The first line of an exception's message (``default`` when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else default

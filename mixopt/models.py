@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mixopt.errors import ConfigError
+from mixopt.errors import ConfigError, first_line
 
 __all__ = [
     "is_local_reference",
@@ -48,7 +48,7 @@ def load_tokenizer(ref: str) -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, type(exc).__name__)
         raise ConfigError(f"model {ref!r}: cannot load its tokenizer ({first})") from None
     if not getattr(tokenizer, "is_fast", False):
         # offsets (for loss masks) and batched speed need the Rust tokenizer
@@ -80,7 +80,7 @@ def load_model(ref: str, device: Any = "cpu", dtype: Any = None, allow_pickle: b
             source, dtype=dtype or torch.float32, use_safetensors=None if allow_pickle else True
         )
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, type(exc).__name__)
         hint = (
             ""
             if allow_pickle or "safetensors" not in first

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mixopt.data.spec import DomainSpec
-from mixopt.errors import ConfigError
+from mixopt.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -118,5 +118,4 @@ def _one_line(exc: BaseException) -> str:
         inner = exc.__cause__ or exc.__context__
         assert inner is not None
         exc = inner
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    return f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ")

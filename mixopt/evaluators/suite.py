@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mixopt.errors import ConfigError, MixoptError
+from mixopt.errors import ConfigError, MixoptError, first_line
 from mixopt.evaluators._base import EvalResult, EvaluationError, Evaluator, check_result
 
 __all__ = ["EvalSuite", "NamedTask"]
@@ -83,7 +83,7 @@ def run_task(task: NamedTask, model: Any, tokenizer: Any) -> EvalResult:
     except MixoptError:
         raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc)
         raise EvaluationError(
             f"evaluator {task.name!r} failed: {type(exc).__name__}: {first}".rstrip(": ")
         ) from exc

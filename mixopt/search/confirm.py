@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
-from mixopt.search.searcher import trial_params
+from mixopt.search.searcher import StatelessSearcher, trial_params
 from mixopt.search.tracking import Tracker
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def read_confirmations(path: Path) -> dict[tuple[str, int, int], float]:
     return out
 
 
-class ConfirmSearcher(Searcher):
+class ConfirmSearcher(StatelessSearcher):
     """Hands Tune a fixed list of runs; records each result as it arrives."""
 
     def __init__(
@@ -123,12 +123,6 @@ class ConfirmSearcher(Searcher):
                 f"confirmed {job['name']} (seed {job['seed']}): score {payload['score']:.4f}",
                 flush=True,
             )
-
-    def save_to_dir(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def restore_from_dir(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def run_confirmation(

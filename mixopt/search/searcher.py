@@ -20,7 +20,7 @@ from mixopt.search.space import SearchSpace, Simplex
 from mixopt.search.tracking import Tracker
 from mixopt.search.trainable import PROTECTED_KEY
 
-__all__ = ["Live", "MixoptSearcher"]
+__all__ = ["Live", "MixoptSearcher", "StatelessSearcher"]
 
 ROLE, MIXTURE, TRAIN, RESULT, ERROR = "role", "mixture", "train", "result", "error"
 
@@ -37,7 +37,18 @@ class Live:
     last: Mapping[str, Any] | None = None
 
 
-class MixoptSearcher(Searcher):
+class StatelessSearcher(Searcher):
+    """A searcher whose state lives elsewhere (Optuna's storage, confirm.jsonl): nothing for
+    Tune to save or restore."""
+
+    def save_to_dir(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def restore_from_dir(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class MixoptSearcher(StatelessSearcher):
     """Proposes trials from an Optuna study, tells it their outcomes, and logs them to MLflow.
 
     ``total`` is how many finished trials the study needs; trials finished before (a resumed
@@ -137,13 +148,6 @@ class MixoptSearcher(Searcher):
                 },
             )
             self.on_event("prune", live, last)
-
-    # state lives in Optuna's storage: nothing for Tune to save or restore
-    def save_to_dir(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def restore_from_dir(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def trial_params(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixopt.data.tokenize import TokenizedDomain
+from mixopt.errors import first_line
 from mixopt.training.config import TrainConfig
 
 __all__ = ["PROTECTED_KEY", "StudyContext", "result_to_dict", "trainable"]
@@ -65,7 +66,7 @@ def trainable(config: dict[str, Any], context: StudyContext) -> None:
         result = (context.runner or run_trial)(spec, report)
     except Exception as exc:
         # the reason reaches Optuna and MLflow as one line; Tune keeps the traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc)
         tune.report(
             {
                 "error": f"{type(exc).__name__}: {first}".rstrip(": "),
