@@ -1,0 +1,262 @@
+"""The real thing at small scale: the demo's mixture problem solved by brute force on a
+coarse grid, and each search method's found mixture scored against the grid's best.
+
+    python benchmarks/demo_problem.py           # 6 domains, grid step 1/4 (126 mixtures), 16 trials a method
+    python benchmarks/demo_problem.py --quick   # 3 domains, grid step 1/2 (6 mixtures), 6 trials a method
+
+The problem is `examples/demo.py`'s: a tiny pre-trained Llama, six training domains (SQL over
+three databases; finance, sports and cooking text), and an out-of-domain target that none of
+them covers, the loss of the gold SQL over a fourth database (the score is its negative).
+Each evaluation is one real trial (`mixopt.trial.run_trial`: sample the mixture to the
+budget, LoRA fine-tune, score), two at a time on this machine's two cores.
+
+1. Grid: every mixture whose shares are multiples of 1/step (within the caps) is scored at
+   seed 0; the 5 best are scored again on fresh seeds (1, 2, 3), and the grid's best is the
+   one with the best mean there (a single seed's best is flattered by its own noise).
+2. Each method gets the same trials at seed 0, as in a study (all trials share the seed, so
+   only the mixture differs): random Dirichlet, RegMix's GBM regression, a fitted mixing
+   law (the recipes of `search_efficiency.py`), and mixopt's samplers through its own simplex
+   parameterization. Its recommendation (best observed; the model's pick for regmix and law)
+   is then scored on the fresh seeds too.
+3. Regret = (grid best - found) / (grid best - uniform), on the fresh seeds' mean: 0 matches
+   the grid's best, 1 is no better than uniform, below 0 beats the grid.
+
+Every (mixture, seed) score is cached in `--out` (one JSON line each), so the grid is computed
+once and a re-run, or an interrupted one, trains only what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import statistics
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "examples")]
+
+from demo import build  # noqa: E402  (examples/demo.py builds the problem's inputs)
+from search_efficiency import SAMPLERS, recommend_law, recommend_regmix, run_sampler  # noqa: E402
+
+TOP = 5  # grid mixtures re-scored on the fresh seeds
+# the demo's score without its execution-accuracy report (weight 0 there; generation is slow)
+TASK = "tasks:\n  - name: sql_loss\n    kind: loss\n    data: {data}\n"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a worker needs to run a trial (picklable; the workers rebuild the rest)."""
+
+    model: str
+    domains: str
+    task: str
+    names: tuple[str, ...]
+    budget: int
+    train: dict[str, Any]
+    cache: str
+    fresh: tuple[int, ...]
+    """Seeds the recommendations are scored on (none of them is the search's seed 0)."""
+
+    def key(self, mix: np.ndarray, seed: int) -> str:
+        return json.dumps([[round(float(x), 6) for x in mix], seed])
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _worker_init(setup: Setup) -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"  # two 1-thread trials beat one 2-thread trial here
+    warnings.filterwarnings("ignore")
+    import optuna
+
+    from mixopt.cli._common import quiet_libraries
+    from mixopt.data.spec import load_domains
+    from mixopt.data.tokenize import tokenize_domains
+    from mixopt.evaluators.tasks import make_evaluator
+    from mixopt.models import load_tokenizer
+
+    quiet_libraries()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    specs = [s for s in load_domains(setup.domains) if s.name in setup.names]
+    _STATE["domains"] = tuple(tokenize_domains(specs, load_tokenizer(setup.model)))
+    _STATE["suite"] = make_evaluator(setup.task)
+    _STATE["setup"] = setup
+
+
+def evaluate(mix: np.ndarray, seed: int) -> float:
+    """Score one mixture with one real trial (cached in the setup's JSON-lines file)."""
+    from mixopt.training.config import TrainConfig
+    from mixopt.trial import TrialSpec, run_trial
+
+    setup: Setup = _STATE["setup"]
+    key = setup.key(mix, seed)
+    cached = _read_cache(setup.cache).get(key)
+    if cached is not None:
+        return cached
+    mixture = dict(zip(setup.names, (float(x) for x in mix), strict=True))
+    spec = TrialSpec(setup.model, _STATE["domains"], mixture, setup.budget, _STATE["suite"],
+                     TrainConfig(**setup.train, threads=1), seed)  # fmt: skip
+    score = run_trial(spec).score
+    assert score is not None
+    with open(setup.cache, "a") as f:  # one short line per append: whole or absent after a crash
+        f.write(json.dumps({"key": key, "score": score}) + "\n")
+    return score
+
+
+def _read_cache(path: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if os.path.exists(path):
+        for line in Path(path).read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            out[row["key"]] = row["score"]
+    return out
+
+
+class Objective:
+    """The problem as the methods of `search_efficiency.py` see it: k shares, caps, noisy scores."""
+
+    def __init__(self, k: int, upper: np.ndarray) -> None:
+        self.k, self.upper = k, upper
+
+    def observe(self, r: np.ndarray, rng: np.random.Generator) -> float:
+        return evaluate(r, 0)
+
+
+def _score_many(mixes: list[np.ndarray], seeds: tuple[int, ...]) -> list[float]:
+    return [statistics.fmean(evaluate(m, s) for s in seeds) for m in mixes]
+
+
+def run_method(
+    method: str, n: int, seed: int, upper: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """One method's search at seed 0: (recommended mixture, its observed score, its fresh score)."""
+    objective = Objective(len(upper), upper)
+    rng = np.random.default_rng([seed, 7])
+    if method in SAMPLERS:
+        xs, ys = run_sampler(method, objective, n, rng, seed)  # type: ignore[arg-type]
+    else:  # random proposals feed random, regmix and law alike
+        xs = [_dirichlet(rng, upper) for _ in range(n)]
+        ys = [objective.observe(x, rng) for x in xs]
+    if method == "regmix":
+        rec = recommend_regmix(objective, xs, ys, rng)  # type: ignore[arg-type]
+    elif method == "law":
+        rec = recommend_law(objective, xs, ys)  # type: ignore[arg-type]
+    else:
+        rec = xs[int(np.argmax(ys))]
+    rec = np.round(rec, 6)
+    return rec, max(ys), _score_many([rec], _STATE["setup"].fresh)[0]
+
+
+def _dirichlet(rng: np.random.Generator, upper: np.ndarray) -> np.ndarray:
+    from search_efficiency import project
+
+    return project(rng.dirichlet(np.ones(len(upper))), upper)
+
+
+def grid(k: int, step: int, upper: np.ndarray) -> list[np.ndarray]:
+    """Every mixture with shares in multiples of 1/step, within the caps."""
+    points = []
+    for cut in itertools.combinations(range(step + k - 1), k - 1):  # stars and bars
+        parts = np.diff([-1, *cut, step + k - 1]) - 1
+        mix = parts / step
+        if np.all(mix <= upper + 1e-9):
+            points.append(mix)
+    return points
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="3 domains, a 1/2 grid, 6 trials")
+    parser.add_argument("--trials", type=int, help="trials per method (default 16; quick 6)")
+    parser.add_argument("--seeds", type=int, default=1, help="searches per method (default 1)")
+    parser.add_argument(
+        "--fresh", type=int, help="fresh seeds to score the winners on (default 3; quick 1)"
+    )
+    parser.add_argument(
+        "--out", default="benchmarks-out/demo_problem", help="inputs and cached scores"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    out = Path(args.out).resolve() / ("quick" if args.quick else "full")
+    model, domains, task = build(out, "100000" if args.quick else "400000")
+    (task.parent / "score.yaml").write_text(TASK.format(data="sql_hospital.jsonl"))
+    entries = json.loads(domains.read_text())
+    names = tuple(e["domain"] for e in entries)
+    if args.quick:
+        names = ("sql_shop", "sql_school", "finance")
+    budget, step = (8_000, 2) if args.quick else (32_000, 4)
+    train = {"seq_len": 128, "learning_rate": 3e-3}  # the demo's recipe
+    n = args.trials or (6 if args.quick else 16)
+    fresh_seeds = tuple(range(1, 1 + (args.fresh or (1 if args.quick else 3))))
+    setup = Setup(str(model), str(domains), str(task.parent / "score.yaml"), names, budget, train,
+                  str(out / f"scores-{budget}-{len(names)}.jsonl"), fresh_seeds)  # fmt: skip
+    _worker_init(setup)
+    from mixopt.data.allocation import max_shares, natural_mixture, uniform_mixture
+
+    doms = _STATE["domains"]
+    upper = np.array([max_shares(doms, budget)[nm] for nm in names])
+    uniform = np.array([uniform_mixture(doms, budget)[nm] for nm in names])
+    natural = np.array([natural_mixture(doms, budget)[nm] for nm in names])
+    points = grid(len(names), step, upper)
+    methods = ["random", "regmix", "law", *SAMPLERS]
+    with ProcessPoolExecutor(2, initializer=_worker_init, initargs=(setup,)) as pool:
+        first = list(pool.map(evaluate, points, [0] * len(points)))
+        top = [points[i] for i in np.argsort(first)[::-1][:TOP]]
+        fresh = list(pool.map(_score_many, [[m] for m in [*top, uniform, natural]],
+                              [fresh_seeds] * (len(top) + 2)))  # fmt: skip
+        fresh = [f[0] for f in fresh]
+        jobs = [(m, s) for m in methods for s in range(args.seeds)]
+        found = list(pool.map(run_method, [m for m, _ in jobs], [n] * len(jobs),
+                              [s for _, s in jobs], [upper] * len(jobs)))  # fmt: skip
+    best_i = int(np.argmax(fresh[:TOP]))
+    best_mix, best_v = top[best_i], fresh[best_i]
+    uniform_v, natural_v = fresh[TOP], fresh[TOP + 1]
+    span = best_v - uniform_v
+
+    def fmt_mix(m: np.ndarray) -> str:
+        return " ".join(f"{x:.2f}" for x in m)
+
+    print(f"domains: {' '.join(names)}; budget {budget:,} tokens; score = -(gold SQL loss), "
+          f"fresh seeds {fresh_seeds}\n")  # fmt: skip
+    print(f"grid: {len(points)} mixtures (step 1/{step}); seed-0 best {max(first):.4f}")
+    print(f"  grid best (of the top {TOP}, on fresh seeds): [{fmt_mix(best_mix)}] {best_v:.4f}")
+    print(f"  uniform [{fmt_mix(uniform)}] {uniform_v:.4f}; natural [{fmt_mix(natural)}] {natural_v:.4f}\n")  # fmt: skip
+    header = f"{'method':<8} {'trials':>6} {'found mixture':<{6 * len(names)}} {'seed 0':>8} {'fresh':>8} {'regret':>7}"  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    regrets: dict[str, list[float]] = {m: [] for m in methods}
+    for (method, _), (rec, seen, score) in zip(jobs, found, strict=True):
+        r = (best_v - score) / span if span > 0 else math.nan
+        regrets[method].append(r)
+        print(f"{method:<8} {n:>6} {fmt_mix(rec):<{6 * len(names)}} {seen:>8.4f} {score:>8.4f} {r:>7.2f}")  # fmt: skip
+    from mixopt.search.samplers import DEFAULT_SAMPLER
+
+    # 1 - regret: the share of the grid best's lift over uniform that a method's pick gets
+    ours, rnd = (1 - statistics.median(regrets[m]) for m in (DEFAULT_SAMPLER, "random"))
+    print(
+        f"\nfigure: share of the grid best's lift over uniform reached by mixopt's default "
+        f"({DEFAULT_SAMPLER}) {ours:.2f} x, by random search {rnd:.2f} x, in {n} trials; the grid "
+        f"took {len(points)} trials = {len(points) / n:.1f} x a method's; ran in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
