@@ -17,10 +17,15 @@ __all__ = ["add_parser", "read_mixture", "run"]
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "export",
-        help="write a mixture's records at a budget (JSONL, datasets folder, weights)",
+        help="write a mixture's records at a budget, with configs for LLaMA-Factory and Axolotl",
         description="Sample a mixture from the domains at a token budget (usually larger than "
-        "the search budget) and write mixture.jsonl, a datasets folder, weights.json "
-        "(including interleave_datasets probabilities) and manifest.json to --out.",
+        "the search budget) and write to --out: mixture.jsonl and a datasets folder (the mixed "
+        "records), domains/NAME.jsonl (each domain's records), weights.json (token and record "
+        "shares, interleave_datasets probabilities), manifest.json, llamafactory/ "
+        "(dataset_info.json and the mixture.yaml data arguments), axolotl.yaml (a datasets: "
+        "list) and interleave.py (a datasets.interleave_datasets script).",
+        epilog="example: mixopt export --domains domains.json --model Qwen/Qwen2.5-0.5B "
+        "--mixture my-study/best_mixture.json --budget 5M --out mixed/",
     )
     add_data_options(p, model_required=True)
     p.add_argument(
