@@ -48,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MixoptError as exc:
         for problem in exc.problems:
             print(f"mixopt: error: {problem}", file=sys.stderr)
+        if getattr(args, "events", None):
+            from mixopt.events import EventLog
+
+            EventLog([args.events], quiet=True).emit("error", problems=list(exc.problems))
         return 2
     except KeyboardInterrupt:
         print("mixopt: interrupted", file=sys.stderr)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mixopt.cli._common import add_data_options, quiet_libraries
+from mixopt.cli._common import add_data_options, add_output_options, event_log, quiet_libraries
 from mixopt.errors import ConfigError
 from mixopt.io import read_json, require_empty_dir
 
@@ -39,6 +39,7 @@ def add_parser(subparsers: Any) -> None:
         "--out", required=True, metavar="DIR", help="output folder (must not exist or be empty)"
     )
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    add_output_options(p)
     p.set_defaults(handler=run)
 
 
@@ -70,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     require_empty_dir(out)
     quiet_libraries()
+    events = event_log(args)
     tokenizer = load_tokenizer(args.model)
-    domains = tokenize_domains(specs, tokenizer, args.cache_dir)
+    domains = tokenize_domains(specs, tokenizer, args.cache_dir, events)
+    events.emit("export_started", f"sampling {budget:,} tokens and writing {out}...",
+                out=str(out.resolve()), budget=budget, mixture=mixture, seed=args.seed)  # fmt: skip
     provenance = {
         "mixopt_version": __version__,
         "tokenizer": args.model,
@@ -88,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
     )
     manifest = json.loads((path / "manifest.json").read_text())
+    events.emit("export_done", None, out=str(path.resolve()), records=manifest["records"],
+                tokens=manifest["tokens_exported"], domains=manifest["domains"])  # fmt: skip
     print(
         f"wrote {manifest['records']:,} records ({manifest['tokens_exported']:,} tokens) to {path}"
     )

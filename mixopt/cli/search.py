@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mixopt.cli._common import print_table, quiet_libraries
+from mixopt.cli._common import add_output_options, print_table, quiet_libraries
 from mixopt.errors import ConfigError
 from mixopt.search.samplers import DEFAULT_SAMPLER
 
@@ -105,7 +105,7 @@ def add_parser(subparsers: Any) -> None:
     t.add_argument(
         "--allow-pickle", action="store_true", help="allow a model whose weights are pickled (.bin)"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines, only the final table")
+    add_output_options(p)
     p.set_defaults(handler=run)
 
 
@@ -114,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
     from mixopt.search.api import optimize_mixture, resume_search
 
     if args.resume:
-        result = resume_search(args.resume, quiet=args.quiet, cache_dir=args.cache_dir)
+        result = resume_search(
+            args.resume, quiet=args.quiet, cache_dir=args.cache_dir, events=args.events
+        )
     else:
         missing = [
             f"--{n}"
@@ -130,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"mixopt search needs {', '.join(missing)} (or --resume OUT)")
         result = optimize_mixture(
             args.model, args.domains, args.evaluator, args.budget, train=_train(args), baselines=_baselines(args.baseline),
-            quiet=args.quiet, cache_dir=args.cache_dir, trials=args.trials, concurrency=args.concurrency,
+            quiet=args.quiet, events=args.events, cache_dir=args.cache_dir, trials=args.trials, concurrency=args.concurrency,
             cpus_per_trial=args.cpus_per_trial, sampler=args.sampler, space=args.space, out=args.out, seed=args.seed,
             confirm=args.confirm, early_stop=args.early_stop, ray_address=args.ray_address,
             tracking_uri=args.tracking_uri, storage=args.storage, allow_pickle=args.allow_pickle,
