@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mixopt",
         description="Find the domain mixture that makes a fine-tuned LLM generalize best "
         "to domains none of its training data covers.",
+        epilog="Run 'mixopt COMMAND --help' for a command's options; 'mixopt ls' lists the "
+        "evaluators, samplers and search spaces. Expected failures print one line each "
+        "('mixopt: error: ...') and exit with status 2.",
     )
     parser.add_argument("--version", action="version", version=f"mixopt {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -18,7 +18,11 @@ def add_parser(subparsers: Any) -> None:
         help="search the mixture of domains that generalizes best (the main job)",
         description="Propose mixtures with Optuna, fine-tune each briefly with LoRA on Ray Tune, score "
         "it with the out-of-domain evaluator, and report the best mixture with its lift over the "
-        "uniform and natural mixtures. Everything goes under --out; --resume OUT continues a study.",
+        "uniform and natural mixtures. Everything goes under --out; --resume OUT continues a study. "
+        "Progress goes to stderr (--quiet silences it; --events FILE and OUT/events.jsonl log it as "
+        "JSON lines), the results table to stdout.",
+        epilog="example: mixopt search --domains domains.json --budget 50k --model Qwen/Qwen2.5-0.5B "
+        "--eval downstream/sql_hospital.yaml --trials 32 --out my-study",
     )
     p.add_argument("--domains", metavar="FILE", help="the domains file")
     p.add_argument("--budget", help="training tokens per trial, e.g. 50k")

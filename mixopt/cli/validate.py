@@ -22,6 +22,7 @@ def add_parser(subparsers: Any) -> None:
         help="check a domains file; count records and tokens per domain",
         description="Check a domains file. With --model, tokenize every domain (cached) and "
         "count tokens; with --budget too, show the largest share each domain can fill.",
+        epilog="example: mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B --budget 50k",
     )
     add_data_options(p, model_required=False)
     p.add_argument(
