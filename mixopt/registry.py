@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from mixopt.errors import ConfigError, did_you_mean
 
-__all__ = ["Registry", "import_object"]
+__all__ = ["Registry", "first_doc_line", "import_object"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,13 @@ def import_object(ref: str, what: str = "object") -> Any:
     return obj
 
 
+def first_doc_line(obj: Any) -> str:
+    """The first sentence of ``obj``'s docstring, on one line ("" without one)."""
+    doc = " ".join((obj.__doc__ or "").split())
+    end = doc.find(". ")
+    return doc if end < 0 else doc[: end + 1]
+
+
 class Registry(Generic[T]):
     """Named factories of one kind of part.
 
@@ -46,6 +53,17 @@ class Registry(Generic[T]):
         return sorted(
             {*self._builtins, *(ep.name for ep in metadata.entry_points(group=self.group))}
         )
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(name, one-line description) of each part: built-ins from their docstrings, installed
+        ones by where they come from (nothing is imported)."""
+        out = [(name, first_doc_line(obj)) for name, obj in sorted(self._builtins.items())]
+        for ep in sorted(metadata.entry_points(group=self.group), key=lambda e: e.name):
+            if ep.name not in self._builtins:
+                dist = getattr(ep, "dist", None)
+                source = f" from {dist.name}" if dist is not None else ""
+                out.append((ep.name, f"plugin {ep.value}{source}"))
+        return out
 
     def get(self, name: str) -> Callable[..., T]:
         if name in self._builtins:

@@ -15,7 +15,7 @@ from mixopt.errors import MixoptError
 
 __all__ = ["main", "run"]
 
-_SUBCOMMANDS = ("search", "validate", "export", "tiny-model")
+_SUBCOMMANDS = ("search", "validate", "export", "ls", "tiny-model")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mixopt",
         description="Find the domain mixture that makes a fine-tuned LLM generalize best "
         "to domains none of its training data covers.",
+        epilog="Run 'mixopt COMMAND --help' for a command's options; 'mixopt ls' lists the "
+        "evaluators, samplers and search spaces. Expected failures print one line each "
+        "('mixopt: error: ...') and exit with status 2.",
     )
     parser.add_argument("--version", action="version", version=f"mixopt {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -48,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MixoptError as exc:
         for problem in exc.problems:
             print(f"mixopt: error: {problem}", file=sys.stderr)
+        if getattr(args, "events", None):
+            from mixopt.events import EventLog
+
+            EventLog([args.events], quiet=True).emit("error", problems=list(exc.problems))
         return 2
     except KeyboardInterrupt:
         print("mixopt: interrupted", file=sys.stderr)

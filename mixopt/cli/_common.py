@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ["add_data_options", "print_table", "quiet_libraries"]
+if TYPE_CHECKING:
+    from mixopt.events import EventLog
+
+__all__ = ["add_data_options", "add_output_options", "event_log", "print_table", "quiet_libraries"]
 
 
 def add_data_options(parser: argparse.ArgumentParser, model_required: bool) -> None:
@@ -24,6 +28,24 @@ def add_data_options(parser: argparse.ArgumentParser, model_required: bool) -> N
         metavar="DIR",
         help="where tokenized domains are cached (default: $MIXOPT_CACHE_DIR or ~/.cache/mixopt)",
     )
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress lines on stderr; results still print"
+    )
+    parser.add_argument(
+        "--events",
+        metavar="FILE",
+        help="append a JSON-lines event log to FILE (one object per event: event, time, fields)",
+    )
+
+
+def event_log(args: argparse.Namespace) -> EventLog:
+    """The run's progress lines (stderr, unless --quiet) and --events file."""
+    from mixopt.events import EventLog
+
+    return EventLog([args.events] if args.events else [], quiet=args.quiet)
 
 
 def quiet_libraries() -> None:

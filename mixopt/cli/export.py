@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mixopt.cli._common import add_data_options, quiet_libraries
+from mixopt.cli._common import add_data_options, add_output_options, event_log, quiet_libraries
 from mixopt.errors import ConfigError
 from mixopt.io import read_json, require_empty_dir
 
@@ -17,10 +17,15 @@ __all__ = ["add_parser", "read_mixture", "run"]
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "export",
-        help="write a mixture's records at a budget (JSONL, datasets folder, weights)",
+        help="write a mixture's records at a budget, with configs for LLaMA-Factory and Axolotl",
         description="Sample a mixture from the domains at a token budget (usually larger than "
-        "the search budget) and write mixture.jsonl, a datasets folder, weights.json "
-        "(including interleave_datasets probabilities) and manifest.json to --out.",
+        "the search budget) and write to --out: mixture.jsonl and a datasets folder (the mixed "
+        "records), domains/NAME.jsonl (each domain's records), weights.json (token and record "
+        "shares, interleave_datasets probabilities), manifest.json, llamafactory/ "
+        "(dataset_info.json and the mixture.yaml data arguments), axolotl.yaml (a datasets: "
+        "list) and interleave.py (a datasets.interleave_datasets script).",
+        epilog="example: mixopt export --domains domains.json --model Qwen/Qwen2.5-0.5B "
+        "--mixture my-study/best_mixture.json --budget 5M --out mixed/",
     )
     add_data_options(p, model_required=True)
     p.add_argument(
@@ -34,6 +39,7 @@ def add_parser(subparsers: Any) -> None:
         "--out", required=True, metavar="DIR", help="output folder (must not exist or be empty)"
     )
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    add_output_options(p)
     p.set_defaults(handler=run)
 
 
@@ -65,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     require_empty_dir(out)
     quiet_libraries()
+    events = event_log(args)
     tokenizer = load_tokenizer(args.model)
-    domains = tokenize_domains(specs, tokenizer, args.cache_dir)
+    domains = tokenize_domains(specs, tokenizer, args.cache_dir, events)
+    events.emit("export_started", f"sampling {budget:,} tokens and writing {out}...",
+                out=str(out.resolve()), budget=budget, mixture=mixture, seed=args.seed)  # fmt: skip
     provenance = {
         "mixopt_version": __version__,
         "tokenizer": args.model,
@@ -83,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
     )
     manifest = json.loads((path / "manifest.json").read_text())
+    events.emit("export_done", None, out=str(path.resolve()), records=manifest["records"],
+                tokens=manifest["tokens_exported"], domains=manifest["domains"])  # fmt: skip
     print(
         f"wrote {manifest['records']:,} records ({manifest['tokens_exported']:,} tokens) to {path}"
     )

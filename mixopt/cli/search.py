@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mixopt.cli._common import print_table, quiet_libraries
+from mixopt.cli._common import add_output_options, print_table, quiet_libraries
 from mixopt.errors import ConfigError
 from mixopt.search.samplers import DEFAULT_SAMPLER
 
@@ -18,7 +18,11 @@ def add_parser(subparsers: Any) -> None:
         help="search the mixture of domains that generalizes best (the main job)",
         description="Propose mixtures with Optuna, fine-tune each briefly with LoRA on Ray Tune, score "
         "it with the out-of-domain evaluator, and report the best mixture with its lift over the "
-        "uniform and natural mixtures. Everything goes under --out; --resume OUT continues a study.",
+        "uniform and natural mixtures. Everything goes under --out; --resume OUT continues a study. "
+        "Progress goes to stderr (--quiet silences it; --events FILE and OUT/events.jsonl log it as "
+        "JSON lines), the results table to stdout.",
+        epilog="example: mixopt search --domains domains.json --budget 50k --model Qwen/Qwen2.5-0.5B "
+        "--eval downstream/sql_hospital.yaml --trials 32 --out my-study",
     )
     p.add_argument("--domains", metavar="FILE", help="the domains file")
     p.add_argument("--budget", help="training tokens per trial, e.g. 50k")
@@ -105,7 +109,7 @@ def add_parser(subparsers: Any) -> None:
     t.add_argument(
         "--allow-pickle", action="store_true", help="allow a model whose weights are pickled (.bin)"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines, only the final table")
+    add_output_options(p)
     p.set_defaults(handler=run)
 
 
@@ -114,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
     from mixopt.search.api import optimize_mixture, resume_search
 
     if args.resume:
-        result = resume_search(args.resume, quiet=args.quiet, cache_dir=args.cache_dir)
+        result = resume_search(
+            args.resume, quiet=args.quiet, cache_dir=args.cache_dir, events=args.events
+        )
     else:
         missing = [
             f"--{n}"
@@ -130,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"mixopt search needs {', '.join(missing)} (or --resume OUT)")
         result = optimize_mixture(
             args.model, args.domains, args.evaluator, args.budget, train=_train(args), baselines=_baselines(args.baseline),
-            quiet=args.quiet, cache_dir=args.cache_dir, trials=args.trials, concurrency=args.concurrency,
+            quiet=args.quiet, events=args.events, cache_dir=args.cache_dir, trials=args.trials, concurrency=args.concurrency,
             cpus_per_trial=args.cpus_per_trial, sampler=args.sampler, space=args.space, out=args.out, seed=args.seed,
             confirm=args.confirm, early_stop=args.early_stop, ray_address=args.ray_address,
             tracking_uri=args.tracking_uri, storage=args.storage, allow_pickle=args.allow_pickle,

@@ -19,6 +19,7 @@ def add_parser(subparsers: Any) -> None:
         description="Train a byte-level BPE tokenizer and pre-train a small Llama-style model "
         "(about 0.5M parameters) on the synthetic domains of mixopt.testing, then save both as "
         "an ordinary transformers folder that --model accepts. Takes about half a minute on a CPU.",
+        epilog="example: mixopt tiny-model tiny/ && mixopt validate --domains domains.json --model tiny/",
     )
     p.add_argument("out", metavar="OUT", help="folder to write (must not exist or be empty)")
     p.add_argument(

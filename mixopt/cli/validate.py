@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mixopt.cli._common import add_data_options, print_table, quiet_libraries
+from mixopt.cli._common import (
+    add_data_options,
+    add_output_options,
+    event_log,
+    print_table,
+    quiet_libraries,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -16,11 +22,13 @@ def add_parser(subparsers: Any) -> None:
         help="check a domains file; count records and tokens per domain",
         description="Check a domains file. With --model, tokenize every domain (cached) and "
         "count tokens; with --budget too, show the largest share each domain can fill.",
+        epilog="example: mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B --budget 50k",
     )
     add_data_options(p, model_required=False)
     p.add_argument(
         "--budget", help="token budget, e.g. 50k or 1.5M: show each domain's maximum share"
     )
+    add_output_options(p)
     p.set_defaults(handler=run)
 
 
@@ -38,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from mixopt.models import load_tokenizer
 
     tokenizer = load_tokenizer(args.model)
-    domains = tokenize_domains(specs, tokenizer, args.cache_dir)
+    domains = tokenize_domains(specs, tokenizer, args.cache_dir, event_log(args))
     shares = max_shares(domains, budget) if budget else {}
     header = ["domain", "format", "records", "tokens", "max_epochs", "share bounds"]
     if budget:

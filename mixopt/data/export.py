@@ -15,6 +15,7 @@ from mixopt.data.allocation import Allocation, allocate
 from mixopt.data.sampling import document_order, plan_records
 from mixopt.data.sources import load_records
 from mixopt.data.tokenize import TokenizedDomain
+from mixopt.data.tool_configs import DOMAINS_DIR, record_shares, write_tool_configs
 from mixopt.io import require_empty_dir, write_json_atomic
 
 __all__ = ["export_mixture", "interleave_probabilities"]
@@ -45,9 +46,11 @@ def export_mixture(
     """Write the sampled records of ``mixture`` at ``budget`` to ``out_dir``.
 
     Files: ``mixture.jsonl`` (one record a line, with its ``domain``), ``dataset/`` (the same
-    as a ``datasets.save_to_disk`` folder), ``weights.json`` (token shares and
-    ``interleave_datasets`` probabilities) and ``manifest.json`` (per-domain tokens, records,
-    epochs, seed, provenance). Records are exported whole, so the last record drawn from
+    as a ``datasets.save_to_disk`` folder), ``domains/NAME.jsonl`` (each domain's records),
+    ``weights.json`` (token shares, record shares, and ``interleave_datasets`` probabilities
+    for the whole domains), ``manifest.json`` (per-domain tokens, records, epochs, seed,
+    provenance), and the configs of :mod:`mixopt.data.tool_configs` (``llamafactory/``,
+    ``axolotl.yaml``, ``interleave.py``). Records are exported whole, so the last record drawn from
     each domain adds up to one record's tokens past the budget. Everything is written to a
     temporary folder first and renamed into place: ``out_dir`` exists only when complete.
     """
@@ -69,6 +72,13 @@ def export_mixture(
         with open(tmp / "mixture.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         Dataset.from_list(rows).save_to_disk(str(tmp / "dataset"))
+        (tmp / DOMAINS_DIR).mkdir()
+        for d, domain_rows in zip(domains, rows_by_domain, strict=True):
+            if domain_rows:
+                with open(tmp / DOMAINS_DIR / f"{d.name}.jsonl", "w", encoding="utf-8") as fh:
+                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in domain_rows)
+        counts = {d.name: len(r) for d, r in zip(domains, rows_by_domain, strict=True)}
+        write_tool_configs(tmp, out.resolve(), domains, counts, seed)
         names = [d.name for d in domains]
         probs = interleave_probabilities(domains, allocation)
         drawn = [n for n in names if allocation.tokens[n] > 0]  # interleave refuses a 0 probability
@@ -77,6 +87,8 @@ def export_mixture(
             {
                 "domains": names,
                 "token_shares": {n: allocation.tokens[n] / budget for n in names},
+                # over the exported files under domains/ (what the tool configs use)
+                "record_shares": record_shares(counts),
                 "interleave_datasets": {
                     "datasets": drawn,
                     "kwargs": {

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from mixopt.models import tokenizer_fingerprint
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+
+    from mixopt.events import EventLog
 
 __all__ = ["TokenizedDomain", "default_cache_dir", "tokenize_domain", "tokenize_domains"]
 
@@ -94,14 +97,20 @@ class TokenizedDomain:
 
 
 def tokenize_domains(
-    specs: Sequence[DomainSpec], tokenizer: Any, cache_dir: str | Path | None = None
+    specs: Sequence[DomainSpec],
+    tokenizer: Any,
+    cache_dir: str | Path | None = None,
+    events: EventLog | None = None,
 ) -> tuple[TokenizedDomain, ...]:
-    """Tokenize (or fetch from the cache) every domain; report all domains' problems at once."""
+    """Tokenize (or fetch from the cache) every domain; report all domains' problems at once.
+
+    ``events`` gets ``tokenize_started`` and ``tokenize_done`` for each domain.
+    """
     done: list[TokenizedDomain] = []
     problems: list[str] = []
     for spec in specs:
         try:
-            done.append(tokenize_domain(spec, tokenizer, cache_dir))
+            done.append(tokenize_domain(spec, tokenizer, cache_dir, events))
         except MixoptError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -110,16 +119,24 @@ def tokenize_domains(
 
 
 def tokenize_domain(
-    spec: DomainSpec, tokenizer: Any, cache_dir: str | Path | None = None
+    spec: DomainSpec,
+    tokenizer: Any,
+    cache_dir: str | Path | None = None,
+    events: EventLog | None = None,
 ) -> TokenizedDomain:
     """Tokenize one domain, or return its cached tokens when this content was seen before."""
+    started = time.monotonic()
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = _cache_key(spec, tokenizer)
     entry = root / "tokenized" / key[:2] / key
     meta_path = entry / "meta.json"
-    if meta_path.exists():
+    cached = meta_path.exists()
+    if events is not None:
+        message = None if cached else f"tokenizing {spec.name}..."
+        events.emit("tokenize_started", message, domain=spec.name, cached=cached)
+    if cached:
         meta = json.loads(meta_path.read_text())
-        return TokenizedDomain(
+        domain = TokenizedDomain(
             spec,
             meta["format"],
             str(entry / "tokens.arrow"),
@@ -127,6 +144,23 @@ def tokenize_domain(
             meta["num_tokens"],
             meta["eos_id"],
         )
+    else:
+        domain = _tokenize(spec, tokenizer, root, key, entry)
+    if events is not None:
+        how = "cached" if cached else f"tokenized in {time.monotonic() - started:.1f}s"
+        events.emit(
+            "tokenize_done",
+            f"{spec.name}: {domain.num_records:,} records, {domain.num_tokens:,} tokens ({how})",
+            domain=spec.name, records=domain.num_records, tokens=domain.num_tokens, cached=cached,
+            seconds=round(time.monotonic() - started, 3),
+        )  # fmt: skip
+    return domain
+
+
+def _tokenize(
+    spec: DomainSpec, tokenizer: Any, root: Path, key: str, entry: Path
+) -> TokenizedDomain:
+    meta_path = entry / "meta.json"
     records = load_records(spec, cache_dir=str(root / "datasets"))
     if len(records) == 0:
         raise ConfigError(f"domain {spec.name!r}: no records")

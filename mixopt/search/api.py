@@ -10,6 +10,7 @@ from typing import Any
 from mixopt.budget import parse_budget
 from mixopt.data.spec import DomainSpec
 from mixopt.errors import ConfigError
+from mixopt.events import EventLog
 from mixopt.search.config import SearchConfig
 from mixopt.search.results import SearchResult
 from mixopt.training.config import TrainConfig
@@ -26,6 +27,7 @@ def optimize_mixture(
     train: TrainConfig | Mapping[str, Any] | None = None,
     baselines: Mapping[str, Mapping[str, float]] | None = None,
     quiet: bool = False,
+    events: str | Path | None = None,
     cache_dir: str | None = None,
     runner: Any = None,
     **options: Any,
@@ -38,6 +40,8 @@ def optimize_mixture(
     ``budget``: training tokens per trial (``"50k"``). ``train``: a :class:`TrainConfig` (or
     its fields). ``baselines``: extra named mixtures scored beside uniform and natural.
     ``options``: the fields of :class:`SearchConfig` (``trials``, ``sampler``, ``out``...).
+    ``quiet``: no progress lines on stderr. ``events``: a file to append the JSON-lines event
+    log to (see :mod:`mixopt.events`); the study's folder always gets ``events.jsonl``.
     ``runner``: a picklable ``(TrialSpec, report) -> TrialResult`` to run in place of
     :func:`mixopt.trial.run_trial` (the machinery benchmark uses a trivial one).
     """
@@ -53,14 +57,20 @@ def optimize_mixture(
     train_config = train if isinstance(train, TrainConfig) else TrainConfig(**(train or {}))
     config = SearchConfig(budget=parse_budget(budget), train=train_config,
                           baselines=tuple((n, dict(m)) for n, m in (baselines or {}).items()), **options)  # fmt: skip
+    log = EventLog([events] if events is not None else [], quiet=quiet)
     return run_study(
-        prepare_study(model, data, evaluator, config, cache_dir=cache_dir, runner=runner),
-        quiet=quiet,
+        prepare_study(
+            model, data, evaluator, config, cache_dir=cache_dir, runner=runner, events=log
+        )
     )
 
 
 def resume_search(
-    out: str | Path, evaluator: Any = None, quiet: bool = False, cache_dir: str | None = None
+    out: str | Path,
+    evaluator: Any = None,
+    quiet: bool = False,
+    cache_dir: str | None = None,
+    events: str | Path | None = None,
 ) -> SearchResult:
     """Continue the study in ``out``: finished trials are kept, interrupted ones run again.
 
@@ -85,9 +95,15 @@ def resume_search(
         raise ConfigError(
             f"{out}: the study's domains were given inline; resume it from Python with the same data"
         )
+    log = EventLog([events] if events is not None else [], quiet=quiet)
     return run_study(
         prepare_study(
-            record["model"], record["domains"], evaluator, config, resume=True, cache_dir=cache_dir
-        ),
-        quiet=quiet,
+            record["model"],
+            record["domains"],
+            evaluator,
+            config,
+            resume=True,
+            cache_dir=cache_dir,
+            events=log,
+        )
     )

@@ -18,6 +18,7 @@ from mixopt.search.searcher import StatelessSearcher, trial_params
 from mixopt.search.tracking import Tracker
 
 if TYPE_CHECKING:
+    from mixopt.events import EventLog
     from mixopt.search.study import Study
 
 __all__ = ["CONFIRM_BASE", "ConfirmSearcher", "read_confirmations", "run_confirmation"]
@@ -50,15 +51,15 @@ class ConfirmSearcher(StatelessSearcher):
         tracker: Tracker,
         first_number: int,
         budget: int,
-        quiet: bool,
+        events: EventLog,
     ) -> None:
         super().__init__(metric="score", mode="max")
-        self.jobs, self.path, self.tracker, self.budget, self.quiet = (
+        self.jobs, self.path, self.tracker, self.budget, self.events = (
             list(jobs),
             path,
             tracker,
             budget,
-            quiet,
+            events,
         )
         self.next_number = first_number
         self.live: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -96,11 +97,9 @@ class ConfirmSearcher(StatelessSearcher):
         if error or last.get("score") is None:
             reason = str(last.get("error") or "the trial's worker failed")
             self.tracker.finish_trial(number, "FAIL", None, reason)
-            if not self.quiet:
-                print(
-                    f"confirmation run of {job['name']} (seed {job['seed']}) FAILED: {reason}",
-                    flush=True,
-                )
+            self.events.emit("confirm_finished", f"confirmation run of {job['name']} (seed {job['seed']}) FAILED: {reason}",
+                             name=job["name"], seed=job["seed"], source=job["source"], state="FAIL", score=None,
+                             error=reason)  # fmt: skip
             return
         payload = json.loads(last["result_json"])
         with open(self.path, "a", encoding="utf-8") as fh:  # one line per run, flushed to disk
@@ -118,15 +117,13 @@ class ConfirmSearcher(StatelessSearcher):
             fh.flush()
             os.fsync(fh.fileno())
         self.tracker.finish_trial(number, "COMPLETE", payload)
-        if not self.quiet:
-            print(
-                f"confirmed {job['name']} (seed {job['seed']}): score {payload['score']:.4f}",
-                flush=True,
-            )
+        self.events.emit("confirm_finished", f"confirmed {job['name']} (seed {job['seed']}): score {payload['score']:.4f}",
+                         name=job["name"], seed=job["seed"], source=job["source"], state="COMPLETE",
+                         score=payload["score"])  # fmt: skip
 
 
 def run_confirmation(
-    study: Study, ostudy: Any, tracker: Tracker, best: int, quiet: bool
+    study: Study, ostudy: Any, tracker: Tracker, best: int
 ) -> dict[str, list[float]]:
     """Re-run the best mixture and each baseline on ``confirm`` fresh seeds (kept in
     ``confirm.jsonl``, so a resumed study re-runs only what is missing)."""
@@ -167,12 +164,10 @@ def run_confirmation(
                 )
     if jobs:
         resources, concurrency = trial_resources(config)
-        if not quiet:
-            print(
-                f"confirming: the best mixture and the baselines on {config.confirm} fresh seeds ({len(jobs)} runs)"
-            )
+        study.events.emit("confirm_started", f"confirming: the best mixture and the baselines on {config.confirm} fresh seeds ({len(jobs)} runs)",
+                          runs=len(jobs), seeds=config.confirm, candidates=sorted(candidates))  # fmt: skip
         searcher = ConfirmSearcher(
-            jobs, path, tracker, CONFIRM_BASE + len(done), config.budget, quiet
+            jobs, path, tracker, CONFIRM_BASE + len(done), config.budget, study.events
         )
         fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, None,
              concurrency, study.out, "confirm")  # fmt: skip

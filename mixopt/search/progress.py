@@ -1,20 +1,25 @@
-"""Live progress on the console: trials done, running, pruned, failed; best so far; ETA."""
+"""Live progress of a search: trials done, running, pruned, failed; best so far; ETA.
+
+Turns the searcher's callbacks into events (see :mod:`mixopt.events`): a line for people,
+an object for scripts.
+"""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
+
+from mixopt.events import EventLog
 
 __all__ = ["Progress"]
 
 
 class Progress:
-    """Prints one line per trial event (``quiet`` prints nothing)."""
+    """Called by the searcher with ``start``, ``report``, ``complete``, ``prune`` or ``fail``."""
 
-    def __init__(self, total: int, done: int, concurrency: int, quiet: bool = False) -> None:
-        self.total, self.done, self.concurrency, self.quiet = total, done, concurrency, quiet
+    def __init__(self, total: int, done: int, concurrency: int, events: EventLog) -> None:
+        self.total, self.done, self.concurrency, self.events = total, done, concurrency, events
         self.running = self.pruned = self.failed = 0
         self.best: float | None = None
         self.started = time.monotonic()
@@ -22,11 +27,18 @@ class Progress:
 
     def __call__(self, event: str, live: Any, payload: Mapping[str, Any] | None) -> None:
         label = f"trial {live.number:>3} ({live.role})"
+        ids = {"number": live.number, "role": live.role}
         if event == "start":
             self.running += 1
-            self._print(
-                f"start  {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in live.mixture.items())
-            )
+            shares = ", ".join(f"{k} {v:.2f}" for k, v in live.mixture.items())
+            self.events.emit("trial_started", self._line(f"start  {label}: {shares}"), **ids,
+                             mixture=live.mixture, train=live.train)  # fmt: skip
+            return
+        if event == "report":
+            step, total = (payload or {}).get("step"), (payload or {}).get("total_steps")
+            value = float((payload or {})["value"])
+            self.events.emit("trial_reported", self._line(f"       {label}: step {step}/{total}, intermediate {value:.4f}"),
+                             **ids, step=step, total_steps=total, intermediate=value)  # fmt: skip
             return
         self.running -= 1
         self.done += 1
@@ -34,25 +46,26 @@ class Progress:
         if event == "complete" and payload is not None:
             score = float(payload["score"])
             self.best = score if self.best is None else max(self.best, score)
-            self._print(f"done   {label}: score {score:.4f}")
+            self.events.emit("trial_finished", self._line(f"done   {label}: score {score:.4f}"), **ids,
+                             state="COMPLETE", score=score, metrics=payload.get("metrics", {}))  # fmt: skip
         elif event == "prune":
+            value = float((payload or {}).get("intermediate", float("nan")))
             self.pruned += 1
-            self._print(
-                f"pruned {label} at intermediate {float((payload or {}).get('intermediate', float('nan'))):.4f}"
-            )
+            self.events.emit("trial_finished", self._line(f"pruned {label} at intermediate {value:.4f}"),
+                             **ids, state="PRUNED", score=None, intermediate=value)  # fmt: skip
         else:
             self.failed += 1
-            self._print(f"FAILED {label}: {(payload or {}).get('error')}")
+            error = (payload or {}).get("error")
+            self.events.emit("trial_finished", self._line(f"FAILED {label}: {error}"), **ids,
+                             state="FAIL", score=None, error=error)  # fmt: skip
 
-    def _print(self, what: str) -> None:
-        if self.quiet:
-            return
+    def _line(self, what: str) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"
         elapsed = time.monotonic() - self.started
         left = self.total - self.done
         eta = "-" if not self.finished_here else _duration(elapsed / self.finished_here * left)
-        print(f"[{self.done:>3}/{self.total}] {what}  | running {self.running}, pruned {self.pruned}, "
-              f"failed {self.failed}, best {best}, ETA {eta}", file=sys.stdout, flush=True)  # fmt: skip
+        return (f"[{self.done:>3}/{self.total}] {what}  | running {self.running}, pruned {self.pruned}, "
+                f"failed {self.failed}, best {best}, ETA {eta}")  # fmt: skip
 
 
 def _duration(seconds: float) -> str:

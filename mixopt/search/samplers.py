@@ -15,6 +15,7 @@ DEFAULT_SAMPLER = "gp"
 
 
 def _tpe(seed: int, startup: int) -> Any:
+    """Tree-structured Parzen estimator, multivariate, with a constant liar for concurrent trials."""
     import optuna
 
     # multivariate: the shares are dependent (they sum to one), so model them jointly;
@@ -25,12 +26,14 @@ def _tpe(seed: int, startup: int) -> Any:
 
 
 def _gp(seed: int, startup: int) -> Any:
+    """Gaussian-process Bayesian optimization on log-ratio coordinates."""
     import optuna
 
     return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
 
 
 def _cmaes(seed: int, startup: int) -> Any:
+    """CMA-ES evolution strategy on log-ratio coordinates (needs the cmaes package)."""
     import optuna
 
     return optuna.samplers.CmaEsSampler(
@@ -39,6 +42,7 @@ def _cmaes(seed: int, startup: int) -> Any:
 
 
 def _qmc(seed: int, startup: int) -> Any:
+    """Scrambled quasi-Monte Carlo (Sobol) points: even coverage, no model."""
     import warnings
 
     import optuna
@@ -49,6 +53,7 @@ def _qmc(seed: int, startup: int) -> Any:
 
 
 def _random(seed: int, startup: int) -> Any:
+    """Independent uniform proposals: a flat Dirichlet over the simplex."""
     import optuna
 
     return optuna.samplers.RandomSampler(seed=seed)

@@ -109,6 +109,10 @@ class MixoptSearcher(StatelessSearcher):
             step = int(result.get("step", result.get("training_iteration", 0)))
             live.optuna_trial.report(float(value), step)
             self.tracker.log_intermediate(live.number, step, float(value))
+            total = result.get("total_steps")
+            self.on_event(
+                "report", live, {"step": step, "total_steps": total, "value": float(value)}
+            )
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False

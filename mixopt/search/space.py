@@ -39,7 +39,7 @@ from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError, did_you_mean
 from mixopt.io import read_yaml
 
-__all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "load_space"]
+__all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "describe_spaces", "load_space"]
 
 BUILTIN_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 PARAMETERIZATIONS = ("auto", "exponential", "logratio")
@@ -191,6 +191,19 @@ class Simplex:
             f"z_{n}": min(clip, max(-clip, math.log(max(shares[n], 1e-12) / ref)))
             for n in self.params
         }
+
+
+def describe_spaces() -> list[tuple[str, str]]:
+    """(name, description) of each built-in space: the leading comment of its file."""
+    out = []
+    for path in sorted(BUILTIN_SPACES.glob("*.yaml")):
+        lines = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("#"):
+                break
+            lines.append(line.lstrip("#").strip())
+        out.append((path.stem, " ".join(lines)))
+    return out
 
 
 def load_space(ref: str | Path | None) -> SearchSpace:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.errors import ConfigError
+from mixopt.events import EventLog
 from mixopt.io import require_empty_dir, write_json_atomic
 from mixopt.search.config import SearchConfig
 from mixopt.search.execution import fit, start_ray, trial_resources
@@ -45,11 +46,17 @@ class Study:
     record: dict[str, Any]
     """What ``study.json`` holds: enough to resume."""
     resume: bool
+    events: EventLog
+    """Progress lines and the event log (also written to ``events.jsonl`` in the folder)."""
 
 
 def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, resume: bool = False,
-                  cache_dir: str | None = None, runner: Any = None) -> Study:  # fmt: skip
-    """Check everything a study needs before any trial runs; every problem is reported at once."""
+                  cache_dir: str | None = None, runner: Any = None, events: EventLog | None = None) -> Study:  # fmt: skip
+    """Check everything a study needs before any trial runs; every problem is reported at once.
+
+    ``events`` (default: progress lines on stderr) receives ``study_started`` and the
+    tokenization events here, and the trials' events when the study runs.
+    """
     from mixopt.data.allocation import (
         check_budget,
         natural_mixture,
@@ -63,7 +70,11 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
     from mixopt.models import load_tokenizer, resolve_reference
 
     out = Path(config.out).resolve()
+    events = events if events is not None else EventLog()
     _check_out(out, resume)
+    events.emit("study_started", f"{'resuming' if resume else 'starting'} the study in {out}",
+                out=str(out), resume=resume, model=model, budget=config.budget, trials=config.trials,
+                sampler=config.sampler, seed=config.seed)  # fmt: skip
     problems: list[str] = []
 
     def attempt(fn: Any, *args: Any) -> Any:
@@ -87,7 +98,7 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
     tokenizer = attempt(load_tokenizer, model) if model_ref else None
     if problems:
         raise ConfigError(problems)
-    domains = space.apply(tokenize_domains(specs, tokenizer, cache_dir))
+    domains = space.apply(tokenize_domains(specs, tokenizer, cache_dir, events))
     check_budget(domains, config.budget)
     baselines = [
         ("uniform", uniform_mixture(domains, config.budget)),
@@ -111,7 +122,9 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
         "config": {**config.to_dict(), "out": str(out)},
         "space": space.to_dict(),
     }  # fmt: skip
-    return Study(out, config.with_(out=str(out)), context, space, tuple(baselines), record, resume)
+    return Study(
+        out, config.with_(out=str(out)), context, space, tuple(baselines), record, resume, events
+    )
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -126,7 +139,7 @@ def _check_out(out: Path, resume: bool) -> None:
         require_empty_dir(out)
 
 
-def run_study(study: Study, quiet: bool = False) -> SearchResult:
+def run_study(study: Study) -> SearchResult:
     """Run (or resume) the study to its end and write its results."""
     import optuna
 
@@ -134,6 +147,7 @@ def run_study(study: Study, quiet: bool = False) -> SearchResult:
 
     out, config = study.out, study.config
     out.mkdir(parents=True, exist_ok=True)
+    study.events.add_file(out / "events.jsonl")  # appended to: a resumed study adds its own
     record = dict(study.record)
     previous = json.loads((out / STUDY_FILE).read_text()) if study.resume else {}
     record["parent_run_id"] = previous.get("parent_run_id")
@@ -181,10 +195,10 @@ def run_study(study: Study, quiet: bool = False) -> SearchResult:
     started = start_ray(config)
     try:
         total = len(study.baselines) + config.trials
-        _search(study, ostudy, tracker, total, quiet)
+        _search(study, ostudy, tracker, total)
         best = best_trial(ostudy)
         confirmed = (
-            run_confirmation(study, ostudy, tracker, best, quiet)
+            run_confirmation(study, ostudy, tracker, best)
             if best is not None and config.confirm
             else {}
         )
@@ -196,7 +210,7 @@ def run_study(study: Study, quiet: bool = False) -> SearchResult:
     return _finish(study, ostudy, tracker, confirmed, storage_url)
 
 
-def _search(study: Study, ostudy: Any, tracker: Tracker, total: int, quiet: bool) -> None:
+def _search(study: Study, ostudy: Any, tracker: Tracker, total: int) -> None:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
@@ -220,11 +234,11 @@ def _search(study: Study, ostudy: Any, tracker: Tracker, total: int, quiet: bool
         checkpoints = config.train.checkpoints
         scheduler = ASHAScheduler(metric="intermediate", mode="max", max_t=checkpoints + 1,
                                   grace_period=max(1, (checkpoints + 1) // 2), reduction_factor=2)  # fmt: skip
-    elif early and not quiet:
-        print(
+    elif early:
+        study.events.say(
             "note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end"
         )
-    progress = Progress(total, 0, concurrency, quiet)
+    progress = Progress(total, 0, concurrency, study.events)
     searcher = MixoptSearcher(
         ostudy, study.space, simplex, tracker, total, config.seed, config.budget, progress
     )
@@ -277,6 +291,9 @@ def _finish(
         **{f"lift_over_{n}": v for n, v in result.lift.items()},
     }
     tracker.finish_study(metrics, [out / "best_mixture.json", out / "results.json"])
+    study.events.emit("study_finished", None, out=str(out), counts=result.counts(), lift=result.lift,
+                      best={"trial": best_number, "mixture": best.mixture, "score": best.score,
+                            "search_score": best.search_score})  # fmt: skip
     return result
 
 

@@ -79,3 +79,36 @@ def test_bad_mixtures_write_nothing(
     )
     assert status == 2 and message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_export_events_and_quiet(
+    tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    domains = write_domains(tmp_path / "data", {"finance": "jsonl", "sql": "jsonl"}, n=30)
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"finance": 0.5, "sql": 0.5}))
+    log = tmp_path / "events.jsonl"
+    args = ["export", "--domains", str(domains), "--model", str(tokenizer_dir), "--mixture", str(mix),
+            "--budget", "1k", "--out", str(tmp_path / "out"), "--events", str(log)]  # fmt: skip
+    assert main([*args, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "wrote" in captured.out  # quiet: no progress, results still
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["event"], e.get("domain")) for e in events] == [
+        ("tokenize_started", "finance"),
+        ("tokenize_done", "finance"),
+        ("tokenize_started", "sql"),
+        ("tokenize_done", "sql"),
+        ("export_started", None),
+        ("export_done", None),
+    ]
+    assert (
+        events[-1]["records"]
+        == json.loads((tmp_path / "out" / "manifest.json").read_text())["records"]
+    )
+    # a failure is one line on stderr and the last event of the log
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mixopt: error:") and "not empty" in err[0]
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["event"] == "error" and "not empty" in last["problems"][0]

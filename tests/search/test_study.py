@@ -226,7 +226,8 @@ def test_cli_study(
             "--eval", study_inputs["evaluator"], "--trials", "2", "--out", str(out), "--seq-len", "64",
             "--batch-size", "8", "--confirm", "1", "--sampler", "random", "--baseline", str(mix)]  # fmt: skip
     assert main(args) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     for word in (
         "Best mixture:",
         "uniform",
@@ -236,7 +237,8 @@ def test_cli_study(
         "mlflow ui --backend-store-uri sqlite:///",
     ):
         assert word in text
-    assert "[  5/5]" in text  # progress lines: 3 baselines + 2 searched trials
+    # progress lines go to stderr (3 baselines + 2 searched trials), the results to stdout
+    assert "[  5/5]" in captured.err and "[  5/5]" not in text
     # the same folder again: refused, it holds a study
     assert main(args) == 2
     assert "already holds a study" in capsys.readouterr().err

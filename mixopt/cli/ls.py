@@ -1,0 +1,68 @@
+"""``mixopt ls``: the built-in (and installed) evaluators, samplers and search spaces."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+KINDS = ("evaluators", "samplers", "spaces")
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "ls",
+        help="list the evaluators, samplers and search spaces mixopt knows",
+        description="List the built-in evaluator kinds (for task files), samplers (--sampler) "
+        "and search spaces (--space), each with one line on what it is, plus the evaluators "
+        "and samplers that installed packages add through entry points.",
+        epilog="example: mixopt ls samplers",
+    )
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=KINDS,
+        metavar="KIND",
+        help=f"what to list: {', '.join(KINDS)} (default: all three)",
+    )
+    p.set_defaults(handler=run)
+
+
+def catalogue(kind: str) -> list[tuple[str, str]]:
+    """(name, description) of every part of ``kind``."""
+    if kind == "evaluators":
+        from mixopt.evaluators.tasks import EVALUATORS
+
+        return EVALUATORS.describe()
+    if kind == "samplers":
+        from mixopt.search.samplers import DEFAULT_SAMPLER, SAMPLERS
+
+        return _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
+    from mixopt.search.space import describe_spaces
+
+    return _mark(describe_spaces(), "default")
+
+
+def _mark(rows: list[tuple[str, str]], default: str) -> list[tuple[str, str]]:
+    return [(n, f"{d} (default)" if n == default else d) for n, d in rows]
+
+
+_USE = {
+    "evaluators": "kind: NAME in a task file",
+    "samplers": "--sampler NAME",
+    "spaces": "--space NAME",
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    kinds = [args.kind] if args.kind else list(KINDS)
+    for k, kind in enumerate(kinds):
+        rows = catalogue(kind)
+        if k:
+            print()
+        print(f"{kind} ({_USE[kind]}):")
+        width = max(len(name) for name, _ in rows)
+        for name, description in rows:
+            print(f"  {name.ljust(width)}  {description}".rstrip())
+    return 0

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mixopt.cli import main
+from mixopt.evaluators import EVALUATORS
+from mixopt.search.samplers import DEFAULT_SAMPLER, SAMPLERS
+from mixopt.search.space import BUILTIN_SPACES
+
+
+def _rows(text: str) -> dict[str, str]:
+    """``  name  description`` lines, by name."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("  "):
+            name, _, description = line.strip().partition("  ")
+            rows[name] = description.strip()
+    return rows
+
+
+def test_ls_lists_every_builtin_with_a_description(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ls"]) == 0
+    text = capsys.readouterr().out
+    rows = _rows(text)
+    spaces = [p.stem for p in BUILTIN_SPACES.glob("*.yaml")]
+    expected = [*EVALUATORS.names(), *SAMPLERS.names(), *spaces]
+    assert spaces and set(expected) <= set(rows)
+    assert all(rows[name] for name in expected)  # each has its one line
+    assert rows[DEFAULT_SAMPLER].endswith("(default)") and rows["default"].endswith("(default)")
+    assert text.index("evaluators") < text.index("samplers") < text.index("spaces")
+
+
+def test_ls_one_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ls", "spaces"]) == 0
+    text = capsys.readouterr().out
+    assert "spaces" in text and "samplers" not in text and "mixture_and_lr" in _rows(text)
+    with pytest.raises(SystemExit):
+        main(["ls", "models"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_ls_shows_installed_plugins_and_imports_nothing_heavy(tmp_path: Path) -> None:
+    # a real installed distribution (dist-info on the path) adding a sampler by entry point
+    dist = tmp_path / "mixopt_plug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mixopt-plug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[mixopt.samplers]\nmine = mixopt_plug:make\n")
+    code = (
+        "import sys\nfrom mixopt.cli import main\nmain(['ls'])\n"
+        "heavy = ('torch', 'ray', 'mlflow', 'transformers', 'optuna', 'datasets')\n"
+        "print('LOADED:' + ','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert _rows(out)["mine"] == "plugin mixopt_plug:make from mixopt-plug"
+    assert out.strip().splitlines()[-1] == "LOADED:"

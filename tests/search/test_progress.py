@@ -1,0 +1,80 @@
+"""A small real study (Optuna, Ray Tune, MLflow, the tiny model) checked through its events."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt import optimize_mixture
+from tests.search.conftest import FAST_TRAIN
+
+pytestmark = pytest.mark.slow
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_the_event_log_tells_the_study_as_it_ran(
+    study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, mine = tmp_path / "study", tmp_path / "mine.jsonl"
+    result = optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
+        train=FAST_TRAIN, trials=2, concurrency=2, sampler="random", confirm=1, early_stop="off",
+        out=str(out), events=str(mine),
+    )  # fmt: skip
+    events = _events(mine)
+    assert events == _events(out / "events.jsonl")  # the folder always gets the same log
+    names = [e["event"] for e in events]
+    assert names[0] == "study_started" and names[-1] == "study_finished"
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+    domains = ["finance", "cooking", "sports"]
+    assert [e["domain"] for e in events if e["event"] == "tokenize_done"] == domains
+    assert names.index("tokenize_done") > names.index("tokenize_started")
+    assert max(i for i, n in enumerate(names) if n.startswith("tokenize")) < names.index(
+        "trial_started"
+    )
+    # every trial the study holds was started once and finished once, in that order
+    started = Counter(e["number"] for e in events if e["event"] == "trial_started")
+    finished = {e["number"]: e for e in events if e["event"] == "trial_finished"}
+    numbers = sorted(t.number for t in result.trials)
+    assert sorted(started) == numbers and set(started.values()) == {1}
+    assert sorted(finished) == numbers and len(finished) == names.count("trial_finished")
+    for t in result.trials:
+        first = names.index("trial_started")
+        start = next(
+            i
+            for i, e in enumerate(events)
+            if e.get("number") == t.number and e["event"] == "trial_started"
+        )
+        end = next(i for i, e in enumerate(events) if e.get("number") == t.number and e["event"] == "trial_finished")  # fmt: skip
+        assert first <= start < end
+        assert finished[t.number]["state"] == t.state == "COMPLETE"
+        assert finished[t.number]["score"] == pytest.approx(t.score)
+        assert finished[t.number]["role"] == t.role
+        reports = [
+            e
+            for e in events[start:end]
+            if e["event"] == "trial_reported" and e["number"] == t.number
+        ]
+        assert len(reports) == FAST_TRAIN["checkpoints"]
+    # confirmation: the best and the two baselines, once each on one fresh seed
+    confirm = [e for e in events if e["event"] == "confirm_finished"]
+    assert names.index("confirm_started") > max(
+        i for i, n in enumerate(names) if n == "trial_finished"
+    )
+    assert len(confirm) == events[names.index("confirm_started")]["runs"] == 3
+    assert all(e["state"] == "COMPLETE" for e in confirm)
+    final = events[-1]
+    assert final["best"]["mixture"] == pytest.approx(result.best_mixture)
+    assert final["best"]["score"] == pytest.approx(result.best.score)
+    assert final["counts"]["trials"] == len(numbers) == 4
+    # progress went to stderr, one line per event, and nothing of it to stdout
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("start  trial") == 4 and captured.err.count("done   trial") == 4
