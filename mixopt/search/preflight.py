@@ -1,0 +1,158 @@
+"""Everything a study checks before its first trial, every problem reported at once.
+
+The domains file, the search space, the evaluator suite (its files, its data, and that
+evaluation data does not overlap training data), the model reference, the budget against
+the data and caps, and the extra baselines. Domains are tokenized into a staging folder
+that enters the cache only when every check passes: a run refused here writes nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mixopt.errors import ConfigError, MixoptError
+
+if TYPE_CHECKING:
+    from mixopt.data.spec import DomainSpec
+    from mixopt.data.tokenize import TokenizedDomain
+    from mixopt.evaluators.suite import EvalSuite
+    from mixopt.search.space import SearchSpace
+
+__all__ = ["Checked", "check_inputs"]
+
+T = TypeVar("T")
+RESERVED_BASELINES = ("uniform", "natural", "best")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks built (None where an input was not given)."""
+
+    specs: tuple[DomainSpec, ...]
+    """The domains, with the search space's bounds and caps applied."""
+    space: SearchSpace
+    suite: EvalSuite | None
+    model_ref: str | None
+    """The model as a hub id or an absolute local folder."""
+    domains: tuple[TokenizedDomain, ...] | None
+    """The tokenized domains, in the cache (only when a model was given)."""
+    baselines: tuple[tuple[str, dict[str, float]], ...] = ()
+    """The extra baselines, normalized (only when a model was given)."""
+
+
+class _Problems(list[str]):
+    def attempt(self, fn: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return fn(*args)
+        except MixoptError as exc:
+            self.extend(exc.problems)
+            return None
+
+
+def check_inputs(
+    data: Any,
+    model: str | None = None,
+    evaluator: Any = None,
+    budget: int | None = None,
+    space: str | Path | None = None,
+    baselines: Sequence[tuple[str, Mapping[str, float]]] = (),
+    cache_dir: str | Path | None = None,
+    problems: Sequence[str] = (),
+) -> Checked:
+    """Check every input that is given; raise one :class:`ConfigError` listing all problems
+    (``problems`` found by the caller first, e.g. about the output folder)."""
+    from mixopt.search.space import load_space
+
+    found = _Problems(problems)
+    specs = found.attempt(_specs, data)
+    loaded_space = found.attempt(load_space, space)
+    applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs else None
+    suite = found.attempt(_suite, evaluator, specs) if evaluator is not None else None
+    found.extend(
+        f"baseline name {name!r} is taken; name it otherwise"
+        for name, _ in baselines
+        if name in RESERVED_BASELINES
+    )
+    model_ref, tokenizer = _model(model, found) if model is not None else (None, None)
+    if tokenizer is None or applied is None:
+        if found:
+            raise ConfigError(found)
+        assert specs is not None and loaded_space is not None
+        return Checked(applied or specs, loaded_space, suite, model_ref, None)
+    stage = tempfile.mkdtemp(prefix="mixopt-stage-")
+    try:
+        domains, normalized = _tokenized_checks(
+            applied, tokenizer, suite, budget, baselines, cache_dir, stage, found
+        )
+        if found:
+            raise ConfigError(found)
+        from mixopt.data.tokenize import publish
+
+        assert domains is not None and loaded_space is not None
+        domains = publish(domains, stage, cache_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return Checked(applied, loaded_space, suite, model_ref, domains, normalized)
+
+
+def _specs(data: Any) -> tuple[DomainSpec, ...]:
+    from mixopt.data.spec import DomainSpec, load_domains, parse_domains
+
+    if isinstance(data, str | Path):
+        return load_domains(data)
+    if isinstance(data, Sequence) and data and all(isinstance(d, DomainSpec) for d in data):
+        return tuple(data)
+    return parse_domains(data)
+
+
+def _suite(evaluator: Any, specs: Sequence[DomainSpec] | None) -> EvalSuite:
+    from mixopt.evaluators.overlap import shared_files
+    from mixopt.evaluators.tasks import make_evaluator
+
+    suite = make_evaluator(evaluator)
+    problems = suite.check() + (shared_files(suite, specs) if specs else [])
+    if problems:
+        raise ConfigError(problems)
+    return suite
+
+
+def _model(model: str, found: _Problems) -> tuple[str | None, Any]:
+    from mixopt.models import load_tokenizer, resolve_reference
+
+    ref = found.attempt(resolve_reference, model)
+    return ref, found.attempt(load_tokenizer, model) if ref else None
+
+
+def _tokenized_checks(
+    specs: Sequence[DomainSpec],
+    tokenizer: Any,
+    suite: EvalSuite | None,
+    budget: int | None,
+    baselines: Sequence[tuple[str, Mapping[str, float]]],
+    cache_dir: str | Path | None,
+    stage: str,
+    found: _Problems,
+) -> tuple[tuple[TokenizedDomain, ...] | None, tuple[tuple[str, dict[str, float]], ...]]:
+    from mixopt.data.allocation import check_budget, normalize_mixture
+    from mixopt.data.tokenize import tokenize_domains
+    from mixopt.evaluators.overlap import overlap_problems
+
+    domains = found.attempt(tokenize_domains, specs, tokenizer, cache_dir, stage)
+    if domains is None:
+        return None, ()
+    if suite is not None:
+        found.extend(overlap_problems(suite, domains))
+    if budget is not None:
+        found.attempt(check_budget, domains, budget)
+    normalized = []
+    for name, mix in baselines:
+        try:
+            normalized.append((name, normalize_mixture(mix, domains)))
+        except MixoptError as exc:
+            found.extend(f"baseline {name!r}: {p}" for p in exc.problems)
+    return domains, tuple(normalized)
