@@ -159,9 +159,9 @@ def run_study(study: Study, quiet: bool = False) -> SearchResult:
     write_json_atomic(out / STUDY_FILE, record)
     tracker.reconcile(finished_trials(ostudy))
 
+    started = start_ray(config)  # before anything imports Ray, which reads its settings once
     from mixopt.search.confirm import run_confirmation
 
-    started = start_ray(config)
     try:
         total = len(study.baselines) + config.trials
         _search(study, ostudy, tracker, total, quiet)
