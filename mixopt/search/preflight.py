@@ -66,13 +66,17 @@ def check_inputs(
 ) -> Checked:
     """Check every input that is given; raise one :class:`ConfigError` listing all problems
     (``problems`` found by the caller first, e.g. about the output folder)."""
+    from mixopt.evaluators.overlap import shared_files
+    from mixopt.evaluators.tasks import make_evaluator
     from mixopt.search.space import load_space
 
     found = _Problems(problems)
     specs = found.attempt(_specs, data)
     loaded_space = found.attempt(load_space, space)
     applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs else None
-    suite = found.attempt(_suite, evaluator, specs) if evaluator is not None else None
+    suite = found.attempt(make_evaluator, evaluator) if evaluator is not None else None
+    if suite is not None:  # problems with some tasks' data; the others are checked for overlap
+        found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     found.extend(
         f"baseline name {name!r} is taken; name it otherwise"
         for name, _ in baselines
@@ -108,17 +112,6 @@ def _specs(data: Any) -> tuple[DomainSpec, ...]:
     if isinstance(data, Sequence) and data and all(isinstance(d, DomainSpec) for d in data):
         return tuple(data)
     return parse_domains(data)
-
-
-def _suite(evaluator: Any, specs: Sequence[DomainSpec] | None) -> EvalSuite:
-    from mixopt.evaluators.overlap import shared_files
-    from mixopt.evaluators.tasks import make_evaluator
-
-    suite = make_evaluator(evaluator)
-    problems = suite.check() + (shared_files(suite, specs) if specs else [])
-    if problems:
-        raise ConfigError(problems)
-    return suite
 
 
 def _model(model: str, found: _Problems) -> tuple[str | None, Any]:
