@@ -289,7 +289,7 @@ def test_the_command_exits_with_status_2(case: Case) -> None:
     lines = proc.stderr.splitlines()
     assert (
         len(lines) == 1
-        and lines[0].startswith("mixopt: error: budget")
+        and lines[0].startswith("mixopt: error: ")
         and "not a token count" in lines[0]
     )
     assert not case.out.exists() and not case.cache.exists()
