@@ -63,6 +63,7 @@ def check_inputs(
     baselines: Sequence[tuple[str, Mapping[str, float]]] = (),
     cache_dir: str | Path | None = None,
     problems: Sequence[str] = (),
+    allow_pickle: bool = False,
 ) -> Checked:
     """Check every input that is given; raise one :class:`ConfigError` listing all problems
     (``problems`` found by the caller first, e.g. about the output folder)."""
@@ -83,6 +84,8 @@ def check_inputs(
         if name in RESERVED_BASELINES
     )
     model_ref, tokenizer = _model(model, found) if model is not None else (None, None)
+    if model_ref is not None and not allow_pickle:
+        found.extend(_pickled_only(model_ref))
     if tokenizer is None or applied is None:
         if found:
             raise ConfigError(found)
@@ -119,6 +122,23 @@ def _model(model: str, found: _Problems) -> tuple[str | None, Any]:
 
     ref = found.attempt(resolve_reference, model)
     return ref, found.attempt(load_tokenizer, model) if ref else None
+
+
+def _pickled_only(ref: str) -> list[str]:
+    """A local model whose weights exist only pickled: refused unless allowed (a hub model's
+    files are not known before they are fetched; loading it refuses pickles the same way)."""
+    folder = Path(ref)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return []
+    pickled = sorted(
+        p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl")
+    )
+    if not pickled:
+        return []
+    return [
+        f"model {ref!r}: its weights are pickled ({pickled[0]}), and unpickling can run code; "
+        "convert them to safetensors, or pass --allow-pickle if you trust them"
+    ]
 
 
 def _tokenized_checks(

@@ -58,7 +58,7 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
     out = Path(config.out).resolve()
     inputs = _inputs(model, data, evaluator, config, out)
     checked = check_inputs(data, model, evaluator, config.budget, config.space, config.baselines,
-                           cache_dir, _out_problems(out, resume, inputs))  # fmt: skip
+                           cache_dir, _out_problems(out, resume, inputs), config.allow_pickle)  # fmt: skip
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     domains = checked.domains
     baselines = [

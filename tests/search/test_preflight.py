@@ -78,6 +78,15 @@ def _other_study(c: Case) -> None:
     (c.out / "study.json").write_text(json.dumps(record))
 
 
+def _pickled_model(c: Case) -> None:
+    """A model folder whose weights exist only as a pickle (never loaded: refused first)."""
+    import shutil
+
+    shutil.copytree(c.model, c.root / "pickled")
+    (c.root / "pickled" / "pytorch_model.bin").write_bytes(b"not even a real pickle")
+    c.model = str(c.root / "pickled")
+
+
 # (id, how the good inputs are spoiled, the expected message of each problem)
 BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     # the domains file
@@ -162,6 +171,7 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("model-missing-folder", _set("model", "./no/such/model"), ["no such folder"]),
     ("model-without-tokenizer", lambda c: (c.write("empty-model/config.json", "{}"),
                                            setattr(c, "model", str(c.root / "empty-model"))), ["cannot load its tokenizer"]),
+    ("model-pickled-weights", _pickled_model, ["its weights are pickled (pytorch_model.bin)"]),
     # extra baselines
     ("baseline-unknown-domain", lambda c: c.extra.extend(["--baseline", str(c.write("mine.json", '{"financ": 1.0}'))]),
      ["baseline 'mine': mixture names unknown domain 'financ'. Did you mean: finance?"]),
