@@ -100,7 +100,8 @@ def _out_problems(out: Path, resume: bool, inputs: dict[str, Any]) -> list[str]:
             held = {}
         differ = [k for k in ("model", "domains", "evaluator", "config") if not isinstance(held, dict) or held.get(k) != json.loads(json.dumps(inputs[k]))]  # fmt: skip
         if differ:
-            return [f"{out}: holds a different study (its {', '.join(differ)} differ); choose another --out"]  # fmt: skip
+            verb = "differs" if len(differ) == 1 else "differ"
+            return [f"{out}: holds a different study (its {', '.join(differ)} {verb}); choose another --out"]  # fmt: skip
         return [f"{out}: already holds this study; resume it with --resume {out}, or choose another --out"]  # fmt: skip
     try:
         require_empty_dir(out)

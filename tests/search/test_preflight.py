@@ -181,7 +181,7 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("out-holds-other-files", lambda c: (c.out.mkdir(), (c.out / "notes.txt").write_text("mine")),
      ["output folder exists and is not empty"]),
     ("out-holds-a-different-study", _other_study,
-     ["holds a different study (its config differ); choose another --out"]),
+     ["holds a different study (its config differs); choose another --out"]),
     ("resume-not-a-study", lambda c: setattr(c, "extra", ["--resume", str(c.root)]), ["not a mixopt study folder"]),
 ]  # fmt: skip
 
@@ -276,7 +276,7 @@ def test_an_existing_study_is_told_apart_from_a_different_one(
     assert lines == [f"mixopt: error: {case.out.resolve()}: already holds this study; resume it with "
                      f"--resume {case.out.resolve()}, or choose another --out"]  # fmt: skip
     case.extra += ["--seed", "7"]
-    assert "holds a different study (its config differ)" in _refused(case, capsys)[0]
+    assert "holds a different study (its config differs)" in _refused(case, capsys)[0]
 
 
 def test_the_good_inputs_pass_and_fill_the_cache(
