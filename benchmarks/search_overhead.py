@@ -39,7 +39,7 @@ def rss_mb() -> float:
 
 
 def study_inputs(root: Path, quick: bool) -> dict[str, Any]:
-    from mixopt.testing import make_records, write_domains
+    from mixopt.testing import make_heldout, make_records, write_domains
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
     model = build_tiny_model(
@@ -49,7 +49,10 @@ def study_inputs(root: Path, quick: bool) -> dict[str, Any]:
         root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=500
     )
     (root / "heldout.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in make_records("finance", 40, seed=9))
+        "".join(
+            json.dumps(r) + "\n"
+            for r in make_heldout("finance", 40, 9, make_records("finance", 500, seed=0))
+        )
     )
     (root / "tasks.yaml").write_text(
         "tasks:\n  - {name: loss, kind: loss, data: heldout.jsonl}\nintermediate: loss\n"

@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-from mixopt.testing import make_records, make_sql_database
+from mixopt.testing import make_heldout, make_records, make_sql_database
 
 ROOT = Path(__file__).resolve().parents[1] / "downstream"
 
@@ -61,7 +61,10 @@ def main() -> None:
         for r in make_records("cooking", 40, seed=2024)
     ]
     _jsonl(data / "cooking_last_word.jsonl", em)
-    _jsonl(data / "finance_heldout.jsonl", make_records("finance", 60, seed=2024))
+    # held out from the example's finance domain: evaluation data never overlaps training data
+    finance = (ROOT.parent / "examples" / "data" / "finance.jsonl").read_text().splitlines()
+    training = [json.loads(line) for line in finance if line.strip()]
+    _jsonl(data / "finance_heldout.jsonl", make_heldout("finance", 60, 2024, training))
 
 
 if __name__ == "__main__":

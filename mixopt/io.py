@@ -11,6 +11,7 @@ from typing import Any
 from mixopt.errors import ConfigError
 
 __all__ = [
+    "is_url",
     "read_json",
     "read_text",
     "read_yaml",
@@ -61,6 +62,13 @@ def read_json(path: str | Path, what: str) -> Any:
         ) from None
 
 
+def is_url(value: str) -> bool:
+    """True for ``scheme://...`` (``http``, ``s3``, ``hf``...): data files name local paths only,
+    so nothing a config file says reaches the network."""
+    scheme, sep, _ = value.partition("://")
+    return bool(sep) and scheme.isidentifier()
+
+
 def read_yaml(path: str | Path, what: str) -> Any:
     """A YAML file's value, read with ``safe_load``: data only, no tags that build objects."""
     import yaml
@@ -70,6 +78,10 @@ def read_yaml(path: str | Path, what: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
+        if isinstance(exc, yaml.constructor.ConstructorError):  # e.g. !!python/object tags
+            raise ConfigError(
+                f"{path}: YAML tag refused{where} ({exc.problem}): {what}s are data, never code"
+            ) from None
         raise ConfigError(f"{path}: malformed YAML{where}") from None
 
 

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     events = event_log(args)
     tokenizer = load_tokenizer(args.model)
-    domains = tokenize_domains(specs, tokenizer, args.cache_dir, events)
+    domains = tokenize_domains(specs, tokenizer, args.cache_dir, events=events)
     events.emit("export_started", f"sampling {budget:,} tokens and writing {out}...",
                 out=str(out.resolve()), budget=budget, mixture=mixture, seed=args.seed)  # fmt: skip
     provenance = {

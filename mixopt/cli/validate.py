@@ -1,4 +1,5 @@
-"""``mixopt validate``: check a domains file and show what each domain holds."""
+"""``mixopt validate``: run the checks ``mixopt search`` runs first, and show what each domain
+holds."""
 
 from __future__ import annotations
 
@@ -19,34 +20,44 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "validate",
-        help="check a domains file; count records and tokens per domain",
+        help="check a domains file (and evaluator, space, budget); count records and tokens",
         description="Check a domains file. With --model, tokenize every domain (cached) and "
-        "count tokens; with --budget too, show the largest share each domain can fill.",
-        epilog="example: mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B --budget 50k",
+        "count tokens; with --budget too, show the largest share each domain can fill. "
+        "--eval and --space check a task file and a search space as mixopt search would, "
+        "evaluation data overlapping training data included. All problems are reported at once.",
+        epilog="example: mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B "
+        "--budget 50k --eval downstream/my_task.yaml",
     )
     add_data_options(p, model_required=False)
     p.add_argument(
         "--budget", help="token budget, e.g. 50k or 1.5M: show each domain's maximum share"
     )
+    p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file or module:attr")
+    p.add_argument("--space", help="search space: built-in name or YAML path")
     add_output_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mixopt.budget import format_budget, parse_budget
-    from mixopt.data.spec import load_domains
+    from mixopt.errors import MixoptError
+    from mixopt.search.preflight import check_inputs
 
-    budget = parse_budget(args.budget) if args.budget is not None else None
-    specs = load_domains(args.domains)
+    problems: list[str] = []
+    budget = None
+    if args.budget is not None:
+        try:
+            budget = parse_budget(args.budget)
+        except MixoptError as exc:
+            problems.extend(exc.problems)
     quiet_libraries()
-    if args.model is None:
-        return _records_only(specs, args)
-    from mixopt.data.allocation import check_budget, max_shares
-    from mixopt.data.tokenize import tokenize_domains
-    from mixopt.models import load_tokenizer
+    checked = check_inputs(args.domains, args.model, args.evaluator, budget, args.space,
+                           cache_dir=args.cache_dir, problems=problems, events=event_log(args))  # fmt: skip
+    if checked.domains is None:
+        return _records_only(checked.specs, args)
+    from mixopt.data.allocation import max_shares
 
-    tokenizer = load_tokenizer(args.model)
-    domains = tokenize_domains(specs, tokenizer, args.cache_dir, event_log(args))
+    domains = checked.domains
     shares = max_shares(domains, budget) if budget else {}
     header = ["domain", "format", "records", "tokens", "max_epochs", "share bounds"]
     if budget:
@@ -72,21 +83,26 @@ def run(args: argparse.Namespace) -> int:
         f"(tokens of the {args.model} tokenizer)"
     )
     if budget:
-        check_budget(domains, budget)
         print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
+    if checked.suite is not None:
+        print(f"evaluator: {len(checked.suite.tasks)} tasks checked, no overlap with training data")
     return 0
 
 
 def _records_only(specs: Any, args: argparse.Namespace) -> int:
+    import tempfile
+
     from mixopt.data.formats import resolve_format
     from mixopt.data.sources import load_records
     from mixopt.errors import ConfigError, MixoptError
 
     rows: list[list[Any]] = []
     problems: list[str] = []
+    # parsed files are not worth caching without tokens: nothing is written
+    scratch = tempfile.TemporaryDirectory(prefix="mixopt-validate-")
     for spec in specs:
         try:
-            records = load_records(spec, args.cache_dir)
+            records = load_records(spec, scratch.name)
             if len(records) == 0:
                 raise ConfigError(f"domain {spec.name!r}: no records")
             rows.append(
@@ -100,6 +116,7 @@ def _records_only(specs: Any, args: argparse.Namespace) -> int:
             )
         except MixoptError as exc:
             problems.extend(exc.problems)
+    scratch.cleanup()
     if problems:
         raise ConfigError(problems)
     print_table(["domain", "format", "records", "max_epochs", "share bounds"], rows)

@@ -109,7 +109,21 @@ def _load_files(spec: DomainSpec, paths: Sequence[str], cache_dir: str | None) -
         raise ConfigError(
             f"domain {spec.name!r}: cannot read {', '.join(paths)}: {_one_line(exc)}"
         ) from None
+    _require_utf8(spec, ds, paths)
     return ds
+
+
+def _require_utf8(spec: DomainSpec, ds: Dataset, paths: Sequence[str]) -> None:
+    """Arrow reads bytes into text columns without decoding them; a full validation is one
+    linear pass in C++ that finds any invalid UTF-8 before a record is rendered."""
+    import pyarrow as pa
+
+    try:
+        ds.data.table.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        raise ConfigError(
+            f"domain {spec.name!r}: {', '.join(paths)} is not UTF-8 text ({first_line(exc)})"
+        ) from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.errors import ConfigError, did_you_mean
+from mixopt.io import is_url
 
 __all__ = [
     "DEFAULT_MAX_EPOCHS",
@@ -30,7 +31,8 @@ __all__ = [
 DEFAULT_MAX_EPOCHS = 4.0
 
 FORMATS = ("auto", "text", "prompt_completion", "chat")
-_NAME = re.compile(r"^[\w.\-]{1,64}$")
+# no '/', and no leading '.' or '-': a name is never a path ('..', '/etc') nor an option
+_NAME = re.compile(r"^\w[\w.\-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class DomainSpec:
     """One training domain as the domains file describes it (nothing is loaded yet)."""
 
     name: str
-    """Unique name: letters, digits, ``_``, ``.`` or ``-``, at most 64 characters."""
+    """Unique name: letters, digits, ``_``, ``.`` or ``-`` (starting with a letter, digit or ``_``),
+    at most 64 characters."""
     data: tuple[Mapping[str, Any], ...] | None = field(default=None, repr=False)
     """Inline records, or None when the records live in ``paths``."""
     paths: tuple[str, ...] = ()
@@ -110,8 +113,11 @@ class DomainSpec:
 def _check_spec(spec: DomainSpec) -> list[str]:
     where = f"domain {spec.name!r}"
     problems = []
-    if not isinstance(spec.name, str) or not _NAME.match(spec.name):
-        problems.append(f"{where}: name must be 1-64 letters, digits, '_', '.' or '-'")
+    if not isinstance(spec.name, str) or not _NAME.fullmatch(spec.name):
+        problems.append(
+            f"{where}: name must be 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter, digit or '_'"
+        )
     if (spec.data is None) == (not spec.paths):
         problems.append(f"{where}: give exactly one of 'data' (inline records) or 'path'")
     if spec.format not in FORMATS:
@@ -262,4 +268,9 @@ def _resolve_paths(value: Any, base_dir: Path, label: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(p, str) and p for p in items):
         raise ConfigError(f"{label}: 'path' must be a path or a non-empty list of paths")
+    urls = [p for p in items if is_url(p)]
+    if urls:
+        raise ConfigError(
+            f"{label}: 'path' must be local, got the URL {urls[0]!r}; download it first"
+        )
     return tuple(str((base_dir / Path(p).expanduser()).resolve()) for p in items)

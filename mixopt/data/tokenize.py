@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,9 +33,19 @@ if TYPE_CHECKING:
 
     from mixopt.events import EventLog
 
-__all__ = ["TokenizedDomain", "default_cache_dir", "tokenize_domain", "tokenize_domains"]
+__all__ = [
+    "TokenizedDomain",
+    "default_cache_dir",
+    "publish",
+    "text_hash",
+    "tokenize_domain",
+    "tokenize_domains",
+]
 
-_SCHEMA = 1  # bump when the cached layout or the tokenization rules change
+_SCHEMA = 2  # bump when the cached layout or the tokenization rules change
+# strings shorter than this (an answer letter, a number, a database name) are shared by chance,
+# not because an evaluation item leaked into training data
+MIN_HASHED_CHARS = 16
 _BATCH = 1000  # records per tokenizer call: large enough for the Rust tokenizer's batching
 
 
@@ -81,6 +92,14 @@ class TokenizedDomain:
         table: pa.Table = self._table[0]
         return table
 
+    def text_hashes(self) -> np.ndarray:
+        """Sorted 64-bit hashes of every string in the domain's records (see :func:`text_hash`),
+        for finding evaluation items that also appear in training data."""
+        import numpy as np
+
+        hashes: np.ndarray = np.load(Path(self.path).parent / "texts.npy")
+        return hashes
+
     def lengths(self) -> np.ndarray:
         """Tokens per record, as int64."""
         import numpy as np
@@ -100,17 +119,20 @@ def tokenize_domains(
     specs: Sequence[DomainSpec],
     tokenizer: Any,
     cache_dir: str | Path | None = None,
+    stage: str | Path | None = None,
     events: EventLog | None = None,
 ) -> tuple[TokenizedDomain, ...]:
     """Tokenize (or fetch from the cache) every domain; report all domains' problems at once.
 
+    With ``stage``, new entries are written there instead of into the cache, and enter it only
+    through :func:`publish` (so a run that fails its checks leaves the cache as it was).
     ``events`` gets ``tokenize_started`` and ``tokenize_done`` for each domain.
     """
     done: list[TokenizedDomain] = []
     problems: list[str] = []
     for spec in specs:
         try:
-            done.append(tokenize_domain(spec, tokenizer, cache_dir, events))
+            done.append(tokenize_domain(spec, tokenizer, cache_dir, stage, events))
         except MixoptError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -122,6 +144,7 @@ def tokenize_domain(
     spec: DomainSpec,
     tokenizer: Any,
     cache_dir: str | Path | None = None,
+    stage: str | Path | None = None,
     events: EventLog | None = None,
 ) -> TokenizedDomain:
     """Tokenize one domain, or return its cached tokens when this content was seen before."""
@@ -130,7 +153,11 @@ def tokenize_domain(
     key = _cache_key(spec, tokenizer)
     entry = root / "tokenized" / key[:2] / key
     meta_path = entry / "meta.json"
-    cached = meta_path.exists()
+    if stage is not None and not meta_path.exists():
+        root = Path(stage)
+        entry = root / "tokenized" / key[:2] / key
+        meta_path = entry / "meta.json"
+    cached = meta_path.exists()  # in the cache, or staged by an earlier check of this run
     if events is not None:
         message = None if cached else f"tokenizing {spec.name}..."
         events.emit("tokenize_started", message, domain=spec.name, cached=cached)
@@ -189,6 +216,7 @@ def _tokenize(
         )
         num_tokens = int(pc.sum(tokens.data.column("length")).as_py())  # arrow: no row iteration
         del tokens
+        _save_hashes(entry / "texts.npy", records)
         os.replace(tmp, entry / "tokens.arrow")
     finally:
         if os.path.exists(tmp):
@@ -205,6 +233,69 @@ def _tokenize(
     }
     write_json_atomic(meta_path, meta)
     return TokenizedDomain(spec, fmt, str(entry / "tokens.arrow"), len(records), num_tokens, eos)
+
+
+def publish(
+    domains: Sequence[TokenizedDomain], stage: str | Path, cache_dir: str | Path | None = None
+) -> tuple[TokenizedDomain, ...]:
+    """Move the entries :func:`tokenize_domains` wrote to ``stage`` into the cache; the domains
+    with their cached paths. Each entry appears whole, by one rename."""
+    import dataclasses
+
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    stage = Path(stage).resolve()
+    out = []
+    for d in domains:
+        entry = Path(d.path).parent
+        if stage not in entry.resolve().parents:
+            out.append(d)
+            continue
+        final = root / entry.relative_to(stage)
+        if not (final / "meta.json").exists():  # another run may have cached the same content
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+            shutil.copytree(entry, tmp, dirs_exist_ok=True)
+            try:
+                os.replace(tmp, final)
+            except OSError:  # cached meanwhile by another run: keep theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+        out.append(dataclasses.replace(d, path=str(final / "tokens.arrow")))
+    return tuple(out)
+
+
+def text_hash(text: str) -> int | None:
+    """A 64-bit hash of ``text`` with whitespace runs collapsed; None for short strings."""
+    norm = " ".join(text.split())
+    if len(norm) < MIN_HASHED_CHARS:
+        return None
+    return int.from_bytes(
+        hashlib.blake2b(norm.encode(), digest_size=8).digest(), "little", signed=True
+    )
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
+
+
+def _save_hashes(path: Path, records: Any) -> None:
+    import numpy as np
+
+    hashes = {
+        h
+        for batch in records.iter(batch_size=_BATCH)
+        for column in batch.values()
+        for s in _strings(column)
+        if (h := text_hash(s)) is not None
+    }
+    with open(path, "wb") as fh:
+        np.save(fh, np.array(sorted(hashes), dtype=np.int64))
 
 
 class _Encoder:

@@ -32,7 +32,7 @@ from mixopt.evaluators.loss import LossTask
 from mixopt.evaluators.multiple_choice import MultipleChoiceTask
 from mixopt.evaluators.sql_execution import SqlExecutionTask
 from mixopt.evaluators.suite import EvalSuite, NamedTask
-from mixopt.io import read_yaml
+from mixopt.io import is_url, read_yaml
 from mixopt.registry import Registry
 
 __all__ = ["EVALUATORS", "load_suite", "make_evaluator", "parse_suite"]
@@ -99,6 +99,10 @@ def _parse_task(entry: Any, base_dir: Path, where: str) -> NamedTask:
     options = {k: v for k, v in entry.items() if k not in _TASK_KEYS}
     for key in _PATH_OPTIONS:
         if isinstance(options.get(key), str):
+            if is_url(options[key]):
+                raise ConfigError(
+                    f"{where}: {key} must be a local path, got the URL {options[key]!r}"
+                )
             options[key] = str((base_dir / options[key]).resolve())
     if dataclasses.is_dataclass(factory):
         fields = [f.name for f in dataclasses.fields(factory)]

@@ -55,7 +55,15 @@ def optimize_mixture(
             f"optimize_mixture: unknown option {unknown[0]!r}.{did_you_mean(unknown[0], SearchConfig.__dataclass_fields__)}"
         )
     train_config = train if isinstance(train, TrainConfig) else TrainConfig(**(train or {}))
-    config = SearchConfig(budget=parse_budget(budget), train=train_config,
+    try:
+        tokens = parse_budget(budget)
+    except ConfigError as exc:  # check the other inputs too: every problem is reported at once
+        from mixopt.search.preflight import check_inputs
+
+        check_inputs(data, model, evaluator, None, options.get("space"), cache_dir=cache_dir,
+                     problems=exc.problems)  # fmt: skip
+        raise
+    config = SearchConfig(budget=tokens, train=train_config,
                           baselines=tuple((n, dict(m)) for n, m in (baselines or {}).items()), **options)  # fmt: skip
     log = EventLog([events] if events is not None else [], quiet=quiet)
     return run_study(

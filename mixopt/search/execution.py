@@ -25,6 +25,10 @@ def start_ray(config: SearchConfig) -> bool:
     # results without the intermediate score (an error report, a final result) are expected
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    if not config.ray_address:
+        # a local Ray listens on the loopback address only (Ray's single-machine mode; without
+        # it every Ray server listens on all interfaces). Read when Ray is imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     if ray.is_initialized():

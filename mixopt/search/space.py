@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.data.allocation import scaled_mixture
+from mixopt.data.spec import DomainSpec, check_shares
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError, did_you_mean
 from mixopt.io import read_yaml
@@ -103,32 +104,43 @@ class SearchSpace:
 
     def apply(self, domains: Sequence[TokenizedDomain]) -> tuple[TokenizedDomain, ...]:
         """The domains with this space's bounds and caps in place of the domains file's."""
-        names = [d.name for d in domains]
+        specs = self.apply_specs([d.spec for d in domains])
+        return tuple(
+            d if s is d.spec else dataclasses.replace(d, spec=s)
+            for d, s in zip(domains, specs, strict=True)
+        )
+
+    def apply_specs(self, specs: Sequence[DomainSpec]) -> tuple[DomainSpec, ...]:
+        """The domain specs with this space's bounds and caps; every problem reported at once
+        (unknown domains, bounds that contradict each other or that no mixture can meet)."""
+        names = [s.name for s in specs]
+        where = f"search space {self.name!r}"
         problems = [
-            f"search space {self.name!r}: bounds name unknown domain {k!r}.{did_you_mean(k, names)}"
+            f"{where}: bounds name unknown domain {k!r}.{did_you_mean(k, names)}"
             for k in self.bounds
             if k not in names
         ]
         caps = self.max_epochs if isinstance(self.max_epochs, Mapping) else {}
         problems += [
-            f"search space {self.name!r}: max_epochs names unknown domain {k!r}.{did_you_mean(k, names)}"
+            f"{where}: max_epochs names unknown domain {k!r}.{did_you_mean(k, names)}"
             for k in caps
             if k not in names
         ]
-        if problems:
-            raise ConfigError(problems)
         out = []
-        for d in domains:
-            changes: dict[str, Any] = dict(self.bounds.get(d.name, {}))
+        for spec in specs:
+            changes: dict[str, Any] = dict(self.bounds.get(spec.name, {}))
             if isinstance(self.max_epochs, int | float):
                 changes["max_epochs"] = float(self.max_epochs)
-            elif d.name in caps:
-                changes["max_epochs"] = float(caps[d.name])
-            out.append(
-                dataclasses.replace(d, spec=dataclasses.replace(d.spec, **changes))
-                if changes
-                else d
-            )
+            elif spec.name in caps:
+                changes["max_epochs"] = float(caps[spec.name])
+            try:
+                out.append(dataclasses.replace(spec, **changes) if changes else spec)
+            except ConfigError as exc:
+                problems.extend(f"{where}: {p}" for p in exc.problems)
+        if not problems:
+            problems += [f"{where}: {p}" for p in check_shares(out)]
+        if problems:
+            raise ConfigError(problems)
         return tuple(out)
 
     def suggest_train(self, trial: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from mixopt.search.config import SearchConfig
 from mixopt.search.execution import fit, start_ray, trial_resources
 from mixopt.search.progress import Progress
 from mixopt.search.results import SearchResult, summarize
-from mixopt.search.space import SearchSpace, Simplex, load_space
+from mixopt.search.space import SearchSpace, Simplex
 from mixopt.search.storage import (
     best_trial,
     enqueue_baselines,
@@ -52,91 +52,75 @@ class Study:
 
 def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, resume: bool = False,
                   cache_dir: str | None = None, runner: Any = None, events: EventLog | None = None) -> Study:  # fmt: skip
-    """Check everything a study needs before any trial runs; every problem is reported at once.
+    """Check everything a study needs before any trial runs; every problem is reported at once,
+    and nothing is written (no output folder, no cache entry) unless every check passes.
 
     ``events`` (default: progress lines on stderr) receives ``study_started`` and the
     tokenization events here, and the trials' events when the study runs.
     """
-    from mixopt.data.allocation import (
-        check_budget,
-        natural_mixture,
-        normalize_mixture,
-        uniform_mixture,
-    )
-    from mixopt.data.spec import DomainSpec, load_domains, parse_domains
-    from mixopt.data.tokenize import tokenize_domains
-    from mixopt.errors import MixoptError
-    from mixopt.evaluators.tasks import make_evaluator
-    from mixopt.models import load_tokenizer, resolve_reference
+    from mixopt import __version__
+    from mixopt.data.allocation import natural_mixture, uniform_mixture
+    from mixopt.search.preflight import check_inputs
 
     out = Path(config.out).resolve()
     events = events if events is not None else EventLog()
-    _check_out(out, resume)
     events.emit("study_started", f"{'resuming' if resume else 'starting'} the study in {out}",
                 out=str(out), resume=resume, model=model, budget=config.budget, trials=config.trials,
                 sampler=config.sampler, seed=config.seed)  # fmt: skip
-    problems: list[str] = []
-
-    def attempt(fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except MixoptError as exc:
-            problems.extend(exc.problems)
-            return None
-
-    if isinstance(data, str | Path):
-        specs = attempt(load_domains, data)
-    elif isinstance(data, Sequence) and data and all(isinstance(d, DomainSpec) for d in data):
-        specs = tuple(data)
-    else:
-        specs = attempt(parse_domains, data)
-    space = attempt(load_space, config.space)
-    suite = attempt(make_evaluator, evaluator)
-    if suite is not None:
-        problems.extend(suite.check())
-    model_ref = attempt(resolve_reference, model)
-    tokenizer = attempt(load_tokenizer, model) if model_ref else None
-    if problems:
-        raise ConfigError(problems)
-    domains = space.apply(tokenize_domains(specs, tokenizer, cache_dir, events))
-    check_budget(domains, config.budget)
+    inputs = _inputs(model, data, evaluator, config, out)
+    checked = check_inputs(data, model, evaluator, config.budget, config.space, config.baselines,
+                           cache_dir, _out_problems(out, resume, inputs), config.allow_pickle,
+                           events)  # fmt: skip
+    assert checked.domains is not None and checked.suite is not None and checked.model_ref
+    domains = checked.domains
     baselines = [
         ("uniform", uniform_mixture(domains, config.budget)),
         ("natural", natural_mixture(domains, config.budget)),
+        *checked.baselines,
     ]
-    for name, mix in config.baselines:
-        if name in ("uniform", "natural", "best"):
-            raise ConfigError(f"baseline name {name!r} is taken; name it otherwise")
-        baselines.append((name, normalize_mixture(mix, domains)))
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
-    context = StudyContext(
-        model_ref, domains, suite, config.budget, config.train, config.allow_pickle, runner
-    )
-    from mixopt import __version__
+    context = StudyContext(checked.model_ref, domains, checked.suite, config.budget, config.train,
+                           config.allow_pickle, runner)  # fmt: skip
+    record = {"mixopt_version": __version__, "tokenizer": model, **inputs,
+              "space": checked.space.to_dict()}  # fmt: skip
+    return Study(out, config.with_(out=str(out)), context, checked.space, tuple(baselines), record,
+                 resume, events)  # fmt: skip
 
-    record = {
-        "mixopt_version": __version__, "model": model, "tokenizer": model,
+
+def _inputs(
+    model: str, data: Any, evaluator: Any, config: SearchConfig, out: Path
+) -> dict[str, Any]:
+    """What defines a study, as ``study.json`` records it."""
+    return {
+        "model": model,
         "domains": str(Path(data).resolve()) if isinstance(data, str | Path) else None,
         "evaluator": str(Path(evaluator).resolve()) if isinstance(evaluator, Path) or (isinstance(evaluator, str) and evaluator.endswith((".yaml", ".yml"))) else evaluator if isinstance(evaluator, str) else repr(evaluator),
         "evaluator_is_reference": isinstance(evaluator, str | Path),
         "config": {**config.to_dict(), "out": str(out)},
-        "space": space.to_dict(),
     }  # fmt: skip
-    return Study(
-        out, config.with_(out=str(out)), context, space, tuple(baselines), record, resume, events
-    )
 
 
-def _check_out(out: Path, resume: bool) -> None:
+def _out_problems(out: Path, resume: bool, inputs: dict[str, Any]) -> list[str]:
+    """Problems with the output folder: a study to resume that is not there, or a new study
+    that would write over another study or over unrelated files."""
     marker = out / STUDY_FILE
-    if resume and not marker.exists():
-        raise ConfigError(f"{out}: not a mixopt study folder (no {STUDY_FILE}); nothing to resume")
-    if not resume and marker.exists():
-        raise ConfigError(
-            f"{out}: already holds a study; resume it with --resume {out}, or choose another --out"
-        )
-    if not resume:
+    if resume:
+        return [] if marker.exists() else [f"{out}: not a mixopt study folder (no {STUDY_FILE}); nothing to resume"]  # fmt: skip
+    if marker.is_file():
+        try:
+            held = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            held = {}
+        differ = [k for k in ("model", "domains", "evaluator", "config") if not isinstance(held, dict) or held.get(k) != json.loads(json.dumps(inputs[k]))]  # fmt: skip
+        if differ:
+            verb = "differs" if len(differ) == 1 else "differ"
+            return [f"{out}: holds a different study (its {', '.join(differ)} {verb}); choose another --out"]  # fmt: skip
+        return [f"{out}: already holds this study; resume it with --resume {out}, or choose another --out"]  # fmt: skip
+    try:
         require_empty_dir(out)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
 
 
 def run_study(study: Study) -> SearchResult:
@@ -190,9 +174,9 @@ def run_study(study: Study) -> SearchResult:
     write_json_atomic(out / STUDY_FILE, record)
     tracker.reconcile(finished_trials(ostudy))
 
+    started = start_ray(config)  # before anything imports Ray, which reads its settings once
     from mixopt.search.confirm import run_confirmation
 
-    started = start_ray(config)
     try:
         total = len(study.baselines) + config.trials
         _search(study, ostudy, tracker, total)

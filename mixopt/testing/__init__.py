@@ -8,6 +8,7 @@ from __future__ import annotations
 from mixopt.testing.corpus import (
     DATABASES,
     DOMAIN_KINDS,
+    make_heldout,
     make_records,
     make_sql_database,
     sql_record,
@@ -20,6 +21,7 @@ __all__ = [
     "DATABASES",
     "DOMAIN_KINDS",
     "build_tokenizer",
+    "make_heldout",
     "make_records",
     "make_sql_database",
     "sql_record",

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "DATABASES",
     "DOMAIN_KINDS",
+    "make_heldout",
     "make_records",
     "make_sql_database",
     "sql_record",
@@ -168,6 +169,24 @@ def make_records(kind: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` seeded records of one synthetic kind (see :data:`DOMAIN_KINDS`)."""
     rng = random.Random(f"{kind}:{seed}")
     return [DOMAIN_KINDS[kind](rng) for _ in range(n)]
+
+
+def make_heldout(
+    kind: str, n: int, seed: int, training: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``n`` seeded records of ``kind`` whose text appears in none of the ``training`` records:
+    evaluation items, which must not overlap training data (the synthetic kinds repeat)."""
+    seen = {v for r in training for v in r.values() if isinstance(v, str)}
+    rng = random.Random(f"{kind}:heldout:{seed}")
+    out: list[dict[str, Any]] = []
+    for _ in range(100 * n):  # a kind's variety is finite: give up rather than loop forever
+        r = DOMAIN_KINDS[kind](rng)
+        if not any(v in seen for v in r.values() if isinstance(v, str)):
+            out.append(r)
+            seen.update(v for v in r.values() if isinstance(v, str))
+            if len(out) == n:
+                return out
+    raise ValueError(f"cannot draw {n} held-out {kind} records distinct from the training ones")
 
 
 def write_domains(

@@ -97,3 +97,28 @@ def test_help_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["validate", "--help"])
     assert info.value.code == 0
     assert "--budget" in capsys.readouterr().out
+
+
+def test_validate_runs_the_search_checks(
+    tokenizer_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--eval and --space are checked as mixopt search checks them, all problems at once."""
+    from mixopt.testing import make_records
+
+    path = write_domains(tmp_path, {"finance": "jsonl", "sports": "jsonl"}, n=20)
+    leaked = "".join(json.dumps(r) + "\n" for r in make_records("finance", 20, seed=0)[:4])
+    (tmp_path / "held.jsonl").write_text(leaked)
+    (tmp_path / "tasks.yaml").write_text("kind: loss\ndata: held.jsonl\n")
+    (tmp_path / "space.yaml").write_text("mixture: {max_epochs: {sportz: 2}}\n")
+    argv = ["validate", "--quiet", "--domains", str(path), "--model", str(tokenizer_dir), "--eval",
+            str(tmp_path / "tasks.yaml"), "--space", str(tmp_path / "space.yaml"), "--budget", "50q"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "not a token count" in err[0] and "unknown domain 'sportz'" in err[1]
+    argv[-4:] = ["--budget", "1k"]  # the default space
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "mixopt: error: task 'tasks': 4 of 4 evaluation items also appear in training domain "
+        "'finance'; evaluation data must not overlap training data"
+    ]

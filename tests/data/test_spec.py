@@ -127,3 +127,19 @@ def test_spec_is_frozen_and_loggable() -> None:
     with pytest.raises(AttributeError):
         spec.name = "b"  # type: ignore[misc]
     assert spec.to_dict()["data"] == "<1 inline records>"
+
+
+@pytest.mark.parametrize(
+    "name", ["../evil", "/etc/passwd", "a/b", "..", ".", ".hidden", "-rf", "a\nb", ""]
+)
+def test_a_domain_name_is_never_a_path(name: str) -> None:
+    with pytest.raises(ConfigError, match="name must be"):
+        parse_domains([{"domain": name, "data": [{"text": "x"}]}])
+
+
+@pytest.mark.parametrize(
+    "path", ["http://example.com/a.jsonl", "s3://bucket/a.jsonl", "hf://datasets/org/name"]
+)
+def test_domain_paths_are_local(path: str) -> None:
+    with pytest.raises(ConfigError, match="'path' must be local, got the URL"):
+        parse_domains([{"domain": "a", "path": [path]}])

@@ -231,3 +231,22 @@ def _domains(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
     p = tmp_path / "domains.json"
     p.write_text(json.dumps(entries))
     return p
+
+
+def test_staged_entries_enter_the_cache_only_when_published(tokenizer: Any, tmp_path: Path) -> None:
+    from mixopt.data.tokenize import publish
+
+    spec = DomainSpec(
+        "a", data=tuple({"text": f"record {i} of the staged domain"} for i in range(5))
+    )
+    cache, stage = tmp_path / "cache", tmp_path / "stage"
+    staged = tokenize_domains([spec], tokenizer, cache, stage)
+    assert not cache.exists() and Path(staged[0].path).is_relative_to(stage)
+    (published,) = publish(staged, stage, cache)
+    assert (
+        Path(published.path).is_relative_to(cache) and published.num_tokens == staged[0].num_tokens
+    )
+    assert len(published.text_hashes()) == 5
+    # from now on the cache answers, and nothing more is staged
+    (again,) = tokenize_domains([spec], tokenizer, cache, tmp_path / "stage2")
+    assert again.path == published.path and not (tmp_path / "stage2").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_paths_in_task_files_are_relative_to_the_file(tmp_path: Path) -> None:
 def test_task_files_cannot_run_code(tmp_path: Path) -> None:
     path = tmp_path / "evil.yaml"
     path.write_text("kind: !!python/object/apply:os.system ['touch pwned']\n")
-    with pytest.raises(ConfigError, match="malformed YAML"):
+    with pytest.raises(ConfigError, match="YAML tag refused"):
         load_suite(path)
     assert not (tmp_path / "pwned").exists()
 
@@ -204,3 +205,47 @@ class _Fixed:
 
     def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
         return EvalResult(self.value, {"value": self.value})
+
+
+MARKER_MODULE = """
+import pathlib
+pathlib.Path(__file__).with_name("imported").write_text("yes")
+
+class Fixed:
+    def evaluate(self, model, tokenizer):
+        from mixopt.evaluators import EvalResult
+        return EvalResult(1.0, {})
+"""
+
+
+def test_only_module_attr_references_import_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name (on the command line or as a task's kind) is looked up, never imported; code
+    runs only when named explicitly as module:attr."""
+    import sys
+
+    (tmp_path / "marker_evals.py").write_text(MARKER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "t.yaml").write_text("kind: marker_evals\n")
+    for attempt in (
+        lambda: make_evaluator("marker_evals"),
+        lambda: load_suite(tmp_path / "t.yaml"),
+    ):
+        with pytest.raises(ConfigError):
+            attempt()
+        assert not (tmp_path / "imported").exists() and "marker_evals" not in sys.modules
+    suite = make_evaluator("marker_evals:Fixed")
+    assert (tmp_path / "imported").exists() and suite.evaluate(None, None).score == 1.0
+    monkeypatch.delitem(sys.modules, "marker_evals")
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"), [("loss", "data"), ("sql_execution", "database"), ("lm_eval", "include_path")]
+)
+def test_task_files_name_local_paths_only(tmp_path: Path, kind: str, key: str) -> None:
+    options = {"data": "q.jsonl"} if kind != "lm_eval" else {"tasks": ["x"]}
+    task = {"kind": kind, **options, key: "https://example.com/x"}
+    (tmp_path / "t.yaml").write_text(json.dumps(task))  # JSON is YAML
+    with pytest.raises(ConfigError, match=f"{key} must be a local path, got the URL"):
+        load_suite(tmp_path / "t.yaml")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mixopt.testing import make_records, write_domains
+from mixopt.testing import make_heldout, make_records, write_domains
 
 TASKS = """
 tasks:
@@ -24,8 +24,9 @@ def study_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path)
     domains = write_domains(
         root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=600, seed=1
     )
+    training = make_records("finance", 600, seed=1)  # what write_domains wrote for finance
     (root / "finance.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in make_records("finance", 40, seed=555))
+        "".join(json.dumps(r) + "\n" for r in make_heldout("finance", 40, 555, training))
     )
     (root / "tasks.yaml").write_text(TASKS)
     return {
