@@ -60,12 +60,14 @@ def optimize_mixture(
 
 
 def resume_search(
-    out: str | Path, evaluator: Any = None, quiet: bool = False, cache_dir: str | None = None
-) -> SearchResult:
+    out: str | Path, evaluator: Any = None, quiet: bool = False, cache_dir: str | None = None,
+    runner: Any = None,
+) -> SearchResult:  # fmt: skip
     """Continue the study in ``out``: finished trials are kept, interrupted ones run again.
 
     ``evaluator`` is needed only when the study was started with an evaluator object
     (a task file or ``module:attr`` reference is read back from the study folder).
+    ``runner``: the one the study was started with, if any (it is not saved with the study).
     """
     from mixopt.search.study import STUDY_FILE, prepare_study, run_study
 
@@ -87,7 +89,8 @@ def resume_search(
         )
     return run_study(
         prepare_study(
-            record["model"], record["domains"], evaluator, config, resume=True, cache_dir=cache_dir
+            record["model"], record["domains"], evaluator, config, resume=True, cache_dir=cache_dir,
+            runner=runner,
         ),
         quiet=quiet,
     )

@@ -29,6 +29,9 @@ class Progress:
             )
             return
         self.running -= 1
+        if event == "retry":  # its worker died: the trial runs again, it is not done
+            self._print(f"RETRY  {label} (attempt {live.retries + 1}): {(payload or {}).get('error')}")
+            return
         self.done += 1
         self.finished_here += 1
         if event == "complete" and payload is not None:
