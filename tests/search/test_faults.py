@@ -11,10 +11,58 @@ from typing import Any
 import pytest
 
 from mixopt import optimize_mixture
-from mixopt.search.faults import StudyFailedError
+from mixopt.cli import build_parser
+from mixopt.errors import ConfigError, MixoptError
+from mixopt.search.config import SearchConfig
+from mixopt.search.faults import (
+    NonFiniteScoreError,
+    StudyFailedError,
+    TimeLimit,
+    TrialTimeoutError,
+    check_finite,
+    fail_limit,
+    fail_reason,
+)
 from mixopt.testing.runners import FaultyTrial
 
-pytestmark = pytest.mark.slow
+
+def test_time_limit_stops_a_running_loop_in_its_thread() -> None:
+    import threading
+
+    never = threading.Event()
+    steps = 0
+    limit = pytest.raises(TrialTimeoutError, match=r"^the trial ran past its time limit of 0.2 s$")
+    with limit, TimeLimit(0.2):
+        while not never.is_set():  # a loop that would run forever
+            steps += 1
+            never.wait(0.01)
+    assert steps > 0
+    with TimeLimit(None), TimeLimit(60):  # no limit, or a limit not reached: nothing happens
+        steps = -1
+    assert steps == -1
+
+
+def test_reasons_scores_and_limits() -> None:
+    assert fail_reason(RuntimeError("boom\nmore lines")) == "RuntimeError: boom"
+    assert fail_reason(KeyError()) == "KeyError"
+    check_finite(1.5)
+    check_finite(None)  # a trial stopped early has no final score
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(NonFiniteScoreError):
+            check_finite(bad)
+    assert [fail_limit(c) for c in (1, 2, 3, 8)] == [3, 3, 3, 8]
+    assert issubclass(StudyFailedError, MixoptError)  # the CLI prints it on one line, exit 2
+
+
+def test_time_limit_and_retries_settings() -> None:
+    args = build_parser().parse_args(["search", "--trial-timeout", "90", "--max-retries", "2"])
+    assert args.trial_timeout == 90.0 and args.max_retries == 2
+    config = SearchConfig(budget=100, trial_timeout=90.0, max_retries=2)
+    assert SearchConfig.from_dict(config.to_dict()) == config  # kept with the study for resume
+    assert SearchConfig(budget=100).max_retries == 1 and SearchConfig(budget=100).trial_timeout is None
+    for bad in ({"trial_timeout": 0}, {"trial_timeout": float("nan")}, {"max_retries": -1}):
+        with pytest.raises(ConfigError):
+            SearchConfig(budget=100, **bad)
 
 
 def _optuna(out: Path) -> list[Any]:
@@ -50,6 +98,7 @@ REASONS = {
 }
 
 
+@pytest.mark.slow
 def test_each_fault_fails_its_trial_only_with_its_reason(
     study_inputs: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -93,6 +142,7 @@ def test_each_fault_fails_its_trial_only_with_its_reason(
     assert saved["counts"] == {"trials": 10, "complete": 3, "fail": 7}
 
 
+@pytest.mark.slow
 def test_a_study_where_every_trial_fails_stops_early(
     study_inputs: dict[str, Any], tmp_path: Path
 ) -> None:
