@@ -86,6 +86,18 @@ def add_parser(subparsers: Any) -> None:
         help="a mixture to score beside uniform and natural (repeatable)",
     )
     p.add_argument(
+        "--trial-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a trial that runs longer and record it as failed (default: no limit)",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=1,
+        help="re-runs of a trial whose worker process died (default 1; a trial that raises is never re-run)",
+    )
+    p.add_argument(
         "--resume", metavar="OUT", help="continue the study in OUT (other options are read from it)"
     )
     p.add_argument("--ray-address", help="join a running Ray cluster (default: start a local one)")
@@ -140,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             cpus_per_trial=args.cpus_per_trial, sampler=args.sampler, space=args.space, out=args.out, seed=args.seed,
             confirm=args.confirm, early_stop=args.early_stop, ray_address=args.ray_address,
             tracking_uri=args.tracking_uri, storage=args.storage, allow_pickle=args.allow_pickle,
+            trial_timeout=args.trial_timeout, max_retries=args.max_retries,
         )  # fmt: skip
     print_result(result)
     return 0

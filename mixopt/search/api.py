@@ -74,16 +74,14 @@ def optimize_mixture(
 
 
 def resume_search(
-    out: str | Path,
-    evaluator: Any = None,
-    quiet: bool = False,
-    cache_dir: str | None = None,
-    events: str | Path | None = None,
-) -> SearchResult:
+    out: str | Path, evaluator: Any = None, quiet: bool = False, cache_dir: str | None = None,
+    events: str | Path | None = None, runner: Any = None,
+) -> SearchResult:  # fmt: skip
     """Continue the study in ``out``: finished trials are kept, interrupted ones run again.
 
     ``evaluator`` is needed only when the study was started with an evaluator object
     (a task file or ``module:attr`` reference is read back from the study folder).
+    ``runner``: the one the study was started with, if any (it is not saved with the study).
     """
     from mixopt.search.study import STUDY_FILE, prepare_study, run_study
 
@@ -106,12 +104,7 @@ def resume_search(
     log = EventLog([events] if events is not None else [], quiet=quiet)
     return run_study(
         prepare_study(
-            record["model"],
-            record["domains"],
-            evaluator,
-            config,
-            resume=True,
-            cache_dir=cache_dir,
-            events=log,
+            record["model"], record["domains"], evaluator, config, resume=True, cache_dir=cache_dir,
+            runner=runner, events=log,
         )
-    )
+    )  # fmt: skip

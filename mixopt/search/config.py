@@ -55,19 +55,32 @@ class SearchConfig:
     """The fine-tune each trial runs (searched knobs override it per trial)."""
     allow_pickle: bool = False
     """Allow a model with pickled (non-safetensors) weights."""
+    trial_timeout: float | None = None
+    """Seconds a trial may run before it is stopped and recorded as failed; None: no limit."""
+    max_retries: int = 1
+    """Re-runs of a trial whose worker process died (not of a trial that raised). One: a
+    worker lost to a pre-empted node or a killed process is rarely lost twice, while a trial
+    that takes its worker down every time (the host's OOM killer) would waste the rest."""
 
     def __post_init__(self) -> None:
         problems = []
         for key in ("budget", "cpus_per_trial"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 problems.append(f"{key} must be a positive integer")
-        for key in ("trials", "confirm", "startup_trials"):
+        for key in ("trials", "confirm", "startup_trials", "max_retries"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 0:
                 problems.append(f"{key} must be a whole number >= 0")
         if self.concurrency is not None and (
             not isinstance(self.concurrency, int) or self.concurrency < 1
         ):
             problems.append("concurrency must be a positive integer")
+        if self.trial_timeout is not None and (
+            not isinstance(self.trial_timeout, int | float)
+            or isinstance(self.trial_timeout, bool)
+            or not self.trial_timeout > 0
+            or not math.isfinite(self.trial_timeout)
+        ):
+            problems.append("trial_timeout must be a positive number of seconds")
         if self.early_stop not in EARLY_STOP:
             problems.append(f"early_stop must be one of {', '.join(EARLY_STOP)}")
         for name, mix in self.baselines:

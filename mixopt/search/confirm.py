@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
-from mixopt.search.searcher import StatelessSearcher, trial_params
+from mixopt.search.searcher import WORKER_DIED, StatelessSearcher, trial_params
 from mixopt.search.tracking import Tracker
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class ConfirmSearcher(StatelessSearcher):
         number, job = self.live.pop(trial_id)
         last = result or self.last.pop(trial_id, {})
         if error or last.get("score") is None:
-            reason = str(last.get("error") or "the trial's worker failed")
+            reason = str(last.get("error") or WORKER_DIED)
             self.tracker.finish_trial(number, "FAIL", None, reason)
             self.events.emit("confirm_finished", f"confirmation run of {job['name']} (seed {job['seed']}) FAILED: {reason}",
                              name=job["name"], seed=job["seed"], source=job["source"], state="FAIL", score=None,

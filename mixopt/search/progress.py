@@ -41,6 +41,11 @@ class Progress:
                              **ids, step=step, total_steps=total, intermediate=value)  # fmt: skip
             return
         self.running -= 1
+        if event == "retry":  # its worker died: the trial runs again, it is not done
+            error = (payload or {}).get("error")
+            self.events.emit("trial_retried", self._line(f"RETRY  {label} (attempt {live.retries + 1}): {error}"),
+                             **ids, attempt=live.retries + 1, error=error)  # fmt: skip
+            return
         self.done += 1
         self.finished_here += 1
         if event == "complete" and payload is not None:

@@ -78,8 +78,13 @@ class SearchResult:
         }
 
     def counts(self) -> dict[str, int]:
-        out = {"trials": len(self.trials)}
-        for t in self.trials:
+        return self.count(self.trials)
+
+    @staticmethod
+    def count(trials: Sequence[TrialRecord]) -> dict[str, int]:
+        """Trials in all and by state (``complete``, ``pruned``, ``fail``)."""
+        out = {"trials": len(trials)}
+        for t in trials:
             out[t.state.lower()] = out.get(t.state.lower(), 0) + 1
         return out
 

@@ -22,7 +22,9 @@ from mixopt.search.trainable import PROTECTED_KEY
 
 __all__ = ["Live", "MixoptSearcher", "StatelessSearcher"]
 
-ROLE, MIXTURE, TRAIN, RESULT, ERROR = "role", "mixture", "train", "result", "error"
+ROLE, MIXTURE, TRAIN, RESULT, ERROR, RETRIES = (
+    "role", "mixture", "train", "result", "fail_reason", "retries",
+)  # fmt: skip
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Live:
     train: dict[str, Any]
     optuna_trial: Any = None
     last: Mapping[str, Any] | None = None
+    retries: int = 0
+    """Re-runs after its worker died."""
 
 
 class StatelessSearcher(Searcher):
@@ -52,17 +56,26 @@ class MixoptSearcher(StatelessSearcher):
     """Proposes trials from an Optuna study, tells it their outcomes, and logs them to MLflow.
 
     ``total`` is how many finished trials the study needs; trials finished before (a resumed
-    study) count towards it. Live only in the driver: never pickled to a worker.
+    study) count towards it. A trial whose worker died runs again (same trial, same
+    parameters) up to ``max_retries`` times; after ``fail_limit`` failures in a row with no
+    trial that worked, ``stopped`` says why and no more trials start. Live only in the
+    driver: never pickled to a worker.
     """
 
     def __init__(
         self, study: Any, space: SearchSpace, simplex: Simplex, tracker: Tracker, total: int, seed: int,
         budget: int, on_event: Callable[[str, Live, Mapping[str, Any] | None], None],
+        max_retries: int = 0, fail_limit: int | None = None,
     ) -> None:  # fmt: skip
         super().__init__(metric="intermediate", mode="max")
         self.study, self.space, self.simplex, self.tracker = study, space, simplex, tracker
         self.total, self.seed, self.budget, self.on_event = total, seed, budget, on_event
+        self.max_retries, self.fail_limit = max_retries, fail_limit
         self.live: dict[str, Live] = {}
+        self.retry: list[Live] = []  # trials whose worker died, to run again
+        self.failed_in_a_row = 0
+        self.first_failure: str | None = None
+        self.stopped: str | None = None
 
     def finished_count(self) -> int:
         from optuna.trial import TrialState
@@ -75,8 +88,14 @@ class MixoptSearcher(StatelessSearcher):
         )
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        if self.finished_count() + len(self.live) >= self.total:
+        if self.stopped is not None:
             return Searcher.FINISHED if not self.live else None  # type: ignore[return-value]  # Tune's "done" marker is a str
+        if self.retry:
+            live = self.live[trial_id] = self.retry.pop(0)
+            self.on_event("start", live, None)
+            return self._config(live)
+        if self.finished_count() + len(self.live) >= self.total:
+            return Searcher.FINISHED if not self.live else None  # type: ignore[return-value]
         trial = self.study.ask()
         raw = trial.user_attrs.get(MIXTURE)
         mixture = dict(raw) if raw else self.simplex.suggest(trial)
@@ -91,13 +110,11 @@ class MixoptSearcher(StatelessSearcher):
             trial.number, role, trial_params(mixture, train, self.seed, self.budget)
         )
         self.on_event("start", live, None)
-        return {
-            "number": trial.number,
-            "mixture": mixture,
-            "train": train,
-            "seed": self.seed,
-            "protected": role != "search",
-        }
+        return self._config(live)
+
+    def _config(self, live: Live) -> dict[str, Any]:
+        return {"number": live.number, "mixture": live.mixture, "train": live.train, "seed": self.seed,
+                "protected": live.role != "search"}  # fmt: skip
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         live = self.live.get(trial_id)
@@ -123,12 +140,25 @@ class MixoptSearcher(StatelessSearcher):
         if live is None:
             return
         last = result or live.last or {}
+        if error and "error" not in last:
+            # the trial reports its own exceptions before raising: with no report, its
+            # worker process died under it (killed, out of host memory, node lost)
+            if live.retries < self.max_retries and self.stopped is None:
+                live.retries += 1
+                live.last = None
+                live.optuna_trial.set_user_attr(RETRIES, live.retries)
+                self.tracker.note_retry(live.number, live.retries)
+                self.retry.append(live)
+                self.on_event("retry", live, {"error": WORKER_DIED})
+                return
+            last = {"error": f"{WORKER_DIED} ({live.retries + 1} attempts)"}
         if error or "error" in last:
-            reason = str(last.get("error") or "the trial's worker failed")
+            reason = str(last["error"])
             live.optuna_trial.set_user_attr(ERROR, reason)
             self.study.tell(live.optuna_trial, state=TrialState.FAIL)
             self.tracker.finish_trial(live.number, "FAIL", None, reason)
             self.on_event("fail", live, {"error": reason})
+            self._count_failure(reason)
         elif last.get("score") is not None:
             payload = json.loads(last["result_json"])
             payload.update(
@@ -141,6 +171,7 @@ class MixoptSearcher(StatelessSearcher):
             )  # Optuna first: the source of truth
             self.tracker.finish_trial(live.number, "COMPLETE", payload)
             self.on_event("complete", live, payload)
+            self.fail_limit = None  # a trial worked: the setup is sound, failures are the trials'
         else:  # stopped early by the scheduler
             self.study.tell(live.optuna_trial, state=TrialState.PRUNED)
             self.tracker.finish_trial(
@@ -152,6 +183,24 @@ class MixoptSearcher(StatelessSearcher):
                 },
             )
             self.on_event("prune", live, last)
+            self.fail_limit = None
+
+    def _count_failure(self, reason: str) -> None:
+        self.failed_in_a_row += 1
+        self.first_failure = self.first_failure or reason
+        if (
+            self.fail_limit is not None
+            and self.failed_in_a_row >= self.fail_limit
+            and self.stopped is None
+        ):
+            self.retry.clear()
+            self.stopped = (
+                f"the first {self.failed_in_a_row} trials all failed, so the study stopped "
+                f"(first failure: {self.first_failure})"
+            )
+
+
+WORKER_DIED = "WorkerDied: the trial's worker process died"
 
 
 def trial_params(

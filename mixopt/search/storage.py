@@ -7,7 +7,14 @@ from typing import Any
 
 from mixopt.search.results import TrialRecord
 
-__all__ = ["best_trial", "enqueue_baselines", "finished_trials", "records", "requeue_interrupted"]
+__all__ = [
+    "any_worked",
+    "best_trial",
+    "enqueue_baselines",
+    "finished_trials",
+    "records",
+    "requeue_interrupted",
+]
 
 
 def requeue_interrupted(ostudy: Any) -> None:
@@ -35,8 +42,21 @@ def finished_trials(ostudy: Any) -> dict[int, tuple[str, Any, str | None]]:
             "score": None,
             "metrics": {},
         }
-        out[t.number] = (t.state.name, result, t.user_attrs.get("error"))
+        out[t.number] = (t.state.name, result, _reason(t))
     return out
+
+
+def _reason(t: Any) -> str | None:
+    """Why a trial failed (``error`` in studies written before ``fail_reason``)."""
+    reason = t.user_attrs.get("fail_reason", t.user_attrs.get("error"))
+    return None if reason is None else str(reason)
+
+
+def any_worked(ostudy: Any) -> bool:
+    """Whether a trial of the study completed or was pruned (it ran to a score)."""
+    from optuna.trial import TrialState
+
+    return bool(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
 def best_trial(ostudy: Any) -> int | None:
@@ -62,7 +82,7 @@ def records(ostudy: Any) -> tuple[TrialRecord, ...]:
             )
         )
         out.append(TrialRecord(t.number, t.user_attrs.get("role", "search"), t.state.name, dict(t.user_attrs.get("mixture", {})),
-                               dict(t.user_attrs.get("train", {})), score, dict(result.get("metrics", {})), t.user_attrs.get("error")))  # fmt: skip
+                               dict(t.user_attrs.get("train", {})), score, dict(result.get("metrics", {})), _reason(t)))  # fmt: skip
     return tuple(out)
 
 

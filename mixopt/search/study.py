@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,12 @@ from mixopt.events import EventLog
 from mixopt.io import require_empty_dir, write_json_atomic
 from mixopt.search.config import SearchConfig
 from mixopt.search.execution import fit, start_ray, trial_resources
+from mixopt.search.faults import StudyFailedError
 from mixopt.search.progress import Progress
-from mixopt.search.results import SearchResult, summarize
+from mixopt.search.results import SearchResult, TrialRecord, summarize
 from mixopt.search.space import SearchSpace, Simplex
 from mixopt.search.storage import (
+    any_worked,
     best_trial,
     enqueue_baselines,
     finished_trials,
@@ -80,7 +82,7 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
     ]
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
     context = StudyContext(checked.model_ref, domains, checked.suite, config.budget, config.train,
-                           config.allow_pickle, runner)  # fmt: skip
+                           config.allow_pickle, runner, config.trial_timeout)  # fmt: skip
     record = {"mixopt_version": __version__, "tokenizer": model, **inputs,
               "space": checked.space.to_dict()}  # fmt: skip
     return Study(out, config.with_(out=str(out)), context, checked.space, tuple(baselines), record,
@@ -134,6 +136,8 @@ def run_study(study: Study) -> SearchResult:
     study.events.add_file(out / "events.jsonl")  # appended to: a resumed study adds its own
     record = dict(study.record)
     previous = json.loads((out / STUDY_FILE).read_text()) if study.resume else {}
+    for torn in out.glob(".*.tmp"):  # a write a killed driver left unfinished (never renamed)
+        torn.unlink()
     record["parent_run_id"] = previous.get("parent_run_id")
     storage_url = config.storage or f"sqlite:///{out / 'study.db'}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -179,7 +183,11 @@ def run_study(study: Study) -> SearchResult:
 
     try:
         total = len(study.baselines) + config.trials
-        _search(study, ostudy, tracker, total)
+        stopped = _search(study, ostudy, tracker, total)
+        if stopped is not None:
+            _write_results(study.out, records(ostudy))
+            tracker.fail_study(stopped)
+            raise StudyFailedError(f"{stopped}; fix it and run again with --resume {study.out}")
         best = best_trial(ostudy)
         confirmed = (
             run_confirmation(study, ostudy, tracker, best)
@@ -194,7 +202,8 @@ def run_study(study: Study) -> SearchResult:
     return _finish(study, ostudy, tracker, confirmed, storage_url)
 
 
-def _search(study: Study, ostudy: Any, tracker: Tracker, total: int) -> None:
+def _search(study: Study, ostudy: Any, tracker: Tracker, total: int) -> str | None:
+    """Run the searched trials; return why the study stopped early, if it did."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
@@ -223,14 +232,18 @@ def _search(study: Study, ostudy: Any, tracker: Tracker, total: int) -> None:
             "note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end"
         )
     progress = Progress(total, 0, concurrency, study.events)
+    from mixopt.search.faults import fail_limit
+
     searcher = MixoptSearcher(
-        ostudy, study.space, simplex, tracker, total, config.seed, config.budget, progress
-    )
+        ostudy, study.space, simplex, tracker, total, config.seed, config.budget, progress,
+        config.max_retries, None if any_worked(ostudy) else fail_limit(concurrency),
+    )  # fmt: skip
     progress.done = searcher.finished_count()
     if progress.done >= total:
-        return
+        return None
     fit(tune.with_resources(tune.with_parameters(trainable, context=study.context), resources), searcher, scheduler,
          concurrency, study.out, "search")  # fmt: skip
+    return searcher.stopped
 
 
 def _finish(
@@ -246,8 +259,10 @@ def _finish(
     best_number = best_trial(ostudy)
     if best_number is None:
         failed = [t for t in trials if t.state == "FAIL"]
-        reason = f" (first failure: {failed[0].error})" if failed else ""
-        raise ConfigError(f"no trial completed; nothing to report{reason}")
+        reason = f"no trial completed; nothing to report{f' (first failure: {failed[0].error})' if failed else ''}"
+        _write_results(study.out, trials)
+        tracker.fail_study(reason)
+        raise StudyFailedError(reason)
     best, baselines = summarize(trials, confirmed, best_number)
     out = study.out
     uri = tracking_uri_for(out, study.config.tracking_uri)
@@ -266,9 +281,7 @@ def _finish(
         "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs} for d in study.context.domains},
     }  # fmt: skip
     write_json_atomic(out / "best_mixture.json", payload)
-    write_json_atomic(
-        out / "results.json", {"counts": result.counts(), "trials": [t.__dict__ for t in trials]}
-    )
+    _write_results(out, trials)
     tracker.tag_best(best_number)
     metrics = {
         "best_score": best.score or 0.0,
@@ -279,6 +292,13 @@ def _finish(
                       best={"trial": best_number, "mixture": best.mixture, "score": best.score,
                             "search_score": best.search_score})  # fmt: skip
     return result
+
+
+def _write_results(out: Path, trials: Sequence[TrialRecord]) -> None:
+    counts = SearchResult.count(trials)
+    write_json_atomic(
+        out / "results.json", {"counts": counts, "trials": [t.__dict__ for t in trials]}
+    )
 
 
 def package_versions() -> dict[str, str]:

@@ -115,8 +115,18 @@ class Tracker:
             self.client.log_batch(run_id, metrics=metrics[i : i + 900])
         self.client.set_tag(run_id, "mixopt.state", state)
         if error:
-            self.client.set_tag(run_id, "mixopt.error", error[:5000])
+            self.client.set_tag(run_id, "mixopt.fail_reason", error[:5000])
         self.client.set_terminated(run_id, status="FAILED" if state == "FAIL" else "FINISHED")
+
+    def note_retry(self, number: int, retries: int) -> None:
+        """The trial's worker died; the trial runs again in the same run."""
+        if number in self._runs:
+            self.client.set_tag(self._runs[number], "mixopt.retries", str(retries))
+
+    def fail_study(self, reason: str) -> None:
+        """Close the parent run as FAILED, with why (its finished children stay as they are)."""
+        self.client.set_tag(self.parent_id, "mixopt.fail_reason", reason[:5000])
+        self.client.set_terminated(self.parent_id, status="FAILED")
 
     def tag_best(self, number: int) -> None:
         for n, run_id in self._runs.items():

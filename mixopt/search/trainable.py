@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixopt.data.tokenize import TokenizedDomain
-from mixopt.errors import first_line
+from mixopt.search.faults import TimeLimit, check_finite, fail_reason
 from mixopt.training.config import TrainConfig
 
 __all__ = ["PROTECTED_KEY", "StudyContext", "result_to_dict", "trainable"]
@@ -33,6 +33,8 @@ class StudyContext:
     runner: Any = None
     """A picklable callable ``(TrialSpec, report) -> TrialResult`` run instead of
     :func:`run_trial` (e.g. a trivial one, to measure what the machinery costs)."""
+    trial_timeout: float | None = None
+    """Seconds a trial may run; None: no limit."""
 
 
 def result_to_dict(result: Any) -> dict[str, Any]:
@@ -59,20 +61,18 @@ def trainable(config: dict[str, Any], context: StudyContext) -> None:
 
     def report(step: int, total: int, score: float | None) -> None:
         if score is not None:
+            check_finite(score, "intermediate score")  # a diverged run fails now, not at the end
             last.append(score)
             tune.report({key: score, "step": step, "total_steps": total})
 
     try:
-        result = (context.runner or run_trial)(spec, report)
-    except Exception as exc:
-        # the reason reaches Optuna and MLflow as one line; Tune keeps the traceback
-        first = first_line(exc)
-        tune.report(
-            {
-                "error": f"{type(exc).__name__}: {first}".rstrip(": "),
-                "traceback": traceback.format_exc()[-4000:],
-            }
-        )
+        with TimeLimit(context.trial_timeout):
+            result = (context.runner or run_trial)(spec, report)
+            check_finite(result.score)
+    except Exception as exc:  # not SystemExit/StopIteration: Tune's ways of ending a trial
+        # the trial's own fault, told apart from a dead worker (which reports nothing): the
+        # reason reaches Optuna and MLflow as one line, Tune keeps it and the traceback
+        tune.report({"error": fail_reason(exc), "traceback": traceback.format_exc()[-4000:]})
         raise
     payload = result_to_dict(result)
     payload["node"] = (

@@ -1,33 +1,120 @@
 """Trial runners that stand in for :func:`mixopt.trial.run_trial` where only the machinery
-around a trial is being measured (benchmarks/search_overhead.py)."""
+around a trial is being measured or tested: a trivial trial (benchmarks/search_overhead.py)
+and one that injects faults for real inside the Ray worker that runs it.
+
+Module-level and picklable: a study sends its runner to every worker (``runner=``).
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mixopt.trial import TrialResult, TrialSpec
 
-__all__ = ["WaitingTrial"]
+__all__ = ["FAULTS", "FaultyTrial", "WaitingTrial", "trivial_result"]
+
+FAULTS = ("train_error", "eval_error", "nan", "inf", "slow", "oom", "kill_worker")
+"""What :class:`FaultyTrial` can do to a trial."""
+
+
+def trivial_result(spec: TrialSpec, elapsed: float, score: float | None = None) -> TrialResult:
+    """A result scoring the mixture by a fixed smooth function (closeness to uniform), so a
+    study around it behaves like a real one; ``score`` overrides it."""
+    shares = dict(spec.mixture)
+    if score is None:
+        score = -sum((v - 1 / len(shares)) ** 2 for v in shares.values())
+    return TrialResult(
+        score=score, metrics={}, intermediate=(), loss_curve=(),
+        domains={n: {"tokens": round(v * spec.budget), "records": 0, "epochs": 0.0} for n, v in shares.items()},
+        timings={"data_s": 0.0, "load_s": 0.0, "train_s": elapsed, "eval_s": 0.0, "total_s": elapsed},
+        steps=0, total_steps=0, stopped_early=False, tokens_per_second=0.0, mixture=shares, seed=spec.seed,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class WaitingTrial:
-    """A trial that waits ``seconds`` instead of training, and scores the mixture by a fixed
-    smooth function (closeness to uniform), so a study around it behaves like a real one."""
+    """A trial that waits ``seconds`` instead of training, scored by :func:`trivial_result`."""
 
     seconds: float = 0.0
 
     def __call__(self, spec: TrialSpec, report: Any = None) -> TrialResult:
         start = time.perf_counter()
         time.sleep(self.seconds)
-        shares = dict(spec.mixture)
-        score = -sum((v - 1 / len(shares)) ** 2 for v in shares.values())
-        elapsed = time.perf_counter() - start
-        return TrialResult(
-            score=score, metrics={}, intermediate=(), loss_curve=(),
-            domains={n: {"tokens": round(v * spec.budget), "records": 0, "epochs": 0.0} for n, v in shares.items()},
-            timings={"data_s": 0.0, "load_s": 0.0, "train_s": elapsed, "eval_s": 0.0, "total_s": elapsed},
-            steps=0, total_steps=0, stopped_early=False, tokens_per_second=0.0, mixture=shares, seed=spec.seed,
-        )  # fmt: skip
+        return trivial_result(spec, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class FaultyTrial:
+    """A trivial trial that injects a fault into chosen calls.
+
+    Calls are numbered across all workers, in the order they start, by files in ``folder``
+    (created atomically, so concurrent workers never share a number); call ``n`` suffers
+    ``faults[n]`` (None, or past the end: no fault). The faults, each done for real:
+
+    - ``train_error`` / ``eval_error``: raise during "training" (before any score) or
+      during "evaluation" (after an intermediate score);
+    - ``nan`` / ``inf``: return that score;
+    - ``slow``: write ``started-N`` in ``folder``, then work (in short steps, like a training
+      loop) for ``seconds``; if stopped on the way, write ``stopped-N`` and re-raise;
+    - ``oom``: raise ``torch.OutOfMemoryError`` (what CUDA raises when memory runs out);
+    - ``kill_worker``: SIGKILL the worker process running the trial.
+    """
+
+    folder: str
+    faults: tuple[str | None, ...] = ()
+    seconds: float = 600.0
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.faults if f is not None and f not in FAULTS]
+        if unknown:
+            raise ValueError(f"unknown fault {unknown[0]!r}; choose from {', '.join(FAULTS)}")
+
+    def __call__(self, spec: TrialSpec, report: Any = None) -> TrialResult:
+        start = time.perf_counter()
+        call = _number_call(Path(self.folder))
+        fault = self.faults[call] if call < len(self.faults) else None
+        if fault == "kill_worker":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if fault == "oom":
+            import torch
+
+            raise torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB (injected fault)"
+            )
+        if fault == "train_error":
+            raise RuntimeError(f"injected training fault in call {call}")
+        if fault == "slow":
+            self._work(call)
+        if report is not None:
+            report(1, 2, 0.0)
+        if fault == "eval_error":
+            raise RuntimeError(f"injected evaluation fault in call {call}")
+        score = {"nan": float("nan"), "inf": float("inf")}.get(fault or "")
+        return trivial_result(spec, time.perf_counter() - start, score)
+
+    def _work(self, call: int) -> None:
+        folder = Path(self.folder)
+        (folder / f"started-{call}").touch()
+        try:
+            end = time.monotonic() + self.seconds
+            while time.monotonic() < end:
+                time.sleep(0.05)  # a step: the trial can be stopped between two
+        except BaseException:
+            (folder / f"stopped-{call}").touch()
+            raise
+
+
+def _number_call(folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    while True:
+        try:
+            os.close(os.open(folder / f"call-{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return n
+        except FileExistsError:
+            n += 1

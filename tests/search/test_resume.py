@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from mixopt.cli import main
+from tests.search.killable_study import SAMPLER
 
 pytestmark = pytest.mark.slow
 
@@ -90,3 +93,156 @@ def test_sigkill_mid_study_then_resume_keeps_every_trial_once(
     numbers = sorted(int(r.data.tags["mixopt.trial_number"]) for r in finished)
     assert numbers == sorted(t.number for t in complete)  # one finished run per completed trial
     assert len({r.data.tags.get("mlflow.parentRunId") for r in finished}) == 1
+
+
+# --- kills at chosen points of a study of trivial trials -------------------------------
+
+OPTIONS = {"budget": "2k", "trials": 4, "concurrency": 1, "confirm": 0, "early_stop": "off",
+           "sampler": SAMPLER, "seed": 0}  # fmt: skip
+
+
+def _kill_points(seed: int) -> list[tuple[str, Any]]:
+    """Three kills, at points drawn by ``seed``: during a trial (its runner call), during the
+    MLflow logging of a finished trial, while writing the final results."""
+    rng = random.Random(seed)
+    return [
+        ("trial", rng.randrange(1, 5)),  # runner calls 0-1 are the baselines
+        ("mlflow", rng.randrange(1, 4)),  # the n-th trial run closed after the resume
+        ("report", rng.choice(["results.json", "best_mixture.json"])),
+    ]
+
+
+def _drive(settings: dict[str, Any], tmp: Path) -> None:
+    """Run the driver until it says it reached its kill point; SIGKILL it and all it started."""
+    ready = Path(settings["ready"])
+    if settings["point"] == "trial":  # the runner says when call K is under way
+        ready = Path(settings["calls"]) / f"started-{settings['at']}"
+    ready.unlink(missing_ok=True)
+    path = tmp / "settings.json"
+    path.write_text(json.dumps(settings))
+    proc = subprocess.Popen([sys.executable, "-m", "tests.search.killable_study", str(path)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=Path(__file__).parents[2])  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ready.exists(), (
+            f"never reached {settings['point']}: {proc.stderr.read().decode()[-3000:] if proc.poll() is not None and proc.stderr else 'timed out'}"
+        )
+        os.kill(proc.pid, signal.SIGKILL)  # the driver, as a pre-empted node would lose it
+        proc.wait(timeout=30)
+    finally:
+        _kill_session(proc.pid)
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL what is left of the driver's session (its Ray), and check that nothing stays."""
+    for _ in range(100):
+        left = [p for p in _session(sid) if p != os.getpid()]
+        if not left:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sid, signal.SIGKILL)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    raise AssertionError(f"processes of the killed study still run: {_session(sid)}")
+
+
+def _session(sid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":  # session id; zombies are gone already
+                out.append(int(stat.parent.name))
+    return out
+
+
+def _outcome(out: Path) -> dict[str, Any]:
+    """What the study reports, without what differs between two folders (paths, trial numbers
+    shifted by interrupted trials)."""
+    best = json.loads((out / "best_mixture.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+    trials = sorted(
+        (t["role"], t["state"], sorted(t["mixture"].items()), t["score"]) for t in results["trials"]
+    )
+    return {"best": best["best_mixture"], "score": best["score"], "lift": best["lift"], "baselines": best["baselines"],
+            "counts": results["counts"], "trials": trials}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reference(
+    study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The same study, never killed."""
+    from mixopt import optimize_mixture
+    from mixopt.testing.runners import FaultyTrial
+
+    tmp = tmp_path_factory.mktemp("reference")
+    optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"],
+                     runner=FaultyTrial(str(tmp / "calls")), **OPTIONS, out=str(tmp / "study"), quiet=True)  # fmt: skip
+    return _outcome(tmp / "study")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sigkill_at_chosen_points_then_resume_loses_nothing(
+    seed: int, study_inputs: dict[str, Any], reference: dict[str, Any], tmp_path: Path
+) -> None:
+    import optuna
+    from mlflow.tracking import MlflowClient
+
+    from mixopt import resume_search
+    from mixopt.testing.runners import FaultyTrial
+
+    out = tmp_path / "study"
+    base = {"out": str(out), "calls": str(tmp_path / "calls"), "ready": str(tmp_path / "ready"),
+            "model": study_inputs["model"], "domains": study_inputs["domains"],
+            "evaluator": study_inputs["evaluator"], "options": OPTIONS}  # fmt: skip
+    kills = _kill_points(seed)
+    for i, (point, at) in enumerate(kills):
+        _drive({**base, "point": point, "at": at, "resume": i > 0}, tmp_path)
+        _check_folder(out)  # whatever the kill interrupted, the folder reads back
+    resume_search(out, quiet=True, runner=FaultyTrial(str(tmp_path / "calls")))
+
+    assert _outcome(out) == reference  # as if it had never been killed
+    study = optuna.load_study(study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}")
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 6  # 2 baselines + 4 searched, each exactly once
+    assert len({json.dumps(t.user_attrs["mixture"], sort_keys=True) for t in complete}) == 6
+    assert all(t.state.name == "FAIL" for t in study.trials if t.user_attrs.get("interrupted"))
+    assert [t for t in study.trials if t.user_attrs.get("interrupted")]  # the kill mid-trial
+
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("mixopt").experiment_id], max_results=1000
+    )
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    finished = [r for r in runs if r.data.tags.get("mixopt.state") == "COMPLETE"]
+    assert sorted(int(r.data.tags["mixopt.trial_number"]) for r in finished) == sorted(
+        t.number for t in complete
+    )
+    for run in finished:  # the figures Optuna holds, logged once, in a FINISHED run
+        assert run.info.status == "FINISHED"
+        assert (
+            run.data.metrics["score"]
+            == study.trials[int(run.data.tags["mixopt.trial_number"])].value
+        )
+    _check_folder(out)
+
+
+def _check_folder(out: Path) -> None:
+    """Every file mixopt writes in the output folder parses; no torn temporary file stays
+    past a resume."""
+    import sqlite3
+
+    for path in out.iterdir():
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".db":
+            with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as conn:
+                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if (out / "study.json").exists():
+        json.loads((out / "study.json").read_text())["config"]

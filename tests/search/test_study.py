@@ -185,7 +185,7 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(
     assert (
         len(bad) == 1
         and bad[0].info.status == "FAILED"
-        and "injected evaluator fault" in bad[0].data.tags["mixopt.error"]
+        and "injected evaluator fault" in bad[0].data.tags["mixopt.fail_reason"]
     )
 
 
