@@ -15,7 +15,7 @@ from mixopt.errors import MixoptError
 
 __all__ = ["main", "run"]
 
-_SUBCOMMANDS = ("search", "validate", "export", "tiny-model")
+_SUBCOMMANDS = ("search", "validate", "export", "report", "tiny-model")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,13 +4,14 @@ Tune, confirm the winner on fresh seeds, write the results. Resumable from its f
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixopt.errors import ConfigError
+from mixopt.errors import ConfigError, first_line
 from mixopt.io import require_empty_dir, write_json_atomic
 from mixopt.search.config import SearchConfig
 from mixopt.search.execution import fit, start_ray, trial_resources
@@ -276,8 +277,25 @@ def _finish(
         "best_score": best.score or 0.0,
         **{f"lift_over_{n}": v for n, v in result.lift.items()},
     }
-    tracker.finish_study(metrics, [out / "best_mixture.json", out / "results.json"])
+    report = _write_report(out)  # after the results: a report that fails loses nothing
+    if report is not None:
+        paths["report"] = str(report / "index.html")
+    artifacts = [out / "best_mixture.json", out / "results.json", *([report] if report else [])]
+    tracker.finish_study(metrics, artifacts)
     return result
+
+
+def _write_report(out: Path) -> Path | None:
+    """The study's HTML report (``out/report/``), or None with a warning line if it failed."""
+    try:
+        from mixopt.report import REPORT_DIR, write_report
+
+        write_report(out)
+        return out / REPORT_DIR
+    except Exception as exc:
+        print(f"warning: the report was not written ({type(exc).__name__}: {first_line(exc)}); "
+              f"retry with: mixopt report {out}", file=sys.stderr, flush=True)  # fmt: skip
+        return None
 
 
 def package_versions() -> dict[str, str]:
