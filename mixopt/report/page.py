@@ -33,7 +33,8 @@ CAPTIONS = {
         "over the completed trials."),
     "simplex.png": ("Proposals on the simplex",
         "Each trial's mixture as a point, colored by score. With three domains this is a ternary plot (gray "
-        "lines: equal share of a domain); with more, each mixture sits at the share-weighted mean of the "
+        "lines: equal share of a domain, 0.2 apart; each edge is marked with the share of the corner it leaves, "
+        "counter-clockwise); with more, each mixture sits at the share-weighted mean of the "
         "domain corners, a projection in which different mixtures can fall on the same point."),
     "metrics.png": ("Per-task metrics of the top trials",
         "The evaluator's metrics of the best completed trials and of the baselines."),

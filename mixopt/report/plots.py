@@ -59,6 +59,11 @@ def _scored(data: ReportData) -> list[TrialRecord]:
     return [t for t in data.trials if t.score is not None and math.isfinite(t.score)]
 
 
+def _whole_scores(ax: Axes) -> None:
+    # scores often differ only in the third decimal; an offset ("-1.142 +0.0005") hides that
+    ax.ticklabel_format(axis="y", useOffset=False)
+
+
 def _y(t: TrialRecord) -> float:
     return math.nan if t.score is None else t.score
 
@@ -87,6 +92,9 @@ def comparison(data: ReportData) -> Figure | None:
     ax.set_xticks(range(len(candidates)), [_label(c.name, data) for c in candidates])
     ax.set_xlim(-0.6, len(candidates) - 0.4)
     ax.set_ylabel("score (higher is better)")
+    ax.ticklabel_format(
+        axis="y", useOffset=False
+    )  # scores differ in the 3rd decimal: show them whole
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     ax.set_title("Best mixture vs baselines", fontsize=11)
@@ -95,7 +103,8 @@ def comparison(data: ReportData) -> Figure | None:
 
 def _label(name: str, data: ReportData) -> str:
     if name == "best":
-        return f"best (trial {data.best_number})"
+        same = next((n for n, k in data.baseline_numbers.items() if k == data.best_number), None)
+        return f"best (trial {data.best_number}" + (f" = {same})" if same else ")")
     lift = data.lift.get(name)
     if lift is None:
         return name
@@ -177,6 +186,9 @@ def history(data: ReportData) -> Figure | None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial number")
     ax.set_ylabel("score (higher is better)")
+    ax.ticklabel_format(
+        axis="y", useOffset=False
+    )  # scores differ in the 3rd decimal: show them whole
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     ax.set_title("Optimization history", fontsize=11)
@@ -248,6 +260,9 @@ def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name
     ax.set_xlabel("share", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
+    ax.ticklabel_format(
+        axis="y", useOffset=False
+    )  # scores differ in the 3rd decimal: show them whole
 
 
 def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -266,7 +281,7 @@ def importances(data: ReportData) -> Figure | None:
     if not data.importances:
         return None
     items = sorted(data.importances.items(), key=lambda kv: kv[1])
-    fig = _figure(7, 0.45 * len(items) + 1.3)
+    fig = _figure(7, max(3.4, 0.45 * len(items) + 1.3))
     ax = fig.add_subplot()
     bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#1f77b4")
     ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=3)
@@ -333,7 +348,7 @@ def simplex(data: ReportData) -> Figure | None:
     ax.axis("off")
     ax.set_xlim(-1.35, 1.35)
     ax.set_ylim(min(c[1] for c in corners) - 0.2, 1.25)
-    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8, frameon=False)
     kind = (
         "ternary plot"
         if n == 3
@@ -353,7 +368,16 @@ def _ternary_grid(ax: Axes, corners: Sequence[tuple[float, float]]) -> None:
             p = (s * a[0] + (1 - s) * b[0], s * a[1] + (1 - s) * b[1])
             q = (s * a[0] + (1 - s) * c[0], s * a[1] + (1 - s) * c[1])
             ax.plot([p[0], q[0]], [p[1], q[1]], color="#cccccc", lw=0.6, zorder=1)
-            ax.text(p[0], p[1], f"{s:.1f}", fontsize=6, color="#888888", ha="center", va="center")
+            # each edge carries the shares of the corner it leaves (counter-clockwise), just outside it
+            ax.text(
+                p[0] * 1.07,
+                p[1] * 1.07,
+                f"{s:.1f}",
+                fontsize=7,
+                color="#777777",
+                ha="center",
+                va="center",
+            )
 
 
 def _mark_named(
@@ -388,6 +412,9 @@ def _two_domains(fig: Figure, ax: Axes, data: ReportData, scored: Sequence[Trial
     ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel(f"share of {first} (the rest is {data.domains[1]})")
     ax.set_ylabel("score")
+    ax.ticklabel_format(
+        axis="y", useOffset=False
+    )  # scores differ in the 3rd decimal: show them whole
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Proposals on the simplex (two domains: a line)", fontsize=11)
@@ -402,7 +429,7 @@ def metrics(data: ReportData, top: int) -> Figure | None:
     names = [k for k in every if k not in same] or every
     if not rows or not names:
         return None
-    fig = _figure(max(6.0, 1.25 * len(names) + 2.6), 0.42 * len(rows) + 2.2)
+    fig = _figure(max(6.0, 1.25 * len(names) + 2.6), max(3.2, 0.42 * len(rows) + 2.2))
     ax = fig.add_subplot()
     shade = []
     for t in rows:
