@@ -90,8 +90,11 @@ def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> st
     ]  # fmt: skip
     parts += [f"<p class='note'>{_e(n)}</p>" for n in data.notes]
     parts += _headline(data)
-    for name in images:
-        title, caption = CAPTIONS.get(name, (name, ""))
+    for name, (title, caption) in CAPTIONS.items():  # the figures' order
+        if name not in images:
+            if name == "importances.png" and data.importance_note:
+                parts.append(f"<h2>{_e(title)}</h2><p class='note'>{_e(data.importance_note)}</p>")
+            continue
         parts.append(
             f"<h2>{_e(title)}</h2><p>{_e(caption)}</p><img src='{_e(name)}' alt='{_e(title)}'>"
         )
@@ -99,10 +102,6 @@ def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> st
             parts.append(_metrics_table(data, top))
         if name == "cost.png":
             parts.append(_cost_table(data))
-    if "importances.png" not in images and data.importance_note:
-        parts.append(
-            f"<h2>Parameter importances</h2><p class='note'>{_e(data.importance_note)}</p>"
-        )
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -154,7 +153,7 @@ def _metrics_table(data: ReportData, top: int) -> str:
     rows = data.metric_rows(top)
     names = sorted({k for t in rows for k in t.metrics})
     return _table(["trial", "score", *names],
-                  [[data.label(t), _num(t.score), *(_num(t.metrics.get(k)) for k in names)] for t in rows])  # fmt: skip
+                  [[data.label(t), _num(t.score), *(_general(t.metrics.get(k)) for k in names)] for t in rows])  # fmt: skip
 
 
 def _cost_table(data: ReportData) -> str:
@@ -184,6 +183,10 @@ def _e(value: object) -> str:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def _general(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
 
 
 def _signed(value: float | None) -> str:

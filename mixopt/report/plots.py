@@ -233,7 +233,6 @@ def shares(data: ReportData) -> Figure | None:
 def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name: str) -> None:
     xs = [t.mixture.get(name, 0.0) for t in scored]
     ys = [_y(t) for t in scored]
-    done = range(len(scored))
     ax.scatter(xs, ys, color=SEARCH, s=18)
     for t in scored:
         role = _role_name(t)
@@ -243,19 +242,17 @@ def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name
             )
         if t.number == data.best_number:
             ax.scatter([t.mixture.get(name, 0.0)], [_y(t)], marker="*", color=BEST, s=120, zorder=5)
-    r = _correlation([xs[i] for i in done], [ys[i] for i in done])
-    title = name
-    if r is not None:
-        slope, intercept = _fit([xs[i] for i in done], [ys[i] for i in done])
+    r = _correlation(xs, ys)
+    if r is None:
+        ax.set_title(name, fontsize=9)
+    else:
+        slope, intercept = statistics.linear_regression(xs, ys)
         color = "#2ca02c" if r > 0 else "#d62728"
         lo, hi = min(xs), max(xs)  # the fit is drawn only over the shares that were tried
         ax.plot(
             [lo, hi], [intercept + slope * lo, intercept + slope * hi], color=color, lw=1, alpha=0.8
         )
-        title = f"{name}  (r = {r:+.2f})"
-        ax.set_title(title, fontsize=9, color=color)
-    else:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(f"{name}  (r = {r:+.2f})", fontsize=9, color=color)
     ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel("share", fontsize=8)
     ax.tick_params(labelsize=7)
@@ -269,11 +266,6 @@ def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     if len(xs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
         return None
     return statistics.correlation(xs, ys)
-
-
-def _fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
-    slope, intercept = statistics.linear_regression(xs, ys)
-    return slope, intercept
 
 
 def importances(data: ReportData) -> Figure | None:
