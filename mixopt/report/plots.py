@@ -1,86 +1,54 @@
-"""The report's figures, drawn with matplotlib (imported only here, and only when drawing).
-
-Figures are built as ``matplotlib.figure.Figure`` objects, never through pyplot, so no
-global backend or state is touched: drawing a report inside a longer process is safe.
-"""
+"""The report's figures, drawn with matplotlib (imported only when drawing), and
+:func:`draw_all`, which writes each one the data allows."""
 
 from __future__ import annotations
 
 import math
-import os
 import statistics
-import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mixopt.report._common import (
+    BEST,
+    SEARCH,
+    baseline_name,
+    color_of,
+    new_figure,
+    save_png,
+    score_of,
+    scored_trials,
+)
 from mixopt.report.data import ReportData
+from mixopt.report.simplex import simplex
 from mixopt.search.results import TrialRecord
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["FIGURES", "draw_all"]
-
-DPI = 110  # ~900 px wide at the sizes below: sharp in a browser, small on disk
-BASELINE_COLORS = {"uniform": "#1f77b4", "natural": "#2ca02c"}
-OTHER_BASELINE = "#9467bd"
-BEST = "#d62728"
-SEARCH = "#7f7f7f"
-
-
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-
-
-def _color(name: str) -> str:
-    return BEST if name == "best" else BASELINE_COLORS.get(name, OTHER_BASELINE)
-
-
-def _save(fig: Figure, path: Path) -> None:
-    """Write the PNG beside its final name, then rename it (a killed process leaves no half image)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.chmod(tmp, 0o644)  # a page to share: readable like any file written with open()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _scored(data: ReportData) -> list[TrialRecord]:
-    return [t for t in data.trials if t.score is not None and math.isfinite(t.score)]
-
-
-def _whole_scores(ax: Axes) -> None:
-    # scores often differ only in the third decimal; an offset ("-1.142 +0.0005") hides that
-    ax.ticklabel_format(axis="y", useOffset=False)
-
-
-def _y(t: TrialRecord) -> float:
-    return math.nan if t.score is None else t.score
-
-
-def _role_name(t: TrialRecord) -> str | None:
-    return t.role.split(":", 1)[1] if t.role.startswith("baseline:") else None
+__all__ = [
+    "FIGURES",
+    "comparison",
+    "cost",
+    "draw_all",
+    "history",
+    "importances",
+    "metrics",
+    "shares",
+]
 
 
 def comparison(data: ReportData) -> Figure | None:
     """The best mixture against the baselines: confirmed mean +- std, each seed, the search score."""
     if data.best is None:
         return None
-    fig = _figure(8, 4.6)
+    fig = new_figure(8, 4.6)
     ax = fig.add_subplot()
     candidates = [data.best, *(data.baselines[n] for n in sorted(data.baselines))]
     for x, c in enumerate(candidates):
-        color = _color(c.name)
+        color = color_of(c.name)
         if c.confirmed:
             ax.errorbar([x], [statistics.fmean(c.confirmed)], yerr=[c.spread], fmt="o", color=color, capsize=8, markersize=9,
                         label="confirmed mean ± std" if x == 0 else None)  # fmt: skip
@@ -114,49 +82,49 @@ def _label(name: str, data: ReportData) -> str:
 
 def history(data: ReportData) -> Figure | None:
     """Each trial's score in the order the trials were started, with the best so far."""
-    scored = _scored(data)
+    scored = scored_trials(data)
     if not scored:
         return None
-    fig = _figure(9, 4.6)
+    fig = new_figure(9, 4.6)
     ax = fig.add_subplot()
-    search = [t for t in scored if _role_name(t) is None]
+    search = [t for t in scored if baseline_name(t) is None]
     done = [t for t in search if t.state == "COMPLETE"]
     pruned = [t for t in search if t.state == "PRUNED"]
     ax.scatter(
         [t.number for t in done],
-        [_y(t) for t in done],
+        [score_of(t) for t in done],
         color=SEARCH,
         s=30,
         label="searched trial",
         zorder=3,
     )
     floor = _floor(scored)
-    shown = [t for t in pruned if _y(t) >= floor]
-    below = [t for t in pruned if _y(t) < floor]
+    shown = [t for t in pruned if score_of(t) >= floor]
+    below = [t for t in pruned if score_of(t) < floor]
     if shown:
-        ax.scatter([t.number for t in shown], [_y(t) for t in shown], facecolors="none", edgecolors=SEARCH,
+        ax.scatter([t.number for t in shown], [score_of(t) for t in shown], facecolors="none", edgecolors=SEARCH,
                    s=30, label="stopped early (last intermediate score)", zorder=3)  # fmt: skip
     if below:
         ax.scatter([t.number for t in below], [floor] * len(below), marker="v", color=SEARCH, s=30,
                    label=f"stopped early, scored below {floor:.4g}", zorder=3)  # fmt: skip
     for t in scored:
-        name = _role_name(t)
+        name = baseline_name(t)
         if name is not None:
             ax.scatter(
                 [t.number],
-                [_y(t)],
+                [score_of(t)],
                 marker="s",
-                color=_color(name),
+                color=color_of(name),
                 s=55,
                 label=f"baseline: {name}",
                 zorder=4,
             )
-            ax.axhline(_y(t), color=_color(name), lw=0.8, ls="--", alpha=0.7)
+            ax.axhline(score_of(t), color=color_of(name), lw=0.8, ls="--", alpha=0.7)
     complete = sorted((t for t in scored if t.state == "COMPLETE"), key=lambda t: t.number)
     if complete:
         running, xs, ys = -math.inf, [], []
         for t in complete:
-            running = max(running, _y(t))
+            running = max(running, score_of(t))
             xs.append(t.number)
             ys.append(running)
         ax.step(
@@ -169,7 +137,9 @@ def history(data: ReportData) -> Figure | None:
         )
     if data.best_number is not None:
         best = next(t for t in data.trials if t.number == data.best_number)
-        ax.scatter([best.number], [_y(best)], marker="*", color=BEST, s=220, label="best", zorder=5)
+        ax.scatter(
+            [best.number], [score_of(best)], marker="*", color=BEST, s=220, label="best", zorder=5
+        )
     failed = [t.number for t in data.trials if t.state == "FAIL"]
     if failed:
         ax.scatter(
@@ -198,9 +168,9 @@ def history(data: ReportData) -> Figure | None:
 def _floor(scored: Sequence[TrialRecord]) -> float:
     """The lowest score the history shows: completed trials set the range, so that trials
     stopped early (scored halfway through training, so far lower) do not flatten it."""
-    complete = [_y(t) for t in scored if t.state == "COMPLETE"]
+    complete = [score_of(t) for t in scored if t.state == "COMPLETE"]
     if not complete:
-        return min(_y(t) for t in scored)
+        return min(score_of(t) for t in scored)
     lo, hi = min(complete), max(complete)
     return lo - max(hi - lo, 1e-3)
 
@@ -208,13 +178,13 @@ def _floor(scored: Sequence[TrialRecord]) -> float:
 def shares(data: ReportData) -> Figure | None:
     """One panel per domain: its share against the score, with a least-squares line (completed
     trials only: a trial stopped early has no final score)."""
-    scored = [t for t in _scored(data) if t.state == "COMPLETE"]
+    scored = [t for t in scored_trials(data) if t.state == "COMPLETE"]
     if not scored or not data.domains:
         return None
     n = len(data.domains)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = _figure(3.4 * cols + 0.4, 2.9 * rows + 0.4)
+    fig = new_figure(3.4 * cols + 0.4, 2.9 * rows + 0.4)
     axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
     for i, name in enumerate(data.domains):
         ax = axes[i // cols][i % cols]
@@ -232,16 +202,23 @@ def shares(data: ReportData) -> Figure | None:
 
 def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name: str) -> None:
     xs = [t.mixture.get(name, 0.0) for t in scored]
-    ys = [_y(t) for t in scored]
+    ys = [score_of(t) for t in scored]
     ax.scatter(xs, ys, color=SEARCH, s=18)
     for t in scored:
-        role = _role_name(t)
+        role = baseline_name(t)
         if role is not None:
             ax.scatter(
-                [t.mixture.get(name, 0.0)], [_y(t)], marker="s", color=_color(role), s=30, zorder=4
+                [t.mixture.get(name, 0.0)],
+                [score_of(t)],
+                marker="s",
+                color=color_of(role),
+                s=30,
+                zorder=4,
             )
         if t.number == data.best_number:
-            ax.scatter([t.mixture.get(name, 0.0)], [_y(t)], marker="*", color=BEST, s=120, zorder=5)
+            ax.scatter(
+                [t.mixture.get(name, 0.0)], [score_of(t)], marker="*", color=BEST, s=120, zorder=5
+            )
     r = _correlation(xs, ys)
     if r is None:
         ax.set_title(name, fontsize=9)
@@ -273,7 +250,7 @@ def importances(data: ReportData) -> Figure | None:
     if not data.importances:
         return None
     items = sorted(data.importances.items(), key=lambda kv: kv[1])
-    fig = _figure(7, max(3.4, 0.45 * len(items) + 1.3))
+    fig = new_figure(7, max(3.4, 0.45 * len(items) + 1.3))
     ax = fig.add_subplot()
     bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#1f77b4")
     ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=3)
@@ -281,135 +258,6 @@ def importances(data: ReportData) -> Figure | None:
     ax.set_xlabel("importance for the score (fANOVA; sums to 1)")
     ax.set_title("Parameter importances", fontsize=11)
     ax.grid(axis="x", alpha=0.3)
-    return fig
-
-
-def simplex(data: ReportData) -> Figure | None:
-    """Every proposal on the simplex: a ternary plot for three domains, a polygon beyond that
-    (each mixture at the share-weighted mean of the domain corners), a line for two."""
-    scored = _scored(data)
-    n = len(data.domains)
-    if not scored or n < 2:
-        return None
-    fig = _figure(7.6, 6.4 if n > 2 else 4.2)
-    ax = fig.add_subplot()
-    if n == 2:
-        return _two_domains(fig, ax, data, scored)
-    corners = [
-        (math.cos(math.pi / 2 + 2 * math.pi * i / n), math.sin(math.pi / 2 + 2 * math.pi * i / n))
-        for i in range(n)
-    ]
-    outline = [*corners, corners[0]]
-    ax.plot([c[0] for c in outline], [c[1] for c in outline], color="black", lw=1)
-    if n == 3:
-        _ternary_grid(ax, corners)
-    for (x, y), name in zip(corners, data.domains, strict=True):
-        ax.annotate(
-            name,
-            (x, y),
-            xytext=(x * 1.12, y * 1.12),
-            ha="center",
-            va="center",
-            fontsize=10,
-            weight="bold",
-        )
-
-    def place(mix: dict[str, float]) -> tuple[float, float]:
-        total = sum(mix.get(d, 0.0) for d in data.domains) or 1.0
-        w = [mix.get(d, 0.0) / total for d in data.domains]
-        return sum(wi * c[0] for wi, c in zip(w, corners, strict=True)), sum(
-            wi * c[1] for wi, c in zip(w, corners, strict=True)
-        )
-
-    points = [place(t.mixture) for t in scored]
-    values = [_y(t) for t in scored]
-    done = [i for i, t in enumerate(scored) if t.state == "COMPLETE"]
-    other = [i for i in range(len(scored)) if i not in done]
-    lo, hi = (
-        min((values[i] for i in done), default=0.0),
-        max((values[i] for i in done), default=1.0),
-    )
-    sc = ax.scatter([points[i][0] for i in done], [points[i][1] for i in done], c=[values[i] for i in done],
-                    cmap="viridis", vmin=lo, vmax=hi, s=45, edgecolors="black", linewidths=0.4, zorder=3)  # fmt: skip
-    if other:
-        ax.scatter([points[i][0] for i in other], [points[i][1] for i in other], facecolors="none",
-                   edgecolors="gray", s=45, zorder=3, label="stopped early")  # fmt: skip
-    _mark_named(ax, data, scored, points)
-    fig.colorbar(sc, ax=ax, shrink=0.7, label="score (completed trials)")
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_xlim(-1.35, 1.35)
-    ax.set_ylim(min(c[1] for c in corners) - 0.2, 1.25)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8, frameon=False)
-    kind = (
-        "ternary plot"
-        if n == 3
-        else f"projection of the {n}-domain simplex; corners are pure domains"
-    )
-    fig.suptitle(f"Proposals on the simplex ({kind})", fontsize=11)
-    return fig
-
-
-def _ternary_grid(ax: Axes, corners: Sequence[tuple[float, float]]) -> None:
-    """Lines of equal share (0.2, 0.4, ...) for each domain, labelled along the edges."""
-    for i in range(3):
-        a, b, c = corners[i], corners[(i + 1) % 3], corners[(i + 2) % 3]
-        for k in range(1, 5):
-            s = k / 5
-            # the points where domain i has share s, on the two edges that leave its corner
-            p = (s * a[0] + (1 - s) * b[0], s * a[1] + (1 - s) * b[1])
-            q = (s * a[0] + (1 - s) * c[0], s * a[1] + (1 - s) * c[1])
-            ax.plot([p[0], q[0]], [p[1], q[1]], color="#cccccc", lw=0.6, zorder=1)
-            # each edge carries the shares of the corner it leaves (counter-clockwise), just outside it
-            ax.text(
-                p[0] * 1.07,
-                p[1] * 1.07,
-                f"{s:.1f}",
-                fontsize=7,
-                color="#777777",
-                ha="center",
-                va="center",
-            )
-
-
-def _mark_named(
-    ax: Axes, data: ReportData, scored: Sequence[TrialRecord], points: Sequence[tuple[float, float]]
-) -> None:
-    for t, (x, y) in zip(scored, points, strict=True):
-        role = _role_name(t)
-        if role is not None:
-            ax.scatter([x], [y], marker="s", s=80, facecolors="none", edgecolors=_color(role), linewidths=2,
-                       zorder=4, label=f"baseline: {role}")  # fmt: skip
-        if t.number == data.best_number:
-            ax.scatter(
-                [x],
-                [y],
-                marker="*",
-                s=260,
-                color=BEST,
-                edgecolors="black",
-                linewidths=0.5,
-                zorder=5,
-                label="best",
-            )
-
-
-def _two_domains(fig: Figure, ax: Axes, data: ReportData, scored: Sequence[TrialRecord]) -> Figure:
-    first = data.domains[0]
-    ax.scatter(
-        [t.mixture.get(first, 0.0) for t in scored], [_y(t) for t in scored], color=SEARCH, s=30
-    )
-    points = [(t.mixture.get(first, 0.0), _y(t)) for t in scored]
-    _mark_named(ax, data, scored, points)
-    ax.set_xlim(-0.03, 1.03)
-    ax.set_xlabel(f"share of {first} (the rest is {data.domains[1]})")
-    ax.set_ylabel("score")
-    ax.ticklabel_format(
-        axis="y", useOffset=False
-    )  # scores differ in the 3rd decimal: show them whole
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("Proposals on the simplex (two domains: a line)", fontsize=11)
     return fig
 
 
@@ -421,7 +269,7 @@ def metrics(data: ReportData, top: int) -> Figure | None:
     names = [k for k in every if k not in same] or every
     if not rows or not names:
         return None
-    fig = _figure(max(6.0, 1.25 * len(names) + 2.6), max(3.2, 0.42 * len(rows) + 2.2))
+    fig = new_figure(max(6.0, 1.25 * len(names) + 2.6), max(3.2, 0.42 * len(rows) + 2.2))
     ax = fig.add_subplot()
     shade = []
     for t in rows:
@@ -457,7 +305,7 @@ def metrics(data: ReportData, top: int) -> Figure | None:
 def cost(data: ReportData) -> Figure:
     """Trials by outcome and the compute they took."""
     c = data.cost
-    fig = _figure(9, 3.8)
+    fig = new_figure(9, 3.8)
     left, right = fig.subplots(1, 2, width_ratios=[1.2, 1])
     labels = {"complete": "complete", "pruned": "stopped early", "fail": "failed", "running": "running",
               "waiting": "waiting", "confirm": "confirmation runs"}  # fmt: skip
@@ -506,6 +354,6 @@ def draw_all(data: ReportData, folder: Path, top: int) -> dict[str, Path]:
         fig = draw(data, top)
         if fig is None:
             continue
-        _save(fig, folder / name)
+        save_png(fig, folder / name)
         out[name] = folder / name
     return out

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mixopt.report import gather
-from mixopt.report.plots import comparison, history, shares, simplex
+from mixopt.report.plots import comparison, history, shares
+from mixopt.report.simplex import simplex
 
 pytestmark = pytest.mark.slow
 
