@@ -28,3 +28,5 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     ):
         assert text in done.stdout
     assert (tmp_path / "demo" / "study" / "best_mixture.json").exists()
+    assert (tmp_path / "demo" / "study" / "report" / "index.html").exists()
+    assert "report: " in done.stdout

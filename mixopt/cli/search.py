@@ -216,6 +216,8 @@ def print_result(result: Any) -> None:
     states = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "trials")
     print(f"\n{counts['trials']} trials ({states})")
     print(f"wrote {result.paths['best_mixture']} and {result.paths['results']}")
+    if "report" in result.paths:
+        print(f"report: {result.paths['report']}")
     print(f"see every trial: {result.mlflow_command}")
 
 

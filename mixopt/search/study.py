@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixopt.errors import ConfigError
+from mixopt.errors import ConfigError, first_line
 from mixopt.events import EventLog
 from mixopt.io import require_empty_dir, write_json_atomic
 from mixopt.search.config import SearchConfig
@@ -287,7 +287,11 @@ def _finish(
         "best_score": best.score or 0.0,
         **{f"lift_over_{n}": v for n, v in result.lift.items()},
     }
-    tracker.finish_study(metrics, [out / "best_mixture.json", out / "results.json"])
+    report = _write_report(study, out)  # after the results: a report that fails loses nothing
+    if report is not None:
+        paths["report"] = str(report / "index.html")
+    artifacts = [out / "best_mixture.json", out / "results.json", *([report] if report else [])]
+    tracker.finish_study(metrics, artifacts)
     study.events.emit("study_finished", None, out=str(out), counts=result.counts(), lift=result.lift,
                       best={"trial": best_number, "mixture": best.mixture, "score": best.score,
                             "search_score": best.search_score})  # fmt: skip
@@ -299,6 +303,19 @@ def _write_results(out: Path, trials: Sequence[TrialRecord]) -> None:
     write_json_atomic(
         out / "results.json", {"counts": counts, "trials": [t.__dict__ for t in trials]}
     )
+
+
+def _write_report(study: Study, out: Path) -> Path | None:
+    """The study's HTML report (``out/report/``), or None with a warning line if it failed."""
+    try:
+        from mixopt.report import REPORT_DIR, write_report
+
+        write_report(out)
+        return out / REPORT_DIR
+    except Exception as exc:
+        study.events.say(f"warning: the report was not written ({type(exc).__name__}: "
+                         f"{first_line(exc)}); retry with: mixopt report {out}")  # fmt: skip
+        return None
 
 
 def package_versions() -> dict[str, str]:

@@ -140,7 +140,9 @@ class Tracker:
             self.parent_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
         )
         for path in artifacts:
-            if path.exists():
+            if path.is_dir():  # a folder (the report) keeps its name and layout
+                self.client.log_artifacts(self.parent_id, str(path), path.name)
+            elif path.exists():
                 self.client.log_artifact(self.parent_id, str(path))
         self.client.set_terminated(self.parent_id, status="FINISHED")
 

@@ -78,6 +78,8 @@ def trainable(config: dict[str, Any], context: StudyContext) -> None:
     payload["node"] = (
         ray.get_runtime_context().get_node_id()
     )  # where it ran (a cluster has several)
+    # what it held ({"CPU": 1.0, "GPU": 1.0}): the report's CPU- and GPU-hours
+    payload["resources"] = ray.get_runtime_context().get_assigned_resources()  # type: ignore[no-untyped-call]
     final = {"score": result.score, "result_json": json.dumps(payload)}
     if last:
         final[key] = last[-1]

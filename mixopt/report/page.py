@@ -1,0 +1,193 @@
+"""The report page (``index.html``) and :func:`write_report`, which draws the figures and then
+writes the page: the page comes last, so one that exists links only to finished images."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mixopt.io import write_text_atomic
+from mixopt.report.data import ReportData, gather
+
+__all__ = ["REPORT_DIR", "render", "write_report"]
+
+REPORT_DIR = "report"
+TOP_TRIALS = 5  # enough to see what the leaders share, few enough to read in one table
+
+CAPTIONS = {
+    "comparison.png": ("Best mixture vs baselines",
+        "Filled dots: mean ± standard deviation over the confirmation runs (fresh seeds); small dots: "
+        "each seed; hollow diamonds: the score in the search. Under each baseline, the lift of the best "
+        "mixture over it (± the spread of the per-seed differences)."),
+    "history.png": ("Optimization history",
+        "Each trial's score in the order trials started. Trials stopped early are drawn at their last "
+        "intermediate score (scored halfway through training), or as triangles at the bottom when that lies "
+        "far below the completed trials. The red line is the best score so far, dashed lines the baselines."),
+    "shares.png": ("Each domain's share against the score",
+        "One panel per domain, over the completed trials. A rising line (positive r, green) means more of that domain helped the "
+        "out-of-domain score in this study; a falling one (red) means it hurt. Squares: baselines; star: best."),
+    "importances.png": ("Parameter importances",
+        "Optuna's fANOVA importances of each domain's share (and any searched training knob) for the score, "
+        "over the completed trials."),
+    "simplex.png": ("Proposals on the simplex",
+        "Each trial's mixture as a point, colored by score. With three domains this is a ternary plot (gray "
+        "lines: equal share of a domain, 0.2 apart; each edge is marked with the share of the corner it leaves, "
+        "counter-clockwise); with more, each mixture sits at the share-weighted mean of the "
+        "domain corners, a projection in which different mixtures can fall on the same point."),
+    "metrics.png": ("Per-task metrics of the top trials",
+        "The evaluator's metrics of the best completed trials and of the baselines."),
+    "cost.png": ("What it cost",
+        "Runs by outcome, and the compute they held (trial wall-clock times the CPUs and GPUs each trial "
+        "held; confirmation runs are estimated at the mean duration of a completed trial)."),
+}  # fmt: skip
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.6em 0 1.2em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.8em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; }
+.note { background: #fff7e0; padding: 0.5em 0.8em; border-left: 4px solid #e0a000; }
+.lift { font-size: 1.15em; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+
+def write_report(folder: str | Path, top: int = TOP_TRIALS) -> Path:
+    """Write ``FOLDER/report/`` (``index.html`` and its PNGs) for the study in ``folder``; return
+    the page's path. Works on a finished study and on an interrupted one."""
+    from mixopt.report.plots import draw_all
+
+    data = gather(folder)
+    out = data.folder / REPORT_DIR
+    out.mkdir(exist_ok=True)
+    images = draw_all(data, out, top)
+    for stale in out.glob("*.png"):  # a figure this data no longer allows must not linger
+        if stale.name not in images:
+            stale.unlink()
+    page = out / "index.html"
+    write_text_atomic(page, render(data, list(images), top))
+    page.chmod(0o644)
+    return page
+
+
+def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> str:
+    """The page's HTML: headline figures as text, then every image with its caption."""
+    from mixopt import __version__
+
+    rec = data.record
+    config = rec.get("config") or {}
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>mixopt report: {_e(data.folder.name)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>mixopt study report: {_e(data.folder.name)}</h1>",
+        _table(["", ""], [["folder", data.folder], ["model", rec.get("model")], ["evaluator", rec.get("evaluator")],
+                          ["budget (tokens per trial)", config.get("budget")], ["sampler", config.get("sampler")],
+                          ["seed", config.get("seed")], ["state", "finished" if data.finished else "not finished"],
+                          ["written", f"{time.strftime('%Y-%m-%d %H:%M:%S')} by mixopt {__version__}"]]),
+    ]  # fmt: skip
+    parts += [f"<p class='note'>{_e(n)}</p>" for n in data.notes]
+    parts += _headline(data)
+    for name, (title, caption) in CAPTIONS.items():  # the figures' order
+        if name not in images:
+            if name == "importances.png" and data.importance_note:
+                parts.append(f"<h2>{_e(title)}</h2><p class='note'>{_e(data.importance_note)}</p>")
+            continue
+        parts.append(
+            f"<h2>{_e(title)}</h2><p>{_e(caption)}</p><img src='{_e(name)}' alt='{_e(title)}'>"
+        )
+        if name == "metrics.png":
+            parts.append(_metrics_table(data, top))
+        if name == "cost.png":
+            parts.append(_cost_table(data))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _headline(data: ReportData) -> list[str]:
+    if data.best is None:
+        return [
+            "<p class='note'>No trial has completed yet: there is no best mixture to report.</p>"
+        ]
+    out = ["<h2>Best mixture</h2>"]
+    lifts = []
+    for name in ("uniform", "natural", *sorted(set(data.lift) - {"uniform", "natural"})):
+        lift = data.lift.get(name)
+        if lift is None:
+            lifts.append(f"Lift over {name}: not available (the baseline has no score).")
+            continue
+        spread = (f" ± {lift.spread:.4f} (std of the differences over {lift.seeds} paired fresh seeds)"
+                  if lift.spread is not None else " (single runs: no spread)")  # fmt: skip
+        lifts.append(f"Lift over {name}: <b>{lift.value:+.4f}</b>{_e(spread)}")
+    out.append("<p class='lift'>" + "<br>".join(lifts) + "</p>")
+    shares = sorted(data.best.mixture.items(), key=lambda kv: -kv[1])
+    out.append(_table(["domain", "share"], [[k, f"{v:.4f}"] for k, v in shares]))
+    rows = []
+    for c in [data.best, *(data.baselines[n] for n in sorted(data.baselines))]:
+        lift = data.lift.get(c.name)
+        rows.append([c.name, _num(c.score), _num(c.spread) if len(c.confirmed) > 1 else "-", len(c.confirmed),
+                     _num(c.search_score), "" if c.name == "best" else _signed(lift.value if lift else None),
+                     "" if lift is None or lift.spread is None else f"{lift.spread:.4f}"])  # fmt: skip
+    out.append("<p>Scores (higher is better): the mean over the confirmation runs where there are any, "
+               "else the score in the search.</p>")  # fmt: skip
+    out.append(
+        _table(
+            [
+                "mixture",
+                "score",
+                "std",
+                "fresh seeds",
+                "search score",
+                "lift of best",
+                "lift spread",
+            ],
+            rows,
+        )
+    )
+    return out
+
+
+def _metrics_table(data: ReportData, top: int) -> str:
+    rows = data.metric_rows(top)
+    names = sorted({k for t in rows for k in t.metrics})
+    return _table(["trial", "score", *names],
+                  [[data.label(t), _num(t.score), *(_general(t.metrics.get(k)) for k in names)] for t in rows])  # fmt: skip
+
+
+def _cost_table(data: ReportData) -> str:
+    c = data.cost
+    counts = ", ".join(f"{v} {k}" for k, v in c.counts.items() if k != "confirm")
+    return _table(["", ""], [
+        ["trials", f"{sum(v for k, v in c.counts.items() if k != 'confirm')} ({counts})"],
+        ["confirmation runs", c.counts.get("confirm", 0)],
+        ["trial wall-clock hours", f"{c.trial_hours:.3f} (+ {c.confirm_hours:.3f} estimated for confirmation)"],
+        ["CPU-hours", f"{c.cpu_hours:.3f}"], ["GPU-hours", f"{c.gpu_hours:.3f}"],
+        ["per trial", ", ".join(f"{v:g} {k}" for k, v in sorted(c.resources.items()))],
+        ["study wall-clock hours (search)", f"{c.wall_hours:.3f}"],
+    ])  # fmt: skip
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = (
+        "" if not any(header) else "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"
+    )
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _general(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}"

@@ -1,0 +1,47 @@
+"""Two real studies shared by the report tests (each run once per session): three domains,
+searched and confirmed on fresh seeds; and four domains, the baselines and one trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt import optimize_mixture
+from mixopt.testing import write_domains
+from tests.search.conftest import FAST_TRAIN, study_inputs
+
+__all__ = ["four_domain_study", "study_inputs", "three_domain_study"]
+
+
+@pytest.fixture(scope="session")
+def three_domain_study(
+    study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """5 completed trials (enough for importances), each baseline and the best re-run on 2 seeds."""
+    out = tmp_path_factory.mktemp("report-3") / "study"
+    optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
+        train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5, out=str(out),
+        early_stop="off", quiet=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def four_domain_study(
+    study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Four domains, 3 completed trials (too few for importances), no confirmation runs."""
+    root = tmp_path_factory.mktemp("report-4")
+    domains = write_domains(
+        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl", "code": "jsonl"},
+        n=600, seed=2,
+    )  # fmt: skip
+    out = root / "study"
+    optimize_mixture(
+        study_inputs["model"], str(domains), study_inputs["evaluator"], budget="4k", train=FAST_TRAIN,
+        trials=1, concurrency=2, sampler="random", confirm=0, seed=1, out=str(out), quiet=True,
+    )  # fmt: skip
+    return out
