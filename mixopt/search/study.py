@@ -271,7 +271,8 @@ def _finish(
     write_json_atomic(
         out / "results.json", {"counts": result.counts(), "trials": [t.__dict__ for t in trials]}
     )
-    tracker.tag_best(best_number)
+    scores = {"score": best.score, **{f"lift over {n}": v for n, v in result.lift.items()}}
+    tracker.tag_best(best_number, best.mixture, scores)
     metrics = {
         "best_score": best.score or 0.0,
         **{f"lift_over_{n}": v for n, v in result.lift.items()},
