@@ -98,11 +98,17 @@ class MixoptSearcher(StatelessSearcher):
             return Searcher.FINISHED if not self.live else None  # type: ignore[return-value]
         trial = self.study.ask()
         raw = trial.user_attrs.get(MIXTURE)
-        mixture = dict(raw) if raw else self.simplex.suggest(trial)
+        # asked even for an enqueued trial (a baseline, a re-queued one): that records its fixed
+        # parameters, so the sampler learns from it and optuna-dashboard plots it; the mixture
+        # it trains stays the exact one it was queued with
+        proposed = self.simplex.suggest(trial)
+        mixture = dict(raw) if raw else proposed
         train = self.space.suggest_train(trial)
         role = trial.user_attrs.get(ROLE, "search")
         trial.set_user_attr(ROLE, role)
         trial.set_user_attr(MIXTURE, mixture)
+        for name, share in mixture.items():  # sortable columns in optuna-dashboard's trial table
+            trial.set_user_attr(f"share.{name}", round(share, 6))
         trial.set_user_attr(TRAIN, train)
         live = Live(trial.number, role, mixture, train, trial)
         self.live[trial_id] = live

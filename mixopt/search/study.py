@@ -282,7 +282,8 @@ def _finish(
     }  # fmt: skip
     write_json_atomic(out / "best_mixture.json", payload)
     _write_results(out, trials)
-    tracker.tag_best(best_number)
+    scores = {"score": best.score, **{f"lift over {n}": v for n, v in result.lift.items()}}
+    tracker.tag_best(best_number, best.mixture, scores)
     metrics = {
         "best_score": best.score or 0.0,
         **{f"lift_over_{n}": v for n, v in result.lift.items()},

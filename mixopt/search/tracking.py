@@ -85,7 +85,7 @@ class Tracker:
             self.client.set_terminated(old, status="KILLED")
             self.client.set_tag(old, "mixopt.state", "REQUEUED")
         run = self.client.create_run(
-            self.experiment_id, run_name=_run_name(number, role),
+            self.experiment_id, run_name=_run_name(number, role, params),
             tags={"mlflow.parentRunId": self.parent_id, "mixopt.trial_number": str(number), "mixopt.role": role,
                   "mixopt.state": "RUNNING"},
         )  # fmt: skip
@@ -128,9 +128,27 @@ class Tracker:
         self.client.set_tag(self.parent_id, "mixopt.fail_reason", reason[:5000])
         self.client.set_terminated(self.parent_id, status="FAILED")
 
-    def tag_best(self, number: int) -> None:
+    def tag_best(
+        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+    ) -> None:
+        """Tag the best trial's run, and put the best mixture on the parent run, so the runs
+        table shows the winner at a glance: tags (``mixopt.best_trial``, and a description the
+        run page shows), and ``best.share.<domain>`` metrics that compare across studies."""
+        from mlflow.entities import Metric, RunTag
+
         for n, run_id in self._runs.items():
             self.client.set_tag(run_id, "mixopt.best", "true" if n == number else "false")
+        best_run = self._runs.get(number)
+        name = self.client.get_run(best_run).info.run_name if best_run else f"trial-{number:03d}"
+        tags = [
+            RunTag("mixopt.best_trial", name),
+            RunTag("mlflow.note.content", _best_note(name, mixture, scores)),
+        ]
+        if best_run:
+            tags.append(RunTag("mixopt.best_run_id", best_run))
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"best.share.{k}", float(v), now, 0) for k, v in mixture.items()]
+        self.client.log_batch(self.parent_id, metrics=metrics, tags=tags)
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
         from mlflow.entities import Metric
@@ -180,12 +198,26 @@ class Tracker:
             self.client.log_batch(run_id, params=items[i : i + 90])
 
 
-def _run_name(number: int, role: str) -> str:
+def _run_name(number: int, role: str, params: Mapping[str, Any]) -> str:
+    """``trial-007`` (Optuna's trial number, so runs sort in study order),
+    ``trial-000-baseline-uniform``, ``confirm-best-seed1``."""
+    if role.startswith("confirm:"):
+        return f"confirm-{role.split(':', 1)[1]}-seed{params.get('seed', number)}"
     return (
         f"trial-{number:03d}"
         if role == "search"
         else f"trial-{number:03d}-{role.replace(':', '-')}"
     )
+
+
+def _best_note(name: str, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> str:
+    """The parent run's description (Markdown): the best trial, its mixture and scores."""
+    rows = "\n".join(
+        f"| {d} | {v:.4f} |" for d, v in sorted(mixture.items(), key=lambda kv: -kv[1])
+    )
+    figures = ", ".join(f"{k} {v:+.4f}" if k.startswith("lift") else f"{k} {v:.4f}"
+                        for k, v in scores.items() if v is not None)  # fmt: skip
+    return f"**Best trial: {name}** ({figures})\n\n| domain | share |\n|---|---|\n{rows}\n"
 
 
 def _flat_metrics(result: Mapping[str, Any]) -> dict[str, float]:

@@ -116,6 +116,26 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
             "train_loss",
         } <= set(run.data.metrics)
     assert sum(r.data.tags.get("mixopt.best") == "true" for r in children) == 1
+    # names that say what each run is; the parent carries the answer
+    best_run = next(r for r in children if r.data.tags.get("mixopt.best") == "true")
+    assert best_run.info.run_name == (
+        f"trial-{saved['best_trial']:03d}"
+        if best_role == "search"
+        else f"trial-{saved['best_trial']:03d}-{best_role.replace(':', '-')}"
+    )
+    assert sorted(r.info.run_name for r in trials if r.data.tags["mixopt.role"] != "search") == [
+        "trial-000-baseline-uniform", "trial-001-baseline-natural", "trial-002-baseline-all_finance",
+    ]  # fmt: skip
+    assert {r.info.run_name for r in confirms} >= {
+        "confirm-uniform-seed4", "confirm-natural-seed4", "confirm-all_finance-seed4",
+    }  # fmt: skip
+    assert parent.info.run_name == "study-study"
+    assert parent.data.tags["mixopt.best_trial"] == best_run.info.run_name
+    assert parent.data.tags["mixopt.best_run_id"] == best_run.info.run_id
+    assert f"Best trial: {best_run.info.run_name}" in parent.data.tags["mlflow.note.content"]
+    assert {d: parent.data.metrics[f"best.share.{d}"] for d in saved["best_mixture"]} == (
+        pytest.approx(saved["best_mixture"])
+    )
 
 
 def test_trials_zero_scores_only_the_baselines(
@@ -243,8 +263,13 @@ def test_cli_study(
     assert main(args) == 2
     assert "already holds a study" in capsys.readouterr().err
     # resuming a finished study runs nothing and reports the same best
+    _, before = _runs(out)
     assert main(["search", "--resume", str(out), "--quiet"]) == 0
     assert "Best mixture:" in capsys.readouterr().out
+    # one parent run still (checked by _runs), and no child run added twice
+    _, after = _runs(out)
+    assert sorted(r.info.run_id for r in after) == sorted(r.info.run_id for r in before)
+    assert sum(r.data.tags.get("mixopt.best") == "true" for r in after) == 1
 
 
 def test_bad_search_input_writes_nothing(
