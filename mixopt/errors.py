@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["ConfigError", "InfeasibleMixtureError", "MixoptError", "did_you_mean", "first_line"]
+__all__ = ["ConfigError", "InfeasibleMixtureError", "MixoptError", "did_you_mean", "error_line", "first_line"]
 
 
 class MixoptError(Exception):
@@ -40,3 +40,8 @@ def first_line(exc: BaseException, default: str = "") -> str:
     """The first line of an exception's message (``default`` when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else default
+
+
+def error_line(exc: BaseException) -> str:
+    """One line: the exception's type and the first line of its message."""
+    return f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ")

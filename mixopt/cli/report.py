@@ -17,6 +17,7 @@ def add_parser(subparsers: Any) -> None:
         "optimization history, each domain's share against the score, parameter "
         "importances, the proposals on the simplex, the top trials' per-task metrics, "
         "and what the study cost. A search writes it at its end too.",
+        epilog="example: mixopt report my-study   (then open my-study/report/index.html)",
     )
     p.add_argument("out", metavar="OUT", help="the study folder (the --out of a search)")
     p.add_argument(

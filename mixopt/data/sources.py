@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mixopt.data.spec import DomainSpec
-from mixopt.errors import ConfigError, first_line
+from mixopt.errors import ConfigError, error_line, first_line
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -132,4 +132,4 @@ def _one_line(exc: BaseException) -> str:
         inner = exc.__cause__ or exc.__context__
         assert inner is not None
         exc = inner
-    return f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ")
+    return error_line(exc)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mixopt.errors import ConfigError, MixoptError, first_line
+from mixopt.errors import ConfigError, MixoptError, error_line
 from mixopt.evaluators._base import EvalResult, EvaluationError, Evaluator, check_result
 
 __all__ = ["EvalSuite", "NamedTask"]
@@ -83,8 +83,5 @@ def run_task(task: NamedTask, model: Any, tokenizer: Any) -> EvalResult:
     except MixoptError:
         raise
     except Exception as exc:
-        first = first_line(exc)
-        raise EvaluationError(
-            f"evaluator {task.name!r} failed: {type(exc).__name__}: {first}".rstrip(": ")
-        ) from exc
+        raise EvaluationError(f"evaluator {task.name!r} failed: {error_line(exc)}") from exc
     return check_result(result, task.name)

@@ -14,7 +14,7 @@ import math
 import threading
 from types import TracebackType
 
-from mixopt.errors import MixoptError, first_line
+from mixopt.errors import MixoptError
 
 __all__ = [
     "NonFiniteScoreError",
@@ -23,7 +23,6 @@ __all__ = [
     "TrialTimeoutError",
     "check_finite",
     "fail_limit",
-    "fail_reason",
 ]
 
 
@@ -37,11 +36,6 @@ class NonFiniteScoreError(Exception):
 
 class StudyFailedError(MixoptError):
     """Every trial so far failed: the study stopped rather than spend its budget on more."""
-
-
-def fail_reason(exc: BaseException) -> str:
-    """One line: the exception's type and the first line of its message."""
-    return f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ")
 
 
 def check_finite(score: float | None, what: str = "score") -> None:

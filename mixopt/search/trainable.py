@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixopt.data.tokenize import TokenizedDomain
-from mixopt.search.faults import TimeLimit, check_finite, fail_reason
+from mixopt.errors import error_line
+from mixopt.search.faults import TimeLimit, check_finite
 from mixopt.training.config import TrainConfig
 
 __all__ = ["PROTECTED_KEY", "StudyContext", "result_to_dict", "trainable"]
@@ -72,7 +73,7 @@ def trainable(config: dict[str, Any], context: StudyContext) -> None:
     except Exception as exc:  # not SystemExit/StopIteration: Tune's ways of ending a trial
         # the trial's own fault, told apart from a dead worker (which reports nothing): the
         # reason reaches Optuna and MLflow as one line, Tune keeps it and the traceback
-        tune.report({"error": fail_reason(exc), "traceback": traceback.format_exc()[-4000:]})
+        tune.report({"error": error_line(exc), "traceback": traceback.format_exc()[-4000:]})
         raise
     payload = result_to_dict(result)
     payload["node"] = (

@@ -12,7 +12,7 @@ import pytest
 
 from mixopt import optimize_mixture
 from mixopt.cli import build_parser
-from mixopt.errors import ConfigError, MixoptError
+from mixopt.errors import ConfigError, MixoptError, error_line
 from mixopt.search.config import SearchConfig
 from mixopt.search.faults import (
     NonFiniteScoreError,
@@ -21,7 +21,6 @@ from mixopt.search.faults import (
     TrialTimeoutError,
     check_finite,
     fail_limit,
-    fail_reason,
 )
 from mixopt.testing.runners import FaultyTrial
 
@@ -43,8 +42,8 @@ def test_time_limit_stops_a_running_loop_in_its_thread() -> None:
 
 
 def test_reasons_scores_and_limits() -> None:
-    assert fail_reason(RuntimeError("boom\nmore lines")) == "RuntimeError: boom"
-    assert fail_reason(KeyError()) == "KeyError"
+    assert error_line(RuntimeError("boom\nmore lines")) == "RuntimeError: boom"
+    assert error_line(KeyError()) == "KeyError"
     check_finite(1.5)
     check_finite(None)  # a trial stopped early has no final score
     for bad in (float("nan"), float("inf"), float("-inf")):
