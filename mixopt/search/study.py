@@ -4,13 +4,14 @@ Tune, confirm the winner on fresh seeds, write the results. Resumable from its f
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixopt.errors import ConfigError, first_line
+from mixopt.errors import ConfigError, error_line
 from mixopt.events import EventLog
 from mixopt.io import require_empty_dir, write_json_atomic
 from mixopt.search.config import SearchConfig
@@ -66,8 +67,8 @@ def prepare_study(model: str, data: Any, evaluator: Any, config: SearchConfig, r
 
     out = Path(config.out).resolve()
     events = events if events is not None else EventLog()
-    events.emit("study_started", f"{'resuming' if resume else 'starting'} the study in {out}",
-                out=str(out), resume=resume, model=model, budget=config.budget, trials=config.trials,
+    # no line for people: a refused study prints only its problems
+    events.emit("study_started", None, out=str(out), resume=resume, model=model, budget=config.budget, trials=config.trials,
                 sampler=config.sampler, seed=config.seed)  # fmt: skip
     inputs = _inputs(model, data, evaluator, config, out)
     checked = check_inputs(data, model, evaluator, config.budget, config.space, config.baselines,
@@ -288,7 +289,7 @@ def _finish(
         "best_score": best.score or 0.0,
         **{f"lift_over_{n}": v for n, v in result.lift.items()},
     }
-    report = _write_report(study, out)  # after the results: a report that fails loses nothing
+    report = _write_report(out)  # after the results: a report that fails loses nothing
     if report is not None:
         paths["report"] = str(report / "index.html")
     artifacts = [out / "best_mixture.json", out / "results.json", *([report] if report else [])]
@@ -306,7 +307,7 @@ def _write_results(out: Path, trials: Sequence[TrialRecord]) -> None:
     )
 
 
-def _write_report(study: Study, out: Path) -> Path | None:
+def _write_report(out: Path) -> Path | None:
     """The study's HTML report (``out/report/``), or None with a warning line if it failed."""
     try:
         from mixopt.report import REPORT_DIR, write_report
@@ -314,8 +315,9 @@ def _write_report(study: Study, out: Path) -> Path | None:
         write_report(out)
         return out / REPORT_DIR
     except Exception as exc:
-        study.events.say(f"warning: the report was not written ({type(exc).__name__}: "
-                         f"{first_line(exc)}); retry with: mixopt report {out}")  # fmt: skip
+        # a warning, not progress: shown even with --quiet
+        print(f"warning: the report was not written ({error_line(exc)}); retry with: "
+              f"mixopt report {out}", file=sys.stderr, flush=True)  # fmt: skip
         return None
 
 

@@ -28,7 +28,10 @@ def _free_port() -> int:
 def cluster(tmp_path: Path) -> Any:
     ray = str(Path(sys.executable).parent / "ray")  # the CLI that ray[tune] installs beside python
     assert Path(ray).exists()
+    # as from a shell of its own: without the single-machine setting an earlier local study
+    # of this test process put in its environment (which keeps a local Ray on loopback)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
     port = _free_port()
     temp = Path("/tmp") / f"mxc{port}"  # short: Ray's socket paths must stay under ~107 characters
     common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]

@@ -54,7 +54,7 @@ class Case:
     def argv(self) -> list[str]:
         return ["search", "--domains", str(self.domains), "--budget", "2k", "--model", self.model,
                 "--eval", str(self.evaluator), "--out", str(self.out), "--cache-dir", str(self.cache),
-                "--trials", "1", *self.extra]  # fmt: skip
+                "--trials", "1", "--quiet", *self.extra]  # fmt: skip
 
 
 def _inline(name: str, records: list[dict[str, Any]], **keys: Any) -> dict[str, Any]:
@@ -206,7 +206,7 @@ def _refused(case: Case, capsys: pytest.CaptureFixture[str]) -> list[str]:
     before = _tree(case.out), case.out.exists()
     argv = case.argv()
     if "--resume" in case.extra:
-        argv = ["search", *case.extra, "--cache-dir", str(case.cache)]
+        argv = ["search", *case.extra, "--cache-dir", str(case.cache), "--quiet"]
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines and all(line.startswith("mixopt: error: ") for line in lines), lines

@@ -261,7 +261,7 @@ def test_cli_study(
     assert "[  5/5]" in captured.err and "[  5/5]" not in text
     # the same folder again: refused, it holds a study
     assert main(args) == 2
-    assert "already holds a study" in capsys.readouterr().err
+    assert "already holds this study" in capsys.readouterr().err
     # resuming a finished study runs nothing and reports the same best
     _, before = _runs(out)
     assert main(["search", "--resume", str(out), "--quiet"]) == 0
