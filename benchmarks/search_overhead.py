@@ -1,7 +1,7 @@
 """What the search machinery (Ray Tune + Optuna + MLflow) costs around the trials.
 
     python benchmarks/search_overhead.py           # 30 s trials; a 1,000-trial study; 1 vs 2 concurrent
-    python benchmarks/search_overhead.py --quick   # 1 s trials; a 60-trial study (smoke run)
+    python benchmarks/search_overhead.py --quick   # 1 s trials; a 30-trial study (smoke run)
 
 Prints:
 - per-trial overhead: each trial's time in the study (Optuna's ask-to-tell: dispatch on Ray,
@@ -82,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="1 s trials, a 60-trial study (smoke run)"
+        "--quick", action="store_true", help="1 s trials, a 30-trial study (smoke run)"
     )
     args = parser.parse_args(argv)
-    wait, n_wait, n_long = (1.0, 4, 60) if args.quick else (30.0, 6, 1000)
+    wait, n_wait, n_long, n_real = (1.0, 4, 30, 2) if args.quick else (30.0, 6, 1000, 4)
 
     import warnings
 
@@ -197,17 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         # 3. real trials, 1 at a time with both cores against 2 at a time with one each
         spans3 = {}
         for conc in (1, 2):
-            study(inputs, root / f"real{conc}", budget="3k" if args.quick else "24k", trials=4, concurrency=conc,
+            study(inputs, root / f"real{conc}", budget="3k" if args.quick else "24k", trials=n_real, concurrency=conc,
                   cpus_per_trial=2 // conc, early_stop="off")  # fmt: skip
             ts = optuna_trials(root / f"real{conc}")
             spans3[conc] = (
                 max(t.datetime_complete for t in ts).timestamp()
                 - min(t.datetime_start for t in ts).timestamp()
             )
-        rows.append(("6 real trials, 1 at a time x 2 threads", f"{spans3[1]:.1f} s", ""))
+        rows.append(
+            (f"{n_real + 2} real trials, 1 at a time x 2 threads", f"{spans3[1]:.1f} s", "")
+        )
         rows.append(
             (
-                "6 real trials, 2 at a time x 1 thread",
+                f"{n_real + 2} real trials, 2 at a time x 1 thread",
                 f"{spans3[2]:.1f} s",
                 f"{spans3[1] / spans3[2]:.2f} x the throughput of 1 at a time",
             )
