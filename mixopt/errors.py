@@ -9,7 +9,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["ConfigError", "InfeasibleMixtureError", "MixoptError", "did_you_mean", "error_line", "first_line"]
+__all__ = [
+    "ConfigError",
+    "InfeasibleMixtureError",
+    "MixoptError",
+    "did_you_mean",
+    "error_line",
+    "first_line",
+]
 
 
 class MixoptError(Exception):

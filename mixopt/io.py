@@ -16,25 +16,35 @@ __all__ = [
     "read_text",
     "read_yaml",
     "require_empty_dir",
+    "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",
 ]
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, flush it to disk, then rename it."""
+def write_bytes_atomic(path: str | Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it
+    (a killed process leaves the old file or the new one, never half of one). ``mode``: the
+    file's permissions (the temporary file is private, 0600, until then)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
+    """Atomically write ``text`` as UTF-8 (see :func:`write_bytes_atomic`)."""
+    write_bytes_atomic(path, text.encode("utf-8"), mode)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:

@@ -7,11 +7,10 @@ global backend or state is touched: drawing a report inside a longer process is 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mixopt.io import write_bytes_atomic
 from mixopt.report.data import ReportData
 from mixopt.search.results import TrialRecord
 
@@ -40,17 +39,13 @@ def color_of(name: str) -> str:
 
 
 def save_png(fig: Figure, path: Path) -> None:
-    """Write the PNG beside its final name, then rename it (a killed process leaves no half image)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.chmod(tmp, 0o644)  # a page to share: readable like any file written with open()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write the PNG atomically (a killed process leaves no half image)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    # a page to share: readable like any file written with open()
+    write_bytes_atomic(path, buffer.getvalue(), 0o644)
 
 
 def scored_trials(data: ReportData) -> list[TrialRecord]:

@@ -68,8 +68,7 @@ def write_report(folder: str | Path, top: int = TOP_TRIALS) -> Path:
         if stale.name not in images:
             stale.unlink()
     page = out / "index.html"
-    write_text_atomic(page, render(data, list(images), top))
-    page.chmod(0o644)
+    write_text_atomic(page, render(data, list(images), top), 0o644)
     return page
 
 
