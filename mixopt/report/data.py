@@ -172,17 +172,11 @@ def _timing(ostudy: Any) -> dict[int, tuple[float | None, dict[str, float], Any,
 
 def _confirmations(path: Path) -> dict[int, dict[int, float]]:
     """source trial -> {seed: score} from ``confirm.jsonl`` (a torn last line is skipped)."""
-    import json
+    from mixopt.search.storage import read_confirmations
 
     out: dict[int, dict[int, float]] = {}
-    if not path.is_file():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-            out.setdefault(int(row["source"]), {})[int(row["seed"])] = float(row["score"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue
+    for (_name, seed, source), score in read_confirmations(path).items():
+        out.setdefault(source, {})[seed] = score
     return out
 
 

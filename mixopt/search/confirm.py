@@ -15,30 +15,16 @@ from typing import TYPE_CHECKING, Any
 from ray.tune.search import Searcher
 
 from mixopt.search.searcher import WORKER_DIED, StatelessSearcher, trial_params
+from mixopt.search.storage import read_confirmations
 from mixopt.search.tracking import Tracker
 
 if TYPE_CHECKING:
     from mixopt.events import EventLog
     from mixopt.search.study import Study
 
-__all__ = ["CONFIRM_BASE", "ConfirmSearcher", "read_confirmations", "run_confirmation"]
+__all__ = ["CONFIRM_BASE", "ConfirmSearcher", "run_confirmation"]
 
 CONFIRM_BASE = 100_000  # MLflow numbers of confirmation runs start here (apart from Optuna's)
-
-
-def read_confirmations(path: Path) -> dict[tuple[str, int, int], float]:
-    """(candidate name, seed, source trial) -> score, from ``confirm.jsonl`` (a torn last line,
-    from a killed process, is ignored)."""
-    out: dict[tuple[str, int, int], float] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        out[(row["name"], int(row["seed"]), int(row["source"]))] = float(row["score"])
-    return out
 
 
 class ConfirmSearcher(StatelessSearcher):

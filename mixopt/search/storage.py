@@ -1,8 +1,11 @@
-"""Reading and repairing the Optuna study: interrupted trials, finished trials, the best one."""
+"""Reading and repairing what a study holds: the Optuna study (interrupted trials, finished
+trials, the best one) and its confirmation runs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from mixopt.search.results import TrialRecord
@@ -12,6 +15,7 @@ __all__ = [
     "best_trial",
     "enqueue_baselines",
     "finished_trials",
+    "read_confirmations",
     "records",
     "requeue_interrupted",
 ]
@@ -97,3 +101,18 @@ def enqueue_baselines(
                 simplex.params_for(mix),
                 user_attrs={"role": f"baseline:{name}", "mixture": dict(mix)},
             )
+
+
+def read_confirmations(path: Path) -> dict[tuple[str, int, int], float]:
+    """(candidate name, seed, source trial) -> score, from ``confirm.jsonl`` (a torn last line,
+    from a killed process, is ignored)."""
+    out: dict[tuple[str, int, int], float] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            out[(row["name"], int(row["seed"]), int(row["source"]))] = float(row["score"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return out
