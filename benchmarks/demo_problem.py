@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         r = (best_v - score) / span if span > 0 else math.nan
         regrets[method].append(r)
         print(f"{method:<8} {n:>6} {fmt_mix(rec):<{6 * len(names)}} {seen:>8.4f} {score:>8.4f} {r:>7.2f}")  # fmt: skip
-    from mixopt.search.samplers import DEFAULT_SAMPLER
+    from mixopt.study.spec import DEFAULT_SAMPLER
 
     # 1 - regret: the share of the grid best's lift over uniform that a method's pick gets
     ours, rnd = (1 - statistics.median(regrets[m]) for m in (DEFAULT_SAMPLER, "random"))

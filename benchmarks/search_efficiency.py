@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             final[(problem.name, method)] = statistics.median(cells[max(budgets)])
             print(row, flush=True)
         print()
-    from mixopt.search.samplers import DEFAULT_SAMPLER
+    from mixopt.study.spec import DEFAULT_SAMPLER
 
     print(
         f"trials to come within 5% (median over seeds): mixopt's default ({DEFAULT_SAMPLER}) against random search"

@@ -13,6 +13,7 @@ from mixopt.errors import ConfigError
 __all__ = [
     "is_url",
     "read_json",
+    "read_mixture",
     "read_text",
     "read_yaml",
     "require_empty_dir",
@@ -100,3 +101,17 @@ def require_empty_dir(path: str | Path) -> None:
     p = Path(path)
     if p.exists() and (not p.is_dir() or any(p.iterdir())):
         raise ConfigError(f"{p}: output folder exists and is not empty")
+
+
+def read_mixture(path: str | Path) -> dict[str, float]:
+    """A mixture file: ``{"domain": share}``, or an object holding it under ``mixture`` or
+    ``best_mixture``."""
+    raw = read_json(path, "mixture file")
+    if isinstance(raw, dict):
+        for key in ("best_mixture", "mixture"):
+            if isinstance(raw.get(key), dict):
+                raw = raw[key]
+                break
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f'{path}: expected {{"domain": share, ...}}')
+    return raw

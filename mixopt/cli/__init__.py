@@ -21,7 +21,7 @@ _SUBCOMMANDS = ("search", "validate", "export", "report", "ls", "tiny-model")
 def build_parser() -> argparse.ArgumentParser:
     from importlib import import_module
 
-    from mixopt import __version__
+    from mixopt._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="mixopt",

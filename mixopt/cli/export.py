@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.cli._common import add_data_options, add_output_options, event_log, quiet_libraries
-from mixopt.errors import ConfigError
-from mixopt.io import read_json, require_empty_dir
+from mixopt.io import read_mixture, require_empty_dir
 
-__all__ = ["add_parser", "read_mixture", "run"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -43,22 +42,8 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def read_mixture(path: str | Path) -> dict[str, float]:
-    """A mixture file: ``{"domain": share}``, or an object holding it under ``mixture`` or
-    ``best_mixture``."""
-    raw = read_json(path, "mixture file")
-    if isinstance(raw, dict):
-        for key in ("best_mixture", "mixture"):
-            if isinstance(raw.get(key), dict):
-                raw = raw[key]
-                break
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError(f'{path}: expected {{"domain": share, ...}}')
-    return raw
-
-
 def run(args: argparse.Namespace) -> int:
-    from mixopt import __version__
+    from mixopt._version import __version__
     from mixopt.budget import parse_budget
     from mixopt.data.export import export_mixture
     from mixopt.data.spec import load_domains

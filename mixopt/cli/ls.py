@@ -36,7 +36,8 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
 
         return EVALUATORS.describe()
     if kind == "samplers":
-        from mixopt.search.samplers import DEFAULT_SAMPLER, SAMPLERS
+        from mixopt.search.samplers import SAMPLERS
+        from mixopt.study.spec import DEFAULT_SAMPLER
 
         return _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
     from mixopt.search.space import describe_spaces

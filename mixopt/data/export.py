@@ -79,49 +79,9 @@ def export_mixture(
                     fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in domain_rows)
         counts = {d.name: len(r) for d, r in zip(domains, rows_by_domain, strict=True)}
         write_tool_configs(tmp, out.resolve(), domains, counts, seed)
-        names = [d.name for d in domains]
-        probs = interleave_probabilities(domains, allocation)
-        drawn = [n for n in names if allocation.tokens[n] > 0]  # interleave refuses a 0 probability
-        write_json_atomic(
-            tmp / "weights.json",
-            {
-                "domains": names,
-                "token_shares": {n: allocation.tokens[n] / budget for n in names},
-                # over the exported files under domains/ (what the tool configs use)
-                "record_shares": record_shares(counts),
-                "interleave_datasets": {
-                    "datasets": drawn,
-                    "kwargs": {
-                        "probabilities": [probs[n] for n in drawn],
-                        "seed": seed,
-                        "stopping_strategy": "all_exhausted",
-                    },
-                    "take": len(rows),
-                },
-            },
-        )
-        lengths = [d.lengths() for d in domains]
-        write_json_atomic(
-            tmp / "manifest.json",
-            {
-                **dict(provenance or {}),
-                "budget": budget,
-                "seed": seed,
-                "records": len(rows),
-                "tokens_exported": int(
-                    sum(ln[idx].sum() for ln, (idx, _) in zip(lengths, plans, strict=True))
-                ),
-                "domains": {
-                    d.name: {
-                        "tokens": allocation.tokens[d.name],
-                        "records": len(idx),
-                        "epochs": allocation.epochs[d.name],
-                        "format": d.format,
-                    }
-                    for d, (idx, _) in zip(domains, plans, strict=True)
-                },
-            },
-        )
+        write_json_atomic(tmp / "weights.json", _weights(domains, allocation, counts, budget, seed, len(rows)))
+        manifest = {**dict(provenance or {}), "budget": budget, "seed": seed, "records": len(rows)}
+        write_json_atomic(tmp / "manifest.json", {**manifest, **_exported(domains, allocation, plans)})
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
@@ -129,6 +89,40 @@ def export_mixture(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _weights(
+    domains: Sequence[TokenizedDomain], allocation: Allocation, counts: Mapping[str, int], budget: int, seed: int,
+    total: int,
+) -> dict[str, Any]:  # fmt: skip
+    """``weights.json``: token shares, record shares, ``interleave_datasets`` probabilities."""
+    names = [d.name for d in domains]
+    probs = interleave_probabilities(domains, allocation)
+    drawn = [n for n in names if allocation.tokens[n] > 0]  # interleave refuses a 0 probability
+    return {
+        "domains": names,
+        "token_shares": {n: allocation.tokens[n] / budget for n in names},
+        # over the exported files under domains/ (what the tool configs use)
+        "record_shares": record_shares(counts),
+        "interleave_datasets": {
+            "datasets": drawn,
+            "kwargs": {"probabilities": [probs[n] for n in drawn], "seed": seed, "stopping_strategy": "all_exhausted"},
+            "take": total,
+        },
+    }
+
+
+def _exported(domains: Sequence[TokenizedDomain], allocation: Allocation, plans: Sequence[Any]) -> dict[str, Any]:
+    """The manifest's figures: tokens exported, and per domain tokens, records and epochs."""
+    lengths = [d.lengths() for d in domains]
+    return {
+        "tokens_exported": int(sum(ln[idx].sum() for ln, (idx, _) in zip(lengths, plans, strict=True))),
+        "domains": {
+            d.name: {"tokens": allocation.tokens[d.name], "records": len(idx), "epochs": allocation.epochs[d.name],
+                     "format": d.format}
+            for d, (idx, _) in zip(domains, plans, strict=True)
+        },
+    }  # fmt: skip
 
 
 def _tag(record: dict[str, Any], domain: str) -> dict[str, Any]:

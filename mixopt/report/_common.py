@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mixopt.io import write_bytes_atomic
 from mixopt.report.data import ReportData
-from mixopt.search.results import TrialRecord
+from mixopt.study.trials import TrialRecord
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -62,4 +62,4 @@ def score_of(t: TrialRecord) -> float:
 
 
 def baseline_name(t: TrialRecord) -> str | None:
-    return t.role.split(":", 1)[1] if t.role.startswith("baseline:") else None
+    return t.baseline

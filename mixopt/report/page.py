@@ -74,17 +74,16 @@ def write_report(folder: str | Path, top: int = TOP_TRIALS) -> Path:
 
 def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> str:
     """The page's HTML: headline figures as text, then every image with its caption."""
-    from mixopt import __version__
+    from mixopt._version import __version__
 
-    rec = data.record
-    config = rec.get("config") or {}
+    spec = data.spec
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>mixopt report: {_e(data.folder.name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>mixopt study report: {_e(data.folder.name)}</h1>",
-        _table(["", ""], [["folder", data.folder], ["model", rec.get("model")], ["evaluator", rec.get("evaluator")],
-                          ["budget (tokens per trial)", config.get("budget")], ["sampler", config.get("sampler")],
-                          ["seed", config.get("seed")], ["state", "finished" if data.finished else "not finished"],
+        _table(["", ""], [["folder", data.folder], ["model", spec.model.name], ["evaluator", spec.evaluator.tasks],
+                          ["budget (tokens per trial)", spec.search.budget], ["sampler", spec.search.sampler],
+                          ["seed", spec.search.seed], ["state", "finished" if data.finished else "not finished"],
                           ["written", f"{time.strftime('%Y-%m-%d %H:%M:%S')} by mixopt {__version__}"]]),
     ]  # fmt: skip
     parts += [f"<p class='note'>{_e(n)}</p>" for n in data.notes]
@@ -126,7 +125,7 @@ def _headline(data: ReportData) -> list[str]:
     rows = []
     for c in [data.best, *(data.baselines[n] for n in sorted(data.baselines))]:
         lift = data.lift.get(c.name)
-        rows.append([c.name, _num(c.score), _num(c.spread) if len(c.confirmed) > 1 else "-", len(c.confirmed),
+        rows.append([c.name, _num(c.score), _num(c.spread) if c.spread is not None else "-", len(c.confirmed),
                      _num(c.search_score), "" if c.name == "best" else _signed(lift.value if lift else None),
                      "" if lift is None or lift.spread is None else f"{lift.spread:.4f}"])  # fmt: skip
     out.append("<p>Scores (higher is better): the mean over the confirmation runs where there are any, "

@@ -22,7 +22,7 @@ from mixopt.report._common import (
 )
 from mixopt.report.data import ReportData
 from mixopt.report.simplex import simplex
-from mixopt.search.results import TrialRecord
+from mixopt.study.trials import TrialRecord
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -50,7 +50,7 @@ def comparison(data: ReportData) -> Figure | None:
     for x, c in enumerate(candidates):
         color = color_of(c.name)
         if c.confirmed:
-            ax.errorbar([x], [statistics.fmean(c.confirmed)], yerr=[c.spread], fmt="o", color=color, capsize=8, markersize=9,
+            ax.errorbar([x], [statistics.fmean(c.confirmed)], yerr=[c.spread or 0.0], fmt="o", color=color, capsize=8, markersize=9,
                         label="confirmed mean ± std" if x == 0 else None)  # fmt: skip
             ax.scatter([x + 0.12] * len(c.confirmed), c.confirmed, color=color, s=14, alpha=0.6,
                        label="each fresh seed" if x == 0 else None)  # fmt: skip
@@ -120,21 +120,7 @@ def history(data: ReportData) -> Figure | None:
                 zorder=4,
             )
             ax.axhline(score_of(t), color=color_of(name), lw=0.8, ls="--", alpha=0.7)
-    complete = sorted((t for t in scored if t.state == "COMPLETE"), key=lambda t: t.number)
-    if complete:
-        running, xs, ys = -math.inf, [], []
-        for t in complete:
-            running = max(running, score_of(t))
-            xs.append(t.number)
-            ys.append(running)
-        ax.step(
-            [*xs, max(t.number for t in data.trials)],
-            [*ys, ys[-1]],
-            where="post",
-            color=BEST,
-            lw=1.5,
-            label="best so far",
-        )
+    _best_so_far(ax, data, scored)
     if data.best_number is not None:
         best = next(t for t in data.trials if t.number == data.best_number)
         ax.scatter(
@@ -163,6 +149,25 @@ def history(data: ReportData) -> Figure | None:
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     ax.set_title("Optimization history", fontsize=11)
     return fig
+
+
+def _best_so_far(ax: Axes, data: ReportData, scored: Sequence[TrialRecord]) -> None:
+    """The best completed score so far, as a step line over the trial numbers."""
+    complete = sorted((t for t in scored if t.state == "COMPLETE"), key=lambda t: t.number)
+    if complete:
+        running, xs, ys = -math.inf, [], []
+        for t in complete:
+            running = max(running, score_of(t))
+            xs.append(t.number)
+            ys.append(running)
+        ax.step(
+            [*xs, max(t.number for t in data.trials)],
+            [*ys, ys[-1]],
+            where="post",
+            color=BEST,
+            lw=1.5,
+            label="best so far",
+        )
 
 
 def _floor(scored: Sequence[TrialRecord]) -> float:

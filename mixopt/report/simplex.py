@@ -16,7 +16,7 @@ from mixopt.report._common import (
     scored_trials,
 )
 from mixopt.report.data import ReportData
-from mixopt.search.results import TrialRecord
+from mixopt.study.trials import TrialRecord
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

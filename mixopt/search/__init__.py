@@ -1,19 +1,11 @@
-"""The search: Optuna proposals, Ray Tune trials, early stopping, MLflow tracking, resume."""
+"""The search: Optuna proposals, trials on an executor (Ray Tune), early stopping, MLflow
+tracking, confirmation, resume. The settings are a :class:`~mixopt.study.spec.StudySpec`;
+the API that runs a study and writes its report is :mod:`mixopt.api`."""
 
 from __future__ import annotations
 
-from mixopt.search.api import optimize_mixture, resume_search
-from mixopt.search.config import SearchConfig
-from mixopt.search.results import Candidate, SearchResult, TrialRecord
+from mixopt.search.results import SearchResult
 from mixopt.search.space import SearchSpace, load_space
+from mixopt.search.study import Study, prepare_study, run_study
 
-__all__ = [
-    "Candidate",
-    "SearchConfig",
-    "SearchResult",
-    "SearchSpace",
-    "TrialRecord",
-    "load_space",
-    "optimize_mixture",
-    "resume_search",
-]
+__all__ = ["SearchResult", "SearchSpace", "Study", "load_space", "prepare_study", "run_study"]

@@ -1,59 +1,25 @@
-"""What a study found: the best mixture, the baselines, the lift over each, every trial."""
+"""What :func:`mixopt.optimize_mixture` returns: the best mixture, the baselines, the lift
+over each, and every trial."""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Candidate", "SearchResult", "TrialRecord", "summarize"]
+from mixopt.study.store import count_states
+from mixopt.study.summary import Candidate, Lift
+from mixopt.study.trials import TrialRecord
 
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as the study recorded it."""
-
-    number: int
-    role: str
-    """``search``, or ``baseline:uniform`` / ``baseline:natural`` / ``baseline:NAME``."""
-    state: str
-    """COMPLETE, PRUNED, FAIL (or RUNNING/WAITING in an unfinished study)."""
-    mixture: dict[str, float]
-    train: dict[str, Any]
-    score: float | None
-    """Final score (COMPLETE), last intermediate score (PRUNED), or None."""
-    metrics: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A mixture scored in the search and (when ``confirm`` > 0) re-run on fresh seeds."""
-
-    name: str
-    mixture: dict[str, float]
-    search_score: float | None
-    confirmed: tuple[float, ...] = ()
-
-    @property
-    def score(self) -> float | None:
-        """The confirmed mean when there is one (unbiased), else the search score."""
-        return statistics.fmean(self.confirmed) if self.confirmed else self.search_score
-
-    @property
-    def spread(self) -> float:
-        """Standard deviation over the confirmation seeds (0 with fewer than two)."""
-        return statistics.stdev(self.confirmed) if len(self.confirmed) > 1 else 0.0
+__all__ = ["SearchResult"]
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The outcome of :func:`mixopt.optimize_mixture`."""
-
     best: Candidate
     baselines: dict[str, Candidate]
+    lifts: dict[str, Lift]
+    """The lift over each baseline, with its spread over paired fresh seeds."""
     trials: tuple[TrialRecord, ...]
     out_dir: Path
     paths: dict[str, str]
@@ -70,41 +36,23 @@ class SearchResult:
     @property
     def lift(self) -> dict[str, float]:
         """Best score minus each baseline's (confirmed means where available)."""
-        b = self.best.score
-        return {
-            n: b - c.score
-            for n, c in self.baselines.items()
-            if b is not None and c.score is not None
-        }
+        return {n: v.value for n, v in self.lifts.items()}
 
     def counts(self) -> dict[str, int]:
-        return self.count(self.trials)
-
-    @staticmethod
-    def count(trials: Sequence[TrialRecord]) -> dict[str, int]:
         """Trials in all and by state (``complete``, ``pruned``, ``fail``)."""
-        out = {"trials": len(trials)}
-        for t in trials:
-            out[t.state.lower()] = out.get(t.state.lower(), 0) + 1
-        return out
+        return count_states(self.trials)
 
+    def trials_dataframe(self) -> Any:
+        """Every trial as a pandas DataFrame: one row a trial, ``share.<domain>`` and
+        ``train.<knob>`` columns, the score, the state and the role."""
+        import pandas as pd
 
-def summarize(
-    trials: Sequence[TrialRecord], confirmed: Mapping[str, list[float]], best_number: int | None
-) -> tuple[Candidate, dict[str, Candidate]]:
-    """The best candidate and the baselines, with their confirmation scores."""
-    by_number = {t.number: t for t in trials}
-    baselines = {
-        t.role.split(":", 1)[1]: Candidate(
-            t.role.split(":", 1)[1],
-            t.mixture,
-            t.score if t.state == "COMPLETE" else None,
-            tuple(confirmed.get(t.role.split(":", 1)[1], [])),
-        )
-        for t in trials
-        if t.role.startswith("baseline:")
-    }
-    if best_number is None:
-        raise ValueError("no trial completed")
-    best = by_number[best_number]
-    return Candidate("best", best.mixture, best.score, tuple(confirmed.get("best", []))), baselines
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {"number": t.number, "role": t.role, "state": t.state, "score": t.score}
+            row.update({f"share.{k}": v for k, v in t.mixture.items()})
+            row.update({f"train.{k}": v for k, v in t.train.items()})
+            row.update({f"metric.{k}": v for k, v in t.metrics.items()})
+            row["error"] = t.error
+            rows.append(row)
+        return pd.DataFrame(rows)

@@ -7,11 +7,7 @@ from typing import Any
 
 from mixopt.registry import Registry
 
-__all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "make_sampler", "parameterization_for"]
-
-# GP on log-ratio coordinates: the lowest regret at 16-64 trials on every problem of
-# benchmarks/search_efficiency.py (see benchmarks/README.md), where trials are expensive
-DEFAULT_SAMPLER = "gp"
+__all__ = ["SAMPLERS", "make_sampler", "parameterization_for"]
 
 
 def _tpe(seed: int, startup: int) -> Any:

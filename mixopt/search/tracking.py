@@ -12,20 +12,69 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["Tracker", "tracking_uri_for"]
+if TYPE_CHECKING:
+    from mixopt.study.trials import TrialRecord
+
+__all__ = ["MlflowTracker", "NullTracker", "Tracker", "make_tracker"]
 
 EXPERIMENT = "mixopt"
+NO_TRACKING = "none"
 
 
-def tracking_uri_for(out: Path, uri: str | None) -> str:
-    """The given URI, or SQLite in the output folder (never MLflow's default ./mlflow.db)."""
-    return uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
+class Tracker(Protocol):
+    """Where a study's runs are recorded besides Optuna's storage (the source of truth)."""
+
+    def start_study(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None) -> str | None: ...  # fmt: skip
+    def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None: ...
+    def log_intermediate(self, number: int, step: int, value: float) -> None: ...
+    def finish_trial(self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None) -> None: ...  # fmt: skip
+    def note_retry(self, number: int, retries: int) -> None: ...
+    def fail_study(self, reason: str) -> None: ...
+    def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None: ...  # fmt: skip
+    def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None: ...
+    def reconcile(self, finished: Mapping[int, TrialRecord]) -> None: ...
 
 
-class Tracker:
-    """Writes a study's runs. Construct with the URI; nothing connects until first use."""
+def make_tracker(uri: str, artifact_root: Path) -> Tracker:
+    """MLflow at ``uri``, or no tracking for ``none``."""
+    return NullTracker() if uri == NO_TRACKING else MlflowTracker(uri, artifact_root)
+
+
+class NullTracker:
+    """Records nothing (``--tracking-uri none``): the study folder still holds everything."""
+
+    def start_study(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None) -> str | None:  # fmt: skip
+        return None
+
+    def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
+        return None
+
+    def log_intermediate(self, number: int, step: int, value: float) -> None:
+        return None
+
+    def finish_trial(self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None) -> None:  # fmt: skip
+        return None
+
+    def note_retry(self, number: int, retries: int) -> None:
+        return None
+
+    def fail_study(self, reason: str) -> None:
+        return None
+
+    def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None:  # fmt: skip
+        return None
+
+    def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
+        return None
+
+    def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
+        return None
+
+
+class MlflowTracker:
+    """Writes a study's runs to MLflow. Construct with the URI; nothing connects until first use."""
 
     def __init__(self, uri: str, artifact_root: Path) -> None:
         self.uri, self.artifact_root = uri, artifact_root
@@ -164,9 +213,7 @@ class Tracker:
                 self.client.log_artifact(self.parent_id, str(path))
         self.client.set_terminated(self.parent_id, status="FINISHED")
 
-    def reconcile(
-        self, finished: Mapping[int, tuple[str, Mapping[str, Any] | None, str | None]]
-    ) -> None:
+    def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         """After a crash: every trial Optuna finished gets a finished run (created if missing);
         every other run still RUNNING is marked KILLED."""
         runs = {
@@ -178,17 +225,16 @@ class Tracker:
             if run.info.status == "RUNNING" and number not in finished:
                 self.client.set_terminated(run.info.run_id, status="KILLED")
                 self.client.set_tag(run.info.run_id, "mixopt.state", "INTERRUPTED")
-        for number, (state, result, error) in finished.items():
+        for number, t in finished.items():
             run = runs.get(number)
             if run is not None and run.info.status != "RUNNING":
                 continue
+            result = t.result or {"role": t.role, "score": None, "metrics": {}}
             if run is None:
-                self.start_trial(
-                    number, (result or {}).get("role", "search"), (result or {}).get("params", {})
-                )
+                self.start_trial(number, t.role, result.get("params", {}))
             else:
                 self._runs[number] = run.info.run_id
-            self.finish_trial(number, state, result, error)
+            self.finish_trial(number, t.state, result, t.error)
 
     def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param

@@ -1,6 +1,7 @@
-"""What a Ray Tune trial runs: :func:`run_trial` with its scores reported to Tune.
+"""What every executor runs for a job: the study's trial with the job's mixture, seed and
+knobs, under the study's time limit, its intermediate scores reported as they come.
 
-Module-level on purpose: Tune pickles the trainable by reference.
+Module-level on purpose: Ray Tune pickles the trainable by reference.
 """
 
 from __future__ import annotations
@@ -8,32 +9,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import error_line
 from mixopt.search.faults import TimeLimit, check_finite
-from mixopt.training.config import TrainConfig
+from mixopt.trial import TrialSpec
 
-__all__ = ["PROTECTED_KEY", "StudyContext", "result_to_dict", "trainable"]
-
-PROTECTED_KEY = "baseline_intermediate"
+__all__ = ["StudyContext", "execute", "result_to_dict", "trainable"]
 
 
 @dataclass(frozen=True)
 class StudyContext:
     """What every trial of a study shares (sent once through Ray's object store)."""
 
-    model: str
-    domains: tuple[TokenizedDomain, ...]
-    evaluator: Any
-    budget: int
-    train: TrainConfig
-    allow_pickle: bool = False
+    trial: TrialSpec
+    """The study's trial: model, tokenized domains, budget, evaluator, training; each job
+    sets its own mixture and seed, and overrides the knobs the space searches."""
     runner: Any = None
     """A picklable callable ``(TrialSpec, report) -> TrialResult`` run instead of
-    :func:`run_trial` (e.g. a trivial one, to measure what the machinery costs)."""
+    :func:`mixopt.trial.run_trial` (e.g. a trivial one, to measure what the machinery costs)."""
     trial_timeout: float | None = None
     """Seconds a trial may run; None: no limit."""
 
@@ -45,43 +41,46 @@ def result_to_dict(result: Any) -> dict[str, Any]:
     return out
 
 
+def execute(
+    context: StudyContext, config: dict[str, Any], report: Callable[[int, int, float], bool | None]
+) -> dict[str, Any]:
+    """Run one job (``config``: from :meth:`Job.config`); return what it measured, with
+    ``score`` None when ``report`` stopped it early. Raises what the trial raises."""
+    from mixopt.trial import run_trial
+
+    base = context.trial
+    spec = dataclasses.replace(base, mixture=dict(config["mixture"]), seed=int(config["seed"]),
+                               train=dataclasses.replace(base.train, **config.get("train", {})))  # fmt: skip
+
+    def on_checkpoint(step: int, total: int, score: float | None) -> bool | None:
+        if score is None:
+            return None
+        check_finite(score, "intermediate score")  # a diverged run fails now, not at the end
+        return report(step, total, score)
+
+    with TimeLimit(context.trial_timeout):
+        result = (context.runner or run_trial)(spec, on_checkpoint)
+        check_finite(result.score)
+    return result_to_dict(result)
+
+
 def trainable(config: dict[str, Any], context: StudyContext) -> None:
-    """Run one trial; report each intermediate score, then the final result."""
+    """A Ray Tune trial: each intermediate score, then the final result, reported to Tune."""
     import ray
     from ray import tune
 
-    from mixopt.trial import TrialSpec, run_trial
-
-    train = dataclasses.replace(context.train, **config.get("train", {}))
-    spec = TrialSpec(context.model, context.domains, config["mixture"], context.budget, context.evaluator, train,
-                     int(config["seed"]), context.allow_pickle)  # fmt: skip
-    last: list[float] = []
-    # baselines are never stopped early (the study reports the lift over them): their
-    # intermediate scores go under a key the scheduler does not watch
-    key = PROTECTED_KEY if config.get("protected") else "intermediate"
-
-    def report(step: int, total: int, score: float | None) -> None:
-        if score is not None:
-            check_finite(score, "intermediate score")  # a diverged run fails now, not at the end
-            last.append(score)
-            tune.report({key: score, "step": step, "total_steps": total})
+    def report(step: int, total: int, score: float) -> None:
+        tune.report({"intermediate": score, "step": step, "total_steps": total})
 
     try:
-        with TimeLimit(context.trial_timeout):
-            result = (context.runner or run_trial)(spec, report)
-            check_finite(result.score)
+        payload = execute(context, config, report)
     except Exception as exc:  # not SystemExit/StopIteration: Tune's ways of ending a trial
         # the trial's own fault, told apart from a dead worker (which reports nothing): the
         # reason reaches Optuna and MLflow as one line, Tune keeps it and the traceback
         tune.report({"error": error_line(exc), "traceback": traceback.format_exc()[-4000:]})
         raise
-    payload = result_to_dict(result)
-    payload["node"] = (
-        ray.get_runtime_context().get_node_id()
-    )  # where it ran (a cluster has several)
+    runtime = ray.get_runtime_context()
+    payload["node"] = runtime.get_node_id()  # where it ran (a cluster has several)
     # what it held ({"CPU": 1.0, "GPU": 1.0}): the report's CPU- and GPU-hours
-    payload["resources"] = ray.get_runtime_context().get_assigned_resources()  # type: ignore[no-untyped-call]
-    final = {"score": result.score, "result_json": json.dumps(payload)}
-    if last:
-        final[key] = last[-1]
-    tune.report(final)
+    payload["resources"] = runtime.get_assigned_resources()  # type: ignore[no-untyped-call]
+    tune.report({"score": payload["score"], "result_json": json.dumps(payload)})

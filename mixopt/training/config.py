@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mixopt.errors import ConfigError
+from mixopt.setting import setting
 
 __all__ = ["PRECISIONS", "SCHEDULES", "TrainConfig"]
 
@@ -23,12 +24,12 @@ class TrainConfig:
     """LoRA scaling numerator (the update is scaled by alpha / r)."""
     lora_dropout: float = 0.0
     """Dropout on the LoRA input; 0 keeps short runs deterministic and fast."""
-    target_modules: tuple[str, ...] | None = None
-    """Module names to adapt; None means every linear layer but the output head
-    (peft's ``all-linear``), which suits any decoder architecture."""
-    learning_rate: float = 2e-3
+    target_modules: tuple[str, ...] | None = setting(None, metavar="NAMES")
+    """Module names to adapt, comma-separated; default: every linear layer but the output
+    head (peft's all-linear), which suits any decoder architecture."""
+    learning_rate: float = setting(2e-3, flags=("--lr",))
     """Peak learning rate (LoRA tolerates far higher rates than full fine-tuning)."""
-    schedule: str = "cosine"
+    schedule: str = setting("cosine", choices=SCHEDULES)
     """``cosine`` or ``linear`` decay to zero, or ``constant``, after the warm-up."""
     warmup_ratio: float = 0.05
     """Share of the steps spent warming up linearly from zero."""
@@ -40,12 +41,12 @@ class TrainConfig:
     """Tokens per packed sequence."""
     max_grad_norm: float = 1.0
     """Gradient clipping; 0 turns it off."""
-    precision: str = "auto"
+    precision: str = setting("auto", choices=PRECISIONS)
     """``auto`` (bf16 autocast on a GPU that has it, else fp32), ``fp32``, ``bf16`` or ``fp16``."""
     device: str = "auto"
     """``auto`` (the GPU if there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
     threads: int | None = None
-    """CPU threads for torch; None means the CPUs this process was given (Ray's share)."""
+    """CPU threads for torch; default: the CPUs this process was given (Ray's share)."""
     checkpoints: int = 3
     """Evenly spaced points at which the intermediate score is reported (the last is the end)."""
 

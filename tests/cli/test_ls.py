@@ -9,8 +9,9 @@ import pytest
 
 from mixopt.cli import main
 from mixopt.evaluators import EVALUATORS
-from mixopt.search.samplers import DEFAULT_SAMPLER, SAMPLERS
+from mixopt.search.samplers import SAMPLERS
 from mixopt.search.space import BUILTIN_SPACES
+from mixopt.study.spec import DEFAULT_SAMPLER
 
 
 def _rows(text: str) -> dict[str, str]:

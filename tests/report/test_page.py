@@ -109,13 +109,13 @@ def test_an_interrupted_study_reports_what_it_holds(
 def test_a_failing_report_is_a_warning_and_the_results_stay(
     three_domain_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mixopt.search.study import _write_report
+    from mixopt.api import write_report_quietly
 
     copy = tmp_path / "study"
     shutil.copytree(three_domain_study, copy)
     shutil.rmtree(copy / "report")
     (copy / "report").write_text("in the way")  # the report folder cannot be made
-    assert _write_report(copy) is None
+    assert write_report_quietly(copy) is None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: the report was not written (")
     assert err[0].endswith(f"retry with: mixopt report {copy}")

@@ -54,18 +54,18 @@ def _pause(ready: Path) -> None:
 
 def install_pause(point: str, at: Any, ready: Path) -> None:
     if point == "mlflow":
-        from mixopt.search.tracking import Tracker
+        from mixopt.search.tracking import MlflowTracker
 
-        real = Tracker.finish_trial
+        real = MlflowTracker.finish_trial
         count = [0]
 
-        def finish_trial(self: Tracker, *args: Any, **kwargs: Any) -> None:
+        def finish_trial(self: MlflowTracker, *args: Any, **kwargs: Any) -> None:
             count[0] += 1
             if count[0] == at:
                 self.client.set_terminated = lambda *a, **k: _pause(ready)
             real(self, *args, **kwargs)
 
-        Tracker.finish_trial = finish_trial  # type: ignore[method-assign]
+        MlflowTracker.finish_trial = finish_trial  # type: ignore[method-assign]
     elif point == "report":
         real_replace = os.replace
 

@@ -17,12 +17,11 @@ pytestmark = pytest.mark.slow
 SCRIPT = """
 import json, sys
 import psutil
-import mixopt.cli, mixopt.search.study
+import mixopt.cli, mixopt.search.study, mixopt.search.executors.ray_tune
 assert "ray" not in sys.modules, "Ray was imported before mixopt started it"
-from mixopt.search.config import SearchConfig
-from mixopt.search.execution import start_ray
+from mixopt.search.executors.ray_tune import start_ray
 
-assert start_ray(SearchConfig(budget=1))
+assert start_ray(None)
 import ray
 listening = []
 # the processes Ray started for this driver (GCS, raylet, workers, agents), and the driver

@@ -13,7 +13,6 @@ import pytest
 from mixopt import optimize_mixture
 from mixopt.cli import build_parser
 from mixopt.errors import ConfigError, MixoptError, error_line
-from mixopt.search.config import SearchConfig
 from mixopt.search.faults import (
     NonFiniteScoreError,
     StudyFailedError,
@@ -22,6 +21,7 @@ from mixopt.search.faults import (
     check_finite,
     fail_limit,
 )
+from mixopt.study.spec import ExecutionSpec, StudySpec
 from mixopt.testing.runners import FaultyTrial
 
 
@@ -56,14 +56,12 @@ def test_reasons_scores_and_limits() -> None:
 def test_time_limit_and_retries_settings() -> None:
     args = build_parser().parse_args(["search", "--trial-timeout", "90", "--max-retries", "2"])
     assert args.trial_timeout == 90.0 and args.max_retries == 2
-    config = SearchConfig(budget=100, trial_timeout=90.0, max_retries=2)
-    assert SearchConfig.from_dict(config.to_dict()) == config  # kept with the study for resume
-    assert (
-        SearchConfig(budget=100).max_retries == 1 and SearchConfig(budget=100).trial_timeout is None
-    )
+    spec = StudySpec.from_options(budget=100, trial_timeout=90.0, max_retries=2)
+    assert StudySpec.from_dict(spec.to_dict()) == spec  # kept with the study for resume
+    assert ExecutionSpec().max_retries == 1 and ExecutionSpec().trial_timeout is None
     for bad in ({"trial_timeout": 0}, {"trial_timeout": float("nan")}, {"max_retries": -1}):
         with pytest.raises(ConfigError):
-            SearchConfig(budget=100, **bad)
+            ExecutionSpec(**bad)
 
 
 def _optuna(out: Path) -> list[Any]:
@@ -139,7 +137,7 @@ def test_each_fault_fails_its_trial_only_with_its_reason(
     assert runs[7].data.tags["mixopt.retries"] == "1" and runs[8].data.tags["mixopt.retries"] == "1"
 
     # Ray Tune keeps each failed attempt's error: the trials' own faults with their reason
-    errors = [p.read_text() for p in (out / "ray").glob("search-*/*/error.txt")]
+    errors = [p.read_text() for p in (out / "ray").glob("study-*/*/error.txt")]
     assert len(errors) == len(REASONS) + 2  # and the three dead workers (7 once, 8 twice)
     for number in (1, 2, 3, 5, 6):
         assert sum(REASONS[number].split(": ", 1)[1] in e for e in errors) == 1

@@ -71,10 +71,11 @@ def _set(attr: str, value: Any) -> Callable[[Case], None]:
 def _other_study(c: Case) -> None:
     """The same model, domains and evaluator, but another configuration."""
     c.out.mkdir()
-    record = {
-        "model": c.model, "domains": str(c.domains.resolve()), "evaluator": str(c.evaluator.resolve()),
-        "config": {"out": str(c.out.resolve())},
-    }  # fmt: skip
+    from mixopt.study.spec import StudySpec
+
+    spec = StudySpec.from_options(model=c.model, domains=str(c.domains.resolve()), evaluator=str(c.evaluator.resolve()),
+                                  budget=1234, out=str(c.out.resolve()))  # fmt: skip
+    record = {"spec": spec.to_dict()}
     (c.out / "study.json").write_text(json.dumps(record))
 
 
@@ -181,7 +182,7 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("out-holds-other-files", lambda c: (c.out.mkdir(), (c.out / "notes.txt").write_text("mine")),
      ["output folder exists and is not empty"]),
     ("out-holds-a-different-study", _other_study,
-     ["holds a different study (its config differs); choose another --out"]),
+     ["holds a different study (its search.budget, search.trials differ); choose another --out"]),
     ("resume-not-a-study", lambda c: setattr(c, "extra", ["--resume", str(c.root)]), ["not a mixopt study folder"]),
 ]  # fmt: skip
 
@@ -264,19 +265,17 @@ def test_problems_found_after_tokenizing_are_reported_together(
 def test_an_existing_study_is_told_apart_from_a_different_one(
     case: Case, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mixopt.budget import parse_budget
-    from mixopt.search.config import SearchConfig
-    from mixopt.search.study import _inputs
+    from mixopt.study.spec import StudySpec
 
-    config = SearchConfig(budget=parse_budget("2k"), trials=1, out=str(case.out))
+    spec = StudySpec.from_options(model=case.model, domains=str(case.domains.resolve()), budget="2k", trials=1,
+                                  evaluator=str(case.evaluator.resolve()), out=str(case.out.resolve()))  # fmt: skip
     case.out.mkdir()
-    record = _inputs(case.model, str(case.domains), str(case.evaluator), config, case.out.resolve())
-    (case.out / "study.json").write_text(json.dumps(record))
+    (case.out / "study.json").write_text(json.dumps({"spec": spec.to_dict()}))
     lines = _refused(case, capsys)
     assert lines == [f"mixopt: error: {case.out.resolve()}: already holds this study; resume it with "
                      f"--resume {case.out.resolve()}, or choose another --out"]  # fmt: skip
     case.extra += ["--seed", "7"]
-    assert "holds a different study (its config differs)" in _refused(case, capsys)[0]
+    assert "holds a different study (its search.seed differs)" in _refused(case, capsys)[0]
 
 
 def test_the_good_inputs_pass_and_fill_the_cache(

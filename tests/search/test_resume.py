@@ -245,4 +245,4 @@ def _check_folder(out: Path) -> None:
             with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as conn:
                 assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     if (out / "study.json").exists():
-        json.loads((out / "study.json").read_text())["config"]
+        json.loads((out / "study.json").read_text())["spec"]

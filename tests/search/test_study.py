@@ -71,7 +71,7 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
     for key in (
         "mixopt_version",
         "seed",
-        "config",
+        "spec",
         "tokenizer",
         "lift",
         "baselines",

@@ -1,0 +1,125 @@
+"""The Python API: ``optimize_mixture(model, data, evaluator, budget=...)``, ``resume_search``.
+
+Both run a study (:mod:`mixopt.search`) and then write its report (:mod:`mixopt.report`):
+the API is where the two meet, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mixopt.errors import ConfigError, error_line
+from mixopt.events import EventLog
+from mixopt.study.spec import StudySpec
+from mixopt.study.store import StudyStore
+
+__all__ = ["optimize_mixture", "resume_search", "write_report_quietly"]
+
+
+def optimize_mixture(
+    model: str | None = None,
+    data: str | Path | Sequence[Any] | None = None,
+    evaluator: Any = None,
+    budget: str | int | None = None,
+    *,
+    spec: StudySpec | None = None,
+    train: Any = None,
+    baselines: Mapping[str, Mapping[str, float]] | Sequence[str] | None = None,
+    quiet: bool = False,
+    events: str | Path | None = None,
+    runner: Any = None,
+    **settings: Any,
+) -> Any:
+    """Search the domain mixture of ``data`` that maximizes ``evaluator``'s out-of-domain score;
+    return a :class:`~mixopt.search.results.SearchResult`.
+
+    ``model``: a hub id or local folder. ``data``: a domains file, its parsed list, or
+    :class:`~mixopt.data.spec.DomainSpec` objects. ``evaluator``: a task file, ``module:attr``,
+    or an object with ``evaluate(model, tokenizer)``. ``budget``: training tokens per trial
+    (``"50k"``). ``spec``: a whole :class:`~mixopt.study.spec.StudySpec` (the other arguments
+    change it). ``train``: a :class:`~mixopt.training.config.TrainConfig` or its fields.
+    ``baselines``: extra named mixtures scored beside uniform and natural. ``settings``: any
+    other setting by the name ``mixopt search`` gives it (``trials=32``, ``sampler="tpe"``,
+    ``out="my-study"``, ``domains=`` for ``data``); see ``mixopt search --help``.
+    ``quiet``: no progress lines on stderr. ``events``: a file to append the JSON-lines
+    event log to; the study's folder always gets ``events.jsonl``. ``runner``: a picklable
+    ``(TrialSpec, report) -> TrialResult`` to run in place of the real trial.
+    """
+    given = {"model": model, "domains": data, "evaluator": evaluator, "budget": budget}
+    settings.update({k: v for k, v in given.items() if v is not None})
+    if baselines is not None:  # {name: mixture}, or mixture files as --baseline takes them
+        settings["baselines"] = baselines
+    if train is not None:
+        settings.update(train if isinstance(train, Mapping) else _fields(train))
+    study_spec = _spec(spec or StudySpec(), settings)
+    return _run(study_spec, False, quiet, events, runner)
+
+
+def resume_search(
+    out: str | Path, evaluator: Any = None, *, quiet: bool = False, events: str | Path | None = None,
+    runner: Any = None, **settings: Any,
+) -> Any:  # fmt: skip
+    """Continue the study in ``out``: finished trials are kept, interrupted ones run again.
+
+    ``evaluator`` is needed only when the study was started with an evaluator object (a task
+    file or ``module:attr`` reference is read back from the study folder). ``settings`` may
+    change how the trials run (``concurrency``, ``executor``, ``tracking_uri``...), not what
+    they are. ``runner``: the one the study was started with, if any (it is not saved).
+    """
+    store = StudyStore(out)
+    record = store.read_record() if store.exists() else None
+    if record is None:
+        raise ConfigError(f"{store.folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume")  # fmt: skip
+    if "spec" not in record:
+        raise ConfigError(f"{store.path(store.STUDY)}: written by an older mixopt; start the study anew")
+    held = StudySpec.from_dict(record["spec"], str(store.path(store.STUDY)))
+    # the folder may have moved since the study started: it is where the study is now
+    changes: dict[str, Any] = {"out": str(store.folder), **settings}
+    if evaluator is not None:
+        changes["evaluator"] = evaluator
+    elif not record.get("evaluator_is_reference"):
+        raise ConfigError(f"{out}: the study's evaluator was a Python object; pass it again to resume")
+    spec = _spec(held, changes)
+    changed = [k for k, v in spec.identity().items() if held.identity().get(k) != v and k != "evaluator"]
+    if changed:
+        raise ConfigError(f"{out}: a resumed study keeps its {', '.join(changed)} settings; start a new study to change them")  # fmt: skip
+    return _run(spec, True, quiet, events, runner)
+
+
+def _run(spec: StudySpec, resume: bool, quiet: bool, events: str | Path | None, runner: Any) -> Any:
+    from mixopt.search.study import prepare_study, run_study
+
+    log = EventLog([events] if events is not None else [], quiet=quiet)
+    study = prepare_study(spec, resume=resume, events=log, runner=runner)
+    return run_study(study, finishers=(write_report_quietly,))
+
+
+def _spec(base: StudySpec, settings: Mapping[str, Any]) -> StudySpec:
+    try:
+        return base.replace(**settings)
+    except ConfigError as exc:
+        problems = [p.replace("unknown setting", "optimize_mixture: unknown option") for p in exc.problems]
+        raise ConfigError(problems) from None
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def write_report_quietly(folder: Path) -> Path | None:
+    """The study's HTML report (``folder/report/``), or None with a warning line if it failed:
+    the results are written already, and a report can be made again with ``mixopt report``."""
+    try:
+        from mixopt.report import write_report
+
+        return write_report(folder).parent
+    except Exception as exc:
+        # a warning, not progress: shown even with --quiet
+        print(f"warning: the report was not written ({error_line(exc)}); retry with: mixopt report {folder}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return None

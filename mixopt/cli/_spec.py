@@ -1,0 +1,70 @@
+"""``mixopt search``'s options, generated from the study spec: one option per setting, its
+help from the field's docstring, its default from the field. A new setting is one field."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+__all__ = ["add_spec_options", "given_settings"]
+
+_GROUPS = {
+    "data": "data",
+    "model": "model",
+    "evaluator": "evaluator",
+    "search": "search",
+    "train": "training (each trial's LoRA fine-tune)",
+    "execution": "execution (may change on --resume)",
+    "output": "output",
+}
+
+
+def add_spec_options(parser: argparse.ArgumentParser) -> None:
+    """An option for every setting of :class:`~mixopt.study.spec.StudySpec`. Options left out
+    stay out of the parsed namespace, so a config file's values are not overridden."""
+    from mixopt.setting import field_docs
+    from mixopt.study.spec import part_of
+
+    for part, title in _GROUPS.items():
+        kind = part_of(part)
+        group = parser.add_argument_group(title)
+        docs = field_docs(kind)
+        for f in dataclasses.fields(kind):
+            if f.metadata.get("cli", True):
+                _add(group, f, docs.get(f.name, ""))
+
+
+def _add(group: Any, f: dataclasses.Field[Any], doc: str) -> None:
+    meta = f.metadata
+    flat = meta.get("name", f.name)
+    flags = [meta.get("flag", "--" + flat.replace("_", "-")), *meta.get("flags", ())]
+    kwargs: dict[str, Any] = {"dest": flat, "default": argparse.SUPPRESS, "help": _help(f, doc)}
+    kind = str(f.type)
+    if kind == "bool":
+        kwargs["action"] = "store_true" if f.default is False else argparse.BooleanOptionalAction
+    else:
+        if meta.get("append"):
+            kwargs["action"] = "append"
+        if "choices" in meta:
+            kwargs["choices"] = meta["choices"]
+        elif "parse" not in meta:
+            kwargs["type"] = int if kind.startswith("int") else float if kind.startswith("float") else str
+        if "choices" not in meta:
+            kwargs["metavar"] = meta.get("metavar", "N" if kind.startswith("int") else "X" if kind.startswith("float") else "TEXT")
+    group.add_argument(*flags, **kwargs)
+
+
+def _help(f: dataclasses.Field[Any], doc: str) -> str:
+    default = f.default if f.default is not dataclasses.MISSING else None
+    text = doc.rstrip(".").replace("``", "'")
+    if not f.metadata.get("append") and "default" not in text and not any(default is v for v in (None, False, ())):
+        text += f" (default: {default})"
+    return text.replace("%", "%%")
+
+
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line, by flat name."""
+    from mixopt.study.spec import flat_fields
+
+    return {k: getattr(args, k) for k in flat_fields() if hasattr(args, k)}

@@ -1,0 +1,84 @@
+"""What an executor runs and what it hands back: jobs in, reports and outcomes out.
+
+The study loop (:mod:`mixopt.search.loop`) is a :class:`JobSource`: it hands out jobs,
+decides at each report whether a job goes on (early stopping), and records each outcome.
+An :class:`Executor` only runs jobs; it knows nothing of Optuna, MLflow or the study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = ["FINISHED", "WORKER_DIED", "Executor", "Job", "JobSource", "Outcome"]
+
+
+@dataclass
+class Job:
+    """One fine-tune to run: a searched trial, a baseline, or a confirmation run."""
+
+    number: int
+    """The Optuna trial number (confirmation runs: numbers of their own, from CONFIRM_BASE)."""
+    role: str
+    """``search``, ``baseline:NAME``, or ``confirm:NAME``."""
+    mixture: dict[str, float]
+    train: dict[str, Any]
+    """Training knobs that override the study's for this job."""
+    seed: int
+    protected: bool = False
+    """Never stopped early (baselines, confirmation runs)."""
+    source: int | None = None
+    """For a confirmation run: the trial whose mixture it re-runs."""
+    retries: int = 0
+    """Re-runs after its worker died."""
+
+    def config(self) -> dict[str, Any]:
+        """What the worker receives."""
+        return {"number": self.number, "mixture": self.mixture, "train": self.train, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended.
+
+    ``complete``: it scored (``payload`` holds its result); ``stopped``: stopped early at
+    the source's request; ``fail``: it raised or scored NaN (``error``: one line);
+    ``died``: its worker process died under it (it may run again).
+    """
+
+    state: Literal["complete", "stopped", "fail", "died"]
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+WORKER_DIED = "WorkerDied: the trial's worker process died"
+
+FINISHED = "FINISHED"
+"""What :meth:`JobSource.next_job` returns when no job is left to hand out."""
+
+
+class JobSource(Protocol):
+    def next_job(self) -> Job | str | None:
+        """A job to start, None when none can start now (wait for running ones), or FINISHED."""
+
+    def reported(self, job: Job, step: int, total: int, value: float) -> bool:
+        """An intermediate score; False stops the job (early stopping)."""
+
+    def finished(self, job: Job, outcome: Outcome) -> None:
+        """The job ended."""
+
+
+class Executor(Protocol):
+    """Runs the jobs of a source until it says FINISHED."""
+
+    def start(self) -> None:
+        """Acquire what the jobs run on (start or join Ray)."""
+
+    def slots(self) -> int:
+        """How many jobs run at once (known once started)."""
+
+    def run(self, source: JobSource) -> None: ...
+
+    def close(self) -> None:
+        """Release what the executor started (a local Ray)."""

@@ -1,0 +1,169 @@
+"""The Ray Tune executor: jobs fan out as Tune trials over the CPUs or GPUs of a local Ray
+(started here) or a cluster (``ray_address``), one job per trial.
+
+Tune asks a searcher for each trial's config and a scheduler what to do at each result;
+here both hand over to the study's :class:`JobSource`, which owns every decision. Actors
+are reused between trials (``reuse_actors``): a fresh trial process pays ~6 s of imports,
+more than a short trial trains (DESIGN.md §8). The model is rebuilt inside each trial, so
+nothing leaks from one to the next.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, JobSource, Outcome
+from mixopt.search.trainable import StudyContext, trainable
+from mixopt.study.spec import ExecutionSpec
+
+__all__ = ["RayTuneExecutor", "start_ray"]
+
+
+def start_ray(address: str | None) -> bool:
+    """Start a local Ray (or join ``address``); True when this call started it."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # results without the intermediate score (an error report, a final result) are expected
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    if not address:
+        # a local Ray listens on the loopback address only (Ray's single-machine mode; without
+        # it every Ray server listens on all interfaces). Read when Ray is imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    if ray.is_initialized():
+        return False
+    # workers import what the driver can: user evaluators given as module:attr included
+    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
+                                "MLFLOW_DISABLE_TELEMETRY": "true", "TOKENIZERS_PARALLELISM": "false",
+                                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}}  # fmt: skip
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, logging_level=logging.ERROR)
+    else:
+        # a short temp dir: Ray's socket paths must stay under the OS limit of ~107 characters
+        ray.init(include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
+                 log_to_driver=False, logging_level=logging.ERROR)  # fmt: skip
+    return True
+
+
+class RayTuneExecutor:
+    """Construct, then :meth:`start` (Ray must start before anything imports it for the
+    study), :meth:`run` one or more sources, :meth:`close`."""
+
+    def __init__(self, context: StudyContext, execution: ExecutionSpec, device: str, folder: Path) -> None:  # fmt: skip
+        self.context, self.execution, self.device, self.folder = context, execution, device, folder
+        self.started = False
+        self.resources: dict[str, float] = {}
+        self.concurrency = 1
+
+    def start(self) -> None:
+        import ray
+
+        self.started = start_ray(self.execution.ray_address)
+        available = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        gpus, cpus = int(available.get("GPU", 0)), int(available.get("CPU", 1))
+        if gpus and self.device != "cpu":
+            self.resources, self.concurrency = {"cpu": 1, "gpu": 1}, self.execution.concurrency or gpus
+        else:
+            per = self.execution.cpus_per_trial
+            self.resources = {"cpu": per}
+            self.concurrency = self.execution.concurrency or max(1, cpus // per)
+
+    def slots(self) -> int:
+        return self.concurrency
+
+    def run(self, source: JobSource) -> None:
+        from ray import tune
+
+        searcher = _Searcher(source)
+        tuner = tune.Tuner(
+            tune.with_resources(tune.with_parameters(trainable, context=self.context), self.resources),
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=_Scheduler(source, searcher), num_samples=-1,
+                                        max_concurrent_trials=self.concurrency, reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=str(self.folder), name=f"study-{time.strftime('%Y%m%d-%H%M%S')}",
+                                      verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
+        )  # fmt: skip
+        tuner.fit()
+
+    def close(self) -> None:
+        if self.started:
+            import ray
+
+            ray.shutdown()
+            self.started = False
+
+
+class _Searcher(Searcher):
+    """Hands Tune the source's jobs and the source each outcome. Its state lives in the
+    study (Optuna's storage, confirm.jsonl): nothing for Tune to save or restore."""
+
+    def __init__(self, source: JobSource) -> None:
+        super().__init__(metric="score", mode="max")
+        self.source = source
+        self.live: dict[str, Job] = {}
+        self.last: dict[str, dict[str, Any]] = {}
+        self.stopped: set[str] = set()
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        job = self.source.next_job()
+        if job == FINISHED:
+            return Searcher.FINISHED if not self.live else None  # type: ignore[return-value]  # Tune's "done" marker is a str
+        if not isinstance(job, Job):
+            return None
+        self.live[trial_id] = job
+        return job.config()
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        self.last[trial_id] = result
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:  # fmt: skip
+        job = self.live.pop(trial_id, None)
+        if job is None:
+            return
+        last = result or self.last.pop(trial_id, None) or {}
+        self.last.pop(trial_id, None)
+        if "error" in last:
+            outcome = Outcome("fail", error=str(last["error"]))
+        elif error:  # the trial reports its own exceptions before raising: its worker died
+            outcome = Outcome("died", error=WORKER_DIED)
+        elif last.get("score") is not None:
+            outcome = Outcome("complete", json.loads(last["result_json"]))
+        else:
+            outcome = Outcome("stopped", {"intermediate": last.get("intermediate")})
+        self.stopped.discard(trial_id)
+        self.source.finished(job, outcome)
+
+    def save_to_dir(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def restore_from_dir(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _Scheduler(FIFOScheduler):
+    """Asks the source, at each intermediate score, whether the trial goes on."""
+
+    def __init__(self, source: JobSource, searcher: _Searcher) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.source, self.searcher = source, searcher
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        job = self.searcher.live.get(trial.trial_id)
+        if job is None or "intermediate" not in result or "score" in result or "error" in result:
+            return str(TrialScheduler.CONTINUE)
+        step, total = int(result.get("step", 0)), int(result.get("total_steps", 0))
+        if self.source.reported(job, step, total, float(result["intermediate"])):
+            return str(TrialScheduler.CONTINUE)
+        return str(TrialScheduler.STOP)

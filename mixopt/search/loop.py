@@ -1,0 +1,212 @@
+"""The study loop: what to run next, whether a running trial goes on, what each outcome
+means. It is the :class:`~mixopt.search.executors.JobSource` every executor pulls from.
+
+Searched trials come from an Optuna ask/tell loop on persistent storage (the baselines are
+enqueued trials, so they run first); when every searched trial has ended, the best
+mixture and the baselines are re-run on fresh seeds (confirmation runs), as jobs of the
+same loop. Optuna's storage is the only state: a resumed study reopens it.
+
+Why not Ray Tune's ``OptunaSearch``: with a define-by-run space it ignores
+``points_to_evaluate`` (the baselines), fixes Optuna's pruner to none, and restoring a
+``Tuner`` has lost its searcher state in some Ray versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mixopt.search.confirm import confirmation_jobs
+from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, Outcome
+from mixopt.search.faults import fail_limit
+from mixopt.search.progress import Progress
+from mixopt.search.pruning import Asha
+from mixopt.study.summary import Confirmation, best_number
+from mixopt.study.trials import SEARCH, Attr, write_proposal
+
+if TYPE_CHECKING:
+    from mixopt.search.session import Session
+
+__all__ = ["StudyLoop", "trial_params"]
+
+
+def trial_params(mixture: Mapping[str, float], train: Mapping[str, Any], seed: int, budget: int) -> dict[str, Any]:  # fmt: skip
+    """A trial's parameters as MLflow shows them."""
+    params: dict[str, Any] = {f"share.{k}": round(v, 6) for k, v in mixture.items()}
+    params.update({f"train.{k}": v for k, v in train.items()})
+    params.update(seed=seed, budget=budget)
+    return params
+
+
+class StudyLoop:
+    """Hands out the study's jobs and records how each ended. Lives in the driver only."""
+
+    def __init__(self, session: Session, slots: int) -> None:
+        spec = session.study.spec
+        self.session, self.spec = session, spec
+        self.store, self.tracker, self.events = session.store, session.tracker, session.study.events
+        self.total = len(session.study.baselines) + spec.search.trials
+        self.done = len(self.store.finished())
+        self.progress = Progress(self.total, self.done, slots, self.events)
+        self.asha = self._pruning()
+        self.live: dict[int, Job] = {}
+        self.asked: dict[int, Any] = {}  # trial number -> its Optuna trial
+        self.reports: dict[int, list[float]] = {}
+        self.retry: list[Job] = []
+        self.limit = None if self.store.any_worked() else fail_limit(slots)
+        self.failed_in_a_row, self.first_failure = 0, ""
+        self.stopped: str | None = None
+        self.confirming: list[Job] | None = None
+
+    def _pruning(self) -> Asha | None:
+        search, checkpoints = self.spec.search, self.spec.train.checkpoints
+        early = search.early_stop == "on" or (search.early_stop == "auto" and search.trials >= 8)
+        if not early:
+            return None
+        if self.session.study.context.trial.evaluator.intermediate is None:
+            self.events.say("note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end")  # fmt: skip
+            return None
+        asha = Asha(checkpoints)
+        asha.add_history([v for _, v in t.intermediate] for t in self.store.finished().values() if t.role == SEARCH)  # fmt: skip
+        return asha
+
+    # -- JobSource --------------------------------------------------------------------
+
+    def next_job(self) -> Job | str | None:
+        if self.stopped is not None:
+            return FINISHED if not self.live else None
+        if self.retry:
+            return self._start(self.retry.pop(0))
+        if self.confirming is None:
+            if self.done + len(self.live) < self.total:
+                return self._start(self._ask())
+            if self.live:
+                return None
+            self.confirming = self._confirmation_jobs()
+        if self.confirming:
+            return self._start(self.confirming.pop(0))
+        return FINISHED if not self.live else None
+
+    def reported(self, job: Job, step: int, total: int, value: float) -> bool:
+        self.tracker.log_intermediate(job.number, step, value)
+        self.progress("report", job, {"step": step, "total_steps": total, "value": value})
+        curve = self.reports.setdefault(job.number, [])
+        curve.append(value)
+        if job.source is not None:  # a confirmation run: no Optuna trial of its own
+            return True
+        self.asked[job.number].report(value, step)
+        return job.protected or self.asha is None or self.asha.keep(len(curve), value)
+
+    def finished(self, job: Job, outcome: Outcome) -> None:
+        self.live.pop(job.number, None)
+        if outcome.state == "died" and job.retries < self.spec.execution.max_retries and self.stopped is None:  # fmt: skip
+            self._retry(job)
+            return
+        if outcome.state == "died":
+            outcome = Outcome("fail", error=f"{WORKER_DIED} ({job.retries + 1} attempts)")
+        if job.source is not None:
+            self._confirmed(job, outcome)
+        else:
+            self.done += 1
+            {"complete": self._complete, "stopped": self._pruned}.get(outcome.state, self._failed)(job, outcome)  # fmt: skip
+
+    # -- searched trials and baselines ------------------------------------------------
+
+    def _ask(self) -> Job:
+        study = self.store.optuna()
+        trial = study.ask()
+        # asked even for an enqueued trial (a baseline, a re-queued one): that records its
+        # fixed parameters, so the sampler learns from it and optuna-dashboard plots it; the
+        # mixture it trains stays the exact one it was queued with
+        proposed = self.session.simplex.suggest(trial)
+        mixture = dict(trial.user_attrs.get(Attr.MIXTURE) or proposed)
+        train = self.session.study.space.suggest_train(trial)
+        role = trial.user_attrs.get(Attr.ROLE, SEARCH)
+        write_proposal(trial, role, mixture, train)
+        self.asked[trial.number] = trial
+        return Job(trial.number, role, mixture, train, self.spec.search.seed, role != SEARCH)
+
+    def _start(self, job: Job) -> Job:
+        self.live[job.number] = job
+        self.reports.pop(job.number, None)
+        if not job.retries:
+            params = trial_params(job.mixture, job.train, job.seed, self.session.budget)
+            self.tracker.start_trial(job.number, job.role, {**params, **({"source_trial": job.source} if job.source is not None else {})})  # fmt: skip
+        if job.source is None:
+            self.progress("start", job, None)
+        return job
+
+    def _retry(self, job: Job) -> None:
+        job.retries += 1
+        if job.number in self.asked:
+            self.asked[job.number].set_user_attr(Attr.RETRIES, job.retries)
+        self.tracker.note_retry(job.number, job.retries)
+        self.retry.append(job)
+        if job.source is None:
+            self.progress("retry", job, {"error": WORKER_DIED})
+
+    def _complete(self, job: Job, outcome: Outcome) -> None:
+        payload = dict(outcome.payload)
+        payload.update(role=job.role, params=trial_params(job.mixture, job.train, job.seed, self.session.budget))  # fmt: skip
+        trial = self.asked.pop(job.number)
+        trial.set_user_attr(Attr.RESULT, payload)
+        self.store.optuna().tell(trial, float(payload["score"]))  # Optuna first: the source of truth
+        self.tracker.finish_trial(job.number, "COMPLETE", payload)
+        self.progress("complete", job, payload)
+        self.limit = None  # a trial worked: the setup is sound, failures are the trials'
+
+    def _pruned(self, job: Job, outcome: Outcome) -> None:
+        from optuna.trial import TrialState
+
+        last = (self.reports.get(job.number) or [float("nan")])[-1]
+        self.store.optuna().tell(self.asked.pop(job.number), state=TrialState.PRUNED)
+        self.tracker.finish_trial(job.number, "PRUNED", {"score": None, "metrics": {"intermediate": last}})  # fmt: skip
+        self.progress("prune", job, {"intermediate": last})
+        self.limit = None
+
+    def _failed(self, job: Job, outcome: Outcome) -> None:
+        from optuna.trial import TrialState
+
+        reason = outcome.error or "the trial failed"
+        trial = self.asked.pop(job.number)
+        trial.set_user_attr(Attr.FAIL_REASON, reason)
+        self.store.optuna().tell(trial, state=TrialState.FAIL)
+        self.tracker.finish_trial(job.number, "FAIL", None, reason)
+        self.progress("fail", job, {"error": reason})
+        self.failed_in_a_row += 1
+        self.first_failure = self.first_failure or reason
+        if self.limit is not None and self.failed_in_a_row >= self.limit and self.stopped is None:
+            self.retry.clear()
+            self.stopped = (f"the first {self.failed_in_a_row} trials all failed, so the study stopped "
+                            f"(first failure: {self.first_failure})")  # fmt: skip
+
+    # -- confirmation runs ------------------------------------------------------------
+
+    def _confirmation_jobs(self) -> list[Job]:
+        trials = self.store.trials()
+        best = best_number(trials)
+        if best is None or not self.spec.search.confirm:
+            return []
+        done = self.store.confirmations()
+        jobs = confirmation_jobs(trials, best, done, self.spec.search.confirm, self.spec.search.seed)
+        if jobs:
+            seeds = self.spec.search.confirm
+            self.events.emit("confirm_started", f"confirming: the best mixture and the baselines on {seeds} fresh seeds, at the best trial's training settings ({len(jobs)} runs)",
+                             runs=len(jobs), seeds=seeds, candidates=sorted({j.role.split(":", 1)[1] for j in jobs}))  # fmt: skip
+        return jobs
+
+    def _confirmed(self, job: Job, outcome: Outcome) -> None:
+        name = job.role.split(":", 1)[1]
+        ids = {"name": name, "seed": job.seed, "source": job.source}
+        if outcome.state != "complete":
+            reason = outcome.error or "stopped"
+            self.tracker.finish_trial(job.number, "FAIL", None, reason)
+            self.events.emit("confirm_finished", f"confirmation run of {name} (seed {job.seed}) FAILED: {reason}",
+                             **ids, state="FAIL", score=None, error=reason)  # fmt: skip
+            return
+        score = float(outcome.payload["score"])
+        assert job.source is not None
+        self.store.add_confirmation(Confirmation(name, job.seed, job.source, score, dict(job.train)))
+        self.tracker.finish_trial(job.number, "COMPLETE", outcome.payload)
+        self.events.emit("confirm_finished", f"confirmed {name} (seed {job.seed}): score {score:.4f}",
+                         **ids, state="COMPLETE", score=score)  # fmt: skip

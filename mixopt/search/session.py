@@ -1,0 +1,141 @@
+"""An open study: its folder, Optuna study, tracker and simplex, from the first write to the
+results. The loop runs the trials between :meth:`Session.open` and :meth:`Session.finish`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mixopt.search.faults import StudyFailedError
+from mixopt.search.results import SearchResult
+from mixopt.search.space import Simplex
+from mixopt.search.tracking import Tracker, make_tracker
+from mixopt.study.store import StudyStore, count_states
+from mixopt.study.summary import Summary
+
+if TYPE_CHECKING:
+    from mixopt.search.study import Study
+
+__all__ = ["Finisher", "Session", "package_versions"]
+
+Finisher = Callable[[Path], "Path | None"]
+"""Called with the study folder once the results are written (e.g. to write the report);
+returns a file or folder to log with the study's MLflow parent run, or None."""
+
+
+@dataclass
+class Session:
+    study: Study
+    store: StudyStore
+    tracker: Tracker
+    simplex: Simplex
+    record: dict[str, Any]
+
+    @property
+    def budget(self) -> int:
+        assert self.study.spec.search.budget is not None
+        return self.study.spec.search.budget
+
+    @classmethod
+    def open(cls, study: Study) -> Session:
+        """Create (or reopen) the study's folder, storage and parent run; queue what must run."""
+        from mixopt.search.samplers import make_sampler, parameterization_for
+
+        store, spec, search = study.store, study.spec, study.spec.search
+        store.folder.mkdir(parents=True, exist_ok=True)
+        study.events.add_file(store.path(store.EVENTS))  # appended to: a resumed study adds its own
+        store.remove_torn()
+        record = dict(study.record)
+        record["parent_run_id"] = store.read_record().get("parent_run_id") if study.resume else None
+        store.optuna(make_sampler(search.sampler, search.seed, search.startup_trials), create=True)
+        if not study.resume:
+            if spec.data.domains is None or not isinstance(spec.data.domains, str):
+                # domains given as objects: keep a copy, so the study can resume from its folder
+                store.write(store.DOMAINS, [d.spec.to_entry() for d in study.context.trial.domains])
+                record["spec"]["data"]["domains"] = str(store.path(store.DOMAINS))
+            store.write_record(record)  # from here on the folder is a resumable study
+        kind = parameterization_for(search.sampler, study.space.parameterization)
+        simplex = Simplex(study.context.trial.domains, study.context.trial.budget, kind)
+        store.enqueue_baselines(study.baselines, simplex.params_for)
+        store.requeue_interrupted()
+        tracker = make_tracker(store.tracking_uri(spec.output.tracking_uri), store.path(store.ARTIFACTS))
+        params = {**{k: v for k, v in spec.items() if v is not None and k != "domains"}, "space": study.space.name,
+                  "domains": ",".join(d.name for d in study.context.trial.domains), "mixopt_version": record["mixopt_version"]}  # fmt: skip
+        record["parent_run_id"] = tracker.start_study(f"study-{store.folder.name}", params, {"mixopt.out": str(store.folder)}, record["parent_run_id"])  # fmt: skip
+        store.write_record(record)
+        tracker.reconcile(store.finished())
+        return cls(study, store, tracker, simplex, record)
+
+    def fail(self, reason: str) -> None:
+        """The study stopped: write what it holds, close its parent run as FAILED, raise."""
+        self.store.write_results(self.store.trials())
+        self.tracker.fail_study(reason)
+        raise StudyFailedError(f"{reason}; fix it and run again with --resume {self.store.folder}")
+
+    def finish(self, finishers: Sequence[Finisher] = ()) -> SearchResult:
+        """Write the results, tag the best run, run the finishers, close the parent run."""
+        store, trials = self.store, self.store.trials()
+        summary = store.summary()
+        if summary.best is None or summary.best_number is None:
+            failed = [t for t in trials if t.state == "FAIL"]
+            reason = f"no trial completed; nothing to report{f' (first failure: {failed[0].error})' if failed else ''}"
+            store.write_results(trials)
+            self.tracker.fail_study(reason)
+            raise StudyFailedError(reason)
+        uri = store.tracking_uri(self.study.spec.output.tracking_uri)
+        paths = {"best_mixture": str(store.path(store.BEST)), "results": str(store.path(store.RESULTS)),
+                 "study_storage": store.storage_url, "tracking_uri": uri, "out": str(store.folder)}  # fmt: skip
+        result = SearchResult(summary.best, summary.baselines, summary.lift, trials, store.folder, paths,
+                              f"mlflow ui --backend-store-uri {uri}")  # fmt: skip
+        store.write(store.BEST, self._answer(summary, result))
+        store.write_results(trials)
+        lift = result.lift
+        self.tracker.tag_best(summary.best_number, summary.best.mixture, {"score": summary.best.score, **{f"lift over {n}": v for n, v in lift.items()}})  # fmt: skip
+        artifacts = [store.path(store.BEST), store.path(store.RESULTS)]
+        for finish in finishers:  # after the results: a finisher that fails loses nothing
+            extra = finish(store.folder)
+            if extra is not None:
+                artifacts.append(extra)
+                paths[extra.name] = str(extra / "index.html" if extra.is_dir() else extra)
+        self.tracker.finish_study({"best_score": summary.best.score or 0.0, **{f"lift_over_{n}": v for n, v in lift.items()}}, artifacts)  # fmt: skip
+        self.study.events.emit("study_finished", None, out=str(store.folder), counts=count_states(trials), lift=lift,
+                               best={"trial": summary.best_number, "mixture": summary.best.mixture,
+                                     "score": summary.best.score, "search_score": summary.best.search_score})  # fmt: skip
+        return result
+
+    def _answer(self, summary: Summary, result: SearchResult) -> dict[str, Any]:
+        """``best_mixture.json``: the answer, and what it takes to reproduce it."""
+        from mixopt._version import __version__
+
+        assert summary.best is not None
+        best, spec, record = summary.best, self.study.spec, self.record
+        knobs = next(t.train for t in result.trials if t.number == summary.best_number)
+        return {
+            "best_mixture": best.mixture, "score": best.score, "score_std": best.spread, "search_score": best.search_score,
+            "confirmed_scores": list(best.confirmed), "lift": result.lift,
+            "lift_std": {n: v.spread for n, v in summary.lift.items()},
+            "baselines": {n: {"mixture": c.mixture, "score": c.score, "score_std": c.spread, "search_score": c.search_score,
+                              "confirmed_scores": list(c.confirmed)} for n, c in summary.baselines.items()},
+            "train": knobs,
+            "confirmed_with": "every candidate re-run on fresh seeds with the best trial's training settings" if best.confirmed else None,
+            "best_trial": summary.best_number, "mixopt_version": __version__, "versions": package_versions(),
+            "seed": spec.search.seed, "budget": spec.search.budget, "model": spec.model.name, "tokenizer": record["tokenizer"],
+            "spec": record["spec"], "space": record["space"],
+            "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs}
+                        for d in self.study.context.trial.domains},
+        }  # fmt: skip
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a trial's result, for reproducing it."""
+    from importlib import metadata
+
+    out = {}
+    for name in ("torch", "transformers", "peft", "optuna", "ray", "mlflow", "datasets", "tokenizers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

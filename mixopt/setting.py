@@ -1,0 +1,44 @@
+"""How a setting is declared: a dataclass field with its CLI metadata, and its docstring as
+its help. Shared by the study spec's parts (:mod:`mixopt.study.spec`) and
+:class:`~mixopt.training.config.TrainConfig`; imports nothing heavy."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import itertools
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["field_docs", "setting"]
+
+
+def setting(default: Any = None, *, factory: Callable[[], Any] | None = None, **meta: Any) -> Any:
+    """A settings field. ``meta`` may hold ``name`` (its flat name, default the field's),
+    ``flag`` (its option, default ``--flat-name``), ``flags`` (extra option strings), ``metavar``, ``choices``, ``parse`` (text or a file's
+    plain value -> value), ``append`` (a repeatable option), ``cli`` (False: no option),
+    ``identity`` (False: may differ between a study and its resumption)."""
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass (read from its source), on one line."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for node, after in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs

@@ -1,0 +1,379 @@
+"""The study spec: one typed recipe for a study, written once.
+
+A :class:`StudySpec` is what :func:`mixopt.optimize_mixture` takes (its keyword arguments
+build one), what ``mixopt search --config study.yaml`` reads, what ``study.json`` holds,
+and what ``mixopt search``'s options and help are generated from (:mod:`mixopt.cli._spec`):
+a new setting is one field, with its default and its docstring, in one of the parts below.
+
+The parts, each a frozen dataclass: :class:`DataSpec`, :class:`ModelSpec`,
+:class:`EvaluatorSpec`, :class:`SearchSpec`, :class:`~mixopt.training.config.TrainConfig`,
+:class:`ExecutionSpec` and :class:`OutputSpec`. Every field has a *flat name* (its own
+name, or ``metadata["name"]``), unique across the parts: the keyword of
+``optimize_mixture`` and, with dashes, the CLI option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mixopt.budget import parse_budget
+from mixopt.errors import ConfigError, MixoptError, did_you_mean
+from mixopt.setting import setting
+from mixopt.training.config import TrainConfig
+
+__all__ = [
+    "DEFAULT_SAMPLER",
+    "EARLY_STOP",
+    "EXECUTORS",
+    "DataSpec",
+    "EvaluatorSpec",
+    "ExecutionSpec",
+    "ModelSpec",
+    "OutputSpec",
+    "SearchSpec",
+    "StudySpec",
+    "flat_fields",
+]
+
+# GP on log-ratio coordinates: see benchmarks/README.md for how the samplers compare
+DEFAULT_SAMPLER = "gp"
+EARLY_STOP = ("auto", "on", "off")
+EXECUTORS = ("ray", "inprocess")
+
+
+def _read_baselines(paths: Any) -> tuple[tuple[str, dict[str, float]], ...]:
+    """``--baseline MIX.json`` files (named by their stem), or ``{name: mixture}``."""
+    from mixopt.io import read_mixture
+
+    if isinstance(paths, Mapping):
+        return tuple((str(n), dict(m)) for n, m in paths.items())
+    out: dict[str, dict[str, float]] = {}
+    for path in [paths] if isinstance(paths, str | Path) else paths:
+        if isinstance(path, list | tuple) and len(path) == 2 and isinstance(path[1], Mapping):  # (name, mixture), as study.json keeps it
+            out[str(path[0])] = dict(path[1])
+            continue
+        name = Path(str(path)).stem
+        if name in out:
+            raise ConfigError(f"two baseline files are named {name!r}; rename one")
+        out[name] = read_mixture(str(path))
+    return tuple(out.items())
+
+
+def _modules(value: Any) -> tuple[str, ...] | None:
+    if value is None or isinstance(value, tuple):
+        return value
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The training domains."""
+
+    domains: Any = setting(None, metavar="FILE")
+    """The domains file (domains.json); from Python also its parsed list or DomainSpec objects."""
+    cache_dir: str | None = setting(None, metavar="DIR", identity=False)
+    """Where tokenized domains are cached (default: $MIXOPT_CACHE_DIR or ~/.cache/mixopt)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The base model every trial fine-tunes."""
+
+    name: str | None = setting(None, name="model", metavar="MODEL")
+    """Base model: a hub id or a local folder (its tokenizer defines what a token is)."""
+    allow_pickle: bool = False
+    """Allow a model whose weights are pickled (.bin); unpickling can run code."""
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    """What scores a trial out of domain."""
+
+    tasks: Any = setting(None, name="evaluator", flag="--eval", metavar="TASKS")
+    """Task file (downstream/*.yaml) or module:attr; from Python also an evaluator object."""
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """What is searched and how proposals are made."""
+
+    budget: int | None = setting(None, parse=parse_budget, metavar="TOKENS")
+    """Training tokens per trial, e.g. 50k."""
+    trials: int = 16
+    """Searched trials besides the baselines; 0 scores only the baselines."""
+    sampler: str = DEFAULT_SAMPLER
+    """gp, tpe, cmaes, qmc, random, or module:attr (see 'mixopt ls samplers')."""
+    startup_trials: int = 8
+    """Random proposals before the sampler's model is used (baselines count towards them)."""
+    space: str | None = None
+    """Search space: a built-in name (see 'mixopt ls spaces') or a YAML path; default: the
+    built-in 'default'."""
+    seed: int = 0
+    """Seeds the sampler, the data samples and the training runs."""
+    confirm: int = 2
+    """Fresh seeds on which the best mixture and the baselines are re-run at the end."""
+    early_stop: str = setting("auto", choices=EARLY_STOP)
+    """Early stopping (ASHA) on the intermediate score: auto (on from 8 trials), on, off."""
+    baselines: tuple[tuple[str, Mapping[str, float]], ...] = setting(
+        (), flag="--baseline", parse=_read_baselines, append=True, metavar="MIX.json"
+    )
+    """A mixture file to score beside uniform and natural, named by its file (repeatable)."""
+
+    def __post_init__(self) -> None:
+        problems = _whole(self, ("trials", "confirm", "startup_trials"), 0)
+        if self.budget is not None and (not _is_int(self.budget) or self.budget < 1):
+            problems.append("budget must be a positive number of tokens")
+        if self.early_stop not in EARLY_STOP:
+            problems.append(f"early_stop must be one of {', '.join(EARLY_STOP)}")
+        for name, mix in self.baselines:
+            if not isinstance(mix, Mapping) or not all(
+                isinstance(v, int | float) and math.isfinite(v) for v in mix.values()
+            ):
+                problems.append(f"baseline {name!r} must map domain names to shares")
+        if problems:
+            raise ConfigError(problems)
+
+
+@dataclass(frozen=True)
+class ExecutionSpec:
+    """Where and how the trials run. May change when a study is resumed."""
+
+    executor: str = setting("ray", choices=EXECUTORS, identity=False)
+    """ray (Ray Tune: trials in parallel, dead workers retried) or inprocess (one trial at a
+    time in this process: for debugging)."""
+    concurrency: int | None = setting(None, identity=False)
+    """Trials at once; default: one per GPU, else one per --cpus-per-trial CPUs."""
+    cpus_per_trial: int = setting(1, identity=False)
+    """CPUs (and torch threads) per trial when there are no GPUs."""
+    ray_address: str | None = setting(None, identity=False)
+    """Address of a running Ray cluster; default: start a local one."""
+    trial_timeout: float | None = setting(None, metavar="SECONDS", identity=False)
+    """Seconds a trial may run before it is stopped and recorded as failed; default: no limit."""
+    max_retries: int = setting(1, identity=False)
+    """Re-runs of a trial whose worker process died (a trial that raises is never re-run).
+    One: a worker lost to a pre-empted node is rarely lost twice, while a trial that takes
+    its worker down every time (the host's OOM killer) would waste the rest."""
+
+    def __post_init__(self) -> None:
+        problems = _whole(self, ("cpus_per_trial",), 1) + _whole(self, ("max_retries",), 0)
+        if self.concurrency is not None:
+            problems += _whole(self, ("concurrency",), 1)
+        timeout = self.trial_timeout
+        if timeout is not None and (
+            not _is_number(timeout) or not timeout > 0 or not math.isfinite(timeout)
+        ):
+            problems.append("trial_timeout must be a positive number of seconds")
+        if self.executor not in EXECUTORS:
+            problems.append(f"executor must be one of {', '.join(EXECUTORS)}")
+        if problems:
+            raise ConfigError(problems)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where the study is kept."""
+
+    out: str = setting("mixopt-out", metavar="DIR")
+    """Output folder: study storage, tracking store, results, report."""
+    storage: str | None = setting(None, metavar="URL")
+    """Optuna storage URL; default: SQLite in the output folder."""
+    tracking_uri: str | None = setting(None, metavar="URI", identity=False)
+    """MLflow tracking URI; default: SQLite in the output folder; 'none': no tracking."""
+
+
+_PARTS: dict[str, type] = {
+    "data": DataSpec,
+    "model": ModelSpec,
+    "evaluator": EvaluatorSpec,
+    "search": SearchSpec,
+    "train": TrainConfig,
+    "execution": ExecutionSpec,
+    "output": OutputSpec,
+}
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A whole study: data, model, evaluator, search, training, execution, output."""
+
+    data: DataSpec = setting(factory=DataSpec)
+    """The training domains."""
+    model: ModelSpec = setting(factory=ModelSpec)
+    """The base model."""
+    evaluator: EvaluatorSpec = setting(factory=EvaluatorSpec)
+    """The out-of-domain evaluator."""
+    search: SearchSpec = setting(factory=SearchSpec)
+    """What is searched, with which sampler, for how many trials."""
+    train: TrainConfig = setting(factory=TrainConfig)
+    """The LoRA fine-tune each trial runs (a space's searched knobs override it per trial)."""
+    execution: ExecutionSpec = setting(factory=ExecutionSpec)
+    """Where the trials run."""
+    output: OutputSpec = setting(factory=OutputSpec)
+    """Where everything is written."""
+
+    @classmethod
+    def from_options(cls, **options: Any) -> StudySpec:
+        """A spec from flat names (``budget="50k"``, ``trials=8``, ``learning_rate=1e-3``);
+        text values are parsed as the CLI parses them. Every problem is reported at once."""
+        return cls().replace(**options)
+
+    def replace(self, **options: Any) -> StudySpec:
+        """A copy with the given flat-named settings changed."""
+        owners = flat_fields()
+        unknown = [k for k in options if k not in owners]
+        if unknown:
+            raise ConfigError([f"unknown setting {k!r}.{did_you_mean(k, owners)}" for k in unknown])
+        grouped: dict[str, dict[str, Any]] = {}
+        for key, value in options.items():
+            part, f = owners[key]
+            grouped.setdefault(part, {})[f.name] = _parsed(f, value)
+        return self._with_parts(grouped)
+
+    def _with_parts(self, grouped: Mapping[str, Mapping[str, Any]]) -> StudySpec:
+        problems: list[str] = []
+        parts: dict[str, Any] = {}
+        for part, changes in grouped.items():
+            try:
+                parts[part] = dataclasses.replace(getattr(self, part), **changes)
+            except MixoptError as exc:
+                problems.extend(exc.problems)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{part}: {exc}")
+        if problems:
+            raise ConfigError(problems)
+        return dataclasses.replace(self, **parts)
+
+    @classmethod
+    def load(cls, path: str | Path) -> StudySpec:
+        """A spec from a YAML (or JSON) file such as ``study.yaml``; the files it names
+        (domains, task file, search space) are relative to it."""
+        from mixopt.io import read_yaml
+
+        path = Path(path)
+        raw = read_yaml(path, "study spec")
+        spec = cls.from_dict(raw, str(path))
+        here = path.resolve().parent
+        changes: dict[str, Any] = {}
+        for key, value in (("domains", spec.data.domains), ("evaluator", spec.evaluator.tasks), ("space", spec.search.space)):
+            if isinstance(value, str) and (here / value).exists() and not Path(value).is_absolute():
+                changes[key] = str(here / value)
+        return spec.replace(**changes)
+
+    @classmethod
+    def from_dict(cls, raw: Any, origin: str = "study spec") -> StudySpec:
+        """A spec from its nested form (``study.yaml``, ``study.json``); unknown keys are
+        refused with a suggestion, and every problem is reported at once."""
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{origin}: expected a mapping of {', '.join(_PARTS)}")
+        problems = [f"{origin}: unknown section {k!r}.{did_you_mean(str(k), _PARTS)}"
+                    for k in raw if k not in _PARTS]  # fmt: skip
+        grouped: dict[str, dict[str, Any]] = {}
+        for part, kind in _PARTS.items():
+            section = raw.get(part) or {}
+            if not isinstance(section, Mapping):
+                problems.append(f"{origin}: {part} must be a mapping")
+                continue
+            names = {f.name: f for f in dataclasses.fields(kind)}
+            for key, value in section.items():
+                if key not in names:
+                    problems.append(f"{origin}: unknown key {part}.{key}.{did_you_mean(str(key), names)}")  # fmt: skip
+                    continue
+                try:
+                    grouped.setdefault(part, {})[key] = _parsed(names[key], value)
+                except MixoptError as exc:
+                    problems.extend(f"{origin}: {part}.{key}: {p}" for p in exc.problems)
+        try:
+            spec = cls()._with_parts(grouped)
+        except MixoptError as exc:
+            problems.extend(f"{origin}: {p}" for p in exc.problems)
+        if problems:
+            raise ConfigError(problems)
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        """The nested form, JSON-ready; Python objects (inline domains, an evaluator object)
+        are written as None (``data.domains``) or their repr (``evaluator.tasks``)."""
+        out: dict[str, Any] = {}
+        for part in _PARTS:
+            values = dataclasses.asdict(getattr(self, part))
+            out[part] = {k: _plain(v) for k, v in values.items()}
+        if not isinstance(self.data.domains, str | Path | None):
+            out["data"]["domains"] = None
+        tasks = self.evaluator.tasks
+        out["evaluator"]["tasks"] = None if tasks is None else str(tasks) if isinstance(tasks, str | Path) else repr(tasks)  # fmt: skip
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        """What defines the study (two specs that differ here are different studies); the
+        rest (execution, tracking, cache, the training device) may change on resume."""
+        whole = self.to_dict()
+        owners = flat_fields()
+        for part, f in owners.values():
+            if f.metadata.get("identity", True) is False or (part == "train" and f.name in ("device", "threads")):
+                whole[part].pop(f.name, None)  # fmt: skip
+        return whole
+
+    def missing(self) -> list[str]:
+        """The settings a study cannot do without, by flat name."""
+        needed = {"domains": self.data.domains, "budget": self.search.budget,
+                  "model": self.model.name, "evaluator": self.evaluator.tasks}  # fmt: skip
+        return [k for k, v in needed.items() if v is None]
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(flat name, value) of every setting, for logging."""
+        for flat, (part, f) in flat_fields().items():
+            yield flat, getattr(getattr(self, part), f.name)
+
+
+def flat_fields() -> dict[str, tuple[str, dataclasses.Field[Any]]]:
+    """Flat name -> (part, field) for every setting."""
+    out: dict[str, tuple[str, dataclasses.Field[Any]]] = {}
+    for part, kind in _PARTS.items():
+        for f in dataclasses.fields(kind):
+            name = f.metadata.get("name", f.name)
+            assert name not in out, f"two settings are named {name!r}"
+            out[name] = (part, f)
+    return out
+
+
+def part_of(name: str) -> type:
+    return _PARTS[name]
+
+
+def _parsed(f: dataclasses.Field[Any], value: Any) -> Any:
+    """A field's value from text or from a file's plain value."""
+    parse = f.metadata.get("parse")
+    if parse is not None and value is not None:
+        return parse(value)
+    if f.name == "target_modules":
+        return _modules(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(obj: Any, keys: tuple[str, ...], least: int) -> list[str]:
+    what = "a positive integer" if least == 1 else f"a whole number >= {least}"
+    return [f"{k} must be {what}" for k in keys if not _is_int(getattr(obj, k)) or getattr(obj, k) < least]  # fmt: skip

@@ -1,0 +1,205 @@
+"""The study store: the one owner of a study folder's names and of its Optuna study.
+
+Everything a study writes goes through here (atomically: a killed process leaves no torn
+file), and everything that reads a study (the report, resume, ``mixopt ls``, confirmation)
+reads through here. Opening a store connects to nothing; the Optuna study is opened on
+first use.
+
+Folder layout::
+
+    study.json          what the study is (its spec) and where its parent MLflow run is
+    study.db            Optuna storage (unless the spec names another URL)
+    mlflow.db           MLflow tracking store (unless the spec names a tracking URI)
+    mlartifacts/        MLflow artifacts
+    confirm.jsonl       one line per confirmation run, appended as each finishes
+    events.jsonl        the event log
+    results.json        every trial; best_mixture.json: the answer; report/: the report
+    ray/                Ray Tune's own records (tracebacks of failed trials)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mixopt.errors import ConfigError, first_line
+from mixopt.io import read_json, write_json_atomic
+from mixopt.study.summary import Confirmation, Summary, summarize
+from mixopt.study.trials import Attr, TrialRecord, baseline_role, is_live, record_of
+
+__all__ = ["StudyStore"]
+
+STUDY_NAME = "mixopt"  # the Optuna study's name inside its storage
+
+
+class StudyStore:
+    """A study folder. ``storage``: the Optuna storage URL when it is not the folder's SQLite."""
+
+    STUDY = "study.json"
+    DB = "study.db"
+    TRACKING = "mlflow.db"
+    ARTIFACTS = "mlartifacts"
+    CONFIRM = "confirm.jsonl"
+    EVENTS = "events.jsonl"
+    RESULTS = "results.json"
+    BEST = "best_mixture.json"
+    REPORT = "report"
+    RAY = "ray"
+    DOMAINS = "domains.json"
+    """A copy of domains given as Python objects, so the study can resume from its folder."""
+
+    def __init__(self, folder: str | Path, storage: str | None = None) -> None:
+        self.folder = Path(folder).resolve()
+        self.storage = storage
+        self._optuna: Any = None
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{self.path(self.DB)}"
+
+    def tracking_uri(self, uri: str | None) -> str:
+        """The given URI, or SQLite in the folder (never MLflow's default ./mlflow.db)."""
+        return uri or f"sqlite:///{self.path(self.TRACKING)}"
+
+    # -- the study record -------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.path(self.STUDY).is_file()
+
+    def read_record(self) -> dict[str, Any]:
+        """``study.json``; a folder that holds no study is a one-line :class:`ConfigError`."""
+        if not self.exists():
+            raise ConfigError(f"{self.folder}: not a mixopt study folder (no {self.STUDY})")
+        record = read_json(self.path(self.STUDY), "study record")
+        if not isinstance(record, dict):
+            raise ConfigError(f"{self.path(self.STUDY)}: not a study record")
+        return record
+
+    def write_record(self, record: Mapping[str, Any]) -> None:
+        write_json_atomic(self.path(self.STUDY), dict(record))
+
+    def write(self, name: str, payload: Any) -> None:
+        """Write one of the folder's JSON files atomically."""
+        write_json_atomic(self.path(name), payload)
+
+    def remove_torn(self) -> None:
+        """Drop writes a killed process left unfinished (never renamed into place)."""
+        for torn in self.folder.glob(".*.tmp"):
+            torn.unlink()
+
+    # -- the Optuna study -------------------------------------------------------------
+
+    def optuna(self, sampler: Any = None, create: bool = False) -> Any:
+        """The Optuna study (created when ``create``); with a sampler, opened anew with it."""
+        if self._optuna is not None and sampler is None:
+            return self._optuna
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # Optuna's RDB storage trips a SQLAlchemy deprecation of its own; nothing a user can act on
+        warnings.filterwarnings("ignore", message="The ``noload`` loader strategy is deprecated")
+        url = self.storage_url
+        if url.startswith("sqlite") and not create and not self.path(self.DB).is_file():
+            # opening a missing SQLite file would create an empty one
+            raise ConfigError(f"{self.folder}: the study's storage {self.path(self.DB)} is missing")
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})  # fmt: skip
+            if create:
+                study = optuna.create_study(storage=storage, study_name=STUDY_NAME, direction="maximize",
+                                            sampler=sampler, load_if_exists=True)  # fmt: skip
+            else:
+                study = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=sampler)
+        except Exception as exc:  # a missing study, an unreachable database
+            raise ConfigError(f"{self.folder}: cannot open the study in {url} ({first_line(exc)})") from None  # fmt: skip
+        self._optuna = study
+        return study
+
+    def frozen(self, states: Iterable[str] | None = None) -> list[Any]:
+        """The Optuna trials that count (not a killed driver's interrupted ones)."""
+        from optuna.trial import TrialState
+
+        wanted = None if states is None else tuple(TrialState[s] for s in states)
+        return [t for t in self.optuna().get_trials(deepcopy=False, states=wanted) if is_live(t)]
+
+    def trials(self) -> tuple[TrialRecord, ...]:
+        return tuple(record_of(t) for t in self.frozen())
+
+    def finished(self) -> dict[int, TrialRecord]:
+        """Trials that ended (complete, pruned or failed), by number."""
+        return {t.number: record_of(t) for t in self.frozen(("COMPLETE", "PRUNED", "FAIL"))}
+
+    def any_worked(self) -> bool:
+        """Whether a trial completed or was pruned (it ran to a score)."""
+        return bool(self.frozen(("COMPLETE", "PRUNED")))
+
+    def enqueue_baselines(self, baselines: Sequence[tuple[str, Mapping[str, float]]], params: Any) -> None:  # fmt: skip
+        """Queue each baseline the study does not hold yet, in any state (idempotent, so a
+        study killed between its first write and this still gets them). ``params``: the
+        sampler's parameters for a mixture."""
+        study = self.optuna()
+        held = {t.user_attrs.get(Attr.ROLE) for t in study.get_trials(deepcopy=False)}
+        for name, mix in baselines:
+            if baseline_role(name) not in held:
+                attrs = {Attr.ROLE: baseline_role(name), Attr.MIXTURE: dict(mix)}
+                study.enqueue_trial(params(mix), user_attrs=attrs)
+
+    def requeue_interrupted(self) -> int:
+        """Trials left RUNNING by a killed driver: marked failed (interrupted) and queued
+        again with the same parameters. Returns how many."""
+        from optuna.trial import TrialState
+
+        study = self.optuna()
+        left = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        for t in left:
+            study._storage.set_trial_user_attr(t._trial_id, Attr.INTERRUPTED, True)
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            attrs = {k: v for k, v in t.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE)}
+            study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
+        return len(left)
+
+    # -- confirmation runs ------------------------------------------------------------
+
+    def confirmations(self) -> list[Confirmation]:
+        """The runs in ``confirm.jsonl`` (a torn last line, from a killed process, is skipped;
+        a run recorded twice counts once)."""
+        path = self.path(self.CONFIRM)
+        out: dict[tuple[str, int, int], Confirmation] = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    c = Confirmation(row["name"], int(row["seed"]), int(row["source"]), float(row["score"]), dict(row.get("train") or {}))  # fmt: skip
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue
+                out[(c.name, c.seed, c.source)] = c
+        return list(out.values())
+
+    def add_confirmation(self, run: Confirmation) -> None:
+        """Append one run, flushed to disk before this returns."""
+        with open(self.path(self.CONFIRM), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(asdict(run)) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def summary(self) -> Summary:
+        return summarize(self.trials(), self.confirmations())
+
+    def write_results(self, trials: Sequence[TrialRecord]) -> None:
+        counts = count_states(trials)
+        self.write(self.RESULTS, {"counts": counts, "trials": [t.to_dict() for t in trials]})
+
+
+def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:
+    """Trials in all and by state (``complete``, ``pruned``, ``fail``...)."""
+    out = {"trials": len(trials)}
+    for t in trials:
+        out[t.state.lower()] = out.get(t.state.lower(), 0) + 1
+    return out

@@ -1,0 +1,110 @@
+"""What a study found: the best mixture, the baselines and the lift over each, computed in
+one place for the results, the CLI, MLflow and the report."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mixopt.study.trials import TrialRecord
+
+__all__ = ["Candidate", "Confirmation", "Lift", "Summary", "best_number", "summarize"]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One confirmation run: a candidate re-run on a fresh seed (a line of confirm.jsonl)."""
+
+    name: str
+    """``best``, or the baseline's name."""
+    seed: int
+    source: int
+    """The trial whose mixture was re-run."""
+    score: float
+    train: dict[str, Any] = field(default_factory=dict)
+    """The training knobs it ran with (the best trial's, for every candidate)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A mixture scored in the search and (when ``confirm`` > 0) re-run on fresh seeds."""
+
+    name: str
+    mixture: dict[str, float]
+    search_score: float | None
+    confirmed: tuple[float, ...] = ()
+    seeds: tuple[int, ...] = ()
+    """The fresh seeds of ``confirmed``, in the same order."""
+
+    @property
+    def score(self) -> float | None:
+        """The confirmed mean when there is one (unbiased), else the search score."""
+        return statistics.fmean(self.confirmed) if self.confirmed else self.search_score
+
+    @property
+    def spread(self) -> float | None:
+        """Standard deviation over the confirmation seeds (None with fewer than two)."""
+        return statistics.stdev(self.confirmed) if len(self.confirmed) > 1 else None
+
+
+@dataclass(frozen=True)
+class Lift:
+    """The best mixture's score minus a baseline's, with the spread over paired seeds."""
+
+    value: float
+    spread: float | None
+    """Standard deviation of the per-seed differences (None with fewer than two paired seeds)."""
+    seeds: int
+    """Fresh seeds on which both ran (0: the lift compares single search runs)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    best_number: int | None
+    best: Candidate | None
+    baselines: dict[str, Candidate]
+    baseline_numbers: dict[str, int]
+    lift: dict[str, Lift]
+
+
+def best_number(trials: Sequence[TrialRecord]) -> int | None:
+    """The completed trial with the highest score (the earliest among equals)."""
+    done = [t for t in trials if t.state == "COMPLETE" and t.score is not None]
+    return max(done, key=lambda t: (t.score, -t.number)).number if done else None
+
+
+def summarize(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation]) -> Summary:
+    """The best candidate, the baselines and the lifts, from the trials and the runs that
+    confirmed them (runs of a trial that is no longer the best are left out)."""
+    number = best_number(trials)
+    by_number = {t.number: t for t in trials}
+    numbers = {t.baseline: t.number for t in trials if t.baseline is not None}
+    runs: dict[tuple[str, int], dict[int, float]] = {}
+    for c in confirmations:
+        runs.setdefault((c.name, c.source), {})[c.seed] = c.score
+    baselines = {n: _candidate(n, by_number[k], runs.get((n, k), {})) for n, k in numbers.items()}
+    best = None
+    if number is not None:
+        won = next((n for n, k in numbers.items() if k == number), None)  # a baseline that won
+        best = _candidate("best", by_number[number], runs.get((won or "best", number), {}))
+    lift = {n: _lift(best, c) for n, c in baselines.items()}
+    return Summary(number, best, baselines, numbers, {n: v for n, v in lift.items() if v})
+
+
+def _candidate(name: str, t: TrialRecord, seeds: Mapping[int, float]) -> Candidate:
+    order = tuple(sorted(seeds))
+    search = t.score if t.state == "COMPLETE" else None
+    return Candidate(name, t.mixture, search, tuple(seeds[s] for s in order), order)
+
+
+def _lift(best: Candidate | None, base: Candidate) -> Lift | None:
+    if best is None or best.score is None or base.score is None:
+        return None
+    # both ran on the same fresh seeds: the per-seed differences share the data sample
+    mine = dict(zip(best.seeds, best.confirmed, strict=True))
+    theirs = dict(zip(base.seeds, base.confirmed, strict=True))
+    paired = [mine[s] - theirs[s] for s in sorted(set(mine) & set(theirs))]
+    spread = statistics.stdev(paired) if len(paired) > 1 else None
+    return Lift(best.score - base.score, spread, len(paired))

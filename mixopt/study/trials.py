@@ -1,0 +1,117 @@
+"""A study's trials as Optuna stores them, and the one codec for what mixopt adds to them.
+
+Optuna's storage is the source of truth for the trials. mixopt keeps on each trial, as
+user attributes: its role, the exact mixture it trained, its training knobs, its result
+(scores, per-domain tokens, timings), and why it failed. Every key and every role string
+is written and read here only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Attr", "TrialRecord", "baseline_role", "record_of", "role_name", "write_proposal"]
+
+
+class Attr:
+    """Optuna user-attribute keys."""
+
+    ROLE = "role"
+    MIXTURE = "mixture"
+    TRAIN = "train"
+    RESULT = "result"
+    FAIL_REASON = "fail_reason"
+    LEGACY_ERROR = "error"  # studies written before fail_reason
+    RETRIES = "retries"
+    INTERRUPTED = "interrupted"
+    """A trial left RUNNING by a killed driver; it was queued again under a new number."""
+    SHARE = "share."
+    """``share.<domain>``: sortable columns in optuna-dashboard's trial table."""
+
+
+SEARCH = "search"
+_BASELINE = "baseline:"
+
+
+def baseline_role(name: str) -> str:
+    """The role of the baseline ``name`` (``baseline:uniform``)."""
+    return f"{_BASELINE}{name}"
+
+
+def role_name(role: str) -> str | None:
+    """The baseline's name for a baseline role, else None."""
+    return role[len(_BASELINE) :] if role.startswith(_BASELINE) else None
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the study recorded it."""
+
+    number: int
+    role: str
+    """``search``, or ``baseline:uniform`` / ``baseline:natural`` / ``baseline:NAME``."""
+    state: str
+    """COMPLETE, PRUNED, FAIL (or RUNNING/WAITING in an unfinished study)."""
+    mixture: dict[str, float]
+    train: dict[str, Any]
+    """The training knobs the space searched for this trial (empty when none are)."""
+    score: float | None
+    """Final score (COMPLETE), last intermediate score (PRUNED), or None."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    result: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Everything the trial measured (per-domain tokens, timings, resources)."""
+    intermediate: tuple[tuple[int, float], ...] = ()
+    """(step, intermediate score) as reported to Optuna."""
+    started: datetime | None = field(default=None, compare=False)
+    ended: datetime | None = field(default=None, compare=False)
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall-clock seconds from its start to its end (None while it runs)."""
+        return (self.ended - self.started).total_seconds() if self.started and self.ended else None
+
+    @property
+    def baseline(self) -> str | None:
+        """The baseline's name, or None for a searched trial."""
+        return role_name(self.role)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trial as ``results.json`` lists it."""
+        return {"number": self.number, "role": self.role, "state": self.state, "mixture": self.mixture,
+                "train": self.train, "score": self.score, "metrics": self.metrics, "error": self.error}  # fmt: skip
+
+
+def record_of(t: Any) -> TrialRecord:
+    """A :class:`TrialRecord` from an Optuna ``FrozenTrial``."""
+    attrs = t.user_attrs
+    result = dict(attrs.get(Attr.RESULT) or {})
+    steps = tuple(sorted((int(s), float(v)) for s, v in t.intermediate_values.items()))
+    score = t.value if t.state.name == "COMPLETE" else None
+    if t.state.name == "PRUNED" and steps:
+        score = steps[-1][1]
+    reason = attrs.get(Attr.FAIL_REASON, attrs.get(Attr.LEGACY_ERROR))
+    return TrialRecord(
+        t.number, attrs.get(Attr.ROLE, SEARCH), t.state.name, dict(attrs.get(Attr.MIXTURE, {})),
+        dict(attrs.get(Attr.TRAIN, {})), score, dict(result.get("metrics", {})),
+        None if reason is None else str(reason), result, steps, t.datetime_start, t.datetime_complete,
+    )  # fmt: skip
+
+
+def is_live(t: Any) -> bool:
+    """Whether an Optuna trial counts (a killed driver's interrupted trial does not)."""
+    return not t.user_attrs.get(Attr.INTERRUPTED)
+
+
+def write_proposal(
+    trial: Any, role: str, mixture: Mapping[str, float], train: Mapping[str, Any]
+) -> None:
+    """Record on an asked trial what it will train."""
+    trial.set_user_attr(Attr.ROLE, role)
+    trial.set_user_attr(Attr.MIXTURE, dict(mixture))
+    for name, share in mixture.items():
+        trial.set_user_attr(f"{Attr.SHARE}{name}", round(share, 6))
+    trial.set_user_attr(Attr.TRAIN, dict(train))
