@@ -37,6 +37,10 @@ class TrainConfig:
     """AdamW weight decay on the LoRA weights."""
     batch_size: int = 8
     """Sequences per optimizer step."""
+    micro_batch_size: int | None = None
+    """Sequences per forward pass; default: the whole batch. Smaller micro-batches accumulate
+    their gradients into the same step (the same update, up to rounding), for a GPU whose
+    memory does not hold a whole batch."""
     seq_len: int = 256
     """Tokens per packed sequence."""
     max_grad_norm: float = 1.0
@@ -69,6 +73,10 @@ class TrainConfig:
             problems.append(f"train config: precision must be one of {', '.join(PRECISIONS)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             problems.append("train config: device must be auto, cpu, cuda or cuda:N")
+        if self.micro_batch_size is not None and (
+            not isinstance(self.micro_batch_size, int) or not 1 <= self.micro_batch_size <= self.batch_size
+        ):
+            problems.append("train config: micro_batch_size must be an integer from 1 to batch_size")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             problems.append("train config: threads must be a positive integer")
         if problems:

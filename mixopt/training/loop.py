@@ -81,24 +81,11 @@ def finetune(
         rows = slice((step - 1) * config.batch_size, step * config.batch_size)
         for group in opt.param_groups:
             group["lr"] = config.learning_rate * _lr_scale(step, total, config)
-        batch = {
-            k: v[rows].to(device, non_blocking=True)
-            for k, v in (("input_ids", ids), ("labels", labels), ("attention_mask", attn))
-        }
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = model(**batch).loss
-        value = float(loss.detach())
+        value, counted = _step(model, opt, scaler, params, config, device, dtype, (ids[rows], labels[rows], attn[rows]))
         if not math.isfinite(value):
             raise TrainingDivergedError(f"training loss became {value} at step {step} of {total}")
-        scaler.scale(loss).backward()
-        if config.max_grad_norm > 0:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-        scaler.step(opt)
-        scaler.update()
-        opt.zero_grad(set_to_none=True)
         curve.append((step, value))
-        tokens += int(batch["attention_mask"].sum())
+        tokens += counted
         if step in marks and on_checkpoint is not None:
             model.eval()
             keep_going = on_checkpoint(step, total)
@@ -110,6 +97,38 @@ def finetune(
     return TrainResult(
         len(curve), total, tokens, tuple(curve), time.perf_counter() - start, stopped
     )
+
+
+def _step(
+    model: Any, opt: Any, scaler: Any, params: list[Any], config: TrainConfig, device: Any, dtype: Any,
+    batch: tuple[Any, Any, Any],
+) -> tuple[float, int]:  # fmt: skip
+    """One optimizer step over ``batch`` (input ids, labels, attention mask), in micro-batches
+    of ``micro_batch_size``; returns the batch's loss and its tokens."""
+    import torch
+
+    ids, labels, attn = batch
+    size = config.micro_batch_size or ids.shape[0]
+    # each micro-batch's mean loss weighted by its share of the batch's predicted tokens:
+    # the accumulated gradient is the whole batch's (the model averages over label tokens)
+    predicted = [int((labels[i : i + size][:, 1:] != -100).sum()) for i in range(0, ids.shape[0], size)]
+    whole, value = max(1, sum(predicted)), 0.0
+    for k, i in enumerate(range(0, ids.shape[0], size)):
+        part = {"input_ids": ids[i : i + size], "labels": labels[i : i + size], "attention_mask": attn[i : i + size]}
+        part = {name: t.to(device, non_blocking=True) for name, t in part.items()}
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = model(**part).loss * (predicted[k] / whole)
+        value += float(loss.detach())
+        if not math.isfinite(value):
+            return value, 0
+        scaler.scale(loss).backward()
+    if config.max_grad_norm > 0:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+    scaler.step(opt)
+    scaler.update()
+    opt.zero_grad(set_to_none=True)
+    return value, int(attn.sum())
 
 
 def _lr_scale(step: int, total: int, config: TrainConfig) -> float:

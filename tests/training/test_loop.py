@@ -63,6 +63,20 @@ def test_checkpoints_and_early_stop(tiny_model: Any, packed: Any) -> None:
     assert seen == [(3, 12), (6, 12)] and result.stopped_early and result.steps == 6
 
 
+def test_micro_batches_make_the_same_update_as_the_whole_batch(tiny_model: Any, packed: Any) -> None:
+    import torch
+
+    whole = TrainConfig(batch_size=8, seq_len=64, learning_rate=3e-3)
+    micro = TrainConfig(batch_size=8, seq_len=64, learning_rate=3e-3, micro_batch_size=3)  # uneven: 3+3+2
+    a, b = _lora(tiny_model, whole), _lora(tiny_model, micro)
+    ra, rb = (finetune(m, packed, c, torch.device("cpu")) for m, c in ((a, whole), (b, micro)))
+    assert ra.tokens == rb.tokens == 6000 and ra.total_steps == rb.total_steps == 12
+    assert [v for _, v in rb.loss_curve] == pytest.approx([v for _, v in ra.loss_curve], rel=1e-4)
+    for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        if pa.requires_grad:
+            assert torch.allclose(pa, pb, atol=1e-5), name
+
+
 def test_a_nan_loss_fails_clearly(tiny_model: Any, packed: Any) -> None:
     import torch
 
@@ -98,6 +112,7 @@ def test_schedule_warms_up_and_never_stalls(schedule: str) -> None:
         ({"device": "tpu"}, "device"),
         ({"learning_rate": 0}, "learning_rate"),
         ({"seq_len": 1}, "seq_len"),
+        ({"micro_batch_size": 9}, "micro_batch_size"),
     ],
 )
 def test_train_config_rejects_bad_values(kwargs: dict[str, Any], message: str) -> None:
