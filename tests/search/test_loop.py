@@ -97,7 +97,7 @@ def test_early_stopping_prunes_poor_searched_trials_never_a_baseline(
 
 
 def test_a_study_where_every_trial_fails_stops(study_inputs: dict[str, Any], tmp_path: Path) -> None:
-    with pytest.raises(StudyFailedError, match="the first 3 trials all failed.*RuntimeError: broken on purpose"):
+    with pytest.raises(StudyFailedError, match=r"the first 3 trials all failed.*RuntimeError: broken on purpose"):
         _study(study_inputs, tmp_path / "s", runner=FinanceTrial(fail=True), trials=6)
     saved = json.loads((tmp_path / "s" / "results.json").read_text())
     assert saved["counts"] == {"trials": 3, "fail": 3}

@@ -19,7 +19,7 @@ from mixopt.training.config import TrainConfig
 def test_every_setting_has_a_docstring_and_one_flat_name() -> None:
     fields = flat_fields()
     assert len(fields) == sum(len(dataclasses.fields(part_of(p))) for p in {p for p, _ in fields.values()})
-    for flat, (part, f) in fields.items():
+    for part, f in fields.values():
         assert field_docs(part_of(part)).get(f.name), f"{part}.{f.name} has no docstring"
 
 
@@ -65,7 +65,7 @@ def test_every_problem_is_reported_at_once() -> None:
     assert any("search.budget" in p and "5q" in p for p in problems)
     assert any("lora_rank must be a positive integer" in p for p in problems)
     assert any("trial_timeout must be a positive number" in p for p in problems)
-    with pytest.raises(ConfigError, match="unknown setting 'trails'. Did you mean: trials?"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'trails'. Did you mean: trials?"):
         StudySpec.from_options(trails=3)
 
 

@@ -75,7 +75,7 @@ def test_an_interrupted_trial_is_queued_again_and_not_counted(tmp_path: Path) ->
 def test_a_folder_without_a_study(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a mixopt study folder"):
         StudyStore(tmp_path).read_record()
-    with pytest.raises(ConfigError, match="storage .* is missing"):
+    with pytest.raises(ConfigError, match=r"storage .* is missing"):
         StudyStore(tmp_path).optuna()
     assert not (tmp_path / "study.db").exists()
     StudyStore(tmp_path).write_record({"spec": {}})
