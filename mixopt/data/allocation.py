@@ -176,9 +176,18 @@ def scaled_mixture(
 
     Domains held at a bound give their surplus to (or take their deficit from) the others in
     proportion to their weights, which keeps the mixture's shape where the bounds allow it.
+    A zero weight asks for the lower bound, and gets more only when the weighted domains at
+    their upper bounds leave some of the budget over.
     """
     lo = [d.spec.lower for d in domains]
     hi = [min(d.spec.upper, d.capacity / budget) if budget else d.spec.upper for d in domains]
+    if math.fsum(h if w > 0 else a for a, h, w in zip(lo, hi, weights, strict=True)) < 1 - _TOL:
+        # the weighted domains cannot fill the budget even at their upper bounds (a proposal
+        # at a corner of the exponential parameterization): the rest goes evenly to the
+        # zero-weight ones, whose weight becomes a billionth of the smallest, so the weighted
+        # ones reach their upper bounds before these take anything
+        floor = 1e-9 * min((w for w in weights if w > 0), default=1e9)
+        weights = [w if w > 0 else floor for w in weights]
     if (
         any(h < lo_i for lo_i, h in zip(lo, hi, strict=True))
         or math.fsum(h if w > 0 else lo_i for lo_i, h, w in zip(lo, hi, weights, strict=True))

@@ -137,7 +137,8 @@ def make_evaluator(ref: Any) -> EvalSuite:
         return load_suite(ref)
     if isinstance(ref, str) and ":" in ref:
         obj = EVALUATORS.get(ref)
-        evaluator = obj if isinstance(obj, Evaluator) and not isinstance(obj, type) else obj()
+        is_instance = isinstance(obj, Evaluator) and not isinstance(obj, type)
+        evaluator = obj if is_instance or not callable(obj) else obj()
         if not isinstance(evaluator, Evaluator):
             raise ConfigError(f"evaluator {ref!r}: not an object with evaluate(model, tokenizer)")
         return EvalSuite((NamedTask(ref.rpartition(":")[2], evaluator),))

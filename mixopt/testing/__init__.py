@@ -1,10 +1,13 @@
-"""Helpers for tests, examples and offline demos: tiny tokenizers, synthetic domain data.
+"""Helpers for tests, examples and offline demos: tiny tokenizers, synthetic domain data,
+and the contract checks a plug-in's own tests run (:func:`check_evaluator`,
+:func:`check_sampler`).
 
 Nothing here downloads anything; everything is built from local text.
 """
 
 from __future__ import annotations
 
+from mixopt.testing.checks import ContractError, check_evaluator, check_sampler
 from mixopt.testing.corpus import (
     DATABASES,
     DOMAIN_KINDS,
@@ -20,7 +23,10 @@ __all__ = [
     "CHAT_TEMPLATE",
     "DATABASES",
     "DOMAIN_KINDS",
+    "ContractError",
     "build_tokenizer",
+    "check_evaluator",
+    "check_sampler",
     "make_heldout",
     "make_records",
     "make_sql_database",

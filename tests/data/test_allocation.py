@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mixopt.data.allocation import (
@@ -14,6 +14,7 @@ from mixopt.data.allocation import (
     max_shares,
     natural_mixture,
     normalize_mixture,
+    scaled_mixture,
     uniform_mixture,
 )
 from mixopt.data.spec import DomainSpec
@@ -109,6 +110,31 @@ def test_uniform_respects_bounds_and_fixed_shares() -> None:
     assert mix["c"] == pytest.approx(0.1) and mix["d"] == pytest.approx(0.3)
     natural = natural_mixture([Sized(s, n) for s, n in zip(specs[1:3], [100, 300], strict=True)])
     assert natural == pytest.approx({"b": 0.1, "c": 0.9})
+
+
+@settings(max_examples=200)
+@given(
+    weights=st.lists(st.sampled_from([0.0, 1e-12, 0.3, 1.0, 27.6]), min_size=3, max_size=3),
+    b_max=st.floats(0.05, 1.0),
+)
+@example(weights=[0.0, 1.0, 0.0], b_max=0.3)
+@example(weights=[0.0, 1.0, 0.0], b_max=0.9)
+def test_zero_weights_take_what_capped_domains_leave(weights: list[float], b_max: float) -> None:
+    # a corner of the exponential parameterization (u = 1 gives a weight of 0) where the only
+    # weighted domains are capped: the budget still fills, the rest going to the others evenly
+    specs = [
+        DomainSpec("a", data=({"t": 1},), min_share=0.1),
+        DomainSpec("b", data=({"t": 1},), max_share=b_max),
+        DomainSpec("c", data=({"t": 1},)),
+        DomainSpec("d", data=({"t": 1},), fixed_share=0.1),
+    ]
+    mix = scaled_mixture([Sized(s, 10**9) for s in specs], [*weights, 0.0])
+    assert math.fsum(mix.values()) == pytest.approx(1)
+    assert mix["a"] >= 0.1 - 1e-9 and 0 <= mix["b"] <= b_max + 1e-9 and mix["c"] >= 0
+    assert mix["d"] == pytest.approx(0.1)
+    if weights == [0.0, 1.0, 0.0]:
+        assert mix["b"] == pytest.approx(min(b_max, 0.8))
+        assert mix["a"] == pytest.approx(max(0.1, (0.9 - b_max) / 2))
 
 
 def test_infeasible_mixture_names_the_domain_and_its_max_share() -> None:

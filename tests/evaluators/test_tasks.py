@@ -135,6 +135,8 @@ USER_MODULE = textwrap.dedent(
         def evaluate(self, model, tokenizer):
             return EvalResult(math.nan, {})
 
+    threshold = 0.5  # not an evaluator, nor a factory of one
+
     def make(scale=2.0):
         class Scaled:
             def evaluate(self, model, tokenizer):
@@ -176,6 +178,8 @@ def test_user_evaluator_failures_are_one_line(user_module: str) -> None:
         make_evaluator(f"{user_module}:NotANumber").evaluate(None, None)
     with pytest.raises(ConfigError, match="has no attribute 'Nope'"):
         make_evaluator(f"{user_module}:Nope")
+    with pytest.raises(ConfigError, match="'my_evals:threshold': not an object with evaluate"):
+        make_evaluator(f"{user_module}:threshold")
     with pytest.raises(ConfigError, match="cannot import module 'no_such_module_x'"):
         make_evaluator("no_such_module_x:thing")
 

@@ -1,0 +1,210 @@
+"""Plug-ins for the contract checks' tests: one that keeps the contract, and for each check at
+least one that breaks it. Module-level, so they can be named as ``module:attr`` and pickled."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from mixopt.evaluators import EvalResult
+
+# ----- evaluators
+
+
+@dataclass(frozen=True)
+class TextLoss:
+    """Keeps the contract: the negative loss of one sentence."""
+
+    text: str = "The Lions beat the Bears 5 to 2 in a tense game at home."
+
+    def loss(self, model: Any, tokenizer: Any) -> float:
+        import torch
+
+        ids = torch.tensor([tokenizer(self.text)["input_ids"]])
+        with torch.inference_mode():
+            return float(model(input_ids=ids, labels=ids).loss)
+
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        loss = self.loss(model, tokenizer)
+        return EvalResult(-loss, {"loss": loss})
+
+
+class Noisy(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        return EvalResult(-self.loss(model, tokenizer) + random.random(), {})
+
+
+class NanScore(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        return EvalResult(math.nan, {})
+
+
+class NanMetric(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        return EvalResult(1.0, {"perplexity": math.inf})
+
+
+class IntMetricName(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        return EvalResult(1.0, {1: 0.5})  # type: ignore[dict-item]
+
+
+class BareFloat(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> Any:
+        return -self.loss(model, tokenizer)
+
+
+class Raises(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        raise ValueError("no items left after filtering")
+
+
+class Trains(TextLoss):
+    """Takes an optimizer step on the model it scores (and puts its mode back)."""
+
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        import torch
+
+        ids = torch.tensor([tokenizer(self.text)["input_ids"]])
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        model.eval()
+        return super().evaluate(model, tokenizer)
+
+
+class LeavesTrainMode(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        model.train()
+        return super().evaluate(model, tokenizer)
+
+
+class Freezes(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        model.requires_grad_(False)
+        return super().evaluate(model, tokenizer)
+
+
+class AddsBuffer(TextLoss):
+    def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
+        import torch
+
+        model.register_buffer("eval_cache", torch.zeros(1))
+        return super().evaluate(model, tokenizer)
+
+
+@dataclass(frozen=True)
+class HoldsALock(TextLoss):
+    """Opens what it needs in its constructor: does not pickle."""
+
+    lock: Any = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class ForgetsWhenPickled(TextLoss):
+    def __reduce__(self) -> Any:
+        return (TextLoss, ())  # rebuilt with the default text, not its own
+
+
+not_an_evaluator = "a string has no evaluate()"
+
+
+# ----- samplers
+
+
+def good_sampler(seed: int, startup: int) -> Any:
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+
+
+def not_a_sampler(seed: int, startup: int) -> Any:
+    return {"seed": seed, "startup": startup}
+
+
+def keyword_only(*, seed: int, startup: int) -> Any:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def ignores_seed(seed: int, startup: int) -> Any:
+    return optuna.samplers.RandomSampler()
+
+
+class _OutOfRange(optuna.samplers.RandomSampler):
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        return dist.high + 1.0
+
+
+def out_of_range(seed: int, startup: int) -> Any:
+    return _OutOfRange(seed=seed)
+
+
+class _NanProposals(optuna.samplers.RandomSampler):
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        return math.nan
+
+
+def nan_proposals(seed: int, startup: int) -> Any:
+    return _NanProposals(seed=seed)
+
+
+class _DropsFixedParams(optuna.samplers.RandomSampler):
+    def before_trial(self, study: Any, trial: Any) -> None:
+        trial.system_attrs.pop("fixed_params", None)  # "starts every trial afresh"
+
+
+def drops_fixed_params(seed: int, startup: int) -> Any:
+    return _DropsFixedParams(seed=seed)
+
+
+class _OneAtATime(optuna.samplers.RandomSampler):
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if len(running) > 1:
+            raise RuntimeError("another trial is still running")
+        return super().sample_independent(study, trial, name, dist)
+
+
+def one_at_a_time(seed: int, startup: int) -> Any:
+    return _OneAtATime(seed=seed)
+
+
+class _FailsOnceFitted(optuna.samplers.RandomSampler):
+    """Random for the startup trials, then its "model" fails."""
+
+    def __init__(self, seed: int, startup: int) -> None:
+        super().__init__(seed=seed)
+        self.startup = startup
+
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if len(done) > self.startup + 3:
+            raise ArithmeticError("singular matrix in the surrogate's fit")
+        return super().sample_independent(study, trial, name, dist)
+
+
+def fails_once_fitted(seed: int, startup: int) -> Any:
+    return _FailsOnceFitted(seed, startup)
+
+
+class _StoresObjects(optuna.samplers.RandomSampler):
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        study._storage.set_trial_system_attr(trial._trial_id, "fit", {"points": {1, 2}})
+
+
+def stores_objects(seed: int, startup: int) -> Any:
+    return _StoresObjects(seed=seed)
+
+
+class _TellFails(optuna.samplers.RandomSampler):
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        if trial.number >= 3:
+            raise KeyError("history")
+
+
+def tell_fails(seed: int, startup: int) -> Any:
+    return _TellFails(seed=seed)

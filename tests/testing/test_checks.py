@@ -1,0 +1,161 @@
+"""The contract checks pass every built-in plug-in and fail each broken one with its message."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixopt.evaluators import EVALUATORS, LossTask
+from mixopt.search.samplers import SAMPLERS
+from mixopt.testing import ContractError, check_evaluator, check_sampler
+from tests.testing import plugins
+
+DATA = Path(__file__).resolve().parents[2] / "downstream" / "data"
+LM_EVAL_TASKS = DATA.parent / "lm_eval_tasks"
+PLUGINS = "tests.testing.plugins"
+
+# each built-in kind on a few items of the shipped data (the checks score each task 3 times)
+KINDS: dict[str, dict[str, Any]] = {
+    "loss": {"data": str(DATA / "finance_heldout.jsonl"), "limit": 6},
+    "multiple_choice": {"data": str(DATA / "sports_mc.jsonl"), "limit": 4},
+    "exact_match": {"data": str(DATA / "cooking_last_word.jsonl"), "limit": 3, "max_new_tokens": 6},
+    "sql_execution": {
+        "data": str(DATA / "sql_hospital.jsonl"),
+        "limit": 3,
+        "max_new_tokens": 24,
+        "timeout_s": 0.2,
+    },
+    "lm_eval": {"tasks": ["mixopt_sports_mc"], "include_path": str(LM_EVAL_TASKS), "limit": 4},
+}
+
+
+def _task_file(path: Path, raw: dict[str, Any]) -> str:
+    path.write_text(json.dumps(raw))  # JSON is YAML
+    return str(path)
+
+
+@pytest.fixture()
+def scratch(tiny_model: Any) -> tuple[Any, Any]:
+    """A copy of the tiny model that a broken evaluator may damage."""
+    model, tok = tiny_model
+    return copy.deepcopy(model), tok
+
+
+def _fails(match: str) -> Any:
+    return pytest.raises(ContractError, match=match)
+
+
+def test_every_builtin_kind_is_covered() -> None:
+    assert set(KINDS) == set(EVALUATORS.names())
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "lm_eval"])
+def test_builtin_kinds_keep_the_contract(kind: str, tiny_model: Any, tmp_path: Path) -> None:
+    model, tok = tiny_model
+    model.train()  # whatever mode it is given, it gets back
+    try:
+        check_evaluator(_task_file(tmp_path / "t.yaml", {"kind": kind, **KINDS[kind]}), model, tok)
+        assert all(m.training for m in model.modules())
+    finally:
+        model.eval()
+
+
+@pytest.mark.slow
+def test_lm_eval_keeps_the_contract(tiny_model: Any, tmp_path: Path) -> None:
+    pytest.importorskip("lm_eval", reason="lm-evaluation-harness is the optional 'lm-eval' extra")
+    model, tok = tiny_model
+    check_evaluator(
+        _task_file(tmp_path / "t.yaml", {"kind": "lm_eval", **KINDS["lm_eval"]}), model, tok
+    )
+
+
+def test_a_suite_checks_each_task_and_names_the_intermediate(
+    tiny_model: Any, tmp_path: Path
+) -> None:
+    model, tok = tiny_model
+    tasks = [{"name": "mc", "kind": "multiple_choice", **KINDS["multiple_choice"]},
+             {"name": "heldout", "kind": "loss", **KINDS["loss"]}]  # fmt: skip
+    check_evaluator(
+        _task_file(tmp_path / "ok.yaml", {"tasks": tasks, "intermediate": "heldout"}), model, tok
+    )
+    tasks[1] = {"name": "heldout", "kind": f"{PLUGINS}:NanScore"}
+    broken = _task_file(tmp_path / "bad.yaml", {"tasks": tasks, "intermediate": "heldout"})
+    with _fails(r"evaluator 'heldout' \(the intermediate one\) returned the score nan"):
+        check_evaluator(broken, model, tok)
+
+
+def test_a_user_evaluator_given_as_module_attr_or_object(tiny_model: Any) -> None:
+    model, tok = tiny_model
+    check_evaluator(f"{PLUGINS}:TextLoss", model, tok)
+    check_evaluator(plugins.TextLoss("To make bread, mix the flour."), model, tok)
+
+
+BROKEN_EVALUATORS = [
+    (plugins.Noisy(), "is not deterministic: it scored"),
+    (plugins.NanScore(), "returned the score nan; the score must be a finite float"),
+    (plugins.BareFloat(), "returned float, not an EvalResult"),
+    (plugins.NanMetric(), "metric 'perplexity' is inf, not a finite float"),
+    (plugins.IntMetricName(), "metric name 1 is not a str"),
+    (plugins.Raises(), "raised ValueError: no items left after filtering"),
+    (plugins.Trains(), r"changed the model's weights \(\d+ tensors"),
+    (plugins.LeavesTrainMode(), "left the model in train mode"),
+    (plugins.Freezes(), r"changed requires_grad of \d+ parameters"),
+    (plugins.AddsBuffer(), r"changed the model's layout \(added \['eval_cache'\]"),
+    (plugins.HoldsALock(), "does not pickle .*open files, connections or models inside evaluate"),
+    (plugins.ForgetsWhenPickled("Stir the soup."), "but its pickled copy scores"),
+    (
+        f"{PLUGINS}:not_an_evaluator",
+        "'tests.testing.plugins:not_an_evaluator': not an object with evaluate",
+    ),
+    (LossTask("/nonexistent/heldout.jsonl"), r"check\(\) fails: .*not found"),
+]
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "message"),
+    [pytest.param(e, m, id=type(e).__name__) for e, m in BROKEN_EVALUATORS],
+)
+def test_a_broken_evaluator_fails_with_its_message(
+    evaluator: Any, message: str, scratch: tuple[Any, Any]
+) -> None:
+    model, tok = scratch
+    with _fails(message) as info:
+        check_evaluator(evaluator, model, tok)
+    assert "\n" not in str(info.value)
+    assert not model.training  # the modes are put back even when a check fails
+
+
+@pytest.mark.parametrize("name", SAMPLERS.names())
+def test_builtin_samplers_keep_the_contract(name: str) -> None:
+    check_sampler(name)
+
+
+def test_a_user_sampler_given_as_module_attr_or_function() -> None:
+    check_sampler(f"{PLUGINS}:good_sampler", trials=10)
+    check_sampler(plugins.good_sampler, trials=10)
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("not_a_sampler", "returned dict, not an optuna.samplers.BaseSampler"),
+        ("keyword_only", r"factory\(seed, startup\) raised TypeError"),
+        ("no_such_factory", "plugins' has no attribute 'no_such_factory'"),
+        ("ignores_seed", "is not reproducible: with seed 0, trial 2 proposed"),
+        ("out_of_range", r"proposed w_a=2\.0 at trial 2, outside its range \[1e-12, 1\.0\]"),
+        ("nan_proposals", r"failed at trial 2 of a 20-trial study \(ValueError"),
+        ("drops_fixed_params", "replaced an enqueued trial's parameters"),
+        ("one_at_a_time", "failed with 2 trials asked before either was told .*still running"),
+        ("fails_once_fitted", r"failed at trial 10 of a 20-trial study \(ArithmeticError"),
+        ("tell_fails", "failed when trial 4 of a 20-trial study was told"),
+        ("stores_objects", "stored 'fit' on trial 1 as dict, which is not JSON"),
+    ],
+)
+def test_a_broken_sampler_fails_with_its_message(factory: str, message: str) -> None:
+    with _fails(message) as info:
+        check_sampler(f"{PLUGINS}:{factory}")
+    assert "\n" not in str(info.value)
