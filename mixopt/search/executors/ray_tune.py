@@ -6,24 +6,22 @@ here both hand over to the study's :class:`JobSource`, which owns every decision
 are reused between trials (``reuse_actors``): a fresh trial process pays ~6 s of imports,
 more than a short trial trains (DESIGN.md §8). The model is rebuilt inside each trial, so
 nothing leaks from one to the next.
+
+Nothing here imports Ray at module level: a local Ray reads its settings (listen on the
+loopback address only) when it is first imported, which :func:`start_ray` arranges.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
-from ray.tune.search import Searcher
-
-from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, JobSource, Outcome
-from mixopt.search.trainable import StudyContext, trainable
+from mixopt.search.executors._base import JobSource
+from mixopt.search.trainable import StudyContext
 from mixopt.study.spec import ExecutionSpec
 
 __all__ = ["RayTuneExecutor", "start_ray"]
@@ -87,10 +85,13 @@ class RayTuneExecutor:
     def run(self, source: JobSource) -> None:
         from ray import tune
 
-        searcher = _Searcher(source)
+        from mixopt.search.executors._tune import LoopScheduler, LoopSearcher
+        from mixopt.search.trainable import trainable
+
+        searcher = LoopSearcher(source)
         tuner = tune.Tuner(
             tune.with_resources(tune.with_parameters(trainable, context=self.context), self.resources),
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=_Scheduler(source, searcher), num_samples=-1,
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=LoopScheduler(source, searcher), num_samples=-1,
                                         max_concurrent_trials=self.concurrency, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=str(self.folder), name=f"study-{time.strftime('%Y%m%d-%H%M%S')}",
                                       verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
@@ -103,67 +104,3 @@ class RayTuneExecutor:
 
             ray.shutdown()
             self.started = False
-
-
-class _Searcher(Searcher):
-    """Hands Tune the source's jobs and the source each outcome. Its state lives in the
-    study (Optuna's storage, confirm.jsonl): nothing for Tune to save or restore."""
-
-    def __init__(self, source: JobSource) -> None:
-        super().__init__(metric="score", mode="max")
-        self.source = source
-        self.live: dict[str, Job] = {}
-        self.last: dict[str, dict[str, Any]] = {}
-        self.stopped: set[str] = set()
-
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        job = self.source.next_job()
-        if job == FINISHED:
-            return Searcher.FINISHED if not self.live else None  # type: ignore[return-value]  # Tune's "done" marker is a str
-        if not isinstance(job, Job):
-            return None
-        self.live[trial_id] = job
-        return job.config()
-
-    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        self.last[trial_id] = result
-
-    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:  # fmt: skip
-        job = self.live.pop(trial_id, None)
-        if job is None:
-            return
-        last = result or self.last.pop(trial_id, None) or {}
-        self.last.pop(trial_id, None)
-        if "error" in last:
-            outcome = Outcome("fail", error=str(last["error"]))
-        elif error:  # the trial reports its own exceptions before raising: its worker died
-            outcome = Outcome("died", error=WORKER_DIED)
-        elif last.get("score") is not None:
-            outcome = Outcome("complete", json.loads(last["result_json"]))
-        else:
-            outcome = Outcome("stopped", {"intermediate": last.get("intermediate")})
-        self.stopped.discard(trial_id)
-        self.source.finished(job, outcome)
-
-    def save_to_dir(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def restore_from_dir(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class _Scheduler(FIFOScheduler):
-    """Asks the source, at each intermediate score, whether the trial goes on."""
-
-    def __init__(self, source: JobSource, searcher: _Searcher) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.source, self.searcher = source, searcher
-
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
-        job = self.searcher.live.get(trial.trial_id)
-        if job is None or "intermediate" not in result or "score" in result or "error" in result:
-            return str(TrialScheduler.CONTINUE)
-        step, total = int(result.get("step", 0)), int(result.get("total_steps", 0))
-        if self.source.reported(job, step, total, float(result["intermediate"])):
-            return str(TrialScheduler.CONTINUE)
-        return str(TrialScheduler.STOP)
