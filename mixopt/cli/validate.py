@@ -94,6 +94,7 @@ def _records_only(specs: Any, args: argparse.Namespace) -> int:
 
     from mixopt.data.formats import resolve_format
     from mixopt.data.sources import load_records
+    from mixopt.data.spec import count_problems
     from mixopt.errors import ConfigError, MixoptError
 
     rows: list[list[Any]] = []
@@ -105,6 +106,9 @@ def _records_only(specs: Any, args: argparse.Namespace) -> int:
             records = load_records(spec, scratch.name)
             if len(records) == 0:
                 raise ConfigError(f"domain {spec.name!r}: no records")
+            mismatch = count_problems(spec, len(records))  # a file's records are counted here
+            if mismatch:
+                raise ConfigError(mismatch)
             rows.append(
                 [
                     spec.name,

@@ -2,7 +2,8 @@
 
 ``domains.json`` is a JSON list of domains (or ``{"domains": [...]}``). Each domain has a
 ``domain`` name and either inline ``data`` (the ``{"domain", "num", "data"}`` shape of the
-mixture literature) or a ``path`` to files. Unknown keys are errors, never ignored.
+mixture literature, where a record may be a plain string: a text record) or a ``path`` to
+files. Unknown keys are errors, never ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "FORMATS",
     "DomainSpec",
     "check_shares",
+    "count_problems",
     "load_domains",
     "parse_domains",
 ]
@@ -43,7 +45,8 @@ class DomainSpec:
     """Unique name: letters, digits, ``_``, ``.`` or ``-`` (starting with a letter, digit or ``_``),
     at most 64 characters."""
     data: tuple[Mapping[str, Any], ...] | None = field(default=None, repr=False)
-    """Inline records, or None when the records live in ``paths``."""
+    """Inline records, or None when the records live in ``paths``. A plain string given here
+    is a text record: it is stored as ``{text_field: string}``."""
     paths: tuple[str, ...] = ()
     """Absolute file or folder paths (globs allowed): JSONL, JSON, Parquet, CSV, text, or a
     ``datasets.save_to_disk`` folder."""
@@ -60,7 +63,8 @@ class DomainSpec:
     sample_by: str = "line"
     """How plain-text files split into records: ``line``, ``paragraph`` or ``document``."""
     num: int | None = None
-    """Expected number of records; checked against the data when given."""
+    """Expected number of records; checked against the data when given (inline data here,
+    files when they are read)."""
     min_share: float = 0.0
     """Smallest share of the budget this domain may get."""
     max_share: float = 1.0
@@ -74,6 +78,10 @@ class DomainSpec:
         problems = _check_spec(self)
         if problems:
             raise ConfigError(problems)
+        if self.data is not None:
+            # the research notes list records as plain strings: each is one text record
+            records = tuple({self.text_field: r} if isinstance(r, str) else r for r in self.data)
+            object.__setattr__(self, "data", records)
 
     @property
     def lower(self) -> float:
@@ -144,11 +152,35 @@ def _check_spec(spec: DomainSpec) -> list[str]:
         problems.append(f"{where}: max_epochs must be a positive number, got {spec.max_epochs!r}")
     if spec.num is not None and not (isinstance(spec.num, int) and spec.num > 0):
         problems.append(f"{where}: num must be a positive integer, got {spec.num!r}")
-    if spec.data is not None and not spec.data:
-        problems.append(f"{where}: 'data' is empty")
-    if spec.data is not None and not all(isinstance(r, Mapping) for r in spec.data):
-        problems.append(f"{where}: every inline record must be a JSON object")
+    if spec.data is not None:
+        problems.extend(_check_data(spec, where))
     return problems
+
+
+def _check_data(spec: DomainSpec, where: str) -> list[str]:
+    data = spec.data
+    if isinstance(data, str | bytes | Mapping) or not isinstance(data, Sequence):
+        return [f"{where}: 'data' must be a list of records"]
+    if not data:
+        return [f"{where}: 'data' is empty"]
+    if not all(isinstance(r, Mapping | str) for r in data):
+        return [f"{where}: every inline record must be a JSON object or a string (a text record)"]
+    problems = []
+    if spec.format not in ("auto", "text") and any(isinstance(r, str) for r in data):
+        problems.append(
+            f"{where}: plain-string records are text, but format is {spec.format!r}; "
+            "give them as objects with the format's fields"
+        )
+    if isinstance(spec.num, int) and spec.num > 0:  # a bad num is reported on its own
+        problems.extend(count_problems(spec, len(data)))
+    return problems
+
+
+def count_problems(spec: DomainSpec, records: int) -> list[str]:
+    """The mismatch between the domain's ``num`` (if given) and the records its data holds."""
+    if spec.num is None or spec.num == records:
+        return []
+    return [f"domain {spec.name!r}: 'num' is {spec.num} but the data has {records} records"]
 
 
 def _is_number(value: object) -> bool:

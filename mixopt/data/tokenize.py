@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mixopt.data.formats import render_batch, resolve_format
 from mixopt.data.sources import expand_paths, load_records
-from mixopt.data.spec import DomainSpec
+from mixopt.data.spec import DomainSpec, count_problems
 from mixopt.errors import ConfigError, MixoptError
 from mixopt.io import write_json_atomic
 from mixopt.models import tokenizer_fingerprint
@@ -191,10 +191,9 @@ def _tokenize(
     records = load_records(spec, cache_dir=str(root / "datasets"))
     if len(records) == 0:
         raise ConfigError(f"domain {spec.name!r}: no records")
-    if spec.num is not None and spec.num != len(records):
-        raise ConfigError(
-            f"domain {spec.name!r}: 'num' is {spec.num} but the data has {len(records)} records"
-        )
+    mismatch = count_problems(spec, len(records))
+    if mismatch:
+        raise ConfigError(mismatch)
     fmt = resolve_format(spec, records.column_names)
     import pyarrow.compute as pc
 

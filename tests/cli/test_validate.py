@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,34 @@ def test_validate_runs_the_search_checks(
         "mixopt: error: task 'tasks': 4 of 4 evaluation items also appear in training domain "
         "'finance'; evaluation data must not overlap training data"
     ]
+
+
+def test_validate_the_research_notes_shape(
+    tokenizer_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Inline ``data`` as plain strings: text records, counted and tokenized."""
+    texts = ["The central bank held rates.", "Bond yields fell.", "Earnings beat estimates."]
+    p = tmp_path / "domains.json"
+    p.write_text(json.dumps([{"domain": "finance", "num": 3, "data": texts}]))
+    assert main(["validate", "--domains", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^finance\s+text\s+3\s", out, re.MULTILINE), out
+    assert main(["validate", "--domains", str(p), "--model", str(tokenizer_dir)]) == 0
+    assert re.search(r"^finance\s+text\s+3\s+\d+", capsys.readouterr().out, re.MULTILINE)
+
+
+@pytest.mark.parametrize("how", ["inline", "jsonl"])
+def test_validate_checks_num_against_the_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    entry: dict[str, object] = {"domain": "finance", "num": 4}
+    if how == "inline":
+        entry["data"] = ["one", "two", "three"]
+    else:
+        (tmp_path / "f.jsonl").write_text("".join(f'{{"text": "{t}"}}\n' for t in "abc"))
+        entry["path"] = "f.jsonl"
+    p = tmp_path / "domains.json"
+    p.write_text(json.dumps([entry]))
+    assert main(["validate", "--domains", str(p)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "domain 'finance': 'num' is 4 but the data has 3 records" in err[0]

@@ -35,6 +35,40 @@ def test_inline_research_shape_loads(tmp_path: Path) -> None:
     assert specs[1].lower == 0.1 and specs[1].upper == 1.0
 
 
+def test_plain_strings_are_text_records(tmp_path: Path) -> None:
+    """The research notes' shape: ``data`` lists the texts themselves."""
+    specs = load_domains(
+        _write(
+            tmp_path,
+            [
+                {"domain": "finance", "num": 3, "data": ["Rates rose.", "Bonds fell.", "Q3"]},
+                {"domain": "mixed", "data": ["plain", {"text": "object"}]},
+                {"domain": "notes", "data": ["x"], "text_field": "body", "format": "text"},
+            ],
+        )
+    )
+    assert specs[0].data == ({"text": "Rates rose."}, {"text": "Bonds fell."}, {"text": "Q3"})
+    assert specs[1].data == ({"text": "plain"}, {"text": "object"})
+    assert specs[2].data == ({"body": "x"},)
+    assert parse_domains([s.to_entry() for s in specs]) == specs  # written back as objects
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"num": 3, "data": ["a", "b"]}, "'num' is 3 but the data has 2 records"),
+        ({"num": 1, "data": [{"text": "a"}, "b"]}, "'num' is 1 but the data has 2 records"),
+        ({"data": ["a"], "format": "chat"}, "plain-string records are text, but format is 'chat'"),
+        ({"data": ["a", 3]}, "must be a JSON object or a string"),
+    ],
+)
+def test_plain_string_records_are_checked(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_domains([{"domain": "finance", **entry}])
+    (problem,) = info.value.problems
+    assert message in problem and problem.startswith("domains: domain 'finance': ")
+
+
 def test_object_form_and_path_lists(tmp_path: Path) -> None:
     specs = load_domains(
         _write(tmp_path, {"domains": [{"domain": "a", "path": ["x/*.jsonl", "/abs/y.jsonl"]}]})
