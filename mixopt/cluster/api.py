@@ -38,8 +38,8 @@ def cluster_domains(
     needs no embedding (the method, the embedding, the output folder, the records, k against
     the pool) runs before any record is embedded.
     """
+    from mixopt.cluster.clusterers import CLUSTERERS
     from mixopt.cluster.embeddings import cached_embeddings, make_embedder
-    from mixopt.cluster.methods import CLUSTERERS
     from mixopt.cluster.pool import load_pool
     from mixopt.io import require_empty_dir
 

@@ -1,20 +1,16 @@
 """Clustering methods: ``fit_predict(x, k, seed) -> labels`` over an embedding matrix.
 
-Built-ins by name (``kmeans``, ``agglomerative``, ``agglomerative-average``, ``sccl``), your
-own as ``module:attr`` (a class or factory called with no arguments that returns an object
-with ``fit_predict``), installed ones through the ``mixopt.clusterers`` entry-point group.
+The registry of them by name is :data:`mixopt.cluster.clusterers.CLUSTERERS`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mixopt.registry import Registry
-
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["CLUSTERERS", "Agglomerative", "Clusterer", "KMeans", "centroids", "nearest"]
+__all__ = ["Agglomerative", "AgglomerativeAverage", "Clusterer", "KMeans", "centroids", "nearest"]
 
 # Lloyd k-means on every record up to here; past it mini-batches (the pool need not fit a
 # full pass per iteration, and 1M records cluster in seconds)
@@ -40,7 +36,7 @@ class KMeans:
 
         model: Any
         if len(x) <= _FULL_KMEANS_MAX:
-            model = Full(n_clusters=k, n_init=4, random_state=seed)
+            model = Full(n_clusters=k, n_init=10, random_state=seed)  # restarts are cheap at this size
         else:
             model = MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed)
         return np.asarray(model.fit_predict(x), dtype=np.int64)
@@ -69,21 +65,6 @@ class AgglomerativeAverage(Agglomerative):
 
     def __init__(self) -> None:
         super().__init__("average")
-
-
-def _sccl() -> Clusterer:
-    """SCCL-style: a contrastive + clustering head trained on the embeddings, from k-means."""
-    from mixopt.cluster.sccl import SCCL
-
-    return SCCL()
-
-
-CLUSTERERS: Registry[Clusterer] = Registry(
-    "clustering method",
-    "mixopt.clusterers",
-    {"kmeans": KMeans, "agglomerative": Agglomerative,
-     "agglomerative-average": AgglomerativeAverage, "sccl": _sccl},
-)  # fmt: skip
 
 
 def centroids(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
