@@ -51,18 +51,17 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mixopt.cluster import ClusterConfig, cluster_domains
-    from mixopt.cluster.config import parse_k_range
+    from mixopt.cluster import cluster_domains
 
-    config = ClusterConfig(
-        k=args.k, k_range=parse_k_range(args.k_range), method=args.method, embed=args.embed,
-        model=args.model, metric=args.metric, min_size=args.min_size, small=args.small,
-        seed=args.seed,
-    )  # fmt: skip
     quiet_libraries()
+    # the settings go to the API unchecked: it reports every problem with them (and with the
+    # pool and --out) together, before any record is embedded
     result = cluster_domains(
-        args.data, args.out, config, cache_dir=args.cache_dir, events=event_log(args)
-    )
+        args.data, args.out, cache_dir=args.cache_dir, events=event_log(args), k=args.k,
+        k_range=args.k_range, method=args.method, embed=args.embed, model=args.model,
+        metric=args.metric, min_size=args.min_size, small=args.small, seed=args.seed,
+    )  # fmt: skip
+    config = result.config
     if config.k is None:
         print(f"choosing k by {config.metric}:")
         print_table(["k", config.metric, "chosen"],

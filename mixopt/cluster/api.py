@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mixopt.cluster.config import ClusterConfig
 from mixopt.cluster.result import ClusterResult
@@ -14,10 +14,14 @@ from mixopt.errors import ConfigError
 if TYPE_CHECKING:
     import numpy as np
 
+    from mixopt.cluster.embeddings import Embedder
+    from mixopt.cluster.methods import Clusterer
     from mixopt.cluster.pool import Pool
     from mixopt.events import EventLog
 
 __all__ = ["cluster_domains"]
+
+T = TypeVar("T")
 
 
 def cluster_domains(
@@ -33,24 +37,16 @@ def cluster_domains(
     pooled) and write ``out``: ``domains.json``, one ``NAME.jsonl`` per cluster,
     ``clusters.json`` and ``report/index.html``.
 
-    ``settings`` are :class:`ClusterConfig` fields (``k=8``, ``k_range=(4, 16)``,
-    ``method="agglomerative"``, ``embed="tfidf"``, ``min_size=50``...). Every check that
-    needs no embedding (the method, the embedding, the output folder, the records, k against
-    the pool) runs before any record is embedded.
+    ``settings`` are :class:`ClusterConfig` fields (``k=8``, ``k_range=(4, 16)`` or
+    ``"4:16"``, ``method="agglomerative"``, ``embed="tfidf"``, ``min_size=50``...). Every
+    check that needs no embedding (the settings, the method, the embedding, the output folder,
+    the records, k against the pool) runs before any record is embedded, and all of their
+    problems are raised together, one line each.
     """
-    from mixopt.cluster.clusterers import CLUSTERERS
-    from mixopt.cluster.embeddings import cached_embeddings, make_embedder
-    from mixopt.cluster.pool import load_pool
-    from mixopt.io import require_empty_dir
+    from mixopt.cluster.embeddings import cached_embeddings
 
-    config = _config(config, settings)
-    clusterer = CLUSTERERS.get(config.method)()
-    embedder = make_embedder(config)
+    config, clusterer, embedder, pool, candidates = _prepare(data, out, config, settings, cache_dir)
     out = Path(out)
-    require_empty_dir(out)
-    datasets_cache = None if cache_dir is None else str(Path(cache_dir) / "datasets")
-    pool = load_pool(data, cache_dir=datasets_cache)
-    candidates = _candidates(config, len(pool))
     _say(events, "cluster_started", f"embedding {len(pool):,} records ({config.embed})...",
          records=len(pool), embed=config.embed)  # fmt: skip
     x, cached = cached_embeddings(embedder, pool.texts, cache_dir)
@@ -118,7 +114,58 @@ def _write(result: ClusterResult, pool: Pool, x: np.ndarray, labels: np.ndarray)
     write_folder(result.out, fill)
 
 
-def _config(config: ClusterConfig | None, settings: dict[str, Any]) -> ClusterConfig:
+def _prepare(
+    data: str | Sequence[str], out: str | Path, config: ClusterConfig | None,
+    settings: dict[str, Any], cache_dir: str | Path | None,
+) -> tuple[ClusterConfig, Clusterer, Embedder, Pool, list[int]]:  # fmt: skip
+    """Every check that needs no embedding, each run even when an earlier one failed, so a
+    user fixes everything in one go: one :class:`ConfigError` with a line per problem."""
+    from mixopt.cluster.clusterers import CLUSTERERS
+    from mixopt.cluster.embeddings import make_embedder
+    from mixopt.cluster.pool import load_pool
+    from mixopt.io import require_empty_dir
+
+    problems: list[str] = []
+
+    def attempt(check: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return check(*args)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    checked = attempt(_config, config, settings, problems)
+    method = settings.get("method", (config or ClusterConfig()).method)
+    clusterer = attempt(lambda: CLUSTERERS.get(method)())
+    embedder = attempt(make_embedder, checked) if checked is not None else None
+    attempt(require_empty_dir, Path(out))
+    datasets_cache = None if cache_dir is None else str(Path(cache_dir) / "datasets")
+    pool = attempt(load_pool, data, datasets_cache)
+    candidates = None
+    if checked is not None and pool is not None:
+        candidates = attempt(_candidates, checked, len(pool))
+    if problems:
+        raise ConfigError(problems)
+    # no problem, so every step returned
+    assert checked is not None and clusterer is not None and embedder is not None
+    assert pool is not None and candidates is not None
+    return checked, clusterer, embedder, pool, candidates
+
+
+def _config(
+    config: ClusterConfig | None, settings: dict[str, Any], problems: list[str]
+) -> ClusterConfig:
+    """The config with ``settings`` applied; a ``"A:B"`` k range is parsed (its problem is
+    kept in ``problems`` and the rest checked with the default range)."""
+    from mixopt.cluster.config import parse_k_range
+
+    if isinstance(settings.get("k_range"), str):
+        settings = dict(settings)
+        try:
+            settings["k_range"] = parse_k_range(settings["k_range"])
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            del settings["k_range"]
     try:
         if config is None:
             return ClusterConfig(**settings)

@@ -36,7 +36,8 @@ class KMeans:
 
         model: Any
         if len(x) <= _FULL_KMEANS_MAX:
-            model = Full(n_clusters=k, n_init=10, random_state=seed)  # restarts are cheap at this size
+            # 10 restarts: cheap at this size, and one bad start costs the whole clustering
+            model = Full(n_clusters=k, n_init=10, random_state=seed)
         else:
             model = MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed)
         return np.asarray(model.fit_predict(x), dtype=np.int64)

@@ -8,11 +8,16 @@ import pytest
 from mixopt.cli import main
 
 
-def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+def _errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[str]:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("mixopt: error: ")
-    return err[0]
+    assert err and all(line.startswith("mixopt: error: ") for line in err)
+    return err
+
+
+def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    (line,) = _errors(capsys, argv)
+    return line
 
 
 @pytest.mark.parametrize(
@@ -80,3 +85,31 @@ def test_cluster_prints_the_k_table_and_what_min_size_did(
     if "dropped" in out:  # clusters under 55 records were left out of the domains
         assert sum(d["num"] for d in domains) < 240
     assert all(d["num"] >= 55 for d in domains)
+
+
+@pytest.mark.parametrize(
+    ("data", "extra", "expected"),
+    [
+        ("pool", ["--method", "kmean", "--embed", "tfid"],
+         ["Unknown clustering method 'kmean'", "unknown embedding 'tfid'"]),
+        ("pool", ["--method", "kmean", "--k", "1000"],
+         ["Unknown clustering method 'kmean'", "k 1000 is not smaller than the pool"]),
+        ("pool", ["--k-range", "4-8", "--embed", "tfid", "--metric", "dbi"],
+         ["k range must be A:B", "unknown k metric 'dbi'", "unknown embedding 'tfid'"]),
+        ("empty", ["--method", "kmean"], ["Unknown clustering method", "no records"]),
+        ("numbers", ["--embed", "tfid"], ["unknown embedding", "'text' must be text, got int"]),
+    ],
+)  # fmt: skip
+def test_every_problem_is_reported_at_once_and_nothing_is_written(
+    pool: tuple[Path, list[int]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    data: str, extra: list[str], expected: list[str],
+) -> None:  # fmt: skip
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "numbers.jsonl").write_text('{"text": "fine"}\n{"text": 5}\n')
+    path = pool[0] if data == "pool" else tmp_path / f"{data}.jsonl"
+    cache = tmp_path / "cache"
+    lines = _errors(capsys, ["cluster", "--data", str(path), "--out", str(tmp_path / "o"),
+                             "--cache-dir", str(cache), *extra])  # fmt: skip
+    assert len(lines) == len(expected)
+    assert all(sum(want in line for line in lines) == 1 for want in expected), lines
+    assert not (tmp_path / "o").exists() and not (cache / "embeddings").exists()
