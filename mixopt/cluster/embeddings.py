@@ -39,7 +39,14 @@ class Embedder(Protocol):
 
 
 class TfidfEmbedder:
-    """TF-IDF of word uni- and bigrams reduced by truncated SVD (LSA), rows L2-normalized."""
+    """TF-IDF of case-kept words and symbol runs reduced by truncated SVD (LSA), rows
+    L2-normalized (scikit-learn's LSA recipe: k-means then compares directions, not lengths).
+
+    Measured on ``benchmarks/cluster.py``'s 5 Debian sources (k-means, k = 5, mean ARI over 3
+    seeds): these settings 0.70; without the row normalization 0.31; raw tf 0.61; min_df 5 /
+    max_df 0.5 0.67; min_df 1 / max_df 1.0 0.66; 32, 64, 256 dimensions 0.67, 0.65, 0.61; word
+    1-2-grams 0.62; ``char_wb`` 2-4-grams 0.54, 3-5-grams 0.48, stacked with the words 0.61.
+    """
 
     def __init__(self, dims: int = 128, seed: int = 0) -> None:
         self.dims, self.seed = dims, seed
@@ -58,7 +65,7 @@ class TfidfEmbedder:
         vectorizer = TfidfVectorizer(
             sublinear_tf=True, min_df=2, max_df=0.9, max_features=100_000, dtype=np.float32,
             # identifiers, their case and symbols tell code languages apart: keep punctuation
-            # runs as tokens and case as written (ARI 0.73 vs 0.42 lowercased words on the
+            # runs as tokens and case as written (ARI 0.70 vs 0.40 lowercased words on the
             # benchmark's 5 Debian sources)
             lowercase=False,
             token_pattern=r"(?u)\b\w\w+\b|[^\w\s]{1,3}",
