@@ -73,8 +73,8 @@ def labelled_pool(per_source: int, seed: int = 0) -> tuple[list[str], list[int]]
 
 def quality(
     texts: list[str], truth: list[int], model: str | None
-) -> list[tuple[str, float, float]]:
-    """(method / embedding, ARI with k given, seconds) for every pair."""
+) -> tuple[list[tuple[str, float, float]], list[int]]:
+    """(method / embedding, ARI with k given, seconds) for every pair, and the default's labels."""
     from sklearn.metrics import adjusted_rand_score
 
     from mixopt.cluster import CLUSTERERS, ClusterConfig
@@ -82,6 +82,7 @@ def quality(
 
     k = len(SOURCES)
     rows = []
+    default: list[int] = []
     embeds = ["tfidf", *(["model"] if model else [])]
     for embed in embeds:
         start = time.perf_counter()
@@ -92,7 +93,22 @@ def quality(
             labels = CLUSTERERS.get(method)().fit_predict(x, k, 0)
             seconds = embed_s + time.perf_counter() - start
             rows.append((f"{method} / {embed}", adjusted_rand_score(truth, labels), seconds))
-    return rows
+            if (method, embed) == ("kmeans", "tfidf"):
+                default = labels.tolist()
+    return rows, default
+
+
+def confusion(truth: list[int], labels: list[int]) -> None:
+    """Print where each source's records went (the default's clusters): who is confused."""
+    k = len(SOURCES)
+    print(f"\nkmeans / tfidf, records of each source per cluster (k = {k}):")
+    print("| source | " + " | ".join(f"c{c}" for c in range(k)) + " |")
+    print("|---|" + "---|" * k)
+    counts = [[0] * k for _ in SOURCES]
+    for t, c in zip(truth, labels, strict=True):
+        counts[t][c] += 1
+    for name, row in zip(SOURCES, counts, strict=True):
+        print(f"| {name} | " + " | ".join(str(n) for n in row) + " |")
 
 
 def chosen_k(texts: list[str], truth: list[int]) -> tuple[int, float]:
@@ -145,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(s) for s in args.sizes.split(",")]
     texts, truth = labelled_pool(per_source)
     print(f"pool: {len(texts):,} records, {per_source:,} from each of {', '.join(SOURCES)}")
-    rows = quality(texts, truth, args.model)
+    rows, default = quality(texts, truth, args.model)
     k, k_ari = chosen_k(texts, truth)
     base = dict((name, ari) for name, ari, _ in rows)["kmeans / tfidf"]
     print("\n| figure | result | vs k-means / tfidf |")
@@ -156,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"| ARI, kmeans / tfidf, k by silhouette over 3:8 (chose {k}) | {k_ari:.3f} | "
           f"{k_ari / base:.2f} x |")  # fmt: skip
+    confusion(truth, default)
     sys.stdout.flush()
     throughput(texts, sizes)
     return 0
