@@ -15,6 +15,7 @@ __all__ = [
     "InfeasibleMixtureError",
     "MixoptError",
     "__version__",
+    "cluster_domains",
     "optimize_mixture",
     "parse_budget",
     "resume_search",
@@ -27,4 +28,8 @@ def __getattr__(name: str) -> object:
         from mixopt import api
 
         return getattr(api, name)
+    if name == "cluster_domains":  # loads the clustering code (not scikit-learn) on first use
+        from mixopt.cluster import api as cluster_api
+
+        return cluster_api.cluster_domains
     raise AttributeError(f"module 'mixopt' has no attribute {name!r}")

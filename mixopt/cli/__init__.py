@@ -15,7 +15,7 @@ from mixopt.errors import MixoptError
 
 __all__ = ["main", "run"]
 
-_SUBCOMMANDS = ("search", "validate", "export", "report", "ls", "tiny-model")
+_SUBCOMMANDS = ("search", "validate", "export", "cluster", "report", "ls", "tiny-model")
 
 
 def build_parser() -> argparse.ArgumentParser:

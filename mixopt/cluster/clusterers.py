@@ -1,0 +1,26 @@
+"""The clustering methods by name: built-ins (``kmeans``, ``agglomerative``,
+``agglomerative-average``, ``sccl``), your own as ``module:attr`` (a class or factory called
+with no arguments that returns an object with ``fit_predict(x, k, seed)``), installed ones
+through the ``mixopt.clusterers`` entry-point group."""
+
+from __future__ import annotations
+
+from mixopt.cluster.methods import Agglomerative, AgglomerativeAverage, Clusterer, KMeans
+from mixopt.registry import Registry
+
+__all__ = ["CLUSTERERS"]
+
+
+def _sccl() -> Clusterer:
+    """SCCL-style: a contrastive + clustering head trained on the embeddings, from k-means."""
+    from mixopt.cluster.sccl import SCCL
+
+    return SCCL()
+
+
+CLUSTERERS: Registry[Clusterer] = Registry(
+    "clustering method",
+    "mixopt.clusterers",
+    {"kmeans": KMeans, "agglomerative": Agglomerative,
+     "agglomerative-average": AgglomerativeAverage, "sccl": _sccl},
+)  # fmt: skip
