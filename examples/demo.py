@@ -1,7 +1,7 @@
 """The offline demo: which mixture of six domains makes a tiny model best at text-to-SQL on a
 database none of them covers?
 
-    python examples/demo.py                  # about 3 minutes on a 2-core CPU
+    python examples/demo.py                  # about 3.5 minutes on a 2-core CPU
     python examples/demo.py --trials 24      # a longer search
 
 It builds everything locally (no network): a tiny pre-trained Llama (`mixopt tiny-model`),
