@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +65,58 @@ def tiny_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
     from mixopt.models import load_model, load_tokenizer
 
     return load_model(str(tiny_model_dir)), load_tokenizer(str(tiny_model_dir))
+
+
+# A study's inputs and one real finished study, shared by the search, report, MLflow UI,
+# dashboard and wheel tests (session fixtures: each is built once per run).
+
+TASKS = """
+tasks:
+  - name: finance_loss
+    kind: loss
+    data: finance.jsonl
+intermediate: finance_loss
+"""
+
+# small and quick: 64-token sequences, batches of 8 (a 4k budget is 8 steps), 3 checkpoints
+FAST_TRAIN = {"seq_len": 64, "batch_size": 8, "learning_rate": 3e-3, "checkpoints": 3}
+
+
+@pytest.fixture(scope="session")
+def study_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict[str, Any]:
+    """Three domains and an 'out-of-domain' task that finance data helps (its held-out loss)."""
+    from mixopt.testing import make_heldout, make_records, write_domains
+
+    root = tmp_path_factory.mktemp("study-inputs")
+    domains = write_domains(
+        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=600, seed=1
+    )
+    training = make_records("finance", 600, seed=1)  # what write_domains wrote for finance
+    (root / "finance.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in make_heldout("finance", 40, 555, training))
+    )
+    (root / "tasks.yaml").write_text(TASKS)
+    return {
+        "model": str(tiny_model_dir),
+        "domains": str(domains),
+        "evaluator": str(root / "tasks.yaml"),
+        "root": root,
+    }
+
+
+@pytest.fixture(scope="session")
+def three_domain_study(
+    study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A finished study that the report, MLflow UI and dashboard tests read (copy it before
+    changing anything): 2 baselines and 3 searched trials, all completed (enough for
+    importances), the best and each baseline re-run on 2 fresh seeds."""
+    from mixopt import optimize_mixture
+
+    out = tmp_path_factory.mktemp("three-domain-study") / "study"
+    optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
+        train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5, out=str(out),
+        early_stop="off", quiet=True,
+    )  # fmt: skip
+    return out

@@ -42,7 +42,8 @@ from mixopt.io import read_yaml
 
 __all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "describe_spaces", "load_space"]
 
-BUILTIN_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
+# package data (pyproject), so a wheel install finds them; the repo's top-level search_spaces/ links here
+BUILTIN_SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
 PARAMETERIZATIONS = ("auto", "exponential", "logratio")
 _LOGRATIO_RANGE = 6.0  # e^12 between extremes: shares down to ~1e-5 of another's
 _KNOBS = {"learning_rate": float, "lora_rank": int, "lora_alpha": int, "lora_dropout": float,

@@ -1,5 +1,5 @@
-"""Two real studies shared by the report tests (each run once per session): three domains,
-searched and confirmed on fresh seeds; and four domains, the baselines and one trial."""
+"""A second real study for the report tests, beside the three-domain one they share with the
+UI tests (tests/conftest.py): four domains, the baselines and one trial."""
 
 from __future__ import annotations
 
@@ -10,23 +10,7 @@ import pytest
 
 from mixopt import optimize_mixture
 from mixopt.testing import write_domains
-from tests.search.conftest import FAST_TRAIN, study_inputs
-
-__all__ = ["four_domain_study", "study_inputs", "three_domain_study"]
-
-
-@pytest.fixture(scope="session")
-def three_domain_study(
-    study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """5 completed trials (enough for importances), each baseline and the best re-run on 2 seeds."""
-    out = tmp_path_factory.mktemp("report-3") / "study"
-    optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
-        train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5, out=str(out),
-        early_stop="off", quiet=True,
-    )  # fmt: skip
-    return out
+from tests.conftest import FAST_TRAIN
 
 
 @pytest.fixture(scope="session")

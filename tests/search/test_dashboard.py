@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def dashboard(finished_study: Path) -> Iterator[str]:
+def dashboard(three_domain_study: Path) -> Iterator[str]:
     """The dashboard's app on a free local port (the server its CLI runs: wsgiref, threaded)."""
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -27,7 +27,7 @@ def dashboard(finished_study: Path) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:  # no access log in the test output
             pass
 
-    app = wsgi(f"sqlite:///{finished_study / 'study.db'}")
+    app = wsgi(f"sqlite:///{three_domain_study / 'study.db'}")
     server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -51,7 +51,7 @@ def test_the_dashboard_lists_the_study_and_its_trials(dashboard: str) -> None:
 
     detail = _get(f"{dashboard}/api/studies/{studies[0]['study_id']}")
     trials = detail["trials"]
-    assert len(trials) == 4  # 2 baselines + 2 searched; confirmation runs live in MLflow only
+    assert len(trials) == 5  # 2 baselines + 3 searched; confirmation runs live in MLflow only
     assert all(t["state"] == "Complete" and len(t["values"]) == 1 for t in trials)
     for t in trials:
         attrs = {a["key"]: a["value"] for a in t["user_attrs"]}
@@ -65,7 +65,7 @@ def test_the_dashboard_lists_the_study_and_its_trials(dashboard: str) -> None:
         # the sampler's coordinates, which the dashboard plots: baselines' too
         assert {p["name"] for p in t["params"]} == {"w_finance", "w_cooking", "w_sports"}
     roles = sorted({a["key"]: a["value"] for a in t["user_attrs"]}["role"] for t in trials)
-    assert roles == ["baseline:natural", "baseline:uniform", "search", "search"]
+    assert roles == ["baseline:natural", "baseline:uniform", "search", "search", "search"]
     # the best trial the dashboard marks is the study's best
     best = max(trials, key=lambda t: float(t["values"][0]))
     assert [b["number"] for b in detail["best_trials"]] == [best["number"]]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mixopt import optimize_mixture
-from tests.search.conftest import FAST_TRAIN
+from tests.conftest import FAST_TRAIN
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import pytest
 from mixopt import optimize_mixture
 from mixopt.cli import main
 from mixopt.errors import ConfigError
-from tests.search.conftest import FAST_TRAIN
+from tests.conftest import FAST_TRAIN
 
 pytestmark = pytest.mark.slow
 

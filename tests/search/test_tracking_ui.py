@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -56,8 +57,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def mlflow_server(finished_study: Path, tmp_path: Path) -> Iterator[str]:
-    """``mlflow server`` over the study's store, without its job runner (2 processes, not 15)."""
+def mlflow_server(three_domain_study: Path, tmp_path: Path) -> Iterator[str]:
+    """``mlflow server`` over a copy of the study's store (the study is shared with other
+    tests, and a server may write to its store), without its job runner (2 processes, not 15)."""
+    store = tmp_path / "mlflow.db"
+    shutil.copy(three_domain_study / "mlflow.db", store)
     port = _free_port()
     env = {
         **os.environ,
@@ -66,8 +70,8 @@ def mlflow_server(finished_study: Path, tmp_path: Path) -> Iterator[str]:
     }
     log = tmp_path / "mlflow-server.log"
     cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", f"sqlite:///{finished_study / 'mlflow.db'}",
-           "--artifacts-destination", str(finished_study / "mlartifacts")]  # fmt: skip
+           "--backend-store-uri", f"sqlite:///{store}",
+           "--artifacts-destination", str(three_domain_study / "mlartifacts")]  # fmt: skip
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
@@ -109,11 +113,11 @@ def _study_runs(out: Path) -> tuple[str, Any, list[Any]]:
     return exp.experiment_id, parent, children
 
 
-def test_the_mlflow_ui_shows_the_study(finished_study: Path, mlflow_server: str) -> None:
+def test_the_mlflow_ui_shows_the_study(three_domain_study: Path, mlflow_server: str) -> None:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect, sync_playwright
 
-    exp_id, parent, children = _study_runs(finished_study)
+    exp_id, parent, children = _study_runs(three_domain_study)
     best = next(r for r in children if r.data.tags.get("mixopt.best") == "true")
     shots = _artifacts()
     print(f"\nscreenshots of the MLflow UI: {shots}")

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (Python 3.11+, a package index, nothing else):
+#   make demo   install into .venv (created if missing), then run examples/demo.py
+#   make test   what CI runs: a fresh .ci-venv, the README's test install, ruff, mypy, pytest
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+CI_VENV := .ci-venv
+CPU_TORCH := torch==2.13.0
+
+.PHONY: demo test
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python examples/demo.py
+
+# The README's install. The stamp is redone when pyproject.toml changes (new dependencies).
+# Torch first: the CPU build unless there is an NVIDIA GPU (nvidia-smi), so a CPU machine never
+# downloads the multi-GB CUDA build; pip then keeps whichever torch is there.
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	if command -v nvidia-smi >/dev/null; then $(VENV)/bin/pip install -q torch; \
+	else $(VENV)/bin/pip install -q $(CPU_TORCH); fi
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+# Always from scratch, so it tests the install a new user gets, not whatever .ci-venv holds;
+# every step runs in the activated venv, as a user following the README would.
+IN_CI_VENV = . $(CI_VENV)/bin/activate &&
+
+test:
+	rm -rf $(CI_VENV)
+	$(PYTHON) -m venv $(CI_VENV)
+	$(IN_CI_VENV) pip install -q $(CPU_TORCH)  # README, "Run the tests": CPU torch first
+	$(IN_CI_VENV) pip install -q -e ".[dev]"
+	$(IN_CI_VENV) ruff check mixopt tests benchmarks examples
+	$(IN_CI_VENV) mypy
+	$(IN_CI_VENV) { status=0; python -m pytest || status=$$?; \
+	if [ "$$status" -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
+	exit "$$status"; }
