@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -67,8 +69,8 @@ def tiny_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
     return load_model(str(tiny_model_dir)), load_tokenizer(str(tiny_model_dir))
 
 
-# A study's inputs and one real finished study, shared by the search, report, MLflow UI,
-# dashboard and wheel tests (session fixtures: each is built once per run).
+# A study's inputs and one real finished study, shared by the search, report, progress,
+# MLflow UI, dashboard and wheel tests (session fixtures: each is built once per run).
 
 TASKS = """
 tasks:
@@ -105,18 +107,30 @@ def study_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path)
 
 
 @pytest.fixture(scope="session")
-def three_domain_study(
+def three_domain_run(
     study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A finished study that the report, MLflow UI and dashboard tests read (copy it before
-    changing anything): 2 baselines and 3 searched trials, all completed (enough for
-    importances), the best and each baseline re-run on 2 fresh seeds."""
+) -> dict[str, Any]:
+    """A finished study that the report, progress, MLflow UI and dashboard tests read (copy it
+    before changing anything): 2 baselines and 3 searched trials, all completed (enough for
+    importances), the best and each baseline re-run on 2 fresh seeds. With what it told as it
+    ran: ``result`` (what optimize_mixture returned), ``events`` (the log it was asked to
+    write), ``stdout`` and ``stderr``."""
     from mixopt import optimize_mixture
 
-    out = tmp_path_factory.mktemp("three-domain-study") / "study"
-    optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
-        train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5, out=str(out),
-        early_stop="off", quiet=True,
-    )  # fmt: skip
-    return out
+    root = tmp_path_factory.mktemp("three-domain-study")
+    out, events = root / "study", root / "events.jsonl"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        result = optimize_mixture(
+            study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
+            train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5,
+            early_stop="off", out=str(out), events=str(events),
+        )  # fmt: skip
+    return {"out": out, "result": result, "events": events,
+            "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def three_domain_study(three_domain_run: dict[str, Any]) -> Path:
+    """The shared study's folder."""
+    return Path(three_domain_run["out"])

@@ -1,4 +1,5 @@
-"""A small real study (Optuna, Ray Tune, MLflow, the tiny model) checked through its events."""
+"""A small real study (Optuna, Ray Tune, MLflow, the tiny model) checked through its events:
+the three-domain study the report and UI tests read too (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from mixopt import optimize_mixture
 from tests.conftest import FAST_TRAIN
 
 pytestmark = pytest.mark.slow
@@ -19,16 +19,9 @@ def _events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_the_event_log_tells_the_study_as_it_ran(
-    study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out, mine = tmp_path / "study", tmp_path / "mine.jsonl"
-    result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        train=FAST_TRAIN, trials=2, concurrency=2, sampler="random", confirm=1, early_stop="off",
-        out=str(out), events=str(mine),
-    )  # fmt: skip
-    events = _events(mine)
+def test_the_event_log_tells_the_study_as_it_ran(three_domain_run: dict[str, Any]) -> None:
+    out, result = three_domain_run["out"], three_domain_run["result"]
+    events = _events(three_domain_run["events"])
     assert events == _events(out / "events.jsonl")  # the folder always gets the same log
     names = [e["event"] for e in events]
     assert names[0] == "study_started" and names[-1] == "study_finished"
@@ -63,18 +56,21 @@ def test_the_event_log_tells_the_study_as_it_ran(
             if e["event"] == "trial_reported" and e["number"] == t.number
         ]
         assert len(reports) == FAST_TRAIN["checkpoints"]
-    # confirmation: the best and the two baselines, once each on one fresh seed
+    # confirmation: the best and the two baselines (the best's runs are a baseline's when a
+    # baseline won), each on the 2 fresh seeds
+    final = events[-1]
+    best_role = next(t.role for t in result.trials if t.number == final["best"]["trial"])
     confirm = [e for e in events if e["event"] == "confirm_finished"]
     assert names.index("confirm_started") > max(
         i for i, n in enumerate(names) if n == "trial_finished"
     )
-    assert len(confirm) == events[names.index("confirm_started")]["runs"] == 3
+    runs = 2 * (2 + (best_role == "search"))
+    assert len(confirm) == events[names.index("confirm_started")]["runs"] == runs
     assert all(e["state"] == "COMPLETE" for e in confirm)
-    final = events[-1]
     assert final["best"]["mixture"] == pytest.approx(result.best_mixture)
     assert final["best"]["score"] == pytest.approx(result.best.score)
-    assert final["counts"]["trials"] == len(numbers) == 4
+    assert final["counts"]["trials"] == len(numbers) == 5
     # progress went to stderr, one line per event, and nothing of it to stdout
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.count("start  trial") == 4 and captured.err.count("done   trial") == 4
+    assert three_domain_run["stdout"] == ""
+    err = three_domain_run["stderr"]
+    assert err.count("start  trial") == 5 and err.count("done   trial") == 5
