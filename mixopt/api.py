@@ -83,7 +83,7 @@ def resume_search(
     elif not record.get("evaluator_is_reference"):
         raise ConfigError(f"{out}: the study's evaluator was a Python object; pass it again to resume")
     spec = _spec(held, changes)
-    changed = [k for k, v in spec.identity().items() if held.identity().get(k) != v and k != "evaluator"]
+    changed = [k for k in spec.differences(held) if not k.startswith("evaluator.")]
     if changed:
         raise ConfigError(f"{out}: a resumed study keeps its {', '.join(changed)} settings; start a new study to change them")  # fmt: skip
     return _run(spec, True, quiet, events, runner)

@@ -17,7 +17,7 @@ from typing import Any
 from mixopt.errors import first_line
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
-from mixopt.study.summary import Candidate, Lift
+from mixopt.study.summary import Candidate, Lift, summarize
 from mixopt.study.trials import TrialRecord
 
 __all__ = ["Cost", "ReportData", "gather"]
@@ -92,15 +92,15 @@ def gather(folder: str | Path) -> ReportData:
     record = StudyStore(folder).read_record()
     spec = StudySpec.from_dict(record.get("spec") or {}, str(Path(folder) / StudyStore.STUDY))
     store = StudyStore(folder, spec.output.storage)
-    trials = store.trials()
-    summary = store.summary()
+    trials, confirmations = store.trials(), store.confirmations()
+    summary = summarize(trials, confirmations)
     importances, note = _importances(store.optuna(), trials)
     finished = store.path(store.BEST).is_file()
     notes = [] if finished else ["The study has not finished (no best_mixture.json): this report shows what it holds so far."]  # fmt: skip
     return ReportData(
         store.folder, spec, _domains(trials), trials, summary.best_number, summary.best, summary.baselines,
         summary.baseline_numbers, summary.lift, importances, note,
-        _cost(trials, spec.execution.cpus_per_trial, len(store.confirmations())), finished, tuple(notes),
+        _cost(trials, spec.execution.cpus_per_trial, len(confirmations)), finished, tuple(notes),
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ Why not Ray Tune's ``OptunaSearch``: with a define-by-run space it ignores
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mixopt.search.confirm import confirmation_jobs
@@ -22,7 +22,7 @@ from mixopt.search.faults import fail_limit
 from mixopt.search.progress import Progress
 from mixopt.search.pruning import Asha
 from mixopt.study.summary import Confirmation, best_number
-from mixopt.study.trials import SEARCH, Attr, write_proposal
+from mixopt.study.trials import SEARCH, Attr, TrialRecord, write_proposal
 
 if TYPE_CHECKING:
     from mixopt.search.session import Session
@@ -46,19 +46,21 @@ class StudyLoop:
         self.session, self.spec = session, spec
         self.store, self.tracker, self.events = session.store, session.tracker, session.study.events
         self.total = len(session.study.baselines) + spec.search.trials
-        self.done = len(self.store.finished())
+        finished = self.store.finished()  # trials a resumed study already ran
+        self.done = len(finished)
         self.progress = Progress(self.total, self.done, slots, self.events)
-        self.asha = self._pruning()
+        self.asha = self._pruning(finished.values())
         self.live: dict[int, Job] = {}
         self.asked: dict[int, Any] = {}  # trial number -> its Optuna trial
         self.reports: dict[int, list[float]] = {}
         self.retry: list[Job] = []
-        self.limit = None if self.store.any_worked() else fail_limit(slots)
+        worked = any(t.state in ("COMPLETE", "PRUNED") for t in finished.values())
+        self.limit = None if worked else fail_limit(slots)
         self.failed_in_a_row, self.first_failure = 0, ""
         self.stopped: str | None = None
         self.confirming: list[Job] | None = None
 
-    def _pruning(self) -> Asha | None:
+    def _pruning(self, finished: Iterable[TrialRecord]) -> Asha | None:
         search, checkpoints = self.spec.search, self.spec.train.checkpoints
         early = search.early_stop == "on" or (search.early_stop == "auto" and search.trials >= 8)
         if not early:
@@ -67,7 +69,7 @@ class StudyLoop:
             self.events.say("note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end")  # fmt: skip
             return None
         asha = Asha(checkpoints)
-        asha.add_history([v for _, v in t.intermediate] for t in self.store.finished().values() if t.role == SEARCH)  # fmt: skip
+        asha.add_history([v for _, v in t.intermediate] for t in finished if t.role == SEARCH)
         return asha
 
     # -- JobSource --------------------------------------------------------------------

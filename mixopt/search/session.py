@@ -13,7 +13,7 @@ from mixopt.search.results import SearchResult
 from mixopt.search.space import Simplex
 from mixopt.search.tracking import Tracker, make_tracker
 from mixopt.study.store import StudyStore, count_states
-from mixopt.study.summary import Summary
+from mixopt.study.summary import Summary, summarize
 
 if TYPE_CHECKING:
     from mixopt.search.study import Study
@@ -77,7 +77,7 @@ class Session:
     def finish(self, finishers: Sequence[Finisher] = ()) -> SearchResult:
         """Write the results, tag the best run, run the finishers, close the parent run."""
         store, trials = self.store, self.store.trials()
-        summary = store.summary()
+        summary = summarize(trials, store.confirmations())
         if summary.best is None or summary.best_number is None:
             failed = [t for t in trials if t.state == "FAIL"]
             reason = f"no trial completed; nothing to report{f' (first failure: {failed[0].error})' if failed else ''}"

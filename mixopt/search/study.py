@@ -112,11 +112,10 @@ def _out_problems(store: StudyStore, resume: bool, spec: StudySpec) -> list[str]
 def _differences(store: StudyStore, spec: StudySpec) -> list[str]:
     """The settings (``search.trials``) in which the folder's study differs from ``spec``."""
     try:
-        held = StudySpec.from_dict(store.read_record().get("spec"), str(store.path(store.STUDY))).identity()
+        held = StudySpec.from_dict(store.read_record().get("spec"), str(store.path(store.STUDY)))
     except ConfigError:
         return ["study record"]
-    mine = spec.identity()
-    return [f"{part}.{k}" for part in mine for k in mine[part] if held.get(part, {}).get(k) != mine[part][k]]
+    return spec.differences(held)
 
 
 def run_study(study: Study, finishers: Sequence[Finisher] = ()) -> SearchResult:

@@ -315,9 +315,14 @@ class StudySpec:
         whole = self.to_dict()
         owners = flat_fields()
         for part, f in owners.values():
-            if f.metadata.get("identity", True) is False or (part == "train" and f.name in ("device", "threads")):
-                whole[part].pop(f.name, None)  # fmt: skip
+            if f.metadata.get("identity", True) is False:
+                whole[part].pop(f.name, None)
         return whole
+
+    def differences(self, other: StudySpec) -> list[str]:
+        """The settings (``search.trials``) that define a study in which ``other`` differs."""
+        mine, theirs = self.identity(), other.identity()
+        return [f"{part}.{k}" for part in mine for k in mine[part] if theirs.get(part, {}).get(k) != mine[part][k]]
 
     def missing(self) -> list[str]:
         """The settings a study cannot do without, by flat name."""

@@ -136,10 +136,6 @@ class StudyStore:
         """Trials that ended (complete, pruned or failed), by number."""
         return {t.number: record_of(t) for t in self.frozen(("COMPLETE", "PRUNED", "FAIL"))}
 
-    def any_worked(self) -> bool:
-        """Whether a trial completed or was pruned (it ran to a score)."""
-        return bool(self.frozen(("COMPLETE", "PRUNED")))
-
     def enqueue_baselines(self, baselines: Sequence[tuple[str, Mapping[str, float]]], params: Any) -> None:  # fmt: skip
         """Queue each baseline the study does not hold yet, in any state (idempotent, so a
         study killed between its first write and this still gets them). ``params``: the

@@ -47,9 +47,9 @@ class TrainConfig:
     """Gradient clipping; 0 turns it off."""
     precision: str = setting("auto", choices=PRECISIONS)
     """``auto`` (bf16 autocast on a GPU that has it, else fp32), ``fp32``, ``bf16`` or ``fp16``."""
-    device: str = "auto"
+    device: str = setting("auto", identity=False)
     """``auto`` (the GPU if there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
-    threads: int | None = None
+    threads: int | None = setting(None, identity=False)
     """CPU threads for torch; default: the CPUs this process was given (Ray's share)."""
     checkpoints: int = 3
     """Evenly spaced points at which the intermediate score is reported (the last is the end)."""

@@ -23,7 +23,6 @@ class LoopSearcher(Searcher):
         self.source = source
         self.live: dict[str, Job] = {}
         self.last: dict[str, dict[str, Any]] = {}
-        self.stopped: set[str] = set()
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         job = self.source.next_job()
@@ -51,7 +50,6 @@ class LoopSearcher(Searcher):
             outcome = Outcome("complete", json.loads(last["result_json"]))
         else:
             outcome = Outcome("stopped", {"intermediate": last.get("intermediate")})
-        self.stopped.discard(trial_id)
         self.source.finished(job, outcome)
 
     def save_to_dir(self, *args: Any, **kwargs: Any) -> None:
