@@ -7,7 +7,7 @@ problems on one line and exits with status 2. Anything else is a bug.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "ConfigError",
@@ -37,10 +37,18 @@ class InfeasibleMixtureError(MixoptError):
     """The proportions ask a domain for more tokens than its data allows within its cap."""
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` Did you mean: x?`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean: {close[0]}?" if close else ""
+def did_you_mean(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """`` Did you mean: x?`` for the closest choice, or an empty string.
+
+    Case does not count (``TPE`` is close to ``tpe``); ``aliases`` maps words that are not
+    spelled like their choice but mean it (``file`` for ``path``), matched in lower case."""
+    options = list(choices)
+    lowered = {c.lower(): c for c in options}
+    key = str(word).lower()
+    if aliases and key in aliases and aliases[key] in options:
+        return f" Did you mean: {aliases[key]}?"
+    close = difflib.get_close_matches(key, list(lowered), n=1, cutoff=0.6)
+    return f" Did you mean: {lowered[close[0]]}?" if close else ""
 
 
 def first_line(exc: BaseException, default: str = "") -> str:

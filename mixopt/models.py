@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mixopt.errors import ConfigError, first_line
+from mixopt.errors import ConfigError, did_you_mean, first_line
 
 __all__ = [
     "is_local_reference",
@@ -29,15 +29,40 @@ def is_local_reference(ref: str) -> bool:
 
 
 def resolve_reference(ref: str) -> str:
-    """An existing local folder as an absolute path, or the hub id unchanged."""
+    """An existing local folder as an absolute path, or the hub id unchanged.
+
+    ``models/tiny`` is a local path, not the hub's ``org/name``, when ``models`` is a local
+    folder: a typo in it is "no such local folder", never a failed download."""
     if not isinstance(ref, str) or not ref.strip():
         raise ConfigError("model reference must be a hub id or a local folder, got an empty value")
-    if is_local_reference(ref):
+    first = ref.replace(os.sep, "/").split("/")[0]
+    if is_local_reference(ref) or ("/" in ref.replace(os.sep, "/") and os.path.isdir(first)):
         path = Path(ref).expanduser().resolve()
         if not path.is_dir():
-            raise ConfigError(f"model {ref!r}: no such folder")
+            hint = _nearby(path)
+            raise ConfigError(f"model {ref!r}: no such local folder {path}{'.' + hint if hint else ''}")
         return str(path)
     return ref
+
+
+def _nearby(path: Path) -> str:
+    """`` Did you mean: x?`` for a folder beside ``path`` with a close name."""
+    parent = path.parent
+    folders = [p.name for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+    return did_you_mean(path.name, folders)
+
+
+def _not_loaded(ref: str, what: str, exc: BaseException) -> ConfigError:
+    """The one line for a model that did not load; a name without ``org/`` that is no local
+    folder is most often a mistyped folder, so that comes first."""
+    first = first_line(exc, type(exc).__name__)
+    if "/" in ref or os.sep in ref:
+        return ConfigError(f"model {ref!r}: cannot load {what} ({first})")
+    path = Path(ref).resolve()
+    return ConfigError(
+        f"model {ref!r}: no such local folder {path}, and no hub model of that name could be "
+        f"loaded ({first}); a hub id is org/name.{_nearby(path)}"
+    )
 
 
 def load_tokenizer(ref: str) -> Any:
@@ -48,8 +73,7 @@ def load_tokenizer(ref: str) -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        first = first_line(exc, type(exc).__name__)
-        raise ConfigError(f"model {ref!r}: cannot load its tokenizer ({first})") from None
+        raise _not_loaded(ref, "its tokenizer", exc) from None
     if not getattr(tokenizer, "is_fast", False):
         # offsets (for loss masks) and batched speed need the Rust tokenizer
         raise ConfigError(f"model {ref!r}: mixopt needs a fast (tokenizers-backed) tokenizer")

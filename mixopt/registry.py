@@ -54,6 +54,12 @@ class Registry(Generic[T]):
             {*self._builtins, *(ep.name for ep in metadata.entry_points(group=self.group))}
         )
 
+    def canonical(self, name: str) -> str:
+        """The built-in's own spelling of ``name`` when they differ only in case, else ``name``."""
+        if name in self._builtins:
+            return name
+        return next((b for b in self._builtins if b.lower() == str(name).lower()), name)
+
     def describe(self) -> list[tuple[str, str]]:
         """(name, one-line description) of each part: built-ins from their docstrings, installed
         ones by where they come from (nothing is imported)."""
@@ -66,8 +72,10 @@ class Registry(Generic[T]):
         return out
 
     def get(self, name: str) -> Callable[..., T]:
-        if name in self._builtins:
-            return self._builtins[name]
+        """The part named ``name``; a built-in's name is matched whatever its case (``TPE``)."""
+        builtin = self.canonical(name)
+        if builtin in self._builtins:
+            return self._builtins[builtin]
         for ep in metadata.entry_points(group=self.group, name=name):
             loaded: Callable[..., T] = ep.load()
             return loaded

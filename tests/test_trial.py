@@ -139,7 +139,7 @@ def test_trial_frees_its_model_and_reports_evaluator_errors(
 
 def test_missing_model_is_a_clear_error(setup: tuple[Any, EvalSuite], tmp_path: Path) -> None:
     domains, suite = setup
-    with pytest.raises(ConfigError, match="no such folder"):
+    with pytest.raises(ConfigError, match="no such local folder"):
         run_trial(
             TrialSpec(str(tmp_path / "no-model"), domains, {"finance": 1.0}, 1_000, suite, TRAIN)
         )

@@ -23,13 +23,18 @@ CHAT_ROLES = frozenset({"system", "user", "assistant", "tool"})
 Rendered = tuple[list[str], list[list[tuple[int, int]]] | None]
 
 
-def resolve_format(spec: DomainSpec, columns: Sequence[str]) -> str:
-    """The domain's record format, detected from its fields when the spec says ``auto``."""
-    needs = {
+def _needs(spec: DomainSpec) -> dict[str, list[str]]:
+    """The fields each record format reads, in the order ``auto`` tries them."""
+    return {
         "chat": [spec.messages_field],
         "prompt_completion": [spec.prompt_field, spec.completion_field],
         "text": [spec.text_field],
     }
+
+
+def resolve_format(spec: DomainSpec, columns: Sequence[str]) -> str:
+    """The domain's record format, detected from its fields when the spec says ``auto``."""
+    needs = _needs(spec)
     fmt = spec.format
     if fmt == "auto":
         fmt = next((f for f, fields in needs.items() if all(c in columns for c in fields)), "")
@@ -51,6 +56,8 @@ def render_batch(
     spec: DomainSpec, fmt: str, batch: Mapping[str, list[Any]], first: int, tokenizer: Any
 ) -> Rendered:
     """Render a batch of records (``first`` is the index of its first record, for errors)."""
+    for field in _needs(spec)[fmt]:
+        _require(spec, field, batch, first)
     if fmt == "text":
         return [
             _text(spec, spec.text_field, t, first + i) for i, t in enumerate(batch[spec.text_field])
@@ -69,6 +76,25 @@ def render_batch(
         _chat(spec, m, first + i, tokenizer) for i, m in enumerate(batch[spec.messages_field])
     ]
     return [r[0] for r in rendered], [r[1] for r in rendered]
+
+
+# the domains-file option that names each field of a record format
+_OPTIONS = ("text_field", "prompt_field", "completion_field", "messages_field")
+
+
+def _require(spec: DomainSpec, field: str, batch: Mapping[str, list[Any]], first: int) -> None:
+    """A record without ``field`` (a column other records have; Arrow fills it with None):
+    which record, the fields it has, and the option that names the field."""
+    column = batch[field]
+    if None not in column:
+        return
+    i = column.index(None)
+    has = sorted(k for k, values in batch.items() if values[i] is not None)
+    option = next(o for o in _OPTIONS if getattr(spec, o) == field)
+    raise ConfigError(
+        f"domain {spec.name!r}: record {first + i}: field {field!r} is missing or null (the record "
+        f"has: {', '.join(has) or 'nothing'}); fix the record, or set {option!r} if the field is named otherwise"
+    )
 
 
 def _text(spec: DomainSpec, field: str, value: Any, index: int, allow_empty: bool = False) -> str:

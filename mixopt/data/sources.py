@@ -47,8 +47,11 @@ def load_records(spec: DomainSpec, cache_dir: str | None = None) -> Dataset:
     from datasets import Dataset
 
     if spec.data is not None:
+        # every record gets every field (None where it has none): from_list keeps only the
+        # first record's fields, which would hide a record's misnamed field from its error
+        fields = list(dict.fromkeys(k for r in spec.data for k in r))
         try:
-            return Dataset.from_list([dict(r) for r in spec.data])
+            return Dataset.from_list([{k: r.get(k) for k in fields} for r in spec.data])
         except Exception as exc:  # pyarrow refuses records whose fields change type
             raise ConfigError(
                 f"domain {spec.name!r}: inline records do not share a schema ({_one_line(exc)})"

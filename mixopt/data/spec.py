@@ -26,6 +26,8 @@ __all__ = [
     "count_problems",
     "load_domains",
     "parse_domains",
+    "read_domains",
+    "read_domains_file",
 ]
 
 # Repeating data up to ~4 epochs costs almost nothing against fresh data (Muennighoff et al.,
@@ -214,17 +216,38 @@ _DEFAULTS["paths"] = ()
 
 def load_domains(path: str | Path) -> tuple[DomainSpec, ...]:
     """Read and validate a domains file; every problem found is reported at once."""
-    from mixopt.io import read_json
-
-    path = Path(path)
-    raw = read_json(path, "domains file")
-    return parse_domains(raw, base_dir=path.parent.resolve(), origin=str(path))
+    return _all_or_nothing(*read_domains_file(path))
 
 
 def parse_domains(
     raw: Any, base_dir: str | Path = ".", origin: str = "domains"
 ) -> tuple[DomainSpec, ...]:
     """Validate the parsed JSON of a domains file (relative paths resolve against ``base_dir``)."""
+    return _all_or_nothing(*read_domains(raw, base_dir, origin))
+
+
+def read_domains_file(
+    path: str | Path, check_files: bool = False
+) -> tuple[tuple[DomainSpec, ...], list[str]]:
+    """:func:`read_domains` of a domains file (a file that cannot be read at all raises)."""
+    from mixopt.io import read_json
+
+    path = Path(path)
+    raw = read_json(path, "domains file")
+    return read_domains(raw, path.parent.resolve(), str(path), str(path.resolve()), check_files)
+
+
+def read_domains(
+    raw: Any,
+    base_dir: str | Path = ".",
+    origin: str = "domains",
+    named_by: str | None = None,
+    check_files: bool = False,
+) -> tuple[tuple[DomainSpec, ...], list[str]]:
+    """Every problem of a domains file, and the domains that can still be checked further
+    (their data read and tokenized, so that one run reports those problems too): each entry
+    that makes a spec (whose files exist, with ``check_files``), the first of each name.
+    ``named_by``: the file whose relative paths these are, for the line about a missing one."""
     if isinstance(raw, Mapping):
         extra = sorted(set(raw) - {"domains"})
         if extra:
@@ -237,23 +260,31 @@ def parse_domains(
         raise ConfigError(
             f'{origin}: expected a non-empty list of domains (or {{"domains": [...]}})'
         )
+    relative_to = None  # where relative paths were looked for, when files are checked
+    if check_files:
+        relative_to = f"{named_by}, the file that names them" if named_by else str(Path(base_dir).resolve())
     problems: list[str] = []
-    specs: list[DomainSpec] = []
+    specs: dict[str, DomainSpec] = {}
+    usable: list[DomainSpec] = []
+    every_entry = True
     for i, entry in enumerate(raw):
-        try:
-            specs.append(_parse_entry(entry, i, Path(base_dir)))
-        except ConfigError as exc:
-            problems.extend(f"{origin}: {p}" for p in exc.problems)
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.name in seen:
+        spec, found, readable = _parse_entry(entry, i, Path(base_dir), relative_to)
+        problems.extend(f"{origin}: {p}" for p in found)
+        every_entry = every_entry and spec is not None
+        if spec is not None and spec.name in specs:
             problems.append(f"{origin}: domain {spec.name!r} is listed twice")
-        seen.add(spec.name)
-    if not problems:
-        problems.extend(f"{origin}: {p}" for p in check_shares(specs))
+        elif spec is not None:
+            specs[spec.name] = spec
+            usable.extend([spec] if readable else [])
+    if every_entry:  # bounds of some domains alone say nothing about all of them
+        problems.extend(f"{origin}: {p}" for p in check_shares(list(specs.values())))
+    return tuple(usable), problems
+
+
+def _all_or_nothing(specs: tuple[DomainSpec, ...], problems: list[str]) -> tuple[DomainSpec, ...]:
     if problems:
         raise ConfigError(problems)
-    return tuple(specs)
+    return specs
 
 
 def check_shares(specs: Sequence[DomainSpec]) -> list[str]:
@@ -267,33 +298,63 @@ def check_shares(specs: Sequence[DomainSpec]) -> list[str]:
     return []
 
 
-def _parse_entry(entry: Any, index: int, base_dir: Path) -> DomainSpec:
+# keys people write for a domains-file key (from other tools' formats), for did-you-mean
+_KEY_ALIASES = {"name": "domain", "records": "data", "examples": "data", "samples": "data",
+                "file": "path", "files": "path", "paths": "path", "count": "num", "size": "num",
+                "weight": "fixed_share", "share": "fixed_share", "proportion": "fixed_share",
+                "type": "format", "epochs": "max_epochs"}  # fmt: skip
+
+
+def _parse_entry(
+    entry: Any, index: int, base_dir: Path, relative_to: str | None
+) -> tuple[DomainSpec | None, list[str], bool]:
+    """The entry's spec (None if it makes none), its problems, and whether its files exist;
+    unknown keys are reported and the rest of the entry is still checked."""
     if not isinstance(entry, Mapping):
-        raise ConfigError(f"domain #{index + 1}: expected an object, got {type(entry).__name__}")
+        return None, [f"domain #{index + 1}: expected an object, got {type(entry).__name__}"], False
     label = f"domain #{index + 1}" if "domain" not in entry else f"domain {entry['domain']!r}"
     problems = [
-        f"{label}: unknown key {key!r}.{did_you_mean(str(key), _KEYS)}"
+        f"{label}: unknown key {key!r}."
+        + (did_you_mean(str(key), _KEYS, _KEY_ALIASES) or f" Valid keys: {', '.join(_KEYS)}.")
         for key in entry
         if key not in _KEYS
     ]
     if "domain" not in entry:
-        problems.append(f"{label}: missing 'domain' (the domain's name)")
-    if problems:
-        raise ConfigError(problems)
-    kwargs = {_KEYS[k]: v for k, v in entry.items()}
-    if "data" in kwargs:
-        if not isinstance(kwargs["data"], list):
-            raise ConfigError(f"{label}: 'data' must be a list of records")
-        kwargs["data"] = tuple(kwargs["data"])
-    if "paths" in kwargs:
-        kwargs["paths"] = _resolve_paths(kwargs["paths"], base_dir, label)
-    for key in ("format", "text_field", "prompt_field", "completion_field", "messages_field"):
-        if key in kwargs and not isinstance(kwargs[key], str):
-            raise ConfigError(f"{label}: {key} must be a string")
+        return None, [*problems, f"{label}: missing 'domain' (the domain's name)"], False
+    kwargs = {_KEYS[k]: v for k, v in entry.items() if k in _KEYS}
+    missing: list[str] = []
     try:
-        return DomainSpec(**kwargs)
+        if "data" in kwargs:
+            if not isinstance(kwargs["data"], list):
+                raise ConfigError(f"{label}: 'data' must be a list of records")
+            kwargs["data"] = tuple(kwargs["data"])
+        if "paths" in kwargs:
+            kwargs["paths"] = _resolve_paths(kwargs["paths"], base_dir, label)
+            if relative_to is not None:
+                missing = _missing_files(kwargs["paths"], entry["path"], label, relative_to)
+        for key in ("format", "text_field", "prompt_field", "completion_field", "messages_field"):
+            if key in kwargs and not isinstance(kwargs[key], str):
+                raise ConfigError(f"{label}: {key} must be a string")
+        return DomainSpec(**kwargs), [*problems, *missing], not missing
+    except ConfigError as exc:
+        return None, [*problems, *exc.problems, *missing], False
     except TypeError as exc:  # a wrongly typed value that the checks could not compare
-        raise ConfigError(f"{label}: {exc}") from None
+        return None, [*problems, f"{label}: {exc}", *missing], False
+
+
+def _missing_files(paths: tuple[str, ...], given: Any, label: str, relative_to: str) -> list[str]:
+    """A line for each path (or glob) that names nothing, with where a relative one was looked for."""
+    import glob
+
+    written = [given] if isinstance(given, str) else list(given)
+    problems = []
+    for path, as_written in zip(paths, written, strict=True):
+        if glob.glob(path, recursive=True) if glob.has_magic(path) else Path(path).exists():
+            continue
+        relative = not Path(as_written).expanduser().is_absolute()
+        note = f" (paths are relative to {relative_to})" if relative else ""
+        problems.append(f"{label}: no such file: {path}{note}")
+    return problems
 
 
 def _resolve_paths(value: Any, base_dir: Path, label: str) -> tuple[str, ...]:

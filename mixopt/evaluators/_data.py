@@ -11,7 +11,7 @@ from typing import Any
 from mixopt.errors import ConfigError
 from mixopt.io import read_text
 
-__all__ = ["fill_template", "read_records", "require_fields"]
+__all__ = ["fill_template", "named_fields", "read_records", "require_fields", "template_fields"]
 
 
 def read_records(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -32,11 +32,23 @@ def read_records(path: str | Path, limit: int | None = None) -> list[dict[str, A
     return records[:limit] if limit else records
 
 
-def require_fields(records: Sequence[Mapping[str, Any]], fields: Sequence[str], where: str) -> None:
+def require_fields(records: Sequence[Mapping[str, Any]], fields: Mapping[str, str], where: str) -> None:
+    """Every record has each field; ``fields`` maps each to the task option that names it,
+    which the error names as the fix."""
     for i, r in enumerate(records):
         missing = [f for f in fields if f not in r]
         if missing:
-            raise ConfigError(f"{where}: record {i} has no field {missing[0]!r}")
+            raise ConfigError(
+                f"{where}: record {i} has no field {missing[0]!r} (its fields: {', '.join(r) or 'none'}); "
+                f"set the task's {fields[missing[0]]} to the field that holds it"
+            )
+
+
+def named_fields(template: str | None, prompt_field: str) -> dict[str, str]:
+    """The fields a prompt reads (the template's, or ``prompt_field``), each with its option."""
+    if template is None:
+        return {prompt_field: "prompt_field (or a template)"}
+    return {name: "template" for name in template_fields(template, prompt_field)}
 
 
 def fill_template(template: str | None, record: Mapping[str, Any], default_field: str) -> str:

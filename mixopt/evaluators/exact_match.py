@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixopt.evaluators._base import EvalResult
-from mixopt.evaluators._data import fill_template, read_records, require_fields, template_fields
+from mixopt.evaluators._data import fill_template, named_fields, read_records, require_fields
 from mixopt.evaluators._lm import generate
 
 __all__ = ["ExactMatchTask", "normalize_answer"]
@@ -44,11 +44,8 @@ class ExactMatchTask:
 
     def _items(self) -> list[tuple[str, list[str]]]:
         records = read_records(self.data, self.limit)
-        require_fields(
-            records,
-            [*template_fields(self.template, self.prompt_field), self.answer_field],
-            self.data,
-        )
+        fields = {**named_fields(self.template, self.prompt_field), self.answer_field: "answer_field"}
+        require_fields(records, fields, self.data)
         out = []
         for r in records:
             answers = r[self.answer_field]

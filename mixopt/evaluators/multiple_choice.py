@@ -7,7 +7,7 @@ from typing import Any
 
 from mixopt.errors import ConfigError
 from mixopt.evaluators._base import EvalResult
-from mixopt.evaluators._data import fill_template, read_records, require_fields, template_fields
+from mixopt.evaluators._data import fill_template, named_fields, read_records, require_fields
 from mixopt.evaluators._lm import loglikelihoods
 
 __all__ = ["MultipleChoiceTask"]
@@ -36,15 +36,9 @@ class MultipleChoiceTask:
 
     def _items(self) -> list[tuple[str, list[str], int]]:
         records = read_records(self.data, self.limit)
-        require_fields(
-            records,
-            [
-                *template_fields(self.template, self.prompt_field),
-                self.choices_field,
-                self.answer_field,
-            ],
-            self.data,
-        )
+        fields = {**named_fields(self.template, self.prompt_field),
+                  self.choices_field: "choices_field", self.answer_field: "answer_field"}  # fmt: skip
+        require_fields(records, fields, self.data)
         items = []
         for i, r in enumerate(records):
             choices = r[self.choices_field]

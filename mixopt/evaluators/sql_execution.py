@@ -17,7 +17,7 @@ from typing import Any
 
 from mixopt.errors import ConfigError
 from mixopt.evaluators._base import EvalResult
-from mixopt.evaluators._data import fill_template, read_records, require_fields, template_fields
+from mixopt.evaluators._data import fill_template, named_fields, read_records, require_fields
 from mixopt.evaluators._lm import generate
 from mixopt.evaluators.exact_match import normalize_answer
 
@@ -100,11 +100,8 @@ class SqlExecutionTask:
 
     def _items(self) -> list[tuple[str, str, str]]:
         records = read_records(self.data, self.limit)
-        require_fields(
-            records,
-            [*template_fields(self.template, self.prompt_field), self.query_field],
-            self.data,
-        )
+        fields = {**named_fields(self.template, self.prompt_field), self.query_field: "query_field"}
+        require_fields(records, fields, self.data)
         base = Path(self.data).parent
         items = []
         for i, r in enumerate(records):

@@ -35,7 +35,7 @@ from mixopt.evaluators.suite import EvalSuite, NamedTask
 from mixopt.io import is_url, read_yaml
 from mixopt.registry import Registry
 
-__all__ = ["EVALUATORS", "load_suite", "make_evaluator", "parse_suite"]
+__all__ = ["EVALUATORS", "check_evaluator", "load_suite", "make_evaluator", "parse_suite", "read_suite"]
 
 EVALUATORS: Registry[Evaluator] = Registry(
     "evaluator",
@@ -48,82 +48,141 @@ EVALUATORS: Registry[Evaluator] = Registry(
         "lm_eval": LmEvalTask,
     },
 )
-_PATH_OPTIONS = ("data", "database", "include_path")  # resolved against the task file's folder
+# options that name files, resolved against the task file's folder (and what each names)
+_PATH_OPTIONS = {"data": "evaluation data", "database": "database", "include_path": "include_path folder"}
 _TASK_KEYS = ("name", "kind", "weight")
 _SUITE_KEYS = ("tasks", "intermediate")
+_KIND_ALIASES = {"type": "kind", "task": "kind", "evaluator": "kind", "metric": "kind"}
 
 
 def load_suite(path: str | Path) -> EvalSuite:
     """Read and build a task file (nothing is evaluated, and no data is read yet)."""
+    suite, problems = read_suite(path)
+    if problems:
+        raise ConfigError(problems)
+    assert suite is not None
+    return suite
+
+
+def read_suite(path: str | Path, check_files: bool = False) -> tuple[EvalSuite | None, list[str]]:
+    """Every problem of a task file, and a suite of the tasks that can still be checked
+    further (their data read), or None. ``check_files``: report a path option that names
+    nothing, with where a relative one was looked for."""
     p = Path(path)
     raw = read_yaml(p, "task file")
-    return parse_suite(raw, p.parent.resolve(), default_name=p.stem, origin=str(p))
+    relative_to = f"{p.resolve()}, the file that names them" if check_files else None
+    return _read_suite(raw, p.parent.resolve(), p.stem, str(p), relative_to)
 
 
 def parse_suite(
     raw: Any, base_dir: Path, default_name: str = "task", origin: str = "tasks"
 ) -> EvalSuite:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{origin}: expected a mapping with 'tasks' (or a single task's 'kind')")
-    if "kind" in raw:  # a file holding one task
-        raw = {"tasks": [{"name": default_name, **raw}]}
-    unknown = [k for k in raw if k not in _SUITE_KEYS]
-    if unknown:
-        raise ConfigError(
-            f"{origin}: unknown key {unknown[0]!r}.{did_you_mean(unknown[0], _SUITE_KEYS)}"
-        )
-    entries = raw["tasks"]
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{origin}: 'tasks' must be a non-empty list")
-    problems: list[str] = []
-    tasks = []
-    for i, entry in enumerate(entries):
-        try:
-            tasks.append(_parse_task(entry, base_dir, f"{origin}: task #{i + 1}"))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+    suite, problems = _read_suite(raw, base_dir, default_name, origin, None)
     if problems:
         raise ConfigError(problems)
+    assert suite is not None
+    return suite
+
+
+def _read_suite(
+    raw: Any, base_dir: Path, default_name: str, origin: str, relative_to: str | None
+) -> tuple[EvalSuite | None, list[str]]:
+    if not isinstance(raw, Mapping):
+        return None, [f"{origin}: expected a mapping with 'tasks' (or a single task's 'kind')"]
+    if "kind" in raw or not any(k in _SUITE_KEYS or did_you_mean(str(k), _SUITE_KEYS) for k in raw):
+        raw = {"tasks": [{"name": default_name, **raw}]}  # a file holding one task
+    problems = [f"{origin}: unknown key {k!r}.{did_you_mean(str(k), _SUITE_KEYS)}" for k in raw if k not in _SUITE_KEYS]  # fmt: skip
+    entries = raw.get("tasks")
+    if not isinstance(entries, list) or not entries:
+        return None, [*problems, f"{origin}: 'tasks' must be a non-empty list"]
+    tasks = []
+    for i, entry in enumerate(entries):
+        task, found = _parse_task(entry, base_dir, f"{origin}: task #{i + 1}", relative_to)
+        problems.extend(found)
+        tasks.extend([task] if task is not None else [])
+    if not tasks:
+        return None, problems
+    intermediate = raw.get("intermediate")
+    if intermediate not in {t.name for t in tasks} and intermediate in map(_task_name, entries):
+        intermediate = None  # it names a task that did not parse: that task's line says why
     try:
-        return EvalSuite(tuple(tasks), raw.get("intermediate"))
-    except ConfigError as exc:
-        raise ConfigError([f"{origin}: {p}" for p in exc.problems]) from None
+        return EvalSuite(tuple(tasks), intermediate), problems
+    except ConfigError as exc:  # the tasks' data is still checked, without the intermediate task
+        problems.extend(f"{origin}: {p}" for p in exc.problems)
+    try:
+        return EvalSuite(tuple(tasks)), problems
+    except ConfigError:
+        return None, problems
 
 
-def _parse_task(entry: Any, base_dir: Path, where: str) -> NamedTask:
+def _parse_task(
+    entry: Any, base_dir: Path, where: str, relative_to: str | None
+) -> tuple[NamedTask | None, list[str]]:
+    """The task (None if it has a problem) and its problems."""
     if not isinstance(entry, Mapping) or "kind" not in entry:
-        raise ConfigError(f"{where}: expected a mapping with a 'kind'")
-    name = str(entry.get("name") or entry["kind"])
+        return None, [_no_kind(entry, where)]
+    name = _task_name(entry)
     where = f"{where} ({name})"
-    factory = EVALUATORS.get(str(entry["kind"]))
+    try:
+        factory = EVALUATORS.get(str(entry["kind"]))
+    except ConfigError as exc:
+        return None, [f"{where}: {p}" for p in exc.problems]
     options = {k: v for k, v in entry.items() if k not in _TASK_KEYS}
-    for key in _PATH_OPTIONS:
-        if isinstance(options.get(key), str):
-            if is_url(options[key]):
-                raise ConfigError(
-                    f"{where}: {key} must be a local path, got the URL {options[key]!r}"
-                )
-            options[key] = str((base_dir / options[key]).resolve())
+    problems = []
+    for key, what in _PATH_OPTIONS.items():
+        if not isinstance(options.get(key), str):
+            continue
+        if is_url(options[key]):
+            problems.append(f"{where}: {key} must be a local path, got the URL {options[key]!r}")
+            continue
+        given, options[key] = options[key], str((base_dir / options[key]).resolve())
+        if relative_to is not None and not Path(options[key]).exists():
+            note = "" if Path(given).is_absolute() else f" (paths are relative to {relative_to})"
+            problems.append(f"{where}: {what} not found: {options[key]}{note}")
     if dataclasses.is_dataclass(factory):
         fields = [f.name for f in dataclasses.fields(factory)]
-        unknown = [k for k in options if k not in fields]
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown option {unknown[0]!r}.{did_you_mean(unknown[0], fields)}"
-            )
-        options = {
-            k: tuple(v) if isinstance(v, list) and k == "stop" else v for k, v in options.items()
-        }
+        problems.extend(f"{where}: unknown option {k!r}.{did_you_mean(k, fields)}" for k in options if k not in fields)  # fmt: skip
+        options = {k: tuple(v) if isinstance(v, list) and k == "stop" else v for k, v in options.items() if k in fields}  # fmt: skip
+    if problems:
+        return None, problems
     try:
         evaluator = factory(**options)
     except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        return None, [f"{where}: {exc}"]
     if not isinstance(evaluator, Evaluator):
-        raise ConfigError(
-            f"{where}: {entry['kind']!r} did not give an object with evaluate(model, tokenizer)"
-        )
-    weight = entry.get("weight", 1.0)
-    return NamedTask(name, evaluator, weight)
+        return None, [f"{where}: {entry['kind']!r} did not give an object with evaluate(model, tokenizer)"]  # fmt: skip
+    return NamedTask(name, evaluator, entry.get("weight", 1.0)), []
+
+
+def _task_name(entry: Any) -> str | None:
+    """A task's name: its ``name``, else its ``kind``."""
+    return str(entry.get("name") or entry.get("kind")) if isinstance(entry, Mapping) else None
+
+
+def _no_kind(entry: Any, where: str) -> str:
+    """A task without ``kind``: the kinds there are, and the key that was probably meant."""
+    kinds = EVALUATORS.names()
+    line = f"{where}: expected a mapping with a 'kind' (the evaluator: one of {', '.join(kinds)}, or module:attr)"
+    if not isinstance(entry, Mapping):
+        return line
+    meant = [k for k, v in entry.items() if k not in _TASK_KEYS
+             and (did_you_mean(str(k), ["kind"], _KIND_ALIASES) or (isinstance(v, str) and v in kinds))]  # fmt: skip
+    return f"{line}; unknown key {meant[0]!r}. Did you mean: kind?" if meant else line
+
+
+def check_evaluator(ref: Any) -> tuple[EvalSuite | None, list[str]]:
+    """:func:`make_evaluator` for the checks before a study: every problem, and a suite of
+    the tasks whose data can still be checked (a task file's missing files included)."""
+    if _is_task_file(ref):
+        return read_suite(ref, check_files=True)
+    try:
+        return make_evaluator(ref), []
+    except ConfigError as exc:
+        return None, list(exc.problems)
+
+
+def _is_task_file(ref: Any) -> bool:
+    return isinstance(ref, Path) or (isinstance(ref, str) and ref.endswith((".yaml", ".yml")))
 
 
 def make_evaluator(ref: Any) -> EvalSuite:
@@ -133,7 +192,7 @@ def make_evaluator(ref: Any) -> EvalSuite:
         return ref
     if isinstance(ref, Evaluator) and not isinstance(ref, type):
         return EvalSuite((NamedTask(_name_of(ref), ref),))
-    if isinstance(ref, Path) or (isinstance(ref, str) and ref.endswith((".yaml", ".yml"))):
+    if _is_task_file(ref):
         return load_suite(ref)
     if isinstance(ref, str) and ":" in ref:
         obj = EVALUATORS.get(ref)

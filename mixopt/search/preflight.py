@@ -66,18 +66,26 @@ def check_inputs(
     problems: Sequence[str] = (),
     allow_pickle: bool = False,
     events: EventLog | None = None,
+    sampler: str | None = None,
+    device: str | None = None,
 ) -> Checked:
     """Check every input that is given; raise one :class:`ConfigError` listing all problems
-    (``problems`` found by the caller first, e.g. about the output folder)."""
+    (``problems`` found by the caller first, e.g. about the output folder).
+
+    A problem in one input does not stop the checks of the others, nor of the rest of the
+    same file: the domains that parse are still read and tokenized, the tasks that parse
+    still read their data. ``sampler``: its name is looked up (a ``module:attr`` one is
+    imported). ``device``: whether this machine's torch can train on it (None: not checked,
+    as for trials that run on a Ray cluster)."""
     from mixopt.evaluators.overlap import shared_files
-    from mixopt.evaluators.tasks import make_evaluator
     from mixopt.search.space import load_space
 
     found = _Problems(problems)
-    specs = found.attempt(_specs, data)
+    specs, domains_ok = _specs(data, found)
     loaded_space = found.attempt(load_space, space)
-    applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs else None
-    suite = found.attempt(make_evaluator, evaluator) if evaluator is not None else None
+    # the space's bounds and caps name domains: checked against a domains file without problems
+    applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs and domains_ok else None  # fmt: skip
+    suite = _suite(evaluator, found) if evaluator is not None else None
     if suite is not None:  # problems with some tasks' data; the others are checked for overlap
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     found.extend(
@@ -85,38 +93,68 @@ def check_inputs(
         for name, _ in baselines
         if name in RESERVED_BASELINES
     )
+    if sampler is not None:
+        found.attempt(_sampler, sampler)
+    if device is not None:
+        from mixopt.training.device import device_problems
+
+        found.extend(device_problems(device))
     model_ref, tokenizer = _model(model, found) if model is not None else (None, None)
     if model_ref is not None and not allow_pickle:
         found.extend(_pickled_only(model_ref))
-    if tokenizer is None or applied is None:
+    if tokenizer is None or not specs:
         if found:
             raise ConfigError(found)
-        assert specs is not None and loaded_space is not None
+        assert loaded_space is not None
         return Checked(applied or specs, loaded_space, suite, model_ref, None)
     stage = tempfile.mkdtemp(prefix="mixopt-stage-")
     try:
         domains, normalized = _tokenized_checks(
-            applied, tokenizer, suite, budget, baselines, cache_dir, stage, found, events
-        )
+            applied or specs, tokenizer, suite, budget if applied else None, baselines if applied else (),
+            cache_dir, stage, found, events,
+        )  # fmt: skip
         if found:
             raise ConfigError(found)
         from mixopt.data.tokenize import publish
 
-        assert domains is not None and loaded_space is not None
+        assert domains is not None and loaded_space is not None and applied is not None
         domains = publish(domains, stage, cache_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return Checked(applied, loaded_space, suite, model_ref, domains, normalized)
 
 
-def _specs(data: Any) -> tuple[DomainSpec, ...]:
-    from mixopt.data.spec import DomainSpec, load_domains, parse_domains
+def _specs(data: Any, found: _Problems) -> tuple[tuple[DomainSpec, ...], bool]:
+    """The domains that can be checked further, and whether the domains file had no problem."""
+    from mixopt.data.spec import DomainSpec, read_domains, read_domains_file
 
-    if isinstance(data, str | Path):
-        return load_domains(data)
     if isinstance(data, Sequence) and data and all(isinstance(d, DomainSpec) for d in data):
-        return tuple(data)
-    return parse_domains(data)
+        return tuple(data), True
+    try:
+        if isinstance(data, str | Path):
+            specs, problems = read_domains_file(data, check_files=True)
+        else:
+            specs, problems = read_domains(data, check_files=True)
+    except MixoptError as exc:  # the file cannot be read at all
+        found.extend(exc.problems)
+        return (), False
+    found.extend(problems)
+    return specs, not problems
+
+
+def _suite(evaluator: Any, found: _Problems) -> EvalSuite | None:
+    from mixopt.evaluators.tasks import check_evaluator
+
+    suite, problems = check_evaluator(evaluator)
+    found.extend(problems)
+    return suite
+
+
+def _sampler(name: str) -> None:
+    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``)."""
+    from mixopt.search.samplers import SAMPLERS
+
+    SAMPLERS.get(name)
 
 
 def _model(model: str, found: _Problems) -> tuple[str | None, Any]:

@@ -73,4 +73,4 @@ def parameterization_for(sampler: str, requested: str = "auto") -> str:
     """``requested``, or for ``auto`` the one that suits ``sampler``."""
     if requested != "auto":
         return requested
-    return "logratio" if sampler in _LOGRATIO else "exponential"
+    return "logratio" if SAMPLERS.canonical(sampler) in _LOGRATIO else "exponential"

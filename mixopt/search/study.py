@@ -63,7 +63,8 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
         raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
     problems = _out_problems(store, resume, spec)
     checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.tasks, search.budget, search.space,
-                           search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events)  # fmt: skip
+                           search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
+                           search.sampler, None if spec.execution.ray_address else spec.train.device)  # fmt: skip
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     assert search.budget is not None
     baselines = (("uniform", uniform_mixture(checked.domains, search.budget)),

@@ -72,7 +72,7 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             problems.append(f"train config: precision must be one of {', '.join(PRECISIONS)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            problems.append("train config: device must be auto, cpu, cuda or cuda:N")
+            problems.append(f"train config: device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.micro_batch_size is not None and (
             not isinstance(self.micro_batch_size, int) or not 1 <= self.micro_batch_size <= self.batch_size
         ):

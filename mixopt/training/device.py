@@ -7,7 +7,7 @@ from typing import Any
 
 from mixopt.training.config import TrainConfig
 
-__all__ = ["autocast_dtype", "resolve_device", "set_threads"]
+__all__ = ["autocast_dtype", "device_problems", "resolve_device", "set_threads"]
 
 
 def resolve_device(config: TrainConfig) -> Any:
@@ -16,6 +16,25 @@ def resolve_device(config: TrainConfig) -> Any:
     if config.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(config.device)
+
+
+def device_problems(device: str) -> list[str]:
+    """Why this machine's torch cannot train on ``device`` (empty when it can); checked before
+    a study writes anything, so a missing GPU is one line, not a failed trial per proposal."""
+    if device in ("auto", "cpu") or not isinstance(device, str) or not device.startswith("cuda"):
+        return []  # other values are the config's to refuse
+    import torch
+
+    if not torch.cuda.is_available():
+        why = (f"this torch ({torch.__version__}) is built without CUDA" if torch.version.cuda is None
+               else "torch sees no CUDA device on this machine")  # fmt: skip
+        return [f"--device {device}: {why}; use --device cpu (or auto), or install torch with CUDA"]
+    _, _, index = device.partition(":")
+    count = torch.cuda.device_count()
+    if index.isdigit() and int(index) >= count:
+        return [f"--device {device}: this machine has {count} CUDA device{'s' if count != 1 else ''} "
+                f"(cuda:0 to cuda:{count - 1}); choose one of them, or --device cuda"]  # fmt: skip
+    return []
 
 
 def autocast_dtype(config: TrainConfig, device: Any) -> Any | None:

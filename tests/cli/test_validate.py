@@ -61,7 +61,7 @@ def test_validate_reports_an_infeasible_budget(
         (["--domains", "{missing}"], "domains file not found"),
         (["--domains", "{bad}"], "malformed JSON"),
         (["--domains", "{ok}", "--budget", "50q"], "not a token count"),
-        (["--domains", "{ok}", "--model", "./no/such/model"], "no such folder"),
+        (["--domains", "{ok}", "--model", "./no/such/model"], "no such local folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -88,8 +88,8 @@ def test_every_problem_on_its_own_line(tmp_path: Path, capsys: pytest.CaptureFix
     )
     assert main(["validate", "--domains", str(p)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(line.startswith("mixopt: error: ") for line in err)
-    assert "Did you mean: data?" in err[0]
+    assert len(err) == 3 and all(line.startswith("mixopt: error: ") for line in err)
+    assert "Did you mean: data?" in err[0] and "give exactly one of 'data'" in err[1]
 
 
 def test_help_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +115,8 @@ def test_validate_runs_the_search_checks(
             str(tmp_path / "tasks.yaml"), "--space", str(tmp_path / "space.yaml"), "--budget", "50q"]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "not a token count" in err[0] and "unknown domain 'sportz'" in err[1]
+    assert len(err) == 3 and "not a token count" in err[0] and "unknown domain 'sportz'" in err[1]
+    assert "4 of 4 evaluation items also appear in training domain 'finance'" in err[2]
     argv[-4:] = ["--budget", "1k"]  # the default space
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -140,7 +140,7 @@ def test_tokenized_domain_pickles_without_its_table(tokenizer: Any) -> None:
         (
             {"path": "x.jsonl"},
             {"x.jsonl": '{"text": null}\n{"text": "a"}\n'},
-            "record 0: 'text' must be a non-empty string",
+            "record 0: field 'text' is missing or null (the record has: nothing); fix the record, or set 'text_field'",
         ),
         (
             {"path": "x.jsonl"},

@@ -79,6 +79,13 @@ def _other_study(c: Case) -> None:
     (c.out / "study.json").write_text(json.dumps(record))
 
 
+def _cuda_devices() -> int:
+    """How many CUDA devices torch sees here: ``cuda:<that>`` names none, with or without a GPU."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def _pickled_model(c: Case) -> None:
     """A model folder whose weights exist only as a pickle (never loaded: refused first)."""
     import shutil
@@ -97,7 +104,19 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("domains-not-a-list", lambda c: c.domains_file({"domain": "a"}), ["unknown top-level key 'domain'"]),
     ("domains-empty", lambda c: c.domains_file([]), ["expected a non-empty list of domains"]),
     ("domain-unknown-key", lambda c: c.domains_file([_inline("a", TEXT, colour="red")]),
-     ["unknown key 'colour'"]),
+     ["unknown key 'colour'. Valid keys: domain, data, path, format"]),
+    ("domain-key-of-another-tool", lambda c: c.domains_file([{"domain": "a", "file": "data/finance.jsonl", "weight": 0.5}]),
+     ["unknown key 'file'. Did you mean: path?", "unknown key 'weight'. Did you mean: fixed_share?"]),
+    ("domain-unknown-key-and-bad-format", lambda c: c.domains_file([{**_inline("a", TEXT, format="txt"), "name": "x"}]),
+     ["unknown key 'name'. Did you mean: domain?", "unknown format 'txt'. Did you mean: text?"]),
+    ("domain-duplicate-and-more", lambda c: c.domains_file([
+        _inline("a", TEXT), _inline("a", TEXT), _inline("b", TEXT, num=5), {"domain": "c", "path": "none.jsonl"},
+        {"domain": "d", "path": "data/finance.jsonl", "num": 3}]),
+     ["domain 'a' is listed twice", "domain 'b': 'num' is 5 but the data has 20 records",
+      "domain 'c': no such file: {root}/none.jsonl (paths are relative to {root}/bad_domains.json, the file that names them)",
+      "domain 'd': 'num' is 3 but the data has 20 records"]),
+    ("domain-record-without-the-field", lambda c: c.domains_file([_inline("a", [*TEXT, {"txt": "a typo"}])]),
+     [f"domain 'a': record {N}: field 'text' is missing or null (the record has: txt); fix the record, or set 'text_field'"]),
     ("domain-duplicate", lambda c: c.domains_file([_inline("a", TEXT), _inline("a", TEXT)]),
      ["domain 'a' is listed twice"]),
     ("domain-empty-data", lambda c: c.domains_file([_inline("a", [])]), ["'data' is empty"]),
@@ -150,17 +169,28 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("eval-unknown-key", lambda c: c.tasks("taks: []\n"), ["unknown key 'taks'"]),
     ("eval-unknown-kind", lambda c: c.tasks("kind: los\ndata: held.jsonl\n"),
      ["Unknown evaluator 'los'. Did you mean: loss?"]),
+    ("eval-type-for-kind", lambda c: c.tasks("type: loss\ndata: held.jsonl\n"),
+     ["expected a mapping with a 'kind' (the evaluator: one of exact_match, lm_eval, loss, multiple_choice, "
+      "sql_execution, or module:attr); unknown key 'type'. Did you mean: kind?"]),
     ("eval-unknown-option", lambda c: c.tasks("kind: loss\ndata: held.jsonl\nlimt: 3\n"),
      ["unknown option 'limt'. Did you mean: limit?"]),
-    ("eval-data-missing", lambda c: c.tasks("kind: loss\ndata: nothing_here.jsonl\n"), ["evaluation data not found"]),
+    ("eval-data-missing", lambda c: c.tasks("kind: loss\ndata: nothing_here.jsonl\n"),
+     ["evaluation data not found: {root}/nothing_here.jsonl (paths are relative to {root}/bad_tasks.yaml, the file that names them)"]),
     ("eval-data-url", lambda c: c.tasks("kind: loss\ndata: s3://bucket/held.jsonl\n"), ["must be a local path"]),
     ("eval-data-missing-field", lambda c: (c.write("q.jsonl", '{"question": "why"}\n'),
-                                           c.tasks("kind: loss\ndata: q.jsonl\n")), ["has no field 'prompt'"]),
+                                           c.tasks("kind: loss\ndata: q.jsonl\n")),
+     ["record 0 has no field 'prompt' (its fields: question); set the task's text_field (text records) or prompt_field"]),
+    ("eval-data-without-the-default-field", lambda c: (
+        c.write("mc.jsonl", '{"prompt": "why", "choices": ["a", "b"], "answer": 0}\n'), c.tasks("kind: multiple_choice\ndata: mc.jsonl\n")),
+     ["record 0 has no field 'question' (its fields: prompt, choices, answer); set the task's prompt_field (or a template)"]),
     ("eval-gold-sql-fails", lambda c: (make_sql_database(c.root / "h.sqlite", "hospital", rows=5),
                                        c.write("s.jsonl", '{"prompt": "q", "query": "SELECT nope FROM nowhere", "db": "h.sqlite"}\n'),
                                        c.tasks("kind: sql_execution\ndata: s.jsonl\n")), ["gold query fails"]),
     ("eval-bad-intermediate", lambda c: c.tasks("tasks: [{name: a, kind: loss, data: held.jsonl}]\nintermediate: b\n"),
      ["intermediate task 'b' is not one of"]),
+    ("eval-bad-intermediate-and-missing-data", lambda c: c.tasks(
+        "tasks: [{name: a, kind: loss, data: held.jsonl}, {name: c, kind: loss, data: gone.jsonl}]\nintermediate: b\n"),
+     ["intermediate task 'b' is not one of", "task #2 (c): evaluation data not found"]),
     ("eval-name-not-a-reference", _set("evaluator", Path("loss")), ["needs data: name it in a task file"]),
     ("eval-module-missing", _set("evaluator", Path("no_such_module_xyz:thing")), ["cannot import module"]),
     ("eval-data-is-a-training-file", lambda c: c.tasks(f"kind: loss\ndata: {c.root / 'data' / 'finance.jsonl'}\n"),
@@ -169,10 +199,18 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
         json.dumps(r) + "\n" for r in make_records("sports", N, seed=0)[:7])), c.tasks("kind: loss\ndata: leak.jsonl\n")),
      ["7 of 7 evaluation items also appear in training domain 'sports'"]),
     # the model
-    ("model-missing-folder", _set("model", "./no/such/model"), ["no such folder"]),
+    ("model-missing-folder", _set("model", "./no/such/model"), ["no such local folder"]),
     ("model-without-tokenizer", lambda c: (c.write("empty-model/config.json", "{}"),
                                            setattr(c, "model", str(c.root / "empty-model"))), ["cannot load its tokenizer"]),
     ("model-pickled-weights", _pickled_model, ["its weights are pickled (pytorch_model.bin)"]),
+    ("model-bare-name-of-no-folder", _set("model", "no-such-model-folder-xyz"),
+     ["model 'no-such-model-folder-xyz': no such local folder", "a hub id is org/name"]),
+    # the sampler and the device
+    ("sampler-unknown", lambda c: c.extra.extend(["--sampler", "tpee"]), ["Unknown sampler 'tpee'. Did you mean: tpe?"]),
+    ("sampler-module-missing", lambda c: c.extra.extend(["--sampler", "nosuch.mod:X"]),
+     ["sampler 'nosuch.mod:X': cannot import module 'nosuch.mod'"]),
+    ("device-cuda-past-the-last", lambda c: c.extra.extend(["--device", f"cuda:{_cuda_devices()}"]), ["--device cuda:"]),
+    ("device-mps", lambda c: c.extra.extend(["--device", "mps"]), ["device must be auto, cpu, cuda or cuda:N, got 'mps'"]),
     # extra baselines
     ("baseline-unknown-domain", lambda c: c.extra.extend(["--baseline", str(c.write("mine.json", '{"financ": 1.0}'))]),
      ["baseline 'mine': mixture names unknown domain 'financ'. Did you mean: finance?"]),
@@ -229,6 +267,7 @@ def test_each_bad_input_is_refused_with_its_message_and_writes_nothing(
     spoil(case)
     lines = _refused(case, capsys)
     for message in messages:
+        message = message.replace("{root}", str(case.root.resolve()))
         assert any(message in line for line in lines), (message, lines)
 
 
@@ -239,9 +278,10 @@ def test_every_problem_is_reported_at_once(case: Case, capsys: pytest.CaptureFix
     case.space("mixtur: {}\n")
     case.tasks("kind: los\ndata: held.jsonl\n")
     case.model = "./no/such/model"
+    case.extra += ["--sampler", "tpee", "--device", f"cuda:{_cuda_devices()}"]
     lines = _refused(case, capsys)
     expected = ["not empty", "unknown key 'colour'", "listed twice", "unknown key 'mixtur'",
-                "Unknown evaluator 'los'", "no such folder"]  # fmt: skip
+                "Unknown evaluator 'los'", "Unknown sampler 'tpee'", "--device cuda:", "no such local folder"]  # fmt: skip
     assert len(lines) == len(expected)
     for message, line in zip(expected, lines, strict=True):
         assert message in line
@@ -256,7 +296,7 @@ def test_problems_found_after_tokenizing_are_reported_together(
                "  - {name: gone, kind: loss, data: gone.jsonl}\n")  # fmt: skip
     case.extra += ["--budget", "5M", "--baseline", str(case.write("mine.json", '{"x": 1}'))]
     lines = _refused(case, capsys)
-    for message in ("task 'gone'", "3 of 3 evaluation items also appear in training domain 'cooking'",
+    for message in ("task #3 (gone): evaluation data not found", "3 of 3 evaluation items also appear in training domain 'cooking'",
                     "more than the data can fill", "baseline 'mine': mixture names unknown domain 'x'"):  # fmt: skip
         assert sum(message in line for line in lines) == 1, (message, lines)
     assert len(lines) == 4
@@ -302,3 +342,41 @@ def test_the_command_exits_with_status_2(case: Case) -> None:
         and "not a token count" in lines[0]
     )
     assert not case.out.exists() and not case.cache.exists()
+
+
+@pytest.mark.skipif(_cuda_devices() > 0, reason="this machine's torch has a CUDA device")
+def test_a_cuda_device_without_cuda_is_one_line_before_anything(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    case.extra += ["--device", "cuda"]
+    lines = _refused(case, capsys)
+    assert len(lines) == 1 and lines[0].startswith("mixopt: error: --device cuda: "), lines
+    assert lines[0].endswith("; use --device cpu (or auto), or install torch with CUDA")
+
+
+def test_built_in_names_are_matched_whatever_their_case(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--sampler TPE`` and ``kind: LOSS`` pass the checks (the only problem left is the budget)."""
+    from mixopt.search.samplers import make_sampler, parameterization_for
+
+    case.tasks("kind: LOSS\ndata: held.jsonl\n")
+    case.extra += ["--sampler", "TPE", "--budget", "50q"]
+    assert len(lines := _refused(case, capsys)) == 1 and "not a token count" in lines[0], lines
+    assert type(make_sampler("TPE", 0, 2)).__name__ == "TPESampler"
+    assert parameterization_for("GP") == parameterization_for("gp") == "logratio"
+
+
+def test_a_model_folder_typo_is_not_a_hub_download(
+    case: Case, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name under a local folder, or close to one, is a local folder that is not there."""
+    import shutil
+
+    shutil.copytree(case.model, case.root / "models" / "tiny")
+    monkeypatch.chdir(case.root)
+    case.model = "models/tiyn"  # org/name in form, but ./models is a local folder
+    assert _refused(case, capsys) == [
+        f"mixopt: error: model 'models/tiyn': no such local folder {case.root.resolve()}/models/tiyn. Did you mean: tiny?"
+    ]  # fmt: skip
+    shutil.copytree(case.root / "models" / "tiny", case.root / "tiny-model")
+    case.model = "tiny-modl"
+    (line,) = _refused(case, capsys)
+    assert line.startswith(f"mixopt: error: model 'tiny-modl': no such local folder {case.root.resolve()}/tiny-modl, ")
+    assert line.endswith("a hub id is org/name. Did you mean: tiny-model?")
