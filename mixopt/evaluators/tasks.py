@@ -121,7 +121,7 @@ def _parse_task(
     """The task (None if it has a problem) and its problems."""
     if not isinstance(entry, Mapping) or "kind" not in entry:
         return None, [_no_kind(entry, where)]
-    name = _task_name(entry)
+    name = str(_task_name(entry))
     where = f"{where} ({name})"
     try:
         factory = EVALUATORS.get(str(entry["kind"]))
