@@ -23,17 +23,20 @@ def device_problems(device: str) -> list[str]:
     a study writes anything, so a missing GPU is one line, not a failed trial per proposal."""
     if device in ("auto", "cpu") or not isinstance(device, str) or not device.startswith("cuda"):
         return []  # other values are the config's to refuse
+    _, colon, index = device.partition(":")
+    if colon and not index.isdigit():
+        return [f"--device {device}: expected cuda or cuda:N, N a GPU's number"]
     import torch
 
     if not torch.cuda.is_available():
         why = (f"this torch ({torch.__version__}) is built without CUDA" if torch.version.cuda is None
                else "torch sees no CUDA device on this machine")  # fmt: skip
         return [f"--device {device}: {why}; use --device cpu (or auto), or install torch with CUDA"]
-    _, _, index = device.partition(":")
     count = torch.cuda.device_count()
-    if index.isdigit() and int(index) >= count:
+    if index and int(index) >= count:
+        names = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
         return [f"--device {device}: this machine has {count} CUDA device{'s' if count != 1 else ''} "
-                f"(cuda:0 to cuda:{count - 1}); choose one of them, or --device cuda"]  # fmt: skip
+                f"({names}); choose one of them, or --device cuda"]  # fmt: skip
     return []
 
 

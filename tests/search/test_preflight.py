@@ -210,6 +210,8 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("sampler-module-missing", lambda c: c.extra.extend(["--sampler", "nosuch.mod:X"]),
      ["sampler 'nosuch.mod:X': cannot import module 'nosuch.mod'"]),
     ("device-cuda-past-the-last", lambda c: c.extra.extend(["--device", f"cuda:{_cuda_devices()}"]), ["--device cuda:"]),
+    ("device-cuda-not-a-number", lambda c: c.extra.extend(["--device", "cuda:first"]),
+     ["--device cuda:first: expected cuda or cuda:N, N a GPU's number"]),
     ("device-mps", lambda c: c.extra.extend(["--device", "mps"]), ["device must be auto, cpu, cuda or cuda:N, got 'mps'"]),
     # extra baselines
     ("baseline-unknown-domain", lambda c: c.extra.extend(["--baseline", str(c.write("mine.json", '{"financ": 1.0}'))]),
