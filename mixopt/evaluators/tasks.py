@@ -103,7 +103,7 @@ def _read_suite(
     if not tasks:
         return None, problems
     intermediate = raw.get("intermediate")
-    if intermediate not in {t.name for t in tasks} and intermediate in map(_task_name, entries):
+    if intermediate not in [t.name for t in tasks] and intermediate in map(_task_name, entries):
         intermediate = None  # it names a task that did not parse: that task's line says why
     try:
         return EvalSuite(tuple(tasks), intermediate), problems
