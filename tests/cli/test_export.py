@@ -120,18 +120,10 @@ def test_export_events_and_quiet(
 def test_an_infeasible_budget_names_the_largest_that_fits(
     tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    domains = write_domains(tmp_path / "data", {"finance": "jsonl", "sql": "jsonl"}, n=20)
-    mix = tmp_path / "mix.json"
-    mix.write_text(json.dumps({"finance": 0.7, "sql": 0.3}))
-    base = [
-        "export",
-        "--domains",
-        str(domains),
-        "--model",
-        str(tokenizer_dir),
-        "--mixture",
-        str(mix),
-    ]
+    (tmp_path / "mix.json").write_text(json.dumps({"finance": 0.7, "sql": 0.3}))
+    data = {"finance": "jsonl", "sql": "jsonl"}
+    base = ["export", "--domains", str(write_domains(tmp_path / "data", data, n=20))]
+    base += ["--model", str(tokenizer_dir), "--mixture", str(tmp_path / "mix.json")]
     run = subprocess.run(
         [sys.executable, "-m", "mixopt", *base, "--budget", "20k", "--out", str(tmp_path / "o")],
         capture_output=True,
