@@ -37,7 +37,7 @@ MIXTURES = {  # sports gets 3 records at 20k, code 6: the failure case of interl
 CUTOFF_LEN = 64  # LLaMA-Factory's block length for stage pt (the example records are short)
 
 
-def make(out: Path) -> int:
+def make(out: Path, model: bool = True) -> int:
     for name, mixture in MIXTURES.items():
         mix = out / f"{name}.mixture.json"
         out.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,21 @@ def make(out: Path) -> int:
                "--model", str(TOKENIZER), "--mixture", str(mix), "--budget", "20k", "--out", str(out / name),
                "--quiet"]  # fmt: skip
         subprocess.run(cmd, check=True)
+    if model:
+        _model_dir(out / "model")
     return 0
+
+
+def _model_dir(path: Path) -> None:
+    """examples/tokenizer with a tiny Llama config beside it: Axolotl reads a model's config."""
+    import shutil
+
+    from transformers import AutoTokenizer, LlamaConfig
+
+    shutil.copytree(TOKENIZER, path)
+    vocab = len(AutoTokenizer.from_pretrained(str(TOKENIZER)))
+    LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4).save_pretrained(str(path))  # fmt: skip
 
 
 def _expected(export: Path) -> dict[str, int]:
@@ -62,6 +76,8 @@ def _report(tool: str, export: Path, got: dict[str, int], extra: str = "") -> bo
         mark = "" if got.get(name, 0) == want[name] else "  MISMATCH"
         print(f"  {name:<10} {want[name]:>7} {got.get(name, 0):>7}{mark}")
     print(f"  {'total':<10} {sum(want.values()):>7} {sum(got.values()):>7}")
+    matched = sum(min(got.get(n, 0), c) for n, c in want.items())  # trained as exported
+    RESULTS.append((tool, export.name, matched, sum(want.values())))
     return got == want
 
 
@@ -134,6 +150,47 @@ def llamafactory(export: Path, work: Path) -> bool:
     return ok
 
 
+def _axolotl_rows(
+    config: dict[str, Any], model: Path, work: Path, name: str
+) -> list[tuple[int, ...]]:
+    """The token ids of each example Axolotl's dataset preparation yields for ``config``."""
+    import yaml
+    from axolotl.cli.args import PreprocessCliArgs
+    from axolotl.cli.config import load_cfg
+    from axolotl.common.datasets import load_datasets
+
+    base = {"base_model": str(model), "chat_template": "tokenizer_default",
+            "sequence_len": 512, "sample_packing": False, "micro_batch_size": 1, "num_epochs": 1,
+            "gradient_accumulation_steps": 1, "learning_rate": 1e-4, "output_dir": str(work / "out"),
+            "dataset_prepared_path": str(work / f"prepared-{name}")}  # fmt: skip
+    path = work / f"{name}.train.yaml"
+    path.write_text(yaml.safe_dump({**base, **config}, sort_keys=False))
+    train = load_datasets(cfg=load_cfg(str(path)), cli_args=PreprocessCliArgs()).train_dataset
+    return [tuple(ids) for ids in train["input_ids"]]
+
+
+def axolotl(export: Path, work: Path) -> bool:
+    """Prepare the datasets as `axolotl preprocess train.yaml` does; each domain alone says
+    which of the mixed examples are its."""
+    import yaml
+
+    config = yaml.safe_load((export / "axolotl.yaml").read_text())
+    model = export.parent / "model"  # written by `make` beside the exports
+    rows = _axolotl_rows(config, model, work, "all")
+    owner = {}
+    for entry in config["datasets"]:
+        name = Path(entry["path"]).stem
+        owner.update(
+            dict.fromkeys(_axolotl_rows({**config, "datasets": [entry]}, model, work, name), name)
+        )
+    got = dict(Counter(owner.get(r, "?") for r in rows))
+    ok = _report(
+        "Axolotl", export, got, f" (shuffle_merged_datasets {config['shuffle_merged_datasets']})"
+    )
+    print(f"  training examples: {len(rows):,}")
+    return ok
+
+
 def interleave(export: Path, work: Path) -> bool:
     run = subprocess.run([sys.executable, str(export / "interleave.py")], capture_output=True, text=True,
                          cwd=work)  # fmt: skip
@@ -141,30 +198,51 @@ def interleave(export: Path, work: Path) -> bool:
     return _report("interleave.py", export, report["domains"]) and run.returncode == 0
 
 
-TOOLS = {"llamafactory": llamafactory, "interleave": interleave}
+TOOLS = {"llamafactory": llamafactory, "axolotl": axolotl, "interleave": interleave}
 UNDER = False
+RESULTS: list[tuple[str, str, int, int]] = []  # tool, export, records it trains on, exported
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("tool", choices=["make", *TOOLS])
+    parser.add_argument("tool", nargs="?", choices=["make", *TOOLS])
     parser.add_argument(
-        "paths", nargs="+", type=Path, help="make: the folder to write; else exports"
+        "paths", nargs="*", type=Path, help="make: the folder to write; else exports"
     )
-    parser.add_argument("--interleave-under", action="store_true",
-                        help="llamafactory: override with interleave_under and record-share probabilities")  # fmt: skip
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--interleave-under",
+        action="store_true",
+        help="llamafactory: override with interleave_under and record-share probabilities",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI's smoke: make the exports in a temporary folder and check interleave.py",
+    )
+    args = parser.parse_args(argv)  # fmt: skip
     global UNDER
     UNDER = args.interleave_under
     if args.tool == "make":
         return make(args.paths[0])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    ok = True
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # Axolotl's telemetry: nothing leaves this machine
+    os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.quick:
+            make(Path(tmp) / "exports", model=False)
+            args.tool, args.paths = "interleave", [Path(tmp) / "exports" / n for n in MIXTURES]
+        if args.tool is None or not args.paths:
+            parser.error("name a tool and the exports to check (or make OUT, or --quick)")
+        ok = True
         for export in args.paths:
-            work = Path(tmp) / export.name
-            work.mkdir()
+            work = Path(tmp) / "work" / export.name
+            work.mkdir(parents=True)
             ok = TOOLS[args.tool](export.resolve(), work) and ok
+    print("\n| figure | result |\n|---|---|")
+    for tool, export, got, want in RESULTS:
+        print(
+            f"| {tool} · {export}: records trained, each domain's as exported | {got:,} of {want:,} = {got / want:.3f} x |"
+        )
     print(
         "\nall counts match"
         if ok
