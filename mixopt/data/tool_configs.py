@@ -56,7 +56,7 @@ def write_tool_configs(
     _write_interleave(folder / "interleave.py", counts, seed)
 
 
-def llamafactory_stage(drawn: Sequence[TokenizedDomain]) -> str:
+def _llamafactory_stage(drawn: Sequence[TokenizedDomain]) -> str:
     """``pt`` when every domain is plain text, else ``sft``: one stage trains the whole mix."""
     return "pt" if all(d.format == "text" for d in drawn) else "sft"
 
@@ -85,7 +85,7 @@ def _write_llamafactory(
     counts: Mapping[str, int],
     seed: int,
 ) -> None:
-    stage = llamafactory_stage(drawn)
+    stage = _llamafactory_stage(drawn)
     folder.mkdir()
     write_json_atomic(
         folder / "dataset_info.json", {d.name: _llamafactory_entry(d, stage) for d in drawn}
