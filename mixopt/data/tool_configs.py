@@ -105,9 +105,8 @@ def _write_llamafactory(
         *(f"#   {d.name}: {counts[d.name]} records" for d in drawn),
     ]
     if stage == "pt":
-        note.append(
-            "# stage pt packs the records into cutoff_len blocks and drops the last partial block."
-        )
+        note.append("# stage pt packs the records into cutoff_len blocks; it drops the last")
+        note.append("# partial block of each preprocessing batch (of preprocessing_batch_size).")
     else:
         note.append(
             "# stage sft: set `template` (your model's formats the chat domains; `empty` keeps"
