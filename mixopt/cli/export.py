@@ -20,9 +20,9 @@ def add_parser(subparsers: Any) -> None:
         description="Sample a mixture from the domains at a token budget (usually larger than "
         "the search budget) and write to --out: mixture.jsonl and a datasets folder (the mixed "
         "records), domains/NAME.jsonl (each domain's records), weights.json (token and record "
-        "shares, interleave_datasets probabilities), manifest.json, llamafactory/ "
-        "(dataset_info.json and the mixture.yaml data arguments), axolotl.yaml (a datasets: "
-        "list) and interleave.py (a datasets.interleave_datasets script).",
+        "shares), manifest.json, llamafactory/ (dataset_info.json and the mixture.yaml data "
+        "arguments), axolotl.yaml (a datasets: list) and interleave.py (a datasets script). "
+        "Each tool config trains on exactly the exported records per domain.",
         epilog="example: mixopt export --domains domains.json --model Qwen/Qwen2.5-0.5B "
         "--mixture my-study/best_mixture.json --budget 5M --out mixed/",
     )
@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for name, d in manifest["domains"].items():
         print(
-            f"  {name}: {d['tokens']:,} tokens, {d['records']:,} records, {d['epochs']:.2f} epochs"
+            f"  {name}: {d['tokens']:,} tokens ({d['tokens_exported']:,} in whole records), "
+            f"{d['records']:,} records, {d['epochs']:.2f} epochs"
         )
     return 0

@@ -16,6 +16,7 @@ __all__ = [
     "SizedDomain",
     "allocate",
     "check_budget",
+    "largest_budget",
     "largest_remainder",
     "max_shares",
     "natural_mixture",
@@ -138,9 +139,7 @@ def allocate(
 ) -> Allocation:
     """Tokens per domain for ``mixture``; :class:`InfeasibleMixtureError` if it passes a cap."""
     shares = normalize_mixture(mixture, domains)
-    parts = largest_remainder(
-        [shares[d.name] for d in domains], budget, [d.capacity for d in domains]
-    )
+    parts = _parts(shares, budget, domains)
     over = [
         f"{d.name} needs {n:,} tokens but holds {d.num_tokens:,} "
         f"x max_epochs {d.spec.max_epochs:g} "
@@ -149,12 +148,43 @@ def allocate(
         if n > d.capacity
     ]
     if over:
+        largest = largest_budget(shares, domains)
         raise InfeasibleMixtureError(
-            f"mixture is infeasible at budget {format_budget(budget)}: " + "; ".join(over)
+            f"mixture is infeasible at budget {format_budget(budget)}: "
+            + "; ".join(over)
+            + f"; the largest budget this mixture fits is {format_budget(largest)} "
+            f"(--budget {largest}), or raise those domains' max_epochs"
         )
     tokens = {d.name: n for d, n in zip(domains, parts, strict=True)}
     epochs = {d.name: tokens[d.name] / d.num_tokens for d in domains}
     return Allocation(budget, tokens, epochs)
+
+
+def _parts(shares: Mapping[str, float], budget: int, domains: Sequence[SizedDomain]) -> list[int]:
+    return largest_remainder(
+        [shares[d.name] for d in domains], budget, [d.capacity for d in domains]
+    )
+
+
+def largest_budget(shares: Mapping[str, float], domains: Sequence[SizedDomain]) -> int:
+    """The largest budget at which the (normalized) ``shares`` stay within every repetition cap."""
+
+    def fits(budget: int) -> bool:
+        parts = _parts(shares, budget, domains)
+        return all(n <= d.capacity for d, n in zip(domains, parts, strict=True))
+
+    # past (cap + 1) / share a domain's rounded-down part alone passes its cap; below that,
+    # rounding can still hand a capped domain's leftover unit to one with room, so search
+    low, high = (
+        0,
+        min(
+            math.floor((d.capacity + 1) / shares[d.name]) + 1 for d in domains if shares[d.name] > 0
+        ),
+    )
+    while high - low > 1:  # fits() is monotone: parts only grow with the budget
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
 
 
 def uniform_mixture(domains: Sequence[SizedDomain], budget: int | None = None) -> dict[str, float]:

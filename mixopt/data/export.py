@@ -1,5 +1,5 @@
-"""Materialize a mixture for the real fine-tune: the mixed records, and the weights in the
-form ``datasets.interleave_datasets`` takes."""
+"""Materialize a mixture for the real fine-tune: the mixed records, each domain's records in
+a file of its own, and the configs that train a tool on exactly those records."""
 
 from __future__ import annotations
 
@@ -15,23 +15,10 @@ from mixopt.data.allocation import Allocation, allocate
 from mixopt.data.sampling import document_order, plan_records
 from mixopt.data.sources import load_records
 from mixopt.data.tokenize import TokenizedDomain
-from mixopt.data.tool_configs import DOMAINS_DIR, record_shares, write_tool_configs
+from mixopt.data.tool_configs import DOMAINS_DIR, mix_description, write_tool_configs
 from mixopt.io import require_empty_dir, write_json_atomic
 
-__all__ = ["export_mixture", "interleave_probabilities"]
-
-
-def interleave_probabilities(
-    domains: Sequence[TokenizedDomain], allocation: Allocation
-) -> dict[str, float]:
-    """Per-*record* probabilities that give the allocation's per-*token* shares.
-
-    ``interleave_datasets`` picks records, not tokens: a domain of long records needs a
-    smaller record probability for the same token share, p_i ∝ tokens_i / mean_record_length_i.
-    """
-    raw = {d.name: allocation.tokens[d.name] / (d.num_tokens / d.num_records) for d in domains}
-    total = sum(raw.values())
-    return {k: v / total for k, v in raw.items()}
+__all__ = ["export_mixture"]
 
 
 def export_mixture(
@@ -47,11 +34,12 @@ def export_mixture(
 
     Files: ``mixture.jsonl`` (one record a line, with its ``domain``), ``dataset/`` (the same
     as a ``datasets.save_to_disk`` folder), ``domains/NAME.jsonl`` (each domain's records),
-    ``weights.json`` (token shares, record shares, and ``interleave_datasets`` probabilities
-    for the whole domains), ``manifest.json`` (per-domain tokens, records, epochs, seed,
-    provenance), and the configs of :mod:`mixopt.data.tool_configs` (``llamafactory/``,
-    ``axolotl.yaml``, ``interleave.py``). Records are exported whole, so the last record drawn from
-    each domain adds up to one record's tokens past the budget. Everything is written to a
+    ``weights.json`` (token and record shares, and how the tools mix the files),
+    ``manifest.json`` (per-domain tokens, records, epochs, seed, provenance), and the configs
+    of :mod:`mixopt.data.tool_configs` (``llamafactory/``, ``axolotl.yaml``, ``interleave.py``),
+    each of which trains on exactly the exported records. The allocation is exact (the
+    domains' tokens sum to ``budget``); records are exported whole, so each domain's file holds
+    its allocated tokens rounded up to its last whole record. Everything is written to a
     temporary folder first and renamed into place: ``out_dir`` exists only when complete.
     """
     from datasets import Dataset
@@ -79,9 +67,11 @@ def export_mixture(
                     fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in domain_rows)
         counts = {d.name: len(r) for d, r in zip(domains, rows_by_domain, strict=True)}
         write_tool_configs(tmp, out.resolve(), domains, counts, seed)
-        write_json_atomic(tmp / "weights.json", _weights(domains, allocation, counts, budget, seed, len(rows)))
+        write_json_atomic(tmp / "weights.json", _weights(domains, allocation, counts, seed))
         manifest = {**dict(provenance or {}), "budget": budget, "seed": seed, "records": len(rows)}
-        write_json_atomic(tmp / "manifest.json", {**manifest, **_exported(domains, allocation, plans)})
+        write_json_atomic(
+            tmp / "manifest.json", {**manifest, **_exported(domains, allocation, plans, seed)}
+        )
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
@@ -92,36 +82,36 @@ def export_mixture(
 
 
 def _weights(
-    domains: Sequence[TokenizedDomain], allocation: Allocation, counts: Mapping[str, int], budget: int, seed: int,
-    total: int,
-) -> dict[str, Any]:  # fmt: skip
-    """``weights.json``: token shares, record shares, ``interleave_datasets`` probabilities."""
+    domains: Sequence[TokenizedDomain], allocation: Allocation, counts: Mapping[str, int], seed: int
+) -> dict[str, Any]:
+    """``weights.json``: the allocation's token shares and how the tool configs mix the files."""
     names = [d.name for d in domains]
-    probs = interleave_probabilities(domains, allocation)
-    drawn = [n for n in names if allocation.tokens[n] > 0]  # interleave refuses a 0 probability
     return {
         "domains": names,
-        "token_shares": {n: allocation.tokens[n] / budget for n in names},
-        # over the exported files under domains/ (what the tool configs use)
-        "record_shares": record_shares(counts),
-        "interleave_datasets": {
-            "datasets": drawn,
-            "kwargs": {"probabilities": [probs[n] for n in drawn], "seed": seed, "stopping_strategy": "all_exhausted"},
-            "take": total,
-        },
+        "token_shares": {n: allocation.tokens[n] / allocation.budget for n in names},
+        "mix": mix_description(counts, seed),
     }
 
 
-def _exported(domains: Sequence[TokenizedDomain], allocation: Allocation, plans: Sequence[Any]) -> dict[str, Any]:
-    """The manifest's figures: tokens exported, and per domain tokens, records and epochs."""
-    lengths = [d.lengths() for d in domains]
+def _exported(
+    domains: Sequence[TokenizedDomain], allocation: Allocation, plans: Sequence[Any], seed: int
+) -> dict[str, Any]:
+    """The manifest's figures: per domain the tokens allocated and exported, records, epochs."""
+    exported = [int(d.lengths()[idx].sum()) for d, (idx, _) in zip(domains, plans, strict=True)]
+    counts = {d.name: len(idx) for d, (idx, _) in zip(domains, plans, strict=True)}
     return {
-        "tokens_exported": int(sum(ln[idx].sum() for ln, (idx, _) in zip(lengths, plans, strict=True))),
+        "tokens_allocated": allocation.budget,
+        "tokens_exported": sum(exported),
+        # what is exact, and what is not, in one place
+        "exact": "records: every tool config trains on exactly each domain's records; "
+        "tokens: the allocation sums to the budget, and each domain's file holds its allocated "
+        "tokens rounded up to its last whole record (tokens_exported - tokens < one record)",
         "domains": {
-            d.name: {"tokens": allocation.tokens[d.name], "records": len(idx), "epochs": allocation.epochs[d.name],
-                     "format": d.format}
-            for d, (idx, _) in zip(domains, plans, strict=True)
+            d.name: {"tokens": allocation.tokens[d.name], "tokens_exported": n, "records": counts[d.name],
+                     "epochs": allocation.epochs[d.name], "format": d.format}
+            for d, n in zip(domains, exported, strict=True)
         },
+        "mix": mix_description(counts, seed),
     }  # fmt: skip
 
 

@@ -1,9 +1,13 @@
 """A mixture in the forms fine-tuning tools read: LLaMA-Factory dataset entries and training
-arguments, an Axolotl ``datasets:`` list, and a ``datasets.interleave_datasets`` script.
+arguments, an Axolotl ``datasets:`` list, and a ``datasets`` script.
 
 Each tool reads the per-domain files of the export (``domains/NAME.jsonl``: the records
-sampled from that domain at the budget). The probabilities are those files' *record*
-shares, so drawing records with them gives, in expectation, each domain's exported tokens.
+sampled from that domain at the budget), and every config here trains on all of them once:
+the files already hold the mixture, so concatenating them (and shuffling) reproduces it
+exactly, record for record. Drawing from the files by probability does not: LLaMA-Factory's
+``interleave_under`` stops at the first exhausted file (a 3-record domain ends the mixture
+early), ``interleave_over`` repeats records, and ``interleave_datasets`` without replacement
+puts a small domain's last records at the end.
 """
 
 from __future__ import annotations
@@ -16,15 +20,22 @@ from typing import Any
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.io import write_json_atomic, write_text_atomic
 
-__all__ = ["DOMAINS_DIR", "record_shares", "write_tool_configs"]
+__all__ = ["DOMAINS_DIR", "mix_description", "write_tool_configs"]
 
 DOMAINS_DIR = "domains"
 
 
-def record_shares(counts: Mapping[str, int]) -> dict[str, float]:
-    """Each domain's share of the exported records (domains with none left out)."""
+def mix_description(counts: Mapping[str, int], seed: int) -> dict[str, Any]:
+    """How every tool config reproduces the mixture: the one description that ``weights.json``,
+    ``manifest.json`` and the configs share."""
     total = sum(counts.values())
-    return {name: n / total for name, n in counts.items() if n > 0}
+    return {
+        "strategy": "concatenate the files, then shuffle",
+        "files": {n: f"{DOMAINS_DIR}/{n}.jsonl" for n, c in counts.items() if c > 0},
+        "records": {n: c for n, c in counts.items() if c > 0},
+        "record_shares": {n: c / total for n, c in counts.items() if c > 0},
+        "shuffle_seed": seed,
+    }
 
 
 def write_tool_configs(
@@ -39,14 +50,18 @@ def write_tool_configs(
     ``final`` is where ``folder`` will be once renamed into place: the YAML files name
     absolute paths under it, since both tools resolve paths against their working directory.
     """
-    shares = record_shares(counts)
-    drawn = [d for d in domains if d.name in shares]
-    _write_llamafactory(folder / "llamafactory", final, drawn, shares, seed)
-    _write_axolotl(folder / "axolotl.yaml", final, drawn, counts, shares)
-    _write_interleave(folder / "interleave.py", shares, sum(counts.values()), seed)
+    drawn = [d for d in domains if counts[d.name] > 0]  # a file per domain that has records
+    _write_llamafactory(folder / "llamafactory", final, drawn, counts, seed)
+    _write_axolotl(folder / "axolotl.yaml", final, drawn, counts, seed)
+    _write_interleave(folder / "interleave.py", counts, seed)
 
 
-def _llamafactory_entry(d: TokenizedDomain) -> dict[str, Any]:
+def _llamafactory_stage(drawn: Sequence[TokenizedDomain]) -> str:
+    """``pt`` when every domain is plain text, else ``sft``: one stage trains the whole mix."""
+    return "pt" if all(d.format == "text" for d in drawn) else "sft"
+
+
+def _llamafactory_entry(d: TokenizedDomain, stage: str) -> dict[str, Any]:
     spec, file_name = d.spec, f"../{DOMAINS_DIR}/{d.name}.jsonl"  # relative to dataset_dir
     if d.format == "chat":
         # OpenAI-style messages: LLaMA-Factory's sharegpt formatting with role/content tags
@@ -57,43 +72,48 @@ def _llamafactory_entry(d: TokenizedDomain) -> dict[str, Any]:
     if d.format == "prompt_completion":
         columns = {"prompt": spec.prompt_field, "response": spec.completion_field}
         return {"file_name": file_name, "formatting": "alpaca", "columns": columns}
-    # plain text: the alpaca "prompt" column is what LLaMA-Factory's pre-training stage reads
-    return {"file_name": file_name, "formatting": "alpaca", "columns": {"prompt": spec.text_field}}
+    # plain text: `pt` reads the prompt column; `sft` drops a record without a response, so
+    # there the text is the response to an empty prompt (loss on all of it, as mixopt trains it)
+    column = "prompt" if stage == "pt" else "response"
+    return {"file_name": file_name, "formatting": "alpaca", "columns": {column: spec.text_field}}
 
 
 def _write_llamafactory(
     folder: Path,
     final: Path,
     drawn: Sequence[TokenizedDomain],
-    shares: Mapping[str, float],
+    counts: Mapping[str, int],
     seed: int,
 ) -> None:
+    stage = _llamafactory_stage(drawn)
     folder.mkdir()
-    write_json_atomic(folder / "dataset_info.json", {d.name: _llamafactory_entry(d) for d in drawn})
+    write_json_atomic(
+        folder / "dataset_info.json", {d.name: _llamafactory_entry(d, stage) for d in drawn}
+    )
     args = {
+        "stage": stage,
         "dataset_dir": str(final / "llamafactory"),
         "dataset": ",".join(d.name for d in drawn),
-        # interleave_under stops at the first exhausted file: no record is repeated beyond
-        # what the export already drew
-        "mix_strategy": "interleave_under",
-        "interleave_probs": ",".join(repr(shares[d.name]) for d in drawn),
+        # the files hold the mixture: concat trains on each record once (the trainer shuffles)
+        "mix_strategy": "concat",
         "seed": seed,
     }
-    text_only = all(d.format == "text" for d in drawn)
-    note = (
-        "# Data arguments for LLaMA-Factory (merge them into your training YAML).\n"
-        "# Probabilities: each domain's share of the exported records, in the order of `dataset`.\n"
-        + (
-            "# Text domains train with `stage: pt`.\n"
-            if text_only
-            else "# Text domains have no response column: they train only with `stage: pt`.\n"
-            if any(d.format == "text" for d in drawn)
-            else ""
+    note = [
+        "# Data arguments for LLaMA-Factory (merge them into your training YAML).",
+        "# concat trains on every exported record once: exactly the mixture. Set no interleave_probs:",
+        "# interleave_under stops at the first exhausted file, interleave_over repeats records.",
+        *(f"#   {d.name}: {counts[d.name]} records" for d in drawn),
+    ]
+    if stage == "pt":
+        note.append("# stage pt packs the records into cutoff_len blocks; it drops the last")
+        note.append("# partial block of each preprocessing batch (of preprocessing_batch_size).")
+    else:
+        note.append(
+            "# stage sft: set `template` (your model's formats the chat domains; `empty` keeps"
         )
-    )
-    # JSON scalars are YAML too; quoted, a single probability stays the string LLaMA-Factory splits
+        note.append("# prompt/completion and text records as mixopt trained them, unwrapped).")
     body = "".join(f"{key}: {json.dumps(value)}\n" for key, value in args.items())
-    write_text_atomic(folder / "mixture.yaml", note + body)
+    write_text_atomic(folder / "mixture.yaml", "\n".join(note) + "\n" + body)
 
 
 def _axolotl_entry(d: TokenizedDomain, final: Path) -> dict[str, Any]:
@@ -115,49 +135,46 @@ def _axolotl_entry(d: TokenizedDomain, final: Path) -> dict[str, Any]:
 
 
 def _write_axolotl(
-    path: Path,
-    final: Path,
-    drawn: Sequence[TokenizedDomain],
-    counts: Mapping[str, int],
-    shares: Mapping[str, float],
+    path: Path, final: Path, drawn: Sequence[TokenizedDomain], counts: Mapping[str, int], seed: int
 ) -> None:
     import yaml
 
     lines = [
         "# Datasets for Axolotl (merge them into your training YAML).",
-        "# Axolotl does not draw from datasets by probability: it concatenates the datasets listed",
-        "# and shuffles them. The mixture is in the files themselves: each holds the records sampled",
-        "# from its domain at the export budget, so training on all of them trains on the mixture.",
-        "# records per domain (share of records):",
-        *(f"#   {d.name}: {counts[d.name]} ({shares[d.name]:.4f})" for d in drawn),
+        "# Axolotl concatenates the datasets listed and shuffles them: each file holds the records",
+        "# sampled from its domain at the export budget, so it trains on exactly the mixture:",
+        *(f"#   {d.name}: {counts[d.name]} records" for d in drawn),
+        "# Axolotl drops records longer than sequence_len: set it above the longest record.",
     ]
-    body = {"datasets": [_axolotl_entry(d, final) for d in drawn], "shuffle_merged_datasets": True}
+    body = {
+        "datasets": [_axolotl_entry(d, final) for d in drawn],
+        "shuffle_merged_datasets": True,
+        "seed": seed,
+    }
     write_text_atomic(path, "\n".join(lines) + "\n" + yaml.safe_dump(body, sort_keys=False))
 
 
-_SNIPPET = '''"""Interleave the exported per-domain files with datasets.interleave_datasets.
+_SNIPPET = '''"""The exported mixture as one datasets.Dataset: every record of the per-domain files, once.
 
-Run it as is (python interleave.py [SAVE_DIR]) or copy the lines you need. The
-probabilities are the domains' shares of the exported records; drawing RECORDS records
-reproduces the mixture in expectation.
+Run it as is (python interleave.py [SAVE_DIR]) or copy the lines you need. The files hold
+the mixture, so concatenating them and shuffling reproduces it exactly; drawing from them by
+probability (interleave_datasets) would not: it drops or repeats records, or bunches a small
+domain's records at the end.
 """
 
 import json
 import sys
 from pathlib import Path
 
-from datasets import interleave_datasets, load_dataset
+from datasets import concatenate_datasets, load_dataset
 
 HERE = Path(__file__).resolve().parent
 FILES = {files}
-PROBABILITIES = {probabilities}
 RECORDS = {records}
 SEED = {seed}
 
 parts = [load_dataset("json", data_files=str(HERE / f), split="train") for f in FILES.values()]
-mixed = interleave_datasets(
-    parts, probabilities=PROBABILITIES, seed=SEED, stopping_strategy="all_exhausted"
-).select(range(RECORDS))
+mixed = concatenate_datasets(parts).shuffle(seed=SEED)
 
 if __name__ == "__main__":
     if len(sys.argv) > 1:
@@ -165,16 +182,16 @@ if __name__ == "__main__":
     counts = {{name: 0 for name in FILES}}
     for row in mixed:
         counts[row.get("mixopt_domain") or row["domain"]] += 1
-    print(json.dumps({{"records": len(mixed), "domains": counts}}))
+    print(json.dumps({{"records": len(mixed), "domains": counts, "expected": RECORDS}}))
+    sys.exit(0 if counts == RECORDS else 1)
 '''
 
 
-def _write_interleave(path: Path, shares: Mapping[str, float], records: int, seed: int) -> None:
-    files = {name: f"{DOMAINS_DIR}/{name}.jsonl" for name in shares}
+def _write_interleave(path: Path, counts: Mapping[str, int], seed: int) -> None:
+    mix = mix_description(counts, seed)
     text = _SNIPPET.format(
-        files=json.dumps(files, indent=4),
-        probabilities="[" + ", ".join(repr(p) for p in shares.values()) + "]",
-        records=records,
+        files=json.dumps(mix["files"], indent=4),
+        records=json.dumps(mix["records"], indent=4),
         seed=seed,
     )
     write_text_atomic(path, text)

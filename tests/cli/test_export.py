@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,26 @@ def test_export_events_and_quiet(
     assert len(err) == 1 and err[0].startswith("mixopt: error:") and "not empty" in err[0]
     last = json.loads(log.read_text().splitlines()[-1])
     assert last["event"] == "error" and "not empty" in last["problems"][0]
+
+
+def test_an_infeasible_budget_names_the_largest_that_fits(
+    tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mix.json").write_text(json.dumps({"finance": 0.7, "sql": 0.3}))
+    data = {"finance": "jsonl", "sql": "jsonl"}
+    base = ["export", "--domains", str(write_domains(tmp_path / "data", data, n=20))]
+    base += ["--model", str(tokenizer_dir), "--mixture", str(tmp_path / "mix.json")]
+    run = subprocess.run(
+        [sys.executable, "-m", "mixopt", *base, "--budget", "20k", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2 and not (tmp_path / "o").exists()
+    found = re.search(r"the largest budget this mixture fits is \S+ \(--budget (\d+)\)", run.stderr)
+    assert found, run.stderr
+    largest = int(found.group(1))
+    # that budget is exported; one token more is refused
+    assert main([*base, "--budget", str(largest), "--out", str(tmp_path / "fits")]) == 0
+    assert main([*base, "--budget", str(largest + 1), "--out", str(tmp_path / "over")]) == 2
+    assert f"--budget {largest})" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from mixopt.data.allocation import (
     allocate,
     check_budget,
+    largest_budget,
     largest_remainder,
     max_shares,
     natural_mixture,
@@ -185,3 +186,21 @@ def test_bounds_are_enforced_on_given_mixtures() -> None:
     with pytest.raises(ConfigError, match=r"share of 0.5; it must be in \[0.0, 0.3\]"):
         normalize_mixture({"a": 0.5, "b": 0.5}, domains)
     assert normalize_mixture({"b": 1.0, "a": 0.0}, domains) == {"a": 0.0, "b": 1.0}
+
+
+@settings(deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 5000), min_size=1, max_size=6),
+    raw=st.lists(st.floats(0.001, 1), min_size=6, max_size=6),
+)
+def test_largest_budget_fits_and_one_token_more_does_not(
+    sizes: list[int], raw: list[float]
+) -> None:
+    domains = _domains(sizes)
+    weights = raw[: len(sizes)]
+    mixture = {d.name: w / math.fsum(weights) for d, w in zip(domains, weights, strict=True)}
+    shares = normalize_mixture(mixture, domains)
+    largest = largest_budget(shares, domains)
+    allocate(mixture, largest, domains)  # fits
+    with pytest.raises(InfeasibleMixtureError, match=rf"fits is \S+ \(--budget {largest}\)"):
+        allocate(mixture, largest + 1, domains)

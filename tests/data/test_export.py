@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from mixopt.data.allocation import allocate
-from mixopt.data.export import export_mixture, interleave_probabilities
+from mixopt.data.export import export_mixture
 from mixopt.data.spec import load_domains
 from mixopt.data.tokenize import TokenizedDomain, tokenize_domains
 from mixopt.errors import ConfigError, InfeasibleMixtureError
@@ -56,38 +55,14 @@ def test_export_writes_records_dataset_weights_and_manifest(
     assert len(ds) == len(rows) and ds[0]["domain"] == rows[0]["domain"]
     weights = json.loads((out / "weights.json").read_text())
     assert weights["domains"] == ["finance", "sql", "support"]
-    assert sum(weights["interleave_datasets"]["kwargs"]["probabilities"]) == pytest.approx(1)
-
-
-def test_interleave_probabilities_reproduce_token_shares(
-    domains: tuple[TokenizedDomain, ...],
-) -> None:
-    alloc = allocate({"finance": 0.5, "sql": 0.3, "support": 0.2}, 6000, domains)
-    probs = interleave_probabilities(domains, alloc)
-    mean_len = {d.name: d.num_tokens / d.num_records for d in domains}
-    expected_tokens = {n: probs[n] * mean_len[n] for n in probs}
-    total = sum(expected_tokens.values())
-    assert {n: v / total for n, v in expected_tokens.items()} == pytest.approx(
-        {"finance": 0.5, "sql": 0.3, "support": 0.2}
-    )
-
-
-def test_interleave_datasets_accepts_the_weights(
-    tmp_path: Path, domains: tuple[TokenizedDomain, ...]
-) -> None:
-    from datasets import Dataset, interleave_datasets
-
-    out = export_mixture(
-        domains, {"finance": 0.5, "sql": 0.5, "support": 0.0}, 2000, tmp_path / "o"
-    )
-    spec = json.loads((out / "weights.json").read_text())["interleave_datasets"]
-    assert spec["datasets"] == ["finance", "sql"]  # a zero-share domain is left out
-    parts = [Dataset.from_list([{"d": name}] * 200) for name in spec["datasets"]]
-    mixed = interleave_datasets(parts, **spec["kwargs"]).select(range(spec["take"]))
-    assert len(mixed) == spec["take"]
-    sql_records = sum(row["d"] == "sql" for row in mixed)
-    assert sql_records == pytest.approx(
-        spec["kwargs"]["probabilities"][1] * spec["take"], abs=0.1 * spec["take"]
+    assert weights["token_shares"] == pytest.approx(mixture)
+    # one description of the mix, in both files
+    assert weights["mix"] == manifest["mix"] and weights["mix"]["records"] == by_domain
+    assert manifest["tokens_allocated"] == 3000 and "whole record" in manifest["exact"]
+    for name, d in manifest["domains"].items():  # each domain's tokens, rounded up to whole records
+        assert d["tokens"] <= d["tokens_exported"] and d["records"] == by_domain[name]
+    assert manifest["tokens_exported"] == sum(
+        d["tokens_exported"] for d in manifest["domains"].values()
     )
 
 

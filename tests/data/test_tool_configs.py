@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -11,12 +12,23 @@ from typing import Any
 import pytest
 import yaml
 
+from mixopt.data.allocation import allocate
 from mixopt.data.export import export_mixture
+from mixopt.data.sampling import plan_records
 from mixopt.data.spec import load_domains
 from mixopt.data.tokenize import TokenizedDomain, tokenize_domains
 from mixopt.testing import write_domains
 
-MIXTURE = {"finance": 0.5, "sql": 0.3, "support": 0.2}
+BUDGET, SEED = 6000, 5
+
+
+def _three_records(domains: tuple[TokenizedDomain, ...]) -> dict[str, float]:
+    """A mixture whose finance share draws exactly 3 records (interleaving's failure case)."""
+    for tokens in range(1, 200):
+        mixture = {"finance": tokens / BUDGET, "sql": 0.6, "support": 0.4 - tokens / BUDGET}
+        if len(plan_records(domains, allocate(mixture, BUDGET, domains), SEED)[0][0]) == 3:
+            return mixture
+    raise AssertionError("no share gives 3 finance records")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +40,7 @@ def exported(
         root / "data", {"finance": "jsonl", "sql": "parquet", "support": "inline"}, n=80
     )
     domains = tokenize_domains(load_domains(path), tokenizer, root / "cache")
-    out = export_mixture(domains, MIXTURE, 6000, root / "out", seed=5)
+    out = export_mixture(domains, _three_records(domains), BUDGET, root / "out", seed=SEED)
     return out, json.loads((out / "manifest.json").read_text())
 
 
@@ -38,21 +50,32 @@ def _load_json(path: str | Path) -> Any:
     return load_dataset("json", data_files=str(path), split="train")
 
 
+def _constants(path: Path) -> dict[str, Any]:
+    """The literal constants a script assigns at module level."""
+    tree = ast.parse(path.read_text())
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Dict | ast.Constant)
+    }  # fmt: skip
+
+
 def _records(manifest: dict[str, Any]) -> dict[str, int]:
     return {n: d["records"] for n, d in manifest["domains"].items()}
 
 
-def test_llamafactory_dataset_info_and_arguments(exported: tuple[Path, dict[str, Any]]) -> None:
+def test_llamafactory_concatenates_the_files(exported: tuple[Path, dict[str, Any]]) -> None:
     out, manifest = exported
     info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
     args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
     names = args["dataset"].split(",")
     assert names == ["finance", "sql", "support"] and set(info) == set(names)
-    assert args["mix_strategy"] == "interleave_under"
-    probs = [float(p) for p in args["interleave_probs"].split(",")]
-    assert sum(probs) == pytest.approx(1, abs=1e-12)
+    # every record once: no probabilities, whose first exhausted file would end the mixture
+    assert args["mix_strategy"] == "concat" and "interleave_probs" not in args
+    assert args["stage"] == "sft" and args["seed"] == SEED
     counts = _records(manifest)
-    assert probs == pytest.approx([counts[n] / manifest["records"] for n in names])
+    assert counts["finance"] == 3
     dataset_dir = Path(args["dataset_dir"])
     assert dataset_dir == out.resolve() / "llamafactory"
     for name in names:
@@ -63,18 +86,56 @@ def test_llamafactory_dataset_info_and_arguments(exported: tuple[Path, dict[str,
     assert info["support"]["formatting"] == "sharegpt"
     assert info["support"]["tags"]["role_tag"] == "role"
     assert info["sql"]["columns"] == {"prompt": "prompt", "response": "completion"}
-    assert info["finance"]["columns"] == {"prompt": "text"}
+    # sft drops a record without a response: text is the response to an empty prompt
+    assert info["finance"]["columns"] == {"response": "text"}
 
 
-def test_weights_record_shares_match_the_files(exported: tuple[Path, dict[str, Any]]) -> None:
+def test_a_text_only_export_trains_with_stage_pt(tmp_path: Path, tokenizer: Any) -> None:
+    path = write_domains(tmp_path / "data", {"finance": "jsonl", "code": "jsonl"}, n=40)
+    domains = tokenize_domains(load_domains(path), tokenizer)
+    out = export_mixture(domains, {"finance": 0.5, "code": 0.5}, 1500, tmp_path / "out")
+    args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert args["stage"] == "pt" and args["mix_strategy"] == "concat"
+    assert info["finance"]["columns"] == {"prompt": "text"}  # what stage pt reads
+
+
+def test_one_description_of_the_mixture(exported: tuple[Path, dict[str, Any]]) -> None:
     out, manifest = exported
     weights = json.loads((out / "weights.json").read_text())
-    files = {n: len(_load_json(out / "domains" / f"{n}.jsonl")) for n in MIXTURE}
-    assert files == _records(manifest) and sum(files.values()) == manifest["records"]
-    assert weights["record_shares"] == pytest.approx(
-        {n: c / manifest["records"] for n, c in files.items()}
+    counts = _records(manifest)
+    files = {n: len(_load_json(out / "domains" / f"{n}.jsonl")) for n in counts}
+    assert files == counts and sum(files.values()) == manifest["records"]
+    mix = weights["mix"]
+    assert mix == manifest["mix"] and mix["records"] == counts and mix["shuffle_seed"] == SEED
+    assert mix["files"] == {n: f"domains/{n}.jsonl" for n in counts}
+    assert mix["record_shares"] == pytest.approx(
+        {n: c / manifest["records"] for n, c in counts.items()}
     )
-    assert weights["token_shares"] == pytest.approx(MIXTURE)
+    assert weights["token_shares"] == {
+        n: d["tokens"] / BUDGET for n, d in manifest["domains"].items()
+    }
+    # the configs name the same files and state the same counts
+    args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert [Path(info[n]["file_name"]).name for n in args["dataset"].split(",")] == [
+        Path(f).name for f in mix["files"].values()
+    ]
+    axolotl = yaml.safe_load((out / "axolotl.yaml").read_text())
+    assert [
+        Path(e["path"]).relative_to(out.resolve()).as_posix() for e in axolotl["datasets"]
+    ] == list(mix["files"].values())
+    snippet = _constants(out / "interleave.py")
+    assert (
+        snippet["FILES"] == mix["files"]
+        and snippet["RECORDS"] == counts
+        and snippet["SEED"] == SEED
+    )
+    for text in (
+        (out / "llamafactory" / "mixture.yaml").read_text(),
+        (out / "axolotl.yaml").read_text(),
+    ):
+        assert all(f"#   {n}: {c} records" in text for n, c in counts.items())
 
 
 def test_axolotl_datasets_load(exported: tuple[Path, dict[str, Any]]) -> None:
@@ -88,7 +149,7 @@ def test_axolotl_datasets_load(exported: tuple[Path, dict[str, Any]]) -> None:
         assert entry["ds_type"] == "json" and Path(entry["path"]).is_absolute()
         ds = _load_json(entry["path"])
         assert len(ds) == counts[name]
-        assert f"#   {name}: {counts[name]} " in text  # the mixture, stated beside the list
+        assert f"#   {name}: {counts[name]} records" in text  # the mixture, stated beside the list
     assert entries["finance"]["type"] == "completion" and entries["finance"]["field"] == "text"
     assert entries["support"]["type"] == "chat_template"
     assert (
@@ -119,12 +180,9 @@ def test_interleave_snippet_runs_as_written(
     )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
+    # every exported record once, the 3-record domain included: exactly the mixture
+    assert report["records"] == manifest["records"] and report["domains"] == _records(manifest)
     total = manifest["records"]
-    assert report["records"] == total
-    for name, expected in _records(manifest).items():
-        # a binomial draw of `total` records: within 4 standard deviations of its mean
-        p = expected / total
-        assert abs(report["domains"][name] - expected) <= 4 * (total * p * (1 - p)) ** 0.5 + 1
     from datasets import load_from_disk
 
     assert len(load_from_disk(str(saved))) == total
@@ -135,7 +193,7 @@ def test_a_zero_share_domain_is_left_out(tmp_path: Path, tokenizer: Any) -> None
     domains: tuple[TokenizedDomain, ...] = tokenize_domains(load_domains(path), tokenizer)
     out = export_mixture(domains, {"finance": 1.0, "sql": 0.0}, 1500, tmp_path / "out")
     args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
-    assert args["dataset"] == "finance" and args["interleave_probs"] == "1.0"  # a string, as split
+    assert args["dataset"] == "finance" and args["mix_strategy"] == "concat"
     assert [p.name for p in (out / "domains").iterdir()] == ["finance.jsonl"]
     axolotl = yaml.safe_load((out / "axolotl.yaml").read_text())
     assert [Path(e["path"]).name for e in axolotl["datasets"]] == ["finance.jsonl"]
