@@ -122,7 +122,7 @@ def _parse_task(entry: Any, base_dir: Path, where: str) -> NamedTask:
         raise ConfigError(
             f"{where}: {entry['kind']!r} did not give an object with evaluate(model, tokenizer)"
         )
-    weight = entry.get("weight", 1.0)
+    weight = entry.get("weight")  # None: not given (see EvalSuite on mixed scales)
     return NamedTask(name, evaluator, weight)
 
 
