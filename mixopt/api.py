@@ -1,4 +1,4 @@
-"""The Python API: ``optimize_mixture(model, data, evaluator, budget=...)``, ``resume_search``.
+"""The Python API: ``optimize_mixture(model, domains, evaluator, budget=...)``, ``resume_search``.
 
 Both run a study (:mod:`mixopt.search`) and then write its report (:mod:`mixopt.report`):
 the API is where the two meet, so neither imports the other.
@@ -21,7 +21,7 @@ __all__ = ["optimize_mixture", "resume_search", "write_report_quietly"]
 
 def optimize_mixture(
     model: str | None = None,
-    data: str | Path | Sequence[Any] | None = None,
+    domains: str | Path | Sequence[Any] | None = None,
     evaluator: Any = None,
     budget: str | int | None = None,
     *,
@@ -33,22 +33,31 @@ def optimize_mixture(
     runner: Any = None,
     **settings: Any,
 ) -> Any:
-    """Search the domain mixture of ``data`` that maximizes ``evaluator``'s out-of-domain score;
-    return a :class:`~mixopt.search.results.SearchResult`.
+    """Search the mixture of ``domains`` that maximizes ``evaluator``'s out-of-domain score;
+    return a :class:`~mixopt.search.results.SearchResult` (``trials_dataframe()`` for a table).
 
-    ``model``: a hub id or local folder. ``data``: a domains file, its parsed list, or
-    :class:`~mixopt.data.spec.DomainSpec` objects. ``evaluator``: a task file, ``module:attr``,
-    or an object with ``evaluate(model, tokenizer)``. ``budget``: training tokens per trial
-    (``"50k"``). ``spec``: a whole :class:`~mixopt.study.spec.StudySpec` (the other arguments
-    change it). ``train``: a :class:`~mixopt.training.config.TrainConfig` or its fields.
-    ``baselines``: extra named mixtures scored beside uniform and natural. ``settings``: any
-    other setting by the name ``mixopt search`` gives it (``trials=32``, ``sampler="tpe"``,
-    ``out="my-study"``, ``domains=`` for ``data``); see ``mixopt search --help``.
+    Every keyword is the setting's name in ``mixopt search`` (``--domains``, ``--model``,
+    ``--eval``/``--evaluator``, ``--budget``, ``--trials``...), with underscores.
+    ``model``: a hub id or local folder. ``domains``: a domains file, its parsed list, or
+    :class:`~mixopt.data.spec.DomainSpec` objects (``data=``, its former name, still works
+    and warns). ``evaluator``: a task file, ``module:attr``, or an object with
+    ``evaluate(model, tokenizer)``. ``budget``: training tokens per trial (``"50k"``).
+    ``spec``: a whole :class:`~mixopt.study.spec.StudySpec` (the other arguments change it).
+    ``train``: a :class:`~mixopt.training.config.TrainConfig` or its fields. ``baselines``:
+    extra named mixtures scored beside uniform and natural. ``settings``: any other setting
+    (``trials=32``, ``sampler="tpe"``, ``out="my-study"``); see ``mixopt search --help``.
     ``quiet``: no progress lines on stderr. ``events``: a file to append the JSON-lines
     event log to; the study's folder always gets ``events.jsonl``. ``runner``: a picklable
     ``(TrialSpec, report) -> TrialResult`` to run in place of the real trial.
     """
-    given = {"model": model, "domains": data, "evaluator": evaluator, "budget": budget}
+    if "data" in settings:  # the name before the API took the CLI's
+        import warnings
+
+        warnings.warn("optimize_mixture(data=...) is now domains=... (as --domains)", DeprecationWarning, stacklevel=2)  # fmt: skip
+        if domains is not None:
+            raise ConfigError("optimize_mixture: give domains= only (data= is its former name)")
+        domains = settings.pop("data")
+    given = {"model": model, "domains": domains, "evaluator": evaluator, "budget": budget}
     settings.update({k: v for k, v in given.items() if v is not None})
     if baselines is not None:  # {name: mixture}, or mixture files as --baseline takes them
         settings["baselines"] = baselines

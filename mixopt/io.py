@@ -1,9 +1,17 @@
-"""Writing files so that a killed process never leaves a half-written one behind."""
+"""Writing files so that a killed process never leaves a half-written one behind.
+
+Files are written with the permissions any new file gets (``0o666`` less the umask: with the
+usual umask 022 or 002, readable by the group), so a study folder on shared storage can be
+read by the team and by other nodes of a cluster; a file that holds a password (a URL with
+``user:password@``, e.g. a ``--storage`` or ``--tracking-uri`` given with one) stays private
+to its owner (0600).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,6 +19,9 @@ from typing import Any
 from mixopt.errors import ConfigError
 
 __all__ = [
+    "dir_mode",
+    "file_mode",
+    "holds_password",
     "is_url",
     "read_json",
     "read_mixture",
@@ -23,10 +34,41 @@ __all__ = [
 ]
 
 
+_PASSWORD_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@\"']+:[^/\s@\"']+@")
+
+
+def holds_password(text: str) -> bool:
+    """Whether ``text`` holds a URL with a password (``postgresql://user:secret@host/db``)."""
+    return _PASSWORD_URL.search(text) is not None
+
+
+def file_mode() -> int:
+    """The permissions ``open()`` gives a new file: ``0o666`` less the process's umask."""
+    return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+    """The permissions ``mkdir()`` gives a new folder (``tempfile.mkdtemp`` makes it 0700)."""
+    return 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux says it without changing it (os.umask both sets and reads, racing threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: str | Path, data: bytes, mode: int | None = None) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it
     (a killed process leaves the old file or the new one, never half of one). ``mode``: the
-    file's permissions (the temporary file is private, 0600, until then)."""
+    file's permissions (default: :func:`file_mode`, as any new file; the temporary file is
+    private, 0600, until it is complete)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -34,8 +76,7 @@ def write_bytes_atomic(path: str | Path, data: bytes, mode: int | None = None) -
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, file_mode() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -44,12 +85,15 @@ def write_bytes_atomic(path: str | Path, data: bytes, mode: int | None = None) -
 
 
 def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
-    """Atomically write ``text`` as UTF-8 (see :func:`write_bytes_atomic`)."""
+    """Atomically write ``text`` as UTF-8 (see :func:`write_bytes_atomic`); text holding a
+    password (see :func:`holds_password`) is written private (0600) unless ``mode`` says."""
+    if mode is None and holds_password(text):
+        mode = 0o600
     write_bytes_atomic(path, text.encode("utf-8"), mode)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
+    """Atomically write ``obj`` as indented JSON (see :func:`write_text_atomic`)."""
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 

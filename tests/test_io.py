@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mixopt.errors import ConfigError
-from mixopt.io import is_url, read_json, read_yaml
+from mixopt.io import (
+    holds_password,
+    is_url,
+    read_json,
+    read_yaml,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,3 +62,31 @@ def test_plain_yaml_and_json_are_read(tmp_path: Path) -> None:
 )
 def test_urls_are_told_from_paths(value: str, url: bool) -> None:
     assert is_url(value) is url
+
+
+@pytest.fixture()
+def umask() -> Any:
+    """Set the process's umask for a test, and put it back."""
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_files_get_the_permissions_any_new_file_gets(tmp_path: Path, umask: Any, mask: int, mode: int) -> None:
+    umask(mask)
+    write_json_atomic(tmp_path / "results.json", {"score": 1.0})
+    write_text_atomic(tmp_path / "index.html", "<html></html>")
+    assert stat.S_IMODE((tmp_path / "results.json").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "index.html").stat().st_mode) == mode
+    with open(tmp_path / "plain.txt", "w") as fh:  # what open() gives: the same
+        fh.write("x")
+    assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == mode
+
+
+def test_a_file_holding_a_password_stays_private(tmp_path: Path, umask: Any) -> None:
+    write_json_atomic(tmp_path / "study.json", {"storage": "postgresql://me:s3cret@db/mixopt"})
+    write_json_atomic(tmp_path / "other.json", {"storage": "postgresql://me@db/mixopt", "url": "http://h:5000/x"})
+    assert stat.S_IMODE((tmp_path / "study.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "other.json").stat().st_mode) == 0o644
+    assert holds_password("mysql://u:p@h/d") and not holds_password("sqlite:////abs/study.db")

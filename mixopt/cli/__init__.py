@@ -16,6 +16,17 @@ from mixopt.errors import MixoptError
 __all__ = ["main", "run"]
 
 _SUBCOMMANDS = ("search", "validate", "export", "cluster", "report", "ls", "tiny-model")
+EPILOG = """example (check the inputs, search, then export the best mixture at the real budget):
+  mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B --budget 50k \\
+      --eval my_task.yaml
+  mixopt search --domains domains.json --model Qwen/Qwen2.5-0.5B --budget 50k \\
+      --eval my_task.yaml --trials 32 --out my-study
+  mixopt export --domains domains.json --model Qwen/Qwen2.5-0.5B \\
+      --mixture my-study/best_mixture.json --budget 5M --out mixed/
+
+Run 'mixopt COMMAND --help' for a command's options; 'mixopt ls' lists the evaluators,
+samplers and search spaces. Expected failures print one line each ('mixopt: error: ...')
+and exit with status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,11 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="mixopt",
-        description="Find the domain mixture that makes a fine-tuned LLM generalize best "
+        description="Find the domain mixture that makes a fine-tuned LLM generalize best\n"
         "to domains none of its training data covers.",
-        epilog="Run 'mixopt COMMAND --help' for a command's options; 'mixopt ls' lists the "
-        "evaluators, samplers and search spaces. Expected failures print one line each "
-        "('mixopt: error: ...') and exit with status 2.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the example's lines
     )
     parser.add_argument("--version", action="version", version=f"mixopt {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

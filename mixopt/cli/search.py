@@ -55,16 +55,17 @@ def run(args: argparse.Namespace) -> int:
 def print_result(result: Any) -> None:
     best = result.best
     counts = result.counts()
-    print("\nBest mixture:")
+    lost = result.verdict  # the best did not beat uniform: never under a bare "Best mixture"
+    print(f"\n{lost}; the best trial's mixture:" if lost else "\nBest mixture:")
     print_table(
         ["domain", "share"],
         [[k, round(v, 4)] for k, v in sorted(best.mixture.items(), key=lambda kv: -kv[1])],
     )
     confirmed = bool(best.confirmed)
     header = ["mixture", "score", "std" if confirmed else "", "search score", "lift of best"]
-    rows = [["best", _num(best.score), _num(best.spread) if confirmed else "", _num(best.search_score), ""]]
+    rows = [["best", _num(best.score), _spread(best) if confirmed else "", _num(best.search_score), ""]]
     for name, c in sorted(result.baselines.items()):
-        rows.append([name, _num(c.score), _num(c.spread) if c.confirmed else "", _num(c.search_score),
+        rows.append([name, _num(c.score), _spread(c) if c.confirmed else "", _num(c.search_score),
                      _signed(result.lift.get(name))])  # fmt: skip
     seeds = len(best.confirmed)
     what = f"mean of {seeds} fresh seed{'s' if seeds > 1 else ''}, every mixture at the best trial's training settings" if confirmed else "single runs"  # fmt: skip
@@ -75,7 +76,13 @@ def print_result(result: Any) -> None:
     print(f"wrote {result.paths['best_mixture']} and {result.paths['results']}")
     if "report" in result.paths:
         print(f"report: {result.paths['report']}")
-    print(f"see every trial: {result.mlflow_command}")
+    if result.paths.get("tracking_uri") != "none":  # --tracking-uri none: no runs to see
+        print(f"see every trial: {result.mlflow_command}")
+
+
+def _spread(c: Any) -> str:
+    """The std over the confirmation seeds; one seed has none (never a std of 0)."""
+    return f"no spread ({len(c.confirmed)} seed)" if c.spread is None else f"{c.spread:.4f}"
 
 
 def _num(value: float | None) -> str:

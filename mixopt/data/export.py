@@ -16,7 +16,7 @@ from mixopt.data.sampling import document_order, plan_records
 from mixopt.data.sources import load_records
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.data.tool_configs import DOMAINS_DIR, mix_description, write_tool_configs
-from mixopt.io import require_empty_dir, write_json_atomic
+from mixopt.io import dir_mode, require_empty_dir, write_json_atomic
 
 __all__ = ["export_mixture"]
 
@@ -56,6 +56,7 @@ def export_mixture(
     rows = [rows_by_domain[i][j] for i, j in order.tolist()]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
+    os.chmod(tmp, dir_mode())  # mkdtemp makes it private; an export is an ordinary folder
     try:
         with open(tmp / "mixture.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

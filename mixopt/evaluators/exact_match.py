@@ -6,7 +6,7 @@ import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from mixopt.evaluators._base import EvalResult
 from mixopt.evaluators._data import fill_template, named_fields, read_records, require_fields
@@ -26,6 +26,8 @@ def normalize_answer(text: str) -> str:
 class ExactMatchTask:
     """Greedy generation after the prompt, cut at the first stop string and compared with the
     answer (or any of a list of answers). Score: exact-match rate."""
+
+    score_scale: ClassVar[str] = "fraction"  # see EvalSuite: scales are never mixed silently
 
     data: str
     """JSONL file: a prompt (or the fields of ``template``) and ``answer``."""

@@ -17,6 +17,8 @@ from mixopt.evaluators._lm import model_device
 
 __all__ = ["LmEvalTask"]
 
+_RATES = ("acc", "acc_norm", "exact_match", "em", "f1", "mc1", "mc2")  # lm-eval metrics in [0, 1]
+
 
 @dataclass(frozen=True)
 class LmEvalTask:
@@ -34,6 +36,11 @@ class LmEvalTask:
     limit: int | None = None
     """At most this many documents per task."""
     batch_size: int = 16
+
+    @property
+    def score_scale(self) -> str | None:
+        """``fraction`` for the rate metrics (between 0 and 1), else not declared (see EvalSuite)."""
+        return "fraction" if self.metric.split(",")[0] in _RATES else None
 
     def _task_manager(self) -> Any:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from mixopt.errors import ConfigError
 from mixopt.evaluators._base import EvalResult
@@ -18,6 +18,8 @@ __all__ = ["LossTask"]
 class LossTask:
     """Held-out loss: text records (all tokens scored) or prompt/completion records
     (completion tokens scored). Score: the negative mean token loss (higher is better)."""
+
+    score_scale: ClassVar[str] = "negative loss"  # see EvalSuite: scales are never mixed silently
 
     data: str
     """JSONL file of records."""

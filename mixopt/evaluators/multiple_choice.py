@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from mixopt.errors import ConfigError
 from mixopt.evaluators._base import EvalResult
@@ -18,6 +18,8 @@ class MultipleChoiceTask:
     """Log-likelihood scoring of each choice given the prompt. Score: accuracy. Also reports
     length-normalized accuracy (log-likelihood per character of the choice), which does not
     favour short choices."""
+
+    score_scale: ClassVar[str] = "fraction"  # see EvalSuite: scales are never mixed silently
 
     data: str
     """JSONL file: a prompt (or the fields of ``template``), ``choices`` and ``answer``."""

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mixopt.errors import ConfigError
 from mixopt.evaluators._base import EvalResult
@@ -81,6 +81,8 @@ def results_match(
 class SqlExecutionTask:
     """Generate SQL for each question and score it by executing it. Score: execution accuracy.
     Also reports exact match of the normalized SQL, and the rates of errors and timeouts."""
+
+    score_scale: ClassVar[str] = "fraction"  # see EvalSuite: scales are never mixed silently
 
     data: str
     """JSONL file: a prompt (or the fields of ``template``), the gold ``query``, optionally ``db``."""

@@ -151,7 +151,8 @@ def _parse_task(
         return None, [f"{where}: {exc}"]
     if not isinstance(evaluator, Evaluator):
         return None, [f"{where}: {entry['kind']!r} did not give an object with evaluate(model, tokenizer)"]  # fmt: skip
-    return NamedTask(name, evaluator, entry.get("weight", 1.0)), []
+    weight = entry.get("weight")  # None: not given (see EvalSuite on mixed scales)
+    return NamedTask(name, evaluator, weight), []
 
 
 def _task_name(entry: Any) -> str | None:

@@ -45,7 +45,7 @@ def save_png(fig: Figure, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     # a page to share: readable like any file written with open()
-    write_bytes_atomic(path, buffer.getvalue(), 0o644)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def scored_trials(data: ReportData) -> list[TrialRecord]:

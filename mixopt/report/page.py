@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mixopt.io import write_text_atomic
 from mixopt.report.data import ReportData, gather
+from mixopt.study.summary import verdict
 
 __all__ = ["REPORT_DIR", "render", "write_report"]
 
@@ -68,7 +69,7 @@ def write_report(folder: str | Path, top: int = TOP_TRIALS) -> Path:
         if stale.name not in images:
             stale.unlink()
     page = out / "index.html"
-    write_text_atomic(page, render(data, list(images), top), 0o644)
+    write_text_atomic(page, render(data, list(images), top))
     return page
 
 
@@ -109,7 +110,12 @@ def _headline(data: ReportData) -> list[str]:
         return [
             "<p class='note'>No trial has completed yet: there is no best mixture to report.</p>"
         ]
-    out = ["<h2>Best mixture</h2>"]
+    lost = verdict(data.best, data.baselines, data.lift)
+    if lost is None:
+        out = ["<h2>Best mixture</h2>"]
+    else:  # never under a bare "Best mixture": say so with the numbers
+        out = ["<h2>No mixture beat uniform</h2>",
+               f"<p class='note'>{_e(lost)}. The shares below are the best trial's mixture.</p>"]  # fmt: skip
     lifts = []
     for name in ("uniform", "natural", *sorted(set(data.lift) - {"uniform", "natural"})):
         lift = data.lift.get(name)
@@ -117,7 +123,7 @@ def _headline(data: ReportData) -> list[str]:
             lifts.append(f"Lift over {name}: not available (the baseline has no score).")
             continue
         spread = (f" ± {lift.spread:.4f} (std of the differences over {lift.seeds} paired fresh seeds)"
-                  if lift.spread is not None else " (single runs: no spread)")  # fmt: skip
+                  if lift.spread is not None else f" ({_seeds(lift.seeds)}: no spread)")  # fmt: skip
         lifts.append(f"Lift over {name}: <b>{lift.value:+.4f}</b>{_e(spread)}")
     out.append("<p class='lift'>" + "<br>".join(lifts) + "</p>")
     shares = sorted(data.best.mixture.items(), key=lambda kv: -kv[1])
@@ -145,6 +151,10 @@ def _headline(data: ReportData) -> list[str]:
         )
     )
     return out
+
+
+def _seeds(n: int) -> str:
+    return "single runs" if n == 0 else f"{n} paired fresh seed{'s' * (n > 1)}"
 
 
 def _metrics_table(data: ReportData, top: int) -> str:

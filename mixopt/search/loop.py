@@ -48,7 +48,7 @@ class StudyLoop:
         self.total = len(session.study.baselines) + spec.search.trials
         finished = self.store.finished()  # trials a resumed study already ran
         self.done = len(finished)
-        self.progress = Progress(self.total, self.done, slots, self.events)
+        self.progress = Progress(self.total, self.done, slots, self.events, session.study.context.trial.evaluator.intermediate)
         self.asha = self._pruning(finished.values())
         self.live: dict[int, Job] = {}
         self.asked: dict[int, Any] = {}  # trial number -> its Optuna trial

@@ -1,7 +1,10 @@
 """Live progress of a search: trials done, running, pruned, failed; best so far; ETA.
 
 Turns the searcher's callbacks into events (see :mod:`mixopt.events`): a line for people,
-an object for scripts.
+an object for scripts. Each number on a line says what it is: a trial's intermediate scores
+are its ``intermediate`` task's alone (``intermediate 'heldout' -7.8123``), on that task's
+scale, while ``score`` and ``best score`` are the whole suite's (its weighted mean), so the
+two are not compared.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ __all__ = ["Progress"]
 class Progress:
     """Called by the searcher with ``start``, ``report``, ``complete``, ``prune`` or ``fail``."""
 
-    def __init__(self, total: int, done: int, concurrency: int, events: EventLog) -> None:
+    def __init__(
+        self, total: int, done: int, concurrency: int, events: EventLog, intermediate: str | None = None
+    ) -> None:
         self.total, self.done, self.concurrency, self.events = total, done, concurrency, events
+        # the task scored at checkpoints: its name labels the intermediate numbers
+        self.probe = "intermediate" if intermediate is None else f"intermediate {intermediate!r}"
         self.running = self.pruned = self.failed = 0
         self.best: float | None = None
         self.started = time.monotonic()
@@ -37,7 +44,7 @@ class Progress:
         if event == "report":
             step, total = (payload or {}).get("step"), (payload or {}).get("total_steps")
             value = float((payload or {})["value"])
-            self.events.emit("trial_reported", self._line(f"       {label}: step {step}/{total}, intermediate {value:.4f}"),
+            self.events.emit("trial_reported", self._line(f"       {label}: step {step}/{total}, {self.probe} {value:.4f}"),
                              **ids, step=step, total_steps=total, intermediate=value)  # fmt: skip
             return
         self.running -= 1
@@ -56,7 +63,7 @@ class Progress:
         elif event == "prune":
             value = float((payload or {}).get("intermediate", float("nan")))
             self.pruned += 1
-            self.events.emit("trial_finished", self._line(f"pruned {label} at intermediate {value:.4f}"),
+            self.events.emit("trial_finished", self._line(f"pruned {label} at {self.probe} {value:.4f}"),
                              **ids, state="PRUNED", score=None, intermediate=value)  # fmt: skip
         else:
             self.failed += 1
@@ -65,12 +72,12 @@ class Progress:
                              state="FAIL", score=None, error=error)  # fmt: skip
 
     def _line(self, what: str) -> str:
-        best = "-" if self.best is None else f"{self.best:.4f}"
+        best = "-" if self.best is None else f"{self.best:.4f}"  # the suite's score, as "score" is
         elapsed = time.monotonic() - self.started
         left = self.total - self.done
         eta = "-" if not self.finished_here else _duration(elapsed / self.finished_here * left)
         return (f"[{self.done:>3}/{self.total}] {what}  | running {self.running}, pruned {self.pruned}, "
-                f"failed {self.failed}, best {best}, ETA {eta}")  # fmt: skip
+                f"failed {self.failed}, best score {best}, ETA {eta}")  # fmt: skip
 
 
 def _duration(seconds: float) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.study.store import count_states
-from mixopt.study.summary import Candidate, Lift
+from mixopt.study.summary import Candidate, Lift, verdict
 from mixopt.study.trials import TrialRecord
 
 __all__ = ["SearchResult"]
@@ -38,21 +38,31 @@ class SearchResult:
         """Best score minus each baseline's (confirmed means where available)."""
         return {n: v.value for n, v in self.lifts.items()}
 
+    @property
+    def verdict(self) -> str | None:
+        """``No mixture beat uniform (...)`` with the scores when the best does not beat the
+        uniform mixture on the confirmed mean; None when it does."""
+        return verdict(self.best, self.baselines, self.lifts)
+
     def counts(self) -> dict[str, int]:
         """Trials in all and by state (``complete``, ``pruned``, ``fail``)."""
         return count_states(self.trials)
 
     def trials_dataframe(self) -> Any:
-        """Every trial as a pandas DataFrame: one row a trial, ``share.<domain>`` and
-        ``train.<knob>`` columns, the score, the state and the role."""
+        """Every trial as a pandas DataFrame, one row a trial in trial order (as Optuna's
+        ``Study.trials_dataframe()``): ``number``, ``role``, ``state``, ``score``, a
+        ``share.<domain>`` column per domain, ``train.<knob>`` per searched training knob,
+        ``metric.<name>`` per evaluator metric, ``datetime_start``, ``datetime_complete``,
+        ``duration`` (a Timedelta) and ``error`` (why a failed trial failed)."""
         import pandas as pd
 
         rows = []
-        for t in self.trials:
+        for t in sorted(self.trials, key=lambda t: t.number):
             row: dict[str, Any] = {"number": t.number, "role": t.role, "state": t.state, "score": t.score}
             row.update({f"share.{k}": v for k, v in t.mixture.items()})
             row.update({f"train.{k}": v for k, v in t.train.items()})
             row.update({f"metric.{k}": v for k, v in t.metrics.items()})
-            row["error"] = t.error
+            row.update(datetime_start=t.started, datetime_complete=t.ended,
+                       duration=None if t.seconds is None else pd.Timedelta(seconds=t.seconds), error=t.error)  # fmt: skip
             rows.append(row)
         return pd.DataFrame(rows)

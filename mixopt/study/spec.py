@@ -95,7 +95,7 @@ class ModelSpec:
 class EvaluatorSpec:
     """What scores a trial out of domain."""
 
-    tasks: Any = setting(None, name="evaluator", flag="--eval", metavar="TASKS")
+    tasks: Any = setting(None, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS")
     """Task file (downstream/*.yaml) or module:attr; from Python also an evaluator object."""
 
 

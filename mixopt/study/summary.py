@@ -10,7 +10,7 @@ from typing import Any
 
 from mixopt.study.trials import TrialRecord
 
-__all__ = ["Candidate", "Confirmation", "Lift", "Summary", "best_number", "summarize"]
+__all__ = ["Candidate", "Confirmation", "Lift", "Summary", "best_number", "summarize", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,26 @@ class Summary:
     baselines: dict[str, Candidate]
     baseline_numbers: dict[str, int]
     lift: dict[str, Lift]
+
+    @property
+    def verdict(self) -> str | None:
+        """``No mixture beat uniform (...)`` with the numbers, or None (see :func:`verdict`)."""
+        return verdict(self.best, self.baselines, self.lift)
+
+
+def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Mapping[str, Lift]) -> str | None:
+    """``No mixture beat uniform (best X vs uniform Y, ...; lift -Z)`` when the best mixture does
+    not beat the uniform one on the confirmed mean (the search score without confirmation
+    runs), for the CLI, ``best_mixture.json`` and the report; None when it does (or there is
+    no uniform score to compare). A uniform baseline that won the search is the best with a
+    lift of 0: no mixture beat it."""
+    uniform, over = baselines.get("uniform"), lift.get("uniform")
+    if best is None or uniform is None or over is None or over.value > 0:
+        return None
+    seeds = len(best.confirmed)
+    what = f"mean of {seeds} fresh seed{'s' * (seeds > 1)}" if seeds else "search scores"
+    return (f"No mixture beat uniform (best {best.score:.4f} vs uniform {uniform.score:.4f}, {what}; "
+            f"lift {over.value:+.4f})")  # fmt: skip
 
 
 def best_number(trials: Sequence[TrialRecord]) -> int | None:

@@ -74,3 +74,13 @@ def test_the_event_log_tells_the_study_as_it_ran(three_domain_run: dict[str, Any
     assert three_domain_run["stdout"] == ""
     err = three_domain_run["stderr"]
     assert err.count("start  trial") == 5 and err.count("done   trial") == 5
+
+
+def test_progress_lines_say_what_each_number_is(three_domain_run: dict[str, Any]) -> None:
+    # the checkpoints' numbers are the intermediate task's own score, named as such; the
+    # trial's score and the best so far are the suite's: labelled so, never side by side unnamed
+    err = three_domain_run["stderr"].splitlines()
+    reported = [line for line in err if ": step " in line]
+    assert reported and all("intermediate 'finance_loss' " in line for line in reported), reported[:2]
+    assert all(", best score " in line for line in err if line.startswith("[")), err[:3]
+    assert not any(", best -" in line or ", best 0" in line for line in err)

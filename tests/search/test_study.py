@@ -248,8 +248,9 @@ def test_cli_study(
     assert main(args) == 0
     captured = capsys.readouterr()
     text = captured.out
+    headline = text.strip().splitlines()[0]  # the best, or that no mixture beat uniform
+    assert headline == "Best mixture:" or headline.startswith("No mixture beat uniform (best ")
     for word in (
-        "Best mixture:",
         "uniform",
         "natural",
         "today",
@@ -265,7 +266,7 @@ def test_cli_study(
     # resuming a finished study runs nothing and reports the same best
     _, before = _runs(out)
     assert main(["search", "--resume", str(out), "--quiet"]) == 0
-    assert "Best mixture:" in capsys.readouterr().out
+    assert headline in capsys.readouterr().out
     # one parent run still (checked by _runs), and no child run added twice
     _, after = _runs(out)
     assert sorted(r.info.run_id for r in after) == sorted(r.info.run_id for r in before)

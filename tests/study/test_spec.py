@@ -31,7 +31,7 @@ def test_every_setting_is_an_option_of_search_with_its_help() -> None:
         assert flat in options, f"no option for {flat}"
         assert options[flat].help and "None" not in options[flat].help, flat
     assert options["learning_rate"].option_strings == ["--learning-rate", "--lr"]
-    assert options["evaluator"].option_strings == ["--eval"]
+    assert options["evaluator"].option_strings == ["--eval", "--evaluator"]  # the Python name too
     assert "(default: gp)" in options["sampler"].help and "(default: 0)" in options["seed"].help
 
 

@@ -77,12 +77,12 @@ def test_a_suite_checks_each_task_and_names_the_intermediate(
     tiny_model: Any, tmp_path: Path
 ) -> None:
     model, tok = tiny_model
-    tasks = [{"name": "mc", "kind": "multiple_choice", **KINDS["multiple_choice"]},
-             {"name": "heldout", "kind": "loss", **KINDS["loss"]}]  # fmt: skip
+    tasks = [{"name": "mc", "kind": "multiple_choice", "weight": 1, **KINDS["multiple_choice"]},
+             {"name": "heldout", "kind": "loss", "weight": 0, **KINDS["loss"]}]  # fmt: skip
     check_evaluator(
         _task_file(tmp_path / "ok.yaml", {"tasks": tasks, "intermediate": "heldout"}), model, tok
     )
-    tasks[1] = {"name": "heldout", "kind": f"{PLUGINS}:NanScore"}
+    tasks[1] = {"name": "heldout", "kind": f"{PLUGINS}:NanScore", "weight": 0}
     broken = _task_file(tmp_path / "bad.yaml", {"tasks": tasks, "intermediate": "heldout"})
     with _fails(r"evaluator 'heldout' \(the intermediate one\) returned the score nan"):
         check_evaluator(broken, model, tok)

@@ -1,0 +1,71 @@
+"""What ``mixopt search`` prints and writes when no mixture beats uniform, with one
+confirmation seed: a real study (in-process, no tracking) whose bounds leave one mixture, so
+the uniform and natural baselines train the same mixture and tie, and uniform wins."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from typing import Any
+
+import pytest
+
+from mixopt.cli import main
+from tests.conftest import FAST_TRAIN
+
+pytestmark = pytest.mark.slow  # a real study: two trials and two confirmation runs
+
+# min shares summing to 1: a single feasible mixture, which both baselines are moved to
+ONE_POINT = "mixture:\n  bounds: {finance: {min_share: 0.5}, cooking: {min_share: 0.3}, sports: {min_share: 0.2}}\n"
+
+
+@pytest.fixture(scope="module")
+def tie(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("tie")
+    (root / "space.yaml").write_text(ONE_POINT)
+    train = [f"--{k.replace('_', '-')}={v}" for k, v in FAST_TRAIN.items()]
+    argv = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"],
+            "--eval", study_inputs["evaluator"], "--budget", "2k", "--trials", "0", "--confirm", "1",
+            "--space", str(root / "space.yaml"), "--executor", "inprocess", "--tracking-uri", "none",
+            "--cache-dir", str(root / "cache"), "--out", str(root / "study"), "--quiet", *train]  # fmt: skip
+    old = os.umask(0o022)
+    try:
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = main(argv)
+    finally:
+        os.umask(old)
+    return {"status": status, "stdout": out.getvalue(), "out": root / "study"}
+
+
+def test_a_best_that_does_not_beat_uniform_is_not_printed_as_the_best_mixture(tie: dict[str, Any]) -> None:
+    assert tie["status"] == 0
+    text = tie["stdout"]
+    assert "Best mixture:" not in text
+    assert "No mixture beat uniform (best " in text and "vs uniform " in text and "mean of 1 fresh seed" in text
+    assert "lift +0.0000" in text  # the uniform trial won: it is the best, with a lift of 0
+    answer = json.loads((tie["out"] / "best_mixture.json").read_text())
+    assert answer["verdict"].startswith("No mixture beat uniform (best ")
+    page = (tie["out"] / "report" / "index.html").read_text()
+    assert "<h2>No mixture beat uniform</h2>" in page and "<h2>Best mixture</h2>" not in page
+
+
+def test_one_confirmation_seed_shows_no_spread_never_a_std_of_zero(tie: dict[str, Any]) -> None:
+    table = tie["stdout"].split("Scores (", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith(("best", "uniform", "natural"))]
+    assert len(rows) == 3 and all("no spread (1 seed)" in r for r in rows), table
+    assert "0.0000  -" not in table and " 0.0000 " not in table.replace("+0.0000", "")
+    page = (tie["out"] / "report" / "index.html").read_text()
+    assert "(1 paired fresh seed: no spread)" in page
+
+
+def test_the_study_folder_is_readable_by_the_group(tie: dict[str, Any]) -> None:
+    written = [p for p in tie["out"].rglob("*") if p.is_file()]
+    names = {p.relative_to(tie["out"]).as_posix() for p in written}
+    assert {"study.json", "best_mixture.json", "results.json", "report/index.html", "report/history.png"} <= names
+    modes = {p.relative_to(tie["out"]).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in written}
+    assert all(m & stat.S_IRGRP for m in modes.values()), modes
