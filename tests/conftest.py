@@ -4,7 +4,9 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,34 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+# The suite runs in two pytest-xdist workers (pyproject's addopts). The tests that read the
+# shared studies below run in one of them, so each study is built once per run.
+SHARED_STUDIES = frozenset({"three_domain_run", "three_domain_study", "four_domain_study"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SHARED_STUDIES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("shared-study"))
+
+
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """``build(folder)`` once per test run, whichever xdist worker asks first; read-only after."""
+    from filelock import FileLock
+
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' temp folders share this parent
+    folder, done = root / name, root / f"{name}.built"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +69,7 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for kind in DOMAIN_KINDS:
         for r in make_records(kind, 200, seed=99):
             texts.append(r.get("text") or r.get("prompt", "") + r.get("completion", "") or str(r))
-    out = tmp_path_factory.mktemp("tokenizer")
-    build_tokenizer(texts, out, vocab_size=512)
-    return out
+    return built_once(tmp_path_factory, "tokenizer", lambda out: build_tokenizer(texts, out, vocab_size=512))
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +84,8 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny pre-trained Llama (about 10 s to build): the real model every training test uses."""
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
-    return build_tiny_model(
-        tmp_path_factory.mktemp("tiny-model"), TinyModelConfig(pretrain_tokens=150_000)
+    return built_once(
+        tmp_path_factory, "tiny-model", lambda out: build_tiny_model(out, TinyModelConfig(pretrain_tokens=150_000))
     )
 
 
