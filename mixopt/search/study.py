@@ -124,7 +124,7 @@ def _held_study(store: StudyStore, spec: StudySpec) -> str:
     if amend:
         return f"{folder}: holds this study with other settings ({'; '.join(spec.differences(held))}); change them with mixopt search --resume {folder} {amend}, or choose another --out"  # fmt: skip
     if store.path(store.BEST).is_file():
-        return f"{folder}: holds this study, finished; add trials with {grow}, or choose another --out"
+        return f"{folder}: already holds this study, finished; add trials with {grow}, or choose another --out"
     return f"{folder}: already holds this study; resume it with --resume {folder}, or choose another --out"
 
 

@@ -4,6 +4,7 @@ refuses, naming each, the changes that would make it another study."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from mixopt.cli import main
+from mixopt.testing.runners import trivial_result
+from mixopt.trial import TrialResult, TrialSpec
 from tests.conftest import FAST_TRAIN
 
 
@@ -95,3 +98,35 @@ def test_a_study_whose_every_trial_failed_runs_them_again_once_fixed(
     assert results["counts"] == {"trials": 3, "complete": 3}  # the failed ones ran again
     assert sorted(t["role"] for t in results["trials"]) == ["baseline:natural", "baseline:uniform", "search"]  # fmt: skip
     assert json.loads((out / "study.json").read_text())["spec"]["execution"]["trial_timeout"] == 600
+
+
+@dataclasses.dataclass(frozen=True)
+class LearningRateTrial:
+    """Scores a trial by its learning rate (no training): the best is the fastest learner."""
+
+    def __call__(self, spec: TrialSpec, report: Any = None) -> TrialResult:
+        return trivial_result(spec, 0.0, spec.train.learning_rate + 1e-6 * spec.seed)
+
+
+def test_a_grown_study_confirms_the_baselines_again_at_its_new_best_knobs(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    from mixopt import optimize_mixture, resume_search
+
+    space, out = tmp_path / "space.yaml", tmp_path / "s"
+    space.write_text("train:\n  learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}\n")
+    options = {"executor": "inprocess", "tracking_uri": "none", "quiet": True, "runner": LearningRateTrial()}
+    first = optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
+                             trials=0, confirm=1, sampler="random", space=str(space), out=str(out), **options)  # fmt: skip
+    grown = resume_search(out, trials=6, **options)
+    old, new = (next(t for t in r.trials if t.mixture == r.best.mixture and t.score == r.best.search_score)
+                for r in (first, grown))  # fmt: skip
+    assert new.train != old.train  # the precondition: growing found a better learning rate
+    assert len(grown.trials) == 8 and len(first.trials) == 2
+    kept: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in (out / "confirm.jsonl").read_text().splitlines():  # the last run of each counts
+        run = json.loads(line)
+        kept[(run["name"], run["seed"])] = run
+    assert {name for name, _ in kept} >= {"uniform", "natural"}
+    assert all(run["train"] == new.train for run in kept.values())
+    assert grown.baselines["uniform"].confirmed == (kept[("uniform", 1)]["score"],)
