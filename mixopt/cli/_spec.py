@@ -15,7 +15,7 @@ _GROUPS = {
     "evaluator": "evaluator",
     "search": "search",
     "train": "training (each trial's LoRA fine-tune)",
-    "execution": "execution (may change on --resume, as may --trials and --confirm)",
+    "execution": "execution (may change on --resume)",
     "output": "output",
 }
 

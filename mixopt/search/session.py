@@ -158,7 +158,10 @@ def _create(study: Study, record: dict[str, Any]) -> None:
 
     store = study.store
     sampler = _sampler(study, 0)  # before the first write: an unknown sampler writes nothing
-    made = not store.folder.exists()
+    top = store.folder
+    while not top.parent.exists():
+        top = top.parent
+    made = None if top.exists() else top  # the outermost folder made here, if any
     before = set() if made else set(store.folder.iterdir())
     try:
         store.folder.mkdir(parents=True, exist_ok=True)
@@ -170,7 +173,7 @@ def _create(study: Study, record: dict[str, Any]) -> None:
         store.write_record(record)
     except BaseException:
         if made:
-            shutil.rmtree(store.folder, ignore_errors=True)
+            shutil.rmtree(made, ignore_errors=True)
         else:
             for path in set(store.folder.iterdir()) - before:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()

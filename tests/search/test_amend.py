@@ -41,9 +41,10 @@ def test_a_run_refused_in_its_setup_leaves_the_folder_as_it_was(
     assert not out.exists()
     # storage that cannot be created fails once the folder exists: what was made goes again
     bad = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'study.db'}"
-    assert main(_argv(study_inputs, out, "--trials", "0", "--storage", bad)) == 2
+    nested = tmp_path / "new" / "study"
+    assert main(_argv(study_inputs, nested, "--trials", "0", "--storage", bad)) == 2
     assert "cannot open the study" in _errors(capsys)[0]
-    assert not out.exists()
+    assert not (tmp_path / "new").exists()  # nor the parent folder it made
     out.mkdir()  # a folder the user made stays, empty
     assert main(_argv(study_inputs, out, "--trials", "0", "--storage", bad)) == 2
     assert out.is_dir() and not any(out.iterdir())
@@ -62,6 +63,9 @@ def test_a_finished_study_grows_and_keeps_what_resume_changed(
     # the same command again: the study is there and finished; it says how to grow it
     assert main(_argv(study_inputs, out, "--trials", "0")) == 2
     assert f"add trials with mixopt search --resume {out} --trials N" in _errors(capsys)[0]
+    assert main(_argv(study_inputs, out, "--trials", "2")) == 2
+    assert (f"holds this study with other settings (trials: 0 -> 2); change them with mixopt search "
+            f"--resume {out} --trials 2") in _errors(capsys)[0]  # fmt: skip
     assert main(_argv(study_inputs, out, "--trials", "0", "--seed", "3", "--budget", "3k")) == 2
     assert "holds a different study (its budget: 2000 -> 3000; seed: 0 -> 3)" in _errors(capsys)[0]
     before = _tree(out)
