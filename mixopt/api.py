@@ -75,8 +75,10 @@ def resume_search(
 
     ``evaluator`` is needed only when the study was started with an evaluator object (a task
     file or ``module:attr`` reference is read back from the study folder). ``settings`` may
-    change how the trials run (``concurrency``, ``executor``, ``tracking_uri``...), not what
-    they are. ``runner``: the one the study was started with, if any (it is not saved).
+    amend the study (``trials=N`` grows it to N searched trials, ``confirm=``) and change how
+    the trials run (``concurrency``, ``executor``, ``device``, ``tracking_uri``...): the new
+    values are used and saved in ``study.json``. Any other change is refused, naming each.
+    ``runner``: the one the study was started with, if any (it is not saved).
     """
     store = StudyStore(out)
     record = store.read_record() if store.exists() else None
@@ -92,9 +94,11 @@ def resume_search(
     elif not record.get("evaluator_is_reference"):
         raise ConfigError(f"{out}: the study's evaluator was a Python object; pass it again to resume")
     spec = _spec(held, changes)
-    changed = [k for k in spec.differences(held) if not k.startswith("evaluator.")]
-    if changed:
-        raise ConfigError(f"{out}: a resumed study keeps its {', '.join(changed)} settings; start a new study to change them")  # fmt: skip
+    # an evaluator object passed again is the study's own (its repr may differ)
+    refused = [d for d in spec.differences(held, on_resume=True) if not d.startswith("evaluator:")]
+    if refused:
+        raise ConfigError(f"{out}: a resumed study cannot change what its trials are ({'; '.join(refused)}); "
+                          "start a new study with another --out to change it")  # fmt: skip
     return _run(spec, True, quiet, events, runner)
 
 

@@ -3,11 +3,12 @@ results on stdout stay clean) and one JSON object per event for scripts.
 
 Every event has ``event`` (its name) and ``time`` (Unix seconds); the rest are its fields.
 A search's events, in order: ``study_started``; ``tokenize_started`` and
-``tokenize_done`` per domain; per trial ``trial_started``, ``trial_reported`` at each
-checkpoint and ``trial_finished`` (``state`` COMPLETE, PRUNED or FAIL, with its ``score``);
-``trial_retried`` when a trial's worker died and the trial runs again;
-``confirm_started`` and ``confirm_finished`` per confirmation run; ``study_finished``
-with the ``best`` mixture. A CLI run that fails ends with ``error``.
+``tokenize_done`` per domain; ``warning`` (its ``text`` is printed even when quiet); per
+trial ``trial_started``, ``trial_reported`` at each checkpoint and ``trial_finished``
+(``state`` COMPLETE, PRUNED or FAIL, with its ``score``); ``trial_retried`` when a trial's
+worker died and the trial runs again; ``confirm_started`` and ``confirm_finished`` per
+confirmation run; ``study_finished`` with the ``best`` mixture. A CLI run that fails ends
+with ``error``.
 """
 
 from __future__ import annotations

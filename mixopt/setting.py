@@ -20,7 +20,8 @@ def setting(default: Any = None, *, factory: Callable[[], Any] | None = None, **
     """A settings field. ``meta`` may hold ``name`` (its flat name, default the field's),
     ``flag`` (its option, default ``--flat-name``), ``flags`` (extra option strings), ``metavar``, ``choices``, ``parse`` (text or a file's
     plain value -> value), ``append`` (a repeatable option), ``cli`` (False: no option),
-    ``identity`` (False: may differ between a study and its resumption)."""
+    ``identity`` (False: may differ between a study and its resumption), ``amend`` (True:
+    part of what a study is, yet a resumed study may change it, e.g. its trials)."""
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

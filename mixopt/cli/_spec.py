@@ -36,9 +36,11 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add(group: Any, f: dataclasses.Field[Any], doc: str) -> None:
+    from mixopt.study.spec import option_of
+
     meta = f.metadata
     flat = meta.get("name", f.name)
-    flags = [meta.get("flag", "--" + flat.replace("_", "-")), *meta.get("flags", ())]
+    flags = [option_of(flat), *meta.get("flags", ())]
     kwargs: dict[str, Any] = {"dest": flat, "default": argparse.SUPPRESS, "help": _help(f, doc)}
     kind = str(f.type)
     if kind == "bool":

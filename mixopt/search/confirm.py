@@ -31,7 +31,8 @@ def confirmation_jobs(
     if best not in {t.number for t in candidates.values()}:
         candidates["best"] = by_number[best]
     knobs = dict(by_number[best].train)
-    have = {(c.name, c.seed, c.source) for c in done}
+    # a run at other knobs (an earlier best's, before the study grew) runs again at these
+    have = {(c.name, c.seed, c.source) for c in done if c.train in ({}, knobs)}
     jobs: list[Job] = []
     for name, t in candidates.items():
         for k in range(seeds):

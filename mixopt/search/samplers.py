@@ -7,7 +7,7 @@ from typing import Any
 
 from mixopt.registry import Registry
 
-__all__ = ["SAMPLERS", "make_sampler", "parameterization_for"]
+__all__ = ["SAMPLERS", "make_sampler", "parameterization_for", "random_startup"]
 
 
 def _tpe(seed: int, startup: int) -> Any:
@@ -61,12 +61,19 @@ SAMPLERS: Registry[Any] = Registry(
     {"tpe": _tpe, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "random": _random},
 )
 _LOGRATIO = {"gp", "cmaes"}
+_STARTUP = {"tpe", "gp", "cmaes"}  # those whose model takes over after random start-up trials
 
 
 def make_sampler(name: str, seed: int, startup: int) -> Any:
     """An Optuna sampler; ``startup`` trials are proposed at random before the model kicks in."""
     factory: Callable[[int, int], Any] = SAMPLERS.get(name)
     return factory(seed, startup)
+
+
+def random_startup(name: str, startup: int) -> int:
+    """How many first trials the sampler ``name`` proposes at random before its model is
+    used (0: it has no model, or it is a user's sampler, which may do as it likes)."""
+    return startup if name in _STARTUP else 0
 
 
 def parameterization_for(sampler: str, requested: str = "auto") -> str:

@@ -40,27 +40,28 @@ class Session:
 
     @classmethod
     def open(cls, study: Study) -> Session:
-        """Create (or reopen) the study's folder, storage and parent run; queue what must run."""
-        from mixopt.search.samplers import make_sampler, parameterization_for
+        """Build what can fail (sampler, simplex, tracker), then create (or reopen) the study's
+        folder, storage and parent run, and queue what must run. A new study that fails
+        before its record is written removes what it created, so the next command finds the
+        folder as it was."""
+        from mixopt.search.samplers import parameterization_for
 
-        store, spec, search = study.store, study.spec, study.spec.search
-        store.folder.mkdir(parents=True, exist_ok=True)
-        study.events.add_file(store.path(store.EVENTS))  # appended to: a resumed study adds its own
-        store.remove_torn()
-        record = dict(study.record)
-        record["parent_run_id"] = store.read_record().get("parent_run_id") if study.resume else None
-        store.optuna(make_sampler(search.sampler, search.seed, search.startup_trials), create=True)
-        if not study.resume:
-            if spec.data.domains is None or not isinstance(spec.data.domains, str):
-                # domains given as objects: keep a copy, so the study can resume from its folder
-                store.write(store.DOMAINS, [d.spec.to_entry() for d in study.context.trial.domains])
-                record["spec"]["data"]["domains"] = str(store.path(store.DOMAINS))
-            store.write_record(record)  # from here on the folder is a resumable study
-        kind = parameterization_for(search.sampler, study.space.parameterization)
+        store, spec = study.store, study.spec
+        kind = parameterization_for(spec.search.sampler, study.space.parameterization)
         simplex = Simplex(study.context.trial.domains, study.context.trial.budget, kind)
+        tracker = make_tracker(store.tracking_uri(spec.output.tracking_uri), store.path(store.ARTIFACTS))
+        record = dict(study.record)
+        if study.resume:
+            record["parent_run_id"] = store.read_record().get("parent_run_id")
+            _open_storage(study)
+        else:
+            record["parent_run_id"] = None
+            _create(study, record)
+        # from here on the folder is a resumable study
         store.enqueue_baselines(study.baselines, simplex.params_for)
         store.requeue_interrupted()
-        tracker = make_tracker(store.tracking_uri(spec.output.tracking_uri), store.path(store.ARTIFACTS))
+        if study.resume:
+            store.requeue_failed()
         params = {**{k: v for k, v in spec.items() if v is not None and k != "domains"}, "space": study.space.name,
                   "domains": ",".join(d.name for d in study.context.trial.domains), "mixopt_version": record["mixopt_version"]}  # fmt: skip
         record["parent_run_id"] = tracker.start_study(f"study-{store.folder.name}", params, {"mixopt.out": str(store.folder)}, record["parent_run_id"])  # fmt: skip
@@ -126,6 +127,58 @@ class Session:
             "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs}
                         for d in self.study.context.trial.domains},
         }  # fmt: skip
+
+
+def _sampler(study: Study, held: int) -> Any:
+    """The study's sampler. A resumed one gets a seed drawn from the study's and the ``held``
+    trials: seeded as at the start, it would propose the points it proposed then again."""
+    import numpy as np
+
+    from mixopt.search.samplers import make_sampler
+
+    search = study.spec.search
+    seed = int(np.random.SeedSequence([search.seed, held]).generate_state(1)[0]) if held else search.seed
+    return make_sampler(search.sampler, seed, search.startup_trials)
+
+
+def _open_storage(study: Study) -> None:
+    """Reopen a resumed study's folder and Optuna study; its record is rewritten later, with
+    the settings this run may have changed."""
+    store = study.store
+    sampler = _sampler(study, len(store.optuna().get_trials(deepcopy=False)))
+    study.events.add_file(store.path(store.EVENTS))  # appended to: a resumed study adds its own
+    store.remove_torn()
+    store.optuna(sampler)
+
+
+def _create(study: Study, record: dict[str, Any]) -> None:
+    """Create a new study's folder, storage and record; on any failure remove what was
+    created here (the folder, if it was made here; else the files made in it)."""
+    import shutil
+
+    store = study.store
+    sampler = _sampler(study, 0)  # before the first write: an unknown sampler writes nothing
+    top = store.folder
+    while not top.parent.exists():
+        top = top.parent
+    made = None if top.exists() else top  # the outermost folder made here, if any
+    before = set() if made else set(store.folder.iterdir())
+    try:
+        store.folder.mkdir(parents=True, exist_ok=True)
+        store.optuna(sampler, create=True)
+        if study.spec.data.domains is None or not isinstance(study.spec.data.domains, str):
+            # domains given as objects: keep a copy, so the study can resume from its folder
+            store.write(store.DOMAINS, [d.spec.to_entry() for d in study.context.trial.domains])
+            record["spec"]["data"]["domains"] = str(store.path(store.DOMAINS))
+        store.write_record(record)
+    except BaseException:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+        else:
+            for path in set(store.folder.iterdir()) - before:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        raise
+    study.events.add_file(store.path(store.EVENTS))  # with the events so far
 
 
 def package_versions() -> dict[str, str]:

@@ -99,10 +99,7 @@ def _out_problems(store: StudyStore, resume: bool, spec: StudySpec) -> list[str]
     if resume:
         return [] if store.exists() else [f"{folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume"]  # fmt: skip
     if store.exists():
-        differ = _differences(store, spec)
-        if differ:
-            return [f"{folder}: holds a different study (its {', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}); choose another --out"]  # fmt: skip
-        return [f"{folder}: already holds this study; resume it with --resume {folder}, or choose another --out"]  # fmt: skip
+        return [_held_study(store, spec)]
     try:
         require_empty_dir(folder)
     except ConfigError as exc:
@@ -110,13 +107,26 @@ def _out_problems(store: StudyStore, resume: bool, spec: StudySpec) -> list[str]
     return []
 
 
-def _differences(store: StudyStore, spec: StudySpec) -> list[str]:
-    """The settings (``search.trials``) in which the folder's study differs from ``spec``."""
+def _held_study(store: StudyStore, spec: StudySpec) -> str:
+    """Why a new study cannot go where one is, and how to resume or grow that one instead."""
+    from mixopt.study.spec import option_of
+
+    folder = store.folder
     try:
         held = StudySpec.from_dict(store.read_record().get("spec"), str(store.path(store.STUDY)))
     except ConfigError:
-        return ["study record"]
-    return spec.differences(held)
+        return f"{folder}: holds a study whose record does not read back; choose another --out"
+    grow = f"mixopt search --resume {folder} --trials N (N: the new total of searched trials, now {held.search.trials})"  # fmt: skip
+    if spec.differences(held, on_resume=True):
+        # a finished study can still grow, with its own settings
+        more = f", or add trials to it with {grow}" if store.path(store.BEST).is_file() else ""
+        return f"{folder}: holds a different study (its {'; '.join(spec.differences(held))}); choose another --out{more}"
+    amend = " ".join(f"{option_of(k)} {v}" for k, (_, v) in spec.changes(held).items())
+    if amend:
+        return f"{folder}: holds this study with other settings ({'; '.join(spec.differences(held))}); change them with mixopt search --resume {folder} {amend}, or choose another --out"  # fmt: skip
+    if store.path(store.BEST).is_file():
+        return f"{folder}: already holds this study, finished; add trials with {grow}, or choose another --out"
+    return f"{folder}: already holds this study; resume it with --resume {folder}, or choose another --out"
 
 
 def run_study(study: Study, finishers: Sequence[Finisher] = ()) -> SearchResult:
@@ -124,10 +134,10 @@ def run_study(study: Study, finishers: Sequence[Finisher] = ()) -> SearchResult:
     (the caller's report, say) and what it returns is logged with the study."""
     from mixopt.search.loop import StudyLoop
 
-    session = Session.open(study)
     executor = _executor(study)
     try:
         executor.start()  # before anything imports Ray for the study, which reads its settings once
+        session = Session.open(study)  # the first write: a Ray that does not start writes nothing
         loop = StudyLoop(session, executor.slots())
         executor.run(loop)
     finally:

@@ -15,6 +15,7 @@ name, or ``metadata["name"]``), unique across the parts: the keyword of
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
     "SearchSpec",
     "StudySpec",
     "flat_fields",
+    "may_change_on_resume",
 ]
 
 # GP on log-ratio coordinates: see benchmarks/README.md for how the samplers compare
@@ -105,8 +107,9 @@ class SearchSpec:
 
     budget: int | None = setting(None, parse=parse_budget, metavar="TOKENS")
     """Training tokens per trial, e.g. 50k."""
-    trials: int = 16
-    """Searched trials besides the baselines; 0 scores only the baselines."""
+    trials: int = setting(16, amend=True)
+    """Searched trials besides the baselines; 0 scores only the baselines. A resumed study
+    may raise it: '--resume OUT --trials N' grows the study to N searched trials."""
     sampler: str = DEFAULT_SAMPLER
     """gp, tpe, cmaes, qmc, random, or module:attr (see 'mixopt ls samplers')."""
     startup_trials: int = 8
@@ -116,7 +119,7 @@ class SearchSpec:
     built-in 'default'."""
     seed: int = 0
     """Seeds the sampler, the data samples and the training runs."""
-    confirm: int = 2
+    confirm: int = setting(2, amend=True)
     """Fresh seeds on which the best mixture and the baselines are re-run at the end."""
     early_stop: str = setting("auto", choices=EARLY_STOP)
     """Early stopping (ASHA) on the intermediate score: auto (on from 8 trials), on, off."""
@@ -319,10 +322,21 @@ class StudySpec:
                 whole[part].pop(f.name, None)
         return whole
 
-    def differences(self, other: StudySpec) -> list[str]:
-        """The settings (``search.trials``) that define a study in which ``other`` differs."""
-        mine, theirs = self.identity(), other.identity()
-        return [f"{part}.{k}" for part in mine for k in mine[part] if theirs.get(part, {}).get(k) != mine[part][k]]
+    def changes(self, held: StudySpec) -> dict[str, tuple[Any, Any]]:
+        """The settings that define a study in which this spec differs from ``held``, by flat
+        name: (held's value, this spec's), as ``study.json`` writes them."""
+        mine, theirs = self.identity(), held.identity()
+        out: dict[str, tuple[Any, Any]] = {}
+        for flat, (part, f) in flat_fields().items():
+            if f.name in mine[part] and mine[part][f.name] != theirs[part].get(f.name):
+                out[flat] = (theirs[part].get(f.name), mine[part][f.name])
+        return out
+
+    def differences(self, held: StudySpec, on_resume: bool = False) -> list[str]:
+        """The changes from ``held``, one ``budget: 50000 -> 60000`` each; ``on_resume``: only
+        those a resumed study refuses (see :func:`may_change_on_resume`)."""
+        return [f"{k}: {_shown(old)} -> {_shown(new)}" for k, (old, new) in self.changes(held).items()
+                if not (on_resume and may_change_on_resume(k))]  # fmt: skip
 
     def missing(self) -> list[str]:
         """The settings a study cannot do without, by flat name."""
@@ -347,6 +361,20 @@ def flat_fields() -> dict[str, tuple[str, dataclasses.Field[Any]]]:
     return out
 
 
+def may_change_on_resume(name: str) -> bool:
+    """Whether ``--resume`` may change the setting ``name`` (by flat name): those that do not
+    define the study (``identity=False``: execution, tracking, the device) and those that
+    amend it (``amend=True``: more trials, more confirmation seeds)."""
+    _, f = flat_fields()[name]
+    return f.metadata.get("identity", True) is False or bool(f.metadata.get("amend"))
+
+
+def option_of(name: str) -> str:
+    """The ``mixopt search`` option of the setting ``name`` (by flat name)."""
+    _, f = flat_fields()[name]
+    return str(f.metadata.get("flag", "--" + name.replace("_", "-")))
+
+
 def part_of(name: str) -> type:
     return _PARTS[name]
 
@@ -369,6 +397,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
 def _is_int(value: Any) -> bool:

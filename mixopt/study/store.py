@@ -127,7 +127,9 @@ class StudyStore:
         from optuna.trial import TrialState
 
         wanted = None if states is None else tuple(TrialState[s] for s in states)
-        return [t for t in self.optuna().get_trials(deepcopy=False, states=wanted) if is_live(t)]
+        every = self.optuna().get_trials(deepcopy=False)
+        replaced = {t.user_attrs.get(Attr.RERUN_OF) for t in every}
+        return [t for t in every if (wanted is None or t.state in wanted) and is_live(t) and t.number not in replaced]  # fmt: skip
 
     def trials(self) -> tuple[TrialRecord, ...]:
         return tuple(record_of(t) for t in self.frozen())
@@ -160,6 +162,19 @@ class StudyStore:
             attrs = {k: v for k, v in t.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE)}
             study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
         return len(left)
+
+    def requeue_failed(self) -> int:
+        """When every trial that ended failed (a broken setup, which a resumed run may have
+        fixed), queue each again with its parameters; the failed ones stop counting. Returns
+        how many."""
+        failed = self.frozen(("COMPLETE", "PRUNED", "FAIL"))
+        if not failed or any(t.state.name != "FAIL" for t in failed):
+            return 0
+        study = self.optuna()
+        for t in failed:
+            attrs = {k: v for k, v in t.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE)}
+            study.enqueue_trial(t.params, user_attrs={**attrs, Attr.RERUN_OF: t.number}, skip_if_exists=False)
+        return len(failed)
 
     # -- confirmation runs ------------------------------------------------------------
 

@@ -28,6 +28,9 @@ class Attr:
     RETRIES = "retries"
     INTERRUPTED = "interrupted"
     """A trial left RUNNING by a killed driver; it was queued again under a new number."""
+    RERUN_OF = "rerun_of"
+    """On a trial queued again: the failed trial it replaces (every trial of the study had
+    failed, a broken setup, and the study was resumed to run them once fixed)."""
     SHARE = "share."
     """``share.<domain>``: sortable columns in optuna-dashboard's trial table."""
 

@@ -317,7 +317,7 @@ def test_an_existing_study_is_told_apart_from_a_different_one(
     assert lines == [f"mixopt: error: {case.out.resolve()}: already holds this study; resume it with "
                      f"--resume {case.out.resolve()}, or choose another --out"]  # fmt: skip
     case.extra += ["--seed", "7"]
-    assert "holds a different study (its search.seed differs)" in _refused(case, capsys)[0]
+    assert "holds a different study (its seed: 0 -> 7)" in _refused(case, capsys)[0]
 
 
 def test_the_good_inputs_pass_and_fill_the_cache(

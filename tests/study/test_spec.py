@@ -87,3 +87,14 @@ def test_identity_leaves_out_what_may_change_on_resume() -> None:
     b = a.replace(concurrency=4, executor="inprocess", tracking_uri="none", device="cpu", cache_dir="/x")
     assert a.identity() == b.identity()
     assert a.identity() != a.replace(trials=3).identity()
+
+
+def test_a_resumed_study_may_change_only_what_does_not_define_its_trials() -> None:
+    from mixopt.study.spec import may_change_on_resume
+
+    held = StudySpec.from_options(budget=100, seed=1)
+    asked = held.replace(trials=32, confirm=3, device="cpu", concurrency=2, budget=200)
+    assert asked.differences(held) == ["budget: 100 -> 200", "trials: 16 -> 32", "confirm: 2 -> 3"]
+    assert asked.differences(held, on_resume=True) == ["budget: 100 -> 200"]
+    assert all(may_change_on_resume(k) for k in ("trials", "confirm", "device", "executor", "tracking_uri"))
+    assert not any(may_change_on_resume(k) for k in ("budget", "seed", "sampler", "startup_trials", "model"))
