@@ -4,11 +4,12 @@ import contextlib
 import io
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -24,32 +25,26 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
-# The suite runs in two pytest-xdist workers (pyproject's addopts). The tests that read the
-# shared studies below run in one of them, so each study is built once per run.
-SHARED_STUDIES = frozenset({"three_domain_run", "three_domain_study", "four_domain_study"})
+T = TypeVar("T")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if SHARED_STUDIES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("shared-study"))
-
-
-def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
-    """``build(folder)`` once per test run, whichever xdist worker asks first; read-only after."""
+def once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
+    """``make(folder)`` once per test run: the suite runs in two pytest-xdist workers
+    (pyproject's addopts), and whichever asks first makes it while the other waits, then
+    reads the same value (pickled). The folder is read-only afterwards: copy it to change it."""
     from filelock import FileLock
 
     root = factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # the workers' temp folders share this parent
-    folder, done = root / name, root / f"{name}.built"
+    folder, value = root / name, root / f"{name}.pickle"
     with FileLock(str(root / f"{name}.lock")):
-        if not done.exists():
+        if not value.exists():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            build(folder)
-            done.touch()
-    return folder
+            value.write_bytes(pickle.dumps(make(folder)))
+        loaded: T = pickle.loads(value.read_bytes())
+    return loaded
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +64,11 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for kind in DOMAIN_KINDS:
         for r in make_records(kind, 200, seed=99):
             texts.append(r.get("text") or r.get("prompt", "") + r.get("completion", "") or str(r))
-    return built_once(tmp_path_factory, "tokenizer", lambda out: build_tokenizer(texts, out, vocab_size=512))
+    def make(out: Path) -> Path:
+        build_tokenizer(texts, out, vocab_size=512)
+        return out
+
+    return once(tmp_path_factory, "tokenizer", make)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +83,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny pre-trained Llama (about 10 s to build): the real model every training test uses."""
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
-    return built_once(
+    return once(
         tmp_path_factory, "tiny-model", lambda out: build_tiny_model(out, TinyModelConfig(pretrain_tokens=150_000))
     )
 
@@ -117,21 +116,23 @@ def study_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path)
     """Three domains and an 'out-of-domain' task that finance data helps (its held-out loss)."""
     from mixopt.testing import make_heldout, make_records, write_domains
 
-    root = tmp_path_factory.mktemp("study-inputs")
-    domains = write_domains(
-        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=600, seed=1
-    )
-    training = make_records("finance", 600, seed=1)  # what write_domains wrote for finance
-    (root / "finance.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in make_heldout("finance", 40, 555, training))
-    )
-    (root / "tasks.yaml").write_text(TASKS)
-    return {
-        "model": str(tiny_model_dir),
-        "domains": str(domains),
-        "evaluator": str(root / "tasks.yaml"),
-        "root": root,
-    }
+    def make(root: Path) -> dict[str, Any]:
+        domains = write_domains(
+            root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=600, seed=1
+        )
+        training = make_records("finance", 600, seed=1)  # what write_domains wrote for finance
+        (root / "finance.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in make_heldout("finance", 40, 555, training))
+        )
+        (root / "tasks.yaml").write_text(TASKS)
+        return {
+            "model": str(tiny_model_dir),
+            "domains": str(domains),
+            "evaluator": str(root / "tasks.yaml"),
+            "root": root,
+        }
+
+    return once(tmp_path_factory, "study-inputs", make)
 
 
 @pytest.fixture(scope="session")
@@ -145,17 +146,19 @@ def three_domain_run(
     write), ``stdout`` and ``stderr``."""
     from mixopt import optimize_mixture
 
-    root = tmp_path_factory.mktemp("three-domain-study")
-    out, events = root / "study", root / "events.jsonl"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        result = optimize_mixture(
-            study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
-            train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5,
-            early_stop="off", out=str(out), events=str(events),
-        )  # fmt: skip
-    return {"out": out, "result": result, "events": events,
-            "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}  # fmt: skip
+    def make(root: Path) -> dict[str, Any]:
+        out, events = root / "study", root / "events.jsonl"
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            result = optimize_mixture(
+                study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
+                train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5,
+                early_stop="off", out=str(out), events=str(events),
+            )  # fmt: skip
+        return {"out": out, "result": result, "events": events,
+                "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}  # fmt: skip
+
+    return once(tmp_path_factory, "three-domain-study", make)
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mixopt.cli import main
-from tests.conftest import FAST_TRAIN
+from tests.conftest import FAST_TRAIN, once
 
 pytestmark = pytest.mark.slow  # a real study: two trials and two confirmation runs
 
@@ -22,24 +23,26 @@ ONE_POINT = "mixture:\n  bounds: {finance: {min_share: 0.5}, cooking: {min_share
 
 @pytest.fixture(scope="module")
 def tie(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("tie")
-    (root / "space.yaml").write_text(ONE_POINT)
-    train = [f"--{k.replace('_', '-')}={v}" for k, v in FAST_TRAIN.items()]
-    argv = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"],
-            "--eval", study_inputs["evaluator"], "--budget", "2k", "--trials", "0", "--confirm", "1",
-            "--space", str(root / "space.yaml"), "--executor", "inprocess", "--tracking-uri", "none",
-            "--cache-dir", str(root / "cache"), "--out", str(root / "study"), "--quiet", *train]  # fmt: skip
-    old = os.umask(0o022)
-    try:
-        import contextlib
-        import io
+    def make(root: Path) -> dict[str, Any]:
+        (root / "space.yaml").write_text(ONE_POINT)
+        train = [f"--{k.replace('_', '-')}={v}" for k, v in FAST_TRAIN.items()]
+        argv = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"],
+                "--eval", study_inputs["evaluator"], "--budget", "2k", "--trials", "0", "--confirm", "1",
+                "--space", str(root / "space.yaml"), "--executor", "inprocess", "--tracking-uri", "none",
+                "--cache-dir", str(root / "cache"), "--out", str(root / "study"), "--quiet", *train]  # fmt: skip
+        old = os.umask(0o022)
+        try:
+            import contextlib
+            import io
 
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            status = main(argv)
-    finally:
-        os.umask(old)
-    return {"status": status, "stdout": out.getvalue(), "out": root / "study"}
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                status = main(argv)
+        finally:
+            os.umask(old)
+        return {"status": status, "stdout": out.getvalue(), "out": root / "study"}
+
+    return once(tmp_path_factory, "tie-study", make)
 
 
 def test_a_best_that_does_not_beat_uniform_is_not_printed_as_the_best_mixture(tie: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from mixopt import optimize_mixture
 from mixopt.testing import write_domains
-from tests.conftest import FAST_TRAIN
+from tests.conftest import FAST_TRAIN, once
 
 
 @pytest.fixture(scope="session")
@@ -18,14 +18,16 @@ def four_domain_study(
     study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """Four domains, 3 completed trials (too few for importances), no confirmation runs."""
-    root = tmp_path_factory.mktemp("report-4")
-    domains = write_domains(
-        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl", "code": "jsonl"},
-        n=600, seed=1,  # study_inputs' seed: its held-out finance items stay out of this data
-    )  # fmt: skip
-    out = root / "study"
-    optimize_mixture(
-        study_inputs["model"], str(domains), study_inputs["evaluator"], budget="4k", train=FAST_TRAIN,
-        trials=1, concurrency=2, sampler="random", confirm=0, seed=1, out=str(out), quiet=True,
-    )  # fmt: skip
-    return out
+    def make(root: Path) -> Path:
+        domains = write_domains(
+            root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl", "code": "jsonl"},
+            n=600, seed=1,  # study_inputs' seed: its held-out finance items stay out of this data
+        )  # fmt: skip
+        out = root / "study"
+        optimize_mixture(
+            study_inputs["model"], str(domains), study_inputs["evaluator"], budget="4k", train=FAST_TRAIN,
+            trials=1, concurrency=2, sampler="random", confirm=0, seed=1, out=str(out), quiet=True,
+        )  # fmt: skip
+        return out
+
+    return once(tmp_path_factory, "four-domain-study", make)

@@ -222,7 +222,7 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("out-holds-other-files", lambda c: (c.out.mkdir(), (c.out / "notes.txt").write_text("mine")),
      ["output folder exists and is not empty"]),
     ("out-holds-a-different-study", _other_study,
-     ["holds a different study (its search.budget, search.trials differ); choose another --out"]),
+     ["holds a different study (its budget: 1234 -> 2000; trials: 16 -> 1); choose another --out"]),
     ("resume-not-a-study", lambda c: setattr(c, "extra", ["--resume", str(c.root)]), ["not a mixopt study folder"]),
 ]  # fmt: skip
 

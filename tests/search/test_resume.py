@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mixopt.cli import main
+from tests.conftest import once
 from tests.search.killable_study import SAMPLER
 
 pytestmark = pytest.mark.slow
@@ -181,15 +182,19 @@ def reference(
     from mixopt import optimize_mixture
     from mixopt.testing.runners import FaultyTrial
 
-    tmp = tmp_path_factory.mktemp("reference")
-    optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"],
-                     runner=FaultyTrial(str(tmp / "calls")), **OPTIONS, out=str(tmp / "study"), quiet=True)  # fmt: skip
-    return _outcome(tmp / "study")
+    def make(tmp: Path) -> dict[str, Any]:
+        optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"],
+                         runner=FaultyTrial(str(tmp / "calls")), **OPTIONS, out=str(tmp / "study"), quiet=True)  # fmt: skip
+        return _outcome(tmp / "study")
+
+    return once(tmp_path_factory, "resume-reference", make)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+# each executor once: with Ray the kill leaves Ray's processes behind, in-process it takes
+# the running trial with it; either way the folder must hold what the reference holds
+@pytest.mark.parametrize(("seed", "executor"), [(0, "ray"), (1, "inprocess")])
 def test_sigkill_at_chosen_points_then_resume_loses_nothing(
-    seed: int, study_inputs: dict[str, Any], reference: dict[str, Any], tmp_path: Path
+    seed: int, executor: str, study_inputs: dict[str, Any], reference: dict[str, Any], tmp_path: Path
 ) -> None:
     import optuna
     from mlflow.tracking import MlflowClient
@@ -200,12 +205,12 @@ def test_sigkill_at_chosen_points_then_resume_loses_nothing(
     out = tmp_path / "study"
     base = {"out": str(out), "calls": str(tmp_path / "calls"), "ready": str(tmp_path / "ready"),
             "model": study_inputs["model"], "domains": study_inputs["domains"],
-            "evaluator": study_inputs["evaluator"], "options": OPTIONS}  # fmt: skip
+            "evaluator": study_inputs["evaluator"], "options": {**OPTIONS, "executor": executor}}  # fmt: skip
     kills = _kill_points(seed)
     for i, (point, at) in enumerate(kills):
         _drive({**base, "point": point, "at": at, "resume": i > 0}, tmp_path)
         _check_folder(out)  # whatever the kill interrupted, the folder reads back
-    resume_search(out, quiet=True, runner=FaultyTrial(str(tmp_path / "calls")))
+    resume_search(out, quiet=True, runner=FaultyTrial(str(tmp_path / "calls")), executor=executor)
 
     assert _outcome(out) == reference  # as if it had never been killed
     study = optuna.load_study(study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}")
