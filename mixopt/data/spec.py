@@ -267,15 +267,19 @@ def read_domains(
     specs: dict[str, DomainSpec] = {}
     usable: list[DomainSpec] = []
     every_entry = True
+    named: set[str] = set()  # names of every entry, those with other problems too
     for i, entry in enumerate(raw):
         spec, found, readable = _parse_entry(entry, i, Path(base_dir), relative_to)
         problems.extend(f"{origin}: {p}" for p in found)
         every_entry = every_entry and spec is not None
-        if spec is not None and spec.name in specs:
-            problems.append(f"{origin}: domain {spec.name!r} is listed twice")
-        elif spec is not None:
+        name = entry.get("domain") if isinstance(entry, Mapping) else None
+        if isinstance(name, str) and name in named:
+            problems.append(f"{origin}: domain {name!r} is listed twice")
+        elif spec is not None and spec.name not in specs:
             specs[spec.name] = spec
             usable.extend([spec] if readable else [])
+        if isinstance(name, str):
+            named.add(name)
     if every_entry:  # bounds of some domains alone say nothing about all of them
         problems.extend(f"{origin}: {p}" for p in check_shares(list(specs.values())))
     return tuple(usable), problems

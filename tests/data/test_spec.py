@@ -188,6 +188,7 @@ def test_a_problem_does_not_hide_the_rest_of_the_file(tmp_path: Path) -> None:
         {"domain": "a", "data": ["x"], "records": 1, "format": "txt"},
         {"domain": "b", "path": "b.jsonl"}, {"domain": "b", "path": "b.jsonl"},
         {"domain": "c", "path": "sub/c.jsonl"}, {"domain": "d", "data": ["y"], "shape": 2},
+        {"domain": "a", "data": ["z"]},  # a duplicate of an entry with problems of its own
     ])  # fmt: skip
     specs, problems = read_domains_file(path, check_files=True)
     assert [s.name for s in specs] == ["b", "d"]  # 'a' makes no spec, 'c' has no file
@@ -200,7 +201,8 @@ def test_a_problem_does_not_hide_the_rest_of_the_file(tmp_path: Path) -> None:
         "domain 'd': unknown key 'shape'. Valid keys: " + ", ".join(
             ["domain", "data", "path", "format", "text_field", "prompt_field", "completion_field", "messages_field",
              "sample_by", "num", "min_share", "max_share", "fixed_share", "max_epochs"]) + ".",
+        "domain 'a' is listed twice",
     ]  # fmt: skip
     with pytest.raises(ConfigError) as info:
         load_domains(path)  # all or nothing; files are read later, when tokenized
-    assert len(info.value.problems) == 4
+    assert len(info.value.problems) == 5
