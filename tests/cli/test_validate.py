@@ -88,8 +88,9 @@ def test_every_problem_on_its_own_line(tmp_path: Path, capsys: pytest.CaptureFix
     )
     assert main(["validate", "--domains", str(p)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("mixopt: error: ") for line in err)
+    assert len(err) == 4 and all(line.startswith("mixopt: error: ") for line in err)
     assert "Did you mean: data?" in err[0] and "give exactly one of 'data'" in err[1]
+    assert "domain 'a' is listed twice" in err[3]  # its first entry's problems hide it no more
 
 
 def test_help_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
