@@ -159,8 +159,7 @@ class StudyStore:
         for t in left:
             study._storage.set_trial_user_attr(t._trial_id, Attr.INTERRUPTED, True)
             study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            attrs = {k: v for k, v in t.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE)}
-            study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
+            _enqueue_again(study, t)
         return len(left)
 
     def requeue_failed(self) -> int:
@@ -172,8 +171,7 @@ class StudyStore:
             return 0
         study = self.optuna()
         for t in failed:
-            attrs = {k: v for k, v in t.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE)}
-            study.enqueue_trial(t.params, user_attrs={**attrs, Attr.RERUN_OF: t.number}, skip_if_exists=False)
+            _enqueue_again(study, t, {Attr.RERUN_OF: t.number})
         return len(failed)
 
     # -- confirmation runs ------------------------------------------------------------
@@ -214,3 +212,9 @@ def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:
     for t in trials:
         out[t.state.lower()] = out.get(t.state.lower(), 0) + 1
     return out
+
+
+def _enqueue_again(study: Any, trial: Any, extra: Mapping[str, Any] | None = None) -> None:
+    """Queue ``trial`` to run again: its parameters, its role and mixture, and ``extra``."""
+    attrs = {k: v for k, v in trial.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE)}
+    study.enqueue_trial(trial.params, user_attrs={**attrs, **(extra or {})}, skip_if_exists=False)
