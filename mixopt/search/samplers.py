@@ -73,7 +73,7 @@ def make_sampler(name: str, seed: int, startup: int) -> Any:
 def random_startup(name: str, startup: int) -> int:
     """How many first trials the sampler ``name`` proposes at random before its model is
     used (0: it has no model, or it is a user's sampler, which may do as it likes)."""
-    return startup if name in _STARTUP else 0
+    return startup if SAMPLERS.canonical(name) in _STARTUP else 0
 
 
 def parameterization_for(sampler: str, requested: str = "auto") -> str:

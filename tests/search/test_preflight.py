@@ -356,13 +356,14 @@ def test_a_cuda_device_without_cuda_is_one_line_before_anything(case: Case, caps
 
 def test_built_in_names_are_matched_whatever_their_case(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
     """``--sampler TPE`` and ``kind: LOSS`` pass the checks (the only problem left is the budget)."""
-    from mixopt.search.samplers import make_sampler, parameterization_for
+    from mixopt.search.samplers import make_sampler, parameterization_for, random_startup
 
     case.tasks("kind: LOSS\ndata: held.jsonl\n")
     case.extra += ["--sampler", "TPE", "--budget", "50q"]
     assert len(lines := _refused(case, capsys)) == 1 and "not a token count" in lines[0], lines
     assert type(make_sampler("TPE", 0, 2)).__name__ == "TPESampler"
     assert parameterization_for("GP") == parameterization_for("gp") == "logratio"
+    assert random_startup("GP", 8) == random_startup("gp", 8) == 8  # the start-up warning too
 
 
 def test_a_model_folder_typo_is_not_a_hub_download(
