@@ -115,7 +115,7 @@ class Session:
         knobs = next(t.train for t in result.trials if t.number == summary.best_number)
         return {
             "best_mixture": best.mixture, "score": best.score, "score_std": best.spread, "search_score": best.search_score,
-            "confirmed_scores": list(best.confirmed), "lift": result.lift, "verdict": summary.verdict,
+            "confirmed_scores": list(best.confirmed), "lift": result.lift, "verdict": result.verdict,
             "lift_std": {n: v.spread for n, v in summary.lift.items()},
             "baselines": {n: {"mixture": c.mixture, "score": c.score, "score_std": c.spread, "search_score": c.search_score,
                               "confirmed_scores": list(c.confirmed)} for n, c in summary.baselines.items()},

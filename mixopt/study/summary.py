@@ -68,11 +68,6 @@ class Summary:
     baseline_numbers: dict[str, int]
     lift: dict[str, Lift]
 
-    @property
-    def verdict(self) -> str | None:
-        """``No mixture beat uniform (...)`` with the numbers, or None (see :func:`verdict`)."""
-        return verdict(self.best, self.baselines, self.lift)
-
 
 def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Mapping[str, Lift]) -> str | None:
     """``No mixture beat uniform (best X vs uniform Y, ...; lift -Z)`` when the best mixture does
