@@ -68,10 +68,11 @@ def export_mixture(
                     fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in domain_rows)
         counts = {d.name: len(r) for d, r in zip(domains, rows_by_domain, strict=True)}
         write_tool_configs(tmp, out.resolve(), domains, counts, seed)
-        write_json_atomic(tmp / "weights.json", _weights(domains, allocation, counts, seed))
+        mix = mix_description(counts, seed)  # one description, in weights.json and the manifest
+        write_json_atomic(tmp / "weights.json", _weights(domains, allocation, mix))
         manifest = {**dict(provenance or {}), "budget": budget, "seed": seed, "records": len(rows)}
         write_json_atomic(
-            tmp / "manifest.json", {**manifest, **_exported(domains, allocation, plans, seed)}
+            tmp / "manifest.json", {**manifest, **_exported(domains, allocation, plans, counts, mix)}
         )
         if out.exists():
             out.rmdir()
@@ -83,23 +84,26 @@ def export_mixture(
 
 
 def _weights(
-    domains: Sequence[TokenizedDomain], allocation: Allocation, counts: Mapping[str, int], seed: int
+    domains: Sequence[TokenizedDomain], allocation: Allocation, mix: dict[str, Any]
 ) -> dict[str, Any]:
     """``weights.json``: the allocation's token shares and how the tool configs mix the files."""
     names = [d.name for d in domains]
     return {
         "domains": names,
         "token_shares": {n: allocation.tokens[n] / allocation.budget for n in names},
-        "mix": mix_description(counts, seed),
+        "mix": mix,
     }
 
 
 def _exported(
-    domains: Sequence[TokenizedDomain], allocation: Allocation, plans: Sequence[Any], seed: int
+    domains: Sequence[TokenizedDomain],
+    allocation: Allocation,
+    plans: Sequence[Any],
+    counts: Mapping[str, int],
+    mix: dict[str, Any],
 ) -> dict[str, Any]:
     """The manifest's figures: per domain the tokens allocated and exported, records, epochs."""
     exported = [int(d.lengths()[idx].sum()) for d, (idx, _) in zip(domains, plans, strict=True)]
-    counts = {d.name: len(idx) for d, (idx, _) in zip(domains, plans, strict=True)}
     return {
         "tokens_allocated": allocation.budget,
         "tokens_exported": sum(exported),
@@ -112,7 +116,7 @@ def _exported(
                      "epochs": allocation.epochs[d.name], "format": d.format}
             for d, n in zip(domains, exported, strict=True)
         },
-        "mix": mix_description(counts, seed),
+        "mix": mix,
     }  # fmt: skip
 
 
