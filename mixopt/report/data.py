@@ -65,6 +65,9 @@ class ReportData:
     finished: bool
     """True when the study wrote its results (``best_mixture.json``)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    warm: tuple[str, ...] = field(default_factory=tuple)
+    """Where the trials taken from earlier studies (``--warm-start``) came from, a line per
+    study, then what the study said when it took them (what it left out and why)."""
 
     def top_trials(self, k: int) -> list[TrialRecord]:
         """The ``k`` best completed trials, best first."""
@@ -81,10 +84,12 @@ class ReportData:
         return rows
 
     def label(self, t: TrialRecord) -> str:
-        """``trial 7 (best)``, ``trial 0 (uniform)``, ``trial 3``."""
-        role = t.baseline
-        tag = f" ({role})" if role else " (best)" if t.number == self.best_number else ""
-        return f"trial {t.number}{tag}"
+        """``trial 7 (best)``, ``trial 0 (uniform)``, ``trial 3``, ``trial 2 (reused: old trial 5)``."""
+        tags = [t.baseline] if t.baseline else ["best"] if t.number == self.best_number else []
+        if t.origin is not None:  # an earlier study's trial (--warm-start)
+            tags.append(f"{t.origin.get('how')}: {Path(str(t.origin.get('study'))).name} trial {t.origin.get('trial')}")
+        shown = ", ".join(tags)
+        return f"trial {t.number} ({shown})" if tags else f"trial {t.number}"
 
 
 def gather(folder: str | Path) -> ReportData:
@@ -101,7 +106,30 @@ def gather(folder: str | Path) -> ReportData:
         store.folder, spec, _domains(trials), trials, summary.best_number, summary.best, summary.baselines,
         summary.baseline_numbers, summary.lift, importances, note,
         _cost(trials, spec.execution.cpus_per_trial, len(confirmations)), finished, tuple(notes),
+        _warm(store, trials),
     )  # fmt: skip
+
+
+def _warm(store: StudyStore, trials: Sequence[TrialRecord]) -> tuple[str, ...]:
+    """A line per earlier study the trials came from, then the notes the study logged."""
+    import json
+
+    taken: dict[str, dict[str, list[int]]] = {}
+    for t in trials:
+        if t.origin is not None:
+            taken.setdefault(str(t.origin.get("study")), {}).setdefault(str(t.origin.get("how")), []).append(t.number)
+    lines = [f"{study}: " + "; ".join(f"{len(n)} {how} (here: trials {', '.join(map(str, n))})" for how, n in sorted(hows.items()))
+             for study, hows in taken.items()]  # fmt: skip
+    path = store.path(store.EVENTS)
+    if taken and path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line
+                continue
+            if event.get("event") == "warm_start":
+                lines.append(str(event.get("text")))
+    return tuple(lines)
 
 
 def _domains(trials: Sequence[TrialRecord]) -> tuple[str, ...]:

@@ -89,6 +89,11 @@ def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> st
     ]  # fmt: skip
     parts += [f"<p class='note'>{_e(n)}</p>" for n in data.notes]
     parts += _headline(data)
+    if data.warm:
+        parts.append("<h2>Warm start</h2><p>Trials taken from earlier studies: <i>reused</i> ones were trained "
+                     "there under this study's settings and count as evidence here without running again; "
+                     "<i>prior</i> ones are earlier mixtures this study re-trained as its first proposals.</p>")  # fmt: skip
+        parts.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in data.warm) + "</ul>")
     for name, (title, caption) in CAPTIONS.items():  # the figures' order
         if name not in images:
             if name == "importances.png" and data.importance_note:

@@ -88,8 +88,12 @@ def history(data: ReportData) -> Figure | None:
     fig = new_figure(9, 4.6)
     ax = fig.add_subplot()
     search = [t for t in scored if baseline_name(t) is None]
-    done = [t for t in search if t.state == "COMPLETE"]
+    done = [t for t in search if t.state == "COMPLETE" and not t.reused]
     pruned = [t for t in search if t.state == "PRUNED"]
+    reused = [t for t in search if t.reused]
+    if reused:
+        ax.scatter([t.number for t in reused], [score_of(t) for t in reused], marker="x", color=SEARCH, s=30,
+                   label="reused from an earlier study (--warm-start)", zorder=3)  # fmt: skip
     ax.scatter(
         [t.number for t in done],
         [score_of(t) for t in done],

@@ -22,7 +22,7 @@ from mixopt.search.faults import fail_limit
 from mixopt.search.progress import Progress
 from mixopt.search.pruning import Asha
 from mixopt.study.summary import Confirmation, best_number
-from mixopt.study.trials import SEARCH, Attr, TrialRecord, write_proposal
+from mixopt.study.trials import SEARCH, Attr, TrialRecord, origin_text, write_proposal
 
 if TYPE_CHECKING:
     from mixopt.search.session import Session
@@ -46,7 +46,8 @@ class StudyLoop:
         self.session, self.spec = session, spec
         self.store, self.tracker, self.events = session.store, session.tracker, session.study.events
         self.total = len(session.study.baselines) + spec.search.trials
-        finished = self.store.finished()  # trials a resumed study already ran
+        # trials a resumed study already ran; those reused from earlier studies (--warm-start) are not this study's
+        finished = {n: t for n, t in self.store.finished().items() if not t.reused}
         self.done = len(finished)
         self.progress = Progress(self.total, self.done, slots, self.events, session.study.context.trial.evaluator.intermediate)
         self.asha = self._pruning(finished.values())
@@ -151,7 +152,9 @@ class StudyLoop:
         self.reports.pop(job.number, None)
         if not job.retries:
             params = trial_params(job.mixture, job.train, job.seed, self.session.budget)
-            self.tracker.start_trial(job.number, job.role, {**params, **({"source_trial": job.source} if job.source is not None else {})})  # fmt: skip
+            origin = self.asked[job.number].user_attrs.get(Attr.WARM_FROM) if job.number in self.asked else None
+            extra = {"source_trial": job.source} if job.source is not None else {"warm_from": origin_text(origin)} if origin else {}  # fmt: skip
+            self.tracker.start_trial(job.number, job.role, {**params, **extra})
         if job.source is None:
             self.progress("start", job, None)
         return job

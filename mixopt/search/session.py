@@ -14,6 +14,7 @@ from mixopt.search.space import Simplex
 from mixopt.search.tracking import Tracker, make_tracker
 from mixopt.study.store import StudyStore, count_states
 from mixopt.study.summary import Summary, summarize
+from mixopt.study.warm import apply_warm_start
 
 if TYPE_CHECKING:
     from mixopt.search.study import Study
@@ -59,6 +60,8 @@ class Session:
             _create(study, record)
         # from here on the folder is a resumable study
         store.enqueue_baselines(study.baselines, simplex.params_for)
+        for note in apply_warm_start(study.warm, store.optuna(), simplex, study.space):  # after the baselines: they run first
+            study.events.emit("warm_start", note, text=note)
         store.requeue_interrupted()
         if study.resume:
             store.requeue_failed()

@@ -200,10 +200,12 @@ class Simplex:
             return {f"w_{n}": math.exp(-shares[n] / top) for n in self.params}
         ref = max(shares[self.free[-1]], 1e-12)
         clip = _LOGRATIO_RANGE
-        return {
-            f"z_{n}": min(clip, max(-clip, math.log(max(shares[n], 1e-12) / ref)))
-            for n in self.params
-        }
+        z = {n: math.log(max(shares[n], 1e-12) / ref) for n in self.params}
+        # a reference share too small to reach (an earlier study's mixture without that
+        # domain): shift every log-ratio down alike, which keeps the others' ratios and
+        # leaves the reference as small as the range allows
+        over = max([0.0, *z.values()]) - clip
+        return {f"z_{n}": min(clip, max(-clip, v - max(over, 0.0))) for n, v in z.items()}
 
 
 def describe_spaces() -> list[tuple[str, str]]:

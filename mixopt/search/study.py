@@ -5,7 +5,7 @@ from its folder."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from mixopt.search.space import SearchSpace
 from mixopt.search.trainable import StudyContext
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
+from mixopt.study.warm import WarmStart, plan_warm_start
 
 __all__ = ["Study", "prepare_study", "run_study"]
 
@@ -37,6 +38,8 @@ class Study:
     resume: bool
     events: EventLog
     """Progress lines and the event log (also written to ``events.jsonl`` in the folder)."""
+    warm: WarmStart = field(default_factory=WarmStart)
+    """What the ``--warm-start`` studies give this one (read before anything is written)."""
 
 
 def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None = None, runner: Any = None) -> Study:  # fmt: skip
@@ -72,11 +75,12 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
     trial = TrialSpec(checked.model_ref, checked.domains, {}, search.budget, checked.suite, spec.train,
                       search.seed, spec.model.allow_pickle)  # fmt: skip
+    warm = plan_warm_start(spec, checked.domains, checked.space, resume) if search.warm_start else WarmStart()
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks
     record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),
               "space": checked.space.to_dict(), "evaluator_is_reference": isinstance(tasks, str | Path)}  # fmt: skip
-    return Study(spec, store, context, checked.space, baselines, record, resume, events)
+    return Study(spec, store, context, checked.space, baselines, record, resume, events, warm)
 
 
 def _absolute(spec: StudySpec) -> StudySpec:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mixopt.study.trials import origin_text
+
 if TYPE_CHECKING:
     from mixopt.study.trials import TrialRecord
 
@@ -232,6 +234,8 @@ class MlflowTracker:
             result = t.result or {"role": t.role, "score": None, "metrics": {}}
             if run is None:
                 self.start_trial(number, t.role, result.get("params", {}))
+                if t.origin is not None:  # an earlier study's trial (--warm-start): say where it came from
+                    self.client.set_tag(self._runs[number], "mixopt.warm_from", origin_text(t.origin))
             else:
                 self._runs[number] = run.info.run_id
             self.finish_trial(number, t.state, result, t.error)

@@ -66,6 +66,12 @@ def _read_baselines(paths: Any) -> tuple[tuple[str, dict[str, float]], ...]:
     return tuple(out.items())
 
 
+def _folders(value: Any) -> tuple[str, ...]:
+    """``--warm-start OLD_OUT`` folders (repeatable), as absolute paths."""
+    items = [value] if isinstance(value, str | Path) else list(value)
+    return tuple(str(Path(str(v)).resolve()) for v in items)
+
+
 def _modules(value: Any) -> tuple[str, ...] | None:
     if value is None or isinstance(value, tuple):
         return value
@@ -127,6 +133,13 @@ class SearchSpec:
         (), flag="--baseline", parse=_read_baselines, append=True, metavar="MIX.json"
     )
     """A mixture file to score beside uniform and natural, named by its file (repeatable)."""
+    warm_start: tuple[str, ...] = setting((), parse=_folders, append=True, metavar="OLD_OUT", amend=True)
+    """An earlier study's folder whose completed trials seed this one (repeatable): trials
+    trained under the same settings are reused as they are (not re-trained, not counted in
+    --trials); see the README's "Warm start"."""
+    warm_start_any: bool = setting(False, amend=True)
+    """Use earlier studies trained under other settings (model, budget, evaluator, recipe) too,
+    as a prior only: their best mixtures are the first proposals, re-trained here."""
 
     def __post_init__(self) -> None:
         problems = _whole(self, ("trials", "confirm", "startup_trials"), 0)

@@ -30,7 +30,7 @@ from typing import Any
 from mixopt.errors import ConfigError, first_line
 from mixopt.io import read_json, write_json_atomic
 from mixopt.study.summary import Confirmation, Summary, summarize
-from mixopt.study.trials import Attr, TrialRecord, baseline_role, is_live, record_of
+from mixopt.study.trials import Attr, TrialRecord, baseline_role, is_live, is_reused, record_of
 
 __all__ = ["StudyStore"]
 
@@ -166,7 +166,7 @@ class StudyStore:
         """When every trial that ended failed (a broken setup, which a resumed run may have
         fixed), queue each again with its parameters; the failed ones stop counting. Returns
         how many."""
-        failed = self.frozen(("COMPLETE", "PRUNED", "FAIL"))
+        failed = [t for t in self.frozen(("COMPLETE", "PRUNED", "FAIL")) if not is_reused(t)]
         if not failed or any(t.state.name != "FAIL" for t in failed):
             return 0
         study = self.optuna()
@@ -215,6 +215,6 @@ def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:
 
 
 def _enqueue_again(study: Any, trial: Any, extra: Mapping[str, Any] | None = None) -> None:
-    """Queue ``trial`` to run again: its parameters, its role and mixture, and ``extra``."""
-    attrs = {k: v for k, v in trial.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE)}
+    """Queue ``trial`` to run again: its parameters, its role, mixture and origin, and ``extra``."""
+    attrs = {k: v for k, v in trial.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE, Attr.WARM_FROM)}
     study.enqueue_trial(trial.params, user_attrs={**attrs, **(extra or {})}, skip_if_exists=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Attr", "TrialRecord", "baseline_role", "record_of", "role_name", "write_proposal"]
+__all__ = ["Attr", "TrialRecord", "baseline_role", "is_reused", "origin_text", "proposal_attrs", "record_of", "role_name", "write_proposal"]
 
 
 class Attr:
@@ -31,11 +31,16 @@ class Attr:
     RERUN_OF = "rerun_of"
     """On a trial queued again: the failed trial it replaces (every trial of the study had
     failed, a broken setup, and the study was resumed to run them once fixed)."""
+    WARM_FROM = "warm_from"
+    """``{"study": folder, "trial": number, "role": role, "how": "reused" | "prior"}``: the
+    earlier study's trial this one came from (``--warm-start``). ``reused``: that trial's
+    result, added as it is (not run here); ``prior``: its mixture, re-trained here."""
     SHARE = "share."
     """``share.<domain>``: sortable columns in optuna-dashboard's trial table."""
 
 
 SEARCH = "search"
+REUSED, PRIOR = "reused", "prior"  # how a warm-started study took an earlier study's trial
 _BASELINE = "baseline:"
 
 
@@ -71,6 +76,13 @@ class TrialRecord:
     """(step, intermediate score) as reported to Optuna."""
     started: datetime | None = field(default=None, compare=False)
     ended: datetime | None = field(default=None, compare=False)
+    origin: dict[str, Any] | None = None
+    """Where an earlier study's trial came from (``--warm-start``; see :attr:`Attr.WARM_FROM`)."""
+
+    @property
+    def reused(self) -> bool:
+        """An earlier study's result added as it is: not a trial this study ran."""
+        return self.origin is not None and self.origin.get("how") == REUSED
 
     @property
     def seconds(self) -> float | None:
@@ -85,7 +97,8 @@ class TrialRecord:
     def to_dict(self) -> dict[str, Any]:
         """The trial as ``results.json`` lists it."""
         return {"number": self.number, "role": self.role, "state": self.state, "mixture": self.mixture,
-                "train": self.train, "score": self.score, "metrics": self.metrics, "error": self.error}  # fmt: skip
+                "train": self.train, "score": self.score, "metrics": self.metrics, "error": self.error,
+                "warm_from": self.origin}  # fmt: skip
 
 
 def record_of(t: Any) -> TrialRecord:
@@ -101,7 +114,18 @@ def record_of(t: Any) -> TrialRecord:
         t.number, attrs.get(Attr.ROLE, SEARCH), t.state.name, dict(attrs.get(Attr.MIXTURE, {})),
         dict(attrs.get(Attr.TRAIN, {})), score, dict(result.get("metrics", {})),
         None if reason is None else str(reason), result, steps, t.datetime_start, t.datetime_complete,
+        attrs.get(Attr.WARM_FROM),
     )  # fmt: skip
+
+
+def origin_text(origin: Mapping[str, Any]) -> str:
+    """``reused from /path/old-study trial 7`` (or ``prior from ...``)."""
+    return f"{origin.get('how')} from {origin.get('study')} trial {origin.get('trial')}"
+
+
+def is_reused(t: Any) -> bool:
+    """Whether an Optuna trial is an earlier study's result added as it is (``--warm-start``)."""
+    return (t.user_attrs.get(Attr.WARM_FROM) or {}).get("how") == REUSED
 
 
 def is_live(t: Any) -> bool:
@@ -113,8 +137,11 @@ def write_proposal(
     trial: Any, role: str, mixture: Mapping[str, float], train: Mapping[str, Any]
 ) -> None:
     """Record on an asked trial what it will train."""
-    trial.set_user_attr(Attr.ROLE, role)
-    trial.set_user_attr(Attr.MIXTURE, dict(mixture))
-    for name, share in mixture.items():
-        trial.set_user_attr(f"{Attr.SHARE}{name}", round(share, 6))
-    trial.set_user_attr(Attr.TRAIN, dict(train))
+    for key, value in proposal_attrs(role, mixture, train).items():
+        trial.set_user_attr(key, value)
+
+
+def proposal_attrs(role: str, mixture: Mapping[str, float], train: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The user attributes that say what a trial trains."""
+    shares = {f"{Attr.SHARE}{name}": round(share, 6) for name, share in mixture.items()}
+    return {Attr.ROLE: role, Attr.MIXTURE: dict(mixture), **shares, Attr.TRAIN: dict(train)}

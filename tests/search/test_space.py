@@ -101,6 +101,15 @@ def test_baselines_round_trip_through_the_parameters(kind: str) -> None:
         assert back == pytest.approx(mixture, abs=1e-9)
 
 
+def test_a_mixture_without_the_reference_domain_keeps_the_others_ratios() -> None:
+    # an earlier study's mixture taken into a study with one more domain (--warm-start): the
+    # new domain, at share 0, may be the log-ratios' reference
+    simplex = Simplex(_domains(), budget=10**6, parameterization="logratio")
+    params = simplex.params_for({"a": 0.5, "b": 0.3, "c": 0.2, "d": 0.0})
+    back = simplex.mixture({k.split("_", 1)[1]: v for k, v in params.items()})
+    assert back == pytest.approx({"a": 0.5, "b": 0.3, "c": 0.2, "d": 0.0}, abs=0.002)
+
+
 def test_training_knobs(tmp_path: Path) -> None:
     import optuna
 
