@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_efficiency import Problem, make_problem  # noqa: E402
+from search_efficiency import Problem, make_problem
 
 
 def simplex_for(upper: np.ndarray, sampler: str) -> Any:

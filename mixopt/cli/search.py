@@ -71,8 +71,9 @@ def print_result(result: Any) -> None:
     what = f"mean of {seeds} fresh seed{'s' if seeds > 1 else ''}, every mixture at the best trial's training settings" if confirmed else "single runs"  # fmt: skip
     print(f"\nScores ({what}; higher is better):")
     print_table(header, rows)
-    states = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "trials")
-    print(f"\n{counts['trials']} trials ({states})")
+    states = ", ".join(f"{v} {k}" for k, v in counts.items() if k not in ("trials", "reused"))
+    reused = f"; {counts['reused']} of them reused from earlier studies (--warm-start)" if "reused" in counts else ""
+    print(f"\n{counts['trials']} trials ({states}{reused})")
     print(f"wrote {result.paths['best_mixture']} and {result.paths['results']}")
     if "report" in result.paths:
         print(f"report: {result.paths['report']}")

@@ -207,11 +207,13 @@ class StudyStore:
 
 
 def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:
-    """Trials in all and by state (``complete``, ``pruned``, ``fail``...)."""
+    """Trials in all and by state (``complete``, ``pruned``, ``fail``...), and ``reused``: how
+    many of them were earlier studies' results (``--warm-start``), when any were."""
     out = {"trials": len(trials)}
     for t in trials:
         out[t.state.lower()] = out.get(t.state.lower(), 0) + 1
-    return out
+    reused = sum(t.reused for t in trials)
+    return {**out, "reused": reused} if reused else out
 
 
 def _enqueue_again(study: Any, trial: Any, extra: Mapping[str, Any] | None = None) -> None:

@@ -120,6 +120,8 @@ def _round_robin(lists: Sequence[Sequence[Taken]]) -> Iterator[Taken]:
 
 def _from_study(folder: str, spec: StudySpec, domains: Sequence[Any], space: Any) -> WarmStart:
     store = StudyStore(folder)
+    if store.folder == StudyStore(spec.output.out).folder:
+        raise ConfigError("is this study's own folder; name an earlier study")
     record = store.read_record()
     held = StudySpec.from_dict(record.get("spec"), str(store.path(store.STUDY)))
     store = StudyStore(folder, held.output.storage)

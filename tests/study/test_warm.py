@@ -104,7 +104,7 @@ def test_the_same_study_reuses_every_trial_its_best_is_confirmed_here_and_resumi
     result = resume_search(out, trials=1, quiet=True, runner=low_score, tracking_uri="none")
     assert len(_reused(result.trials)) == 5
     assert [t.role for t in result.trials if not t.reused].count("search") == 1
-    assert result.counts()["trials"] == 8  # 5 reused + 2 baselines + 1 searched
+    assert result.counts() == {"trials": 8, "complete": 8, "reused": 5}  # 5 reused + 2 baselines + 1 searched
 
 
 def test_a_superset_maps_at_share_0_and_a_subset_drops_what_trained_on_the_missing_domain(
