@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = scenario(name, searches, n, sampler)
         cold, warm, own = ([r[i] for r in rows] for i in range(3))
         ratio = statistics.median((w or n + 2) / (c or n + 2) for c, w in zip(cold, warm, strict=True))
-        print(f"{name:40s} {summary(cold, n):>12s} {summary(warm, n):>12s} {summary(own, n):>16s}  {ratio:.2f} x")
+        print(f"{name:40s} {summary(cold, n):>12s} {summary(warm, n):>12s} {summary(own, n):>16s}  {ratio:.2f} x cold")
     print("figure: the ratio is the median over searches of warm/cold new trials to reach the cold best (below 1: "
           "warm start saves trials); surrogate problems, not real trials")  # fmt: skip
     return 0
