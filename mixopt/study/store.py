@@ -201,7 +201,7 @@ class StudyStore:
 
     def summary(self) -> Summary:
         """At the study's budget (runs of a transfer check are left out)."""
-        own = self.read_record().get("spec", {}).get("search", {}).get("budget")
+        own = ((self.read_record().get("spec") or {}).get("search") or {}).get("budget") if self.exists() else None
         return summarize(self.trials(), runs_at(self.confirmations(), own, own))
 
     def write_results(self, trials: Sequence[TrialRecord]) -> None:

@@ -96,7 +96,7 @@ class Transfer:
                 "retained": dict(self.retained)}  # fmt: skip
 
 
-def runs_at(confirmations: Sequence[Confirmation], budget: int, own: int | None) -> list[Confirmation]:
+def runs_at(confirmations: Sequence[Confirmation], budget: int | None, own: int | None) -> list[Confirmation]:
     """The runs at ``budget``; ``own``: the study's budget, which a run without one had."""
     return [c for c in confirmations if (c.budget if c.budget is not None else own) == budget]
 
