@@ -69,8 +69,10 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
     store, own = study.store, study.spec.search.budget
     if not _is_whole(seeds) or seeds < 1:
         raise ConfigError("--seeds must be a positive integer")
-    if not store.path(store.BEST).is_file():
-        raise ConfigError(f"{store.folder}: the study has not finished (no {store.BEST}); finish it with mixopt search --resume {store.folder}")  # fmt: skip
+    pending = len(study.baselines) + study.spec.search.trials - len(store.finished())
+    if not store.path(store.BEST).is_file() or pending > 0:
+        why = f"{pending} trials still to run" if pending > 0 else f"no {store.BEST}"
+        raise ConfigError(f"{store.folder}: the study has not finished ({why}); finish it with mixopt search --resume {store.folder}")  # fmt: skip
     if budget == own:
         raise ConfigError(f"--budget {format_budget(budget)} is the study's own budget; re-run its confirmation on more seeds with mixopt search --resume {store.folder} --confirm {seeds}")  # fmt: skip
     trials = store.trials()
