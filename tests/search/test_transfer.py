@@ -87,7 +87,7 @@ def test_confirm_tags_runs_under_the_parent_and_resumes(trivial_study: Path) -> 
 def test_bad_budgets_are_refused_before_anything_runs(trivial_study: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     before = (trivial_study / "confirm.jsonl").read_text()
     cases = {"100M": "the largest budget every checked mixture fits is", "2k": "the study's own budget",
-             "lots": "budget"}  # fmt: skip
+             "lots": "not a token count"}  # fmt: skip
     for budget, said in cases.items():
         assert main(["confirm", str(trivial_study), "--budget", budget, "--executor", "inprocess", "--quiet"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
