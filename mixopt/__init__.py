@@ -16,6 +16,7 @@ __all__ = [
     "MixoptError",
     "__version__",
     "cluster_domains",
+    "confirm_at_budget",
     "optimize_mixture",
     "parse_budget",
     "resume_search",
@@ -24,7 +25,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     # the search API loads on first use, so `import mixopt` stays light
-    if name in ("optimize_mixture", "resume_search"):
+    if name in ("optimize_mixture", "resume_search", "confirm_at_budget"):
         from mixopt import api
 
         return getattr(api, name)

@@ -1,4 +1,5 @@
-"""The Python API: ``optimize_mixture(model, domains, evaluator, budget=...)``, ``resume_search``.
+"""The Python API: ``optimize_mixture(model, domains, evaluator, budget=...)``, ``resume_search``,
+``confirm_at_budget`` (a transfer check).
 
 Both run a study (:mod:`mixopt.search`) and then write its report (:mod:`mixopt.report`):
 the API is where the two meet, so neither imports the other.
@@ -16,7 +17,7 @@ from mixopt.events import EventLog
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
 
-__all__ = ["optimize_mixture", "resume_search", "write_report_quietly"]
+__all__ = ["confirm_at_budget", "optimize_mixture", "resume_search", "write_report_quietly"]
 
 
 def optimize_mixture(
@@ -80,6 +81,38 @@ def resume_search(
     values are used and saved in ``study.json``. Any other change is refused, naming each.
     ``runner``: the one the study was started with, if any (it is not saved).
     """
+    return _run(_held(out, evaluator, settings), True, quiet, events, runner)
+
+
+def confirm_at_budget(
+    out: str | Path, budget: str | int, seeds: int = 2, *, evaluator: Any = None, quiet: bool = False,
+    events: str | Path | None = None, runner: Any = None, **settings: Any,
+) -> Any:  # fmt: skip
+    """Check how the finished study in ``out`` transfers to another ``budget`` (``"500k"``):
+    its best mixture and the uniform and natural baselines trained there on ``seeds`` fresh
+    seeds, with the study's recipe, on the whole pools (also when the study searched on pools
+    cut to ``target_budget``). Returns the :class:`~mixopt.study.summary.Transfer`: the lift
+    at ``budget`` and the share of the study's own lift it keeps; written to
+    ``best_mixture.json`` (``transfer``), the report and MLflow. Killed midway, it runs again
+    only what is missing. A budget past the repetition caps is refused before anything runs.
+    ``evaluator``, ``runner``, ``settings`` (how the runs execute): as for :func:`resume_search`."""
+    from mixopt.budget import parse_budget
+    from mixopt.search.confirm import check_transfer
+    from mixopt.search.study import prepare_study, run_study
+    from mixopt.study.summary import transfers
+
+    tokens = parse_budget(budget)
+    spec = _held(out, evaluator, settings)
+    study = prepare_study(spec, resume=True, events=EventLog([events] if events is not None else [], quiet=quiet), runner=runner)  # fmt: skip
+    check_transfer(study, tokens, seeds)
+    run_study(study, (write_report_quietly,), tokens, seeds)
+    own = study.spec.search.budget
+    assert own is not None
+    return transfers(study.store.trials(), study.store.confirmations(), own)[tokens]
+
+
+def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> StudySpec:
+    """The spec of the study in ``out``, with the settings a resumed study may change."""
     store = StudyStore(out)
     record = store.read_record() if store.exists() else None
     if record is None:
@@ -94,12 +127,12 @@ def resume_search(
     elif not record.get("evaluator_is_reference"):
         raise ConfigError(f"{out}: the study's evaluator was a Python object; pass it again to resume")
     spec = _spec(held, changes)
-    # an evaluator object passed again is the study's own (its repr may differ)
-    refused = [d for d in spec.differences(held, on_resume=True) if not d.startswith("evaluator:")]
+    # an evaluator object passed again is the study's own (its repr may differ); a moved folder is the same study
+    refused = [d for d in spec.differences(held, on_resume=True) if not d.startswith(("evaluator:", "out:"))]
     if refused:
         raise ConfigError(f"{out}: a resumed study cannot change what its trials are ({'; '.join(refused)}); "
                           "start a new study with another --out to change it")  # fmt: skip
-    return _run(spec, True, quiet, events, runner)
+    return spec
 
 
 def _run(spec: StudySpec, resume: bool, quiet: bool, events: str | Path | None, runner: Any) -> Any:

@@ -20,18 +20,21 @@ _GROUPS = {
 }
 
 
-def add_spec_options(parser: argparse.ArgumentParser) -> None:
-    """An option for every setting of :class:`~mixopt.study.spec.StudySpec`. Options left out
-    stay out of the parsed namespace, so a config file's values are not overridden."""
+def add_spec_options(
+    parser: argparse.ArgumentParser, parts: tuple[str, ...] = tuple(_GROUPS), leave_out: tuple[str, ...] = ()
+) -> None:  # fmt: skip
+    """An option for every setting of :class:`~mixopt.study.spec.StudySpec` (of ``parts``,
+    but those named in ``leave_out``). Options not given stay out of the parsed namespace,
+    so a config file's values are not overridden."""
     from mixopt.setting import field_docs
     from mixopt.study.spec import part_of
 
-    for part, title in _GROUPS.items():
+    for part, title in ((p, _GROUPS[p]) for p in parts):
         kind = part_of(part)
         group = parser.add_argument_group(title)
         docs = field_docs(kind)
         for f in dataclasses.fields(kind):
-            if f.metadata.get("cli", True):
+            if f.metadata.get("cli", True) and f.name not in leave_out:
                 _add(group, f, docs.get(f.name, ""))
 
 

@@ -32,6 +32,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--budget", help="token budget, e.g. 50k or 1.5M: show each domain's maximum share"
     )
+    p.add_argument(
+        "--target-budget", metavar="TOKENS",
+        help="the real run's budget, e.g. 5M: show the epochs each domain sees under the uniform "
+        "mixture at --budget and at this budget, and warn where they differ by more than 2x",
+    )  # fmt: skip
     p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file or module:attr")
     p.add_argument("--space", help="search space: built-in name or YAML path")
     add_output_options(p)
@@ -44,12 +49,16 @@ def run(args: argparse.Namespace) -> int:
     from mixopt.search.preflight import check_inputs
 
     problems: list[str] = []
-    budget = None
-    if args.budget is not None:
+    budget, target = None, None
+    for name in ("budget", "target_budget"):
         try:
-            budget = parse_budget(args.budget)
+            value = None if getattr(args, name) is None else parse_budget(getattr(args, name))
         except MixoptError as exc:
             problems.extend(exc.problems)
+            continue
+        budget, target = (value, target) if name == "budget" else (budget, value)
+    if target is not None and budget is None:
+        problems.append("--target-budget needs --budget (the proxy's budget) to compare with")
     quiet_libraries()
     checked = check_inputs(args.domains, args.model, args.evaluator, budget, args.space,
                            cache_dir=args.cache_dir, problems=problems, events=event_log(args))  # fmt: skip
@@ -84,9 +93,36 @@ def run(args: argparse.Namespace) -> int:
     )
     if budget:
         print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
+    if budget and target:
+        _epochs(domains, budget, target)
     if checked.suite is not None:
         print(f"evaluator: {len(checked.suite.tasks)} tasks checked, no overlap with training data")
     return 0
+
+
+def _epochs(domains: Any, budget: int, target: int) -> None:
+    """The epochs each domain sees under the uniform mixture at the proxy's budget (whole
+    pools, and pools cut as --target-budget cuts them) and at the target's; a warning where
+    the whole-pool proxy repeats a domain more than 2x differently from the target run."""
+    import sys
+
+    from mixopt.budget import format_budget
+    from mixopt.data.allocation import allocate, check_budget, uniform_mixture
+    from mixopt.data.subsample import subsample_domains
+
+    check_budget(domains, target)
+    cut = subsample_domains(domains, budget, target)
+    at = {"proxy": allocate(uniform_mixture(domains, budget), budget, domains).epochs,
+          "matched": allocate(uniform_mixture(cut, budget), budget, cut).epochs,
+          "target": allocate(uniform_mixture(domains, target), target, domains).epochs}  # fmt: skip
+    p, t = format_budget(budget), format_budget(target)
+    print("\nEpochs under the uniform mixture (passes over each domain's data):")
+    print_table(["domain", f"proxy @ {p}", f"proxy @ {p} with --target-budget {t}", f"target @ {t}"],
+                [[d.name, *(round(at[k][d.name], 4) for k in at)] for d in domains])  # fmt: skip
+    apart = [d.name for d in domains if max(at["proxy"][d.name], at["target"][d.name]) > 2 * min(at["proxy"][d.name], at["target"][d.name])]  # fmt: skip
+    if apart:
+        print(f"warning: at {p} the proxy repeats {', '.join(apart)} more than 2x differently from the run at {t}; "
+              f"search with --target-budget {t} so each domain repeats as it will there", file=sys.stderr)  # fmt: skip
 
 
 def _records_only(specs: Any, args: argparse.Namespace) -> int:

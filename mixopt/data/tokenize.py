@@ -71,6 +71,9 @@ class TokenizedDomain:
     """Tokens in the domain, after formatting, separators included."""
     eos_id: int | None = None
     """The end-of-sequence token that ends every record (None if the tokenizer has none)."""
+    rows: Any = field(default=None, compare=False)
+    """The cached records this domain keeps (sorted int64 indices; see
+    :func:`mixopt.data.subsample.subsample_domains`), or None for all of them."""
     _table: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -88,7 +91,8 @@ class TokenizedDomain:
             import pyarrow as pa
 
             with pa.memory_map(self.path) as source:
-                self._table.append(pa.ipc.open_stream(source).read_all())
+                whole = pa.ipc.open_stream(source).read_all()
+            self._table.append(whole if self.rows is None else whole.take(pa.array(self.rows)))
         table: pa.Table = self._table[0]
         return table
 

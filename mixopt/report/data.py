@@ -17,7 +17,7 @@ from typing import Any
 from mixopt.errors import first_line
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
-from mixopt.study.summary import Candidate, Lift, summarize
+from mixopt.study.summary import Candidate, Lift, Transfer, runs_at, summarize, transfers
 from mixopt.study.trials import TrialRecord
 
 __all__ = ["Cost", "ReportData", "gather"]
@@ -68,6 +68,8 @@ class ReportData:
     warm: tuple[str, ...] = field(default_factory=tuple)
     """Where the trials taken from earlier studies (``--warm-start``) came from, a line per
     study, then what the study said when it took them (what it left out and why)."""
+    transfers: dict[int, Transfer] = field(default_factory=dict)
+    """The transfer checks (``mixopt confirm OUT --budget B``), by budget."""
 
     def top_trials(self, k: int) -> list[TrialRecord]:
         """The ``k`` best completed trials, best first."""
@@ -98,7 +100,8 @@ def gather(folder: str | Path) -> ReportData:
     spec = StudySpec.from_dict(record.get("spec") or {}, str(Path(folder) / StudyStore.STUDY))
     store = StudyStore(folder, spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
-    summary = summarize(trials, confirmations)
+    own = spec.search.budget
+    summary = summarize(trials, runs_at(confirmations, own, own) if own else confirmations)
     importances, note = _importances(store.optuna(), trials)
     finished = store.path(store.BEST).is_file()
     notes = [] if finished else ["The study has not finished (no best_mixture.json): this report shows what it holds so far."]  # fmt: skip
@@ -107,6 +110,7 @@ def gather(folder: str | Path) -> ReportData:
         summary.baseline_numbers, summary.lift, importances, note,
         _cost(trials, spec.execution.cpus_per_trial, len(confirmations)), finished, tuple(notes),
         _warm(store, trials),
+        transfers(trials, confirmations, own) if own else {},
     )  # fmt: skip
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mixopt.budget import format_budget
 from mixopt.io import write_text_atomic
 from mixopt.report.data import ReportData, gather
-from mixopt.study.summary import verdict
+from mixopt.study.summary import Lift, Transfer, verdict
 
 __all__ = ["REPORT_DIR", "render", "write_report"]
 
@@ -94,6 +95,7 @@ def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> st
                      "there under this study's settings and count as evidence here without running again; "
                      "<i>prior</i> ones are earlier mixtures this study re-trained as its first proposals.</p>")  # fmt: skip
         parts.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in data.warm) + "</ul>")
+    parts += [_transfer_panel(t, data.lift) for _, t in sorted(data.transfers.items())]
     for name, (title, caption) in CAPTIONS.items():  # the figures' order
         if name not in images:
             if name == "importances.png" and data.importance_note:
@@ -156,6 +158,19 @@ def _headline(data: ReportData) -> list[str]:
         )
     )
     return out
+
+
+def _transfer_panel(t: Transfer, own: Mapping[str, Lift]) -> str:
+    """One transfer check: the scores at its budget, and how much of the study's lift held."""
+    rows = [["best", _num(t.best.score), _num(t.best.spread), len(t.best.confirmed), "", "", ""]]
+    for name, c in sorted(t.baselines.items()):
+        lift, kept, at_own = t.lift.get(name), t.retained.get(name), own.get(name)
+        rows.append([name, _num(c.score), _num(c.spread), len(c.confirmed), _signed(lift.value if lift else None),
+                     _signed(at_own.value if at_own else None), "-" if kept is None else f"{kept:.0%}"])  # fmt: skip
+    return (f"<h2>Transfer to budget {_e(format_budget(t.budget))}</h2><p>The best mixture and the baselines "
+            f"trained at {t.budget:,} tokens on fresh seeds, with the study's recipe (mixopt confirm). "
+            "Kept: the lift here as a share of the study's own lift.</p>"
+            + _table(["mixture", "score", "std", "fresh seeds", "lift of best", "lift at the study's budget", "kept"], rows))  # fmt: skip
 
 
 def _seeds(n: int) -> str:

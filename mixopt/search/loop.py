@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mixopt.budget import format_budget
 from mixopt.search.confirm import confirmation_jobs
 from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, Outcome
 from mixopt.search.faults import fail_limit
@@ -41,9 +42,13 @@ def trial_params(mixture: Mapping[str, float], train: Mapping[str, Any], seed: i
 class StudyLoop:
     """Hands out the study's jobs and records how each ended. Lives in the driver only."""
 
-    def __init__(self, session: Session, slots: int) -> None:
+    def __init__(self, session: Session, slots: int, budget: int | None = None, seeds: int | None = None) -> None:
+        """``budget``, ``seeds``: a transfer check, the confirmation runs on ``seeds`` fresh
+        seeds at another budget (of a finished study: nothing else is left to run)."""
         spec = session.study.spec
         self.session, self.spec = session, spec
+        self.budget = budget or session.budget
+        self.seeds = spec.search.confirm if seeds is None else seeds
         self.store, self.tracker, self.events = session.store, session.tracker, session.study.events
         self.total = len(session.study.baselines) + spec.search.trials
         # trials a resumed study already ran; those reused from earlier studies (--warm-start) are not this study's
@@ -151,7 +156,7 @@ class StudyLoop:
         self.live[job.number] = job
         self.reports.pop(job.number, None)
         if not job.retries:
-            params = trial_params(job.mixture, job.train, job.seed, self.session.budget)
+            params = trial_params(job.mixture, job.train, job.seed, self.budget)
             origin = self.asked[job.number].user_attrs.get(Attr.WARM_FROM) if job.number in self.asked else None
             extra = {"source_trial": job.source} if job.source is not None else {"warm_from": origin_text(origin)} if origin else {}  # fmt: skip
             self.tracker.start_trial(job.number, job.role, {**params, **extra})
@@ -170,7 +175,7 @@ class StudyLoop:
 
     def _complete(self, job: Job, outcome: Outcome) -> None:
         payload = dict(outcome.payload)
-        payload.update(role=job.role, params=trial_params(job.mixture, job.train, job.seed, self.session.budget))  # fmt: skip
+        payload.update(role=job.role, params=trial_params(job.mixture, job.train, job.seed, self.budget))  # fmt: skip
         trial = self.asked.pop(job.number)
         trial.set_user_attr(Attr.RESULT, payload)
         self.store.optuna().tell(trial, float(payload["score"]))  # Optuna first: the source of truth
@@ -208,19 +213,19 @@ class StudyLoop:
     def _confirmation_jobs(self) -> list[Job]:
         trials = self.store.trials()
         best = best_number(trials)
-        if best is None or not self.spec.search.confirm:
+        if best is None or not self.seeds:
             return []
-        done = self.store.confirmations()
-        jobs = confirmation_jobs(trials, best, done, self.spec.search.confirm, self.spec.search.seed)
+        done, seeds = self.store.confirmations(), self.seeds
+        jobs = confirmation_jobs(trials, best, done, seeds, self.spec.search.seed, self.budget, self.session.budget)
         if jobs:
-            seeds = self.spec.search.confirm
-            self.events.emit("confirm_started", f"confirming: the best mixture and the baselines on {seeds} fresh seeds, at the best trial's training settings ({len(jobs)} runs)",
-                             runs=len(jobs), seeds=seeds, candidates=sorted({j.role.split(":", 1)[1] for j in jobs}))  # fmt: skip
+            where = "" if self.budget == self.session.budget else f" at budget {format_budget(self.budget)}"
+            self.events.emit("confirm_started", f"confirming{where}: the best mixture and the baselines on {seeds} fresh seeds, at the best trial's training settings ({len(jobs)} runs)",
+                             runs=len(jobs), seeds=seeds, candidates=sorted({j.role.split(":", 1)[1] for j in jobs}), budget=self.budget)  # fmt: skip
         return jobs
 
     def _confirmed(self, job: Job, outcome: Outcome) -> None:
         name = job.role.split(":", 1)[1]
-        ids = {"name": name, "seed": job.seed, "source": job.source}
+        ids = {"name": name, "seed": job.seed, "source": job.source, "budget": self.budget}
         if outcome.state != "complete":
             reason = outcome.error or "stopped"
             self.tracker.finish_trial(job.number, "FAIL", None, reason)
@@ -229,7 +234,7 @@ class StudyLoop:
             return
         score = float(outcome.payload["score"])
         assert job.source is not None
-        self.store.add_confirmation(Confirmation(name, job.seed, job.source, score, dict(job.train)))
+        self.store.add_confirmation(Confirmation(name, job.seed, job.source, score, dict(job.train), self.budget))
         self.tracker.finish_trial(job.number, "COMPLETE", outcome.payload)
         self.events.emit("confirm_finished", f"confirmed {name} (seed {job.seed}): score {score:.4f}",
                          **ids, state="COMPLETE", score=score)  # fmt: skip

@@ -13,7 +13,7 @@ from mixopt.search.results import SearchResult
 from mixopt.search.space import Simplex
 from mixopt.search.tracking import Tracker, make_tracker
 from mixopt.study.store import StudyStore, count_states
-from mixopt.study.summary import Summary, summarize
+from mixopt.study.summary import Summary, runs_at, summarize, transfers
 from mixopt.study.warm import apply_warm_start
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class Session:
     def finish(self, finishers: Sequence[Finisher] = ()) -> SearchResult:
         """Write the results, tag the best run, run the finishers, close the parent run."""
         store, trials = self.store, self.store.trials()
-        summary = summarize(trials, store.confirmations())
+        summary = summarize(trials, runs_at(store.confirmations(), self.budget, self.budget))
         if summary.best is None or summary.best_number is None:
             failed = [t for t in trials if t.state == "FAIL"]
             reason = f"no trial completed; nothing to report{f' (first failure: {failed[0].error})' if failed else ''}"
@@ -129,6 +129,8 @@ class Session:
             "spec": record["spec"], "space": record["space"],
             "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs}
                         for d in self.study.context.trial.domains},
+            "target_budget": spec.search.target_budget,
+            "transfer": {str(b): t.to_dict() for b, t in transfers(result.trials, self.store.confirmations(), self.budget).items()},
         }  # fmt: skip
 
 

@@ -4,11 +4,13 @@ from its folder."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
 from mixopt.events import EventLog
 from mixopt.search.executors._base import Executor
@@ -20,7 +22,7 @@ from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
 
-__all__ = ["Study", "prepare_study", "run_study"]
+__all__ = ["Study", "prepare_study", "proxy_pools", "run_study"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Study:
     """Progress lines and the event log (also written to ``events.jsonl`` in the folder)."""
     warm: WarmStart = field(default_factory=WarmStart)
     """What the ``--warm-start`` studies give this one (read before anything is written)."""
+    pools: tuple[TokenizedDomain, ...] = ()
+    """The whole tokenized domains (the trials' are cut to ``--target-budget`` when it is
+    set): what a transfer check trains on."""
 
 
 def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None = None, runner: Any = None) -> Study:  # fmt: skip
@@ -65,22 +70,37 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
         needed = ", ".join(f"--{k}" if k != "evaluator" else "--eval" for k in spec.missing())
         raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
     problems = _out_problems(store, resume, spec)
-    checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.tasks, search.budget, search.space,
-                           search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
+    # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
+    checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.tasks, search.target_budget or search.budget,
+                           search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
                            search.sampler, None if spec.execution.ray_address else spec.train.device)  # fmt: skip
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     assert search.budget is not None
-    baselines = (("uniform", uniform_mixture(checked.domains, search.budget)),
-                 ("natural", natural_mixture(checked.domains, search.budget)), *checked.baselines)  # fmt: skip
+    domains = proxy_pools(checked.domains, search.budget, search.target_budget)
+    baselines = (("uniform", uniform_mixture(domains, search.budget)),
+                 ("natural", natural_mixture(domains, search.budget)), *checked.baselines)  # fmt: skip
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
-    trial = TrialSpec(checked.model_ref, checked.domains, {}, search.budget, checked.suite, spec.train,
+    trial = TrialSpec(checked.model_ref, domains, {}, search.budget, checked.suite, spec.train,
                       search.seed, spec.model.allow_pickle)  # fmt: skip
     warm = plan_warm_start(spec, checked.domains, checked.space, resume) if search.warm_start else WarmStart()
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks
     record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),
               "space": checked.space.to_dict(), "evaluator_is_reference": isinstance(tasks, str | Path)}  # fmt: skip
-    return Study(spec, store, context, checked.space, baselines, record, resume, events, warm)
+    return Study(spec, store, context, checked.space, baselines, record, resume, events, warm, checked.domains)
+
+
+def proxy_pools(domains: Sequence[TokenizedDomain], budget: int, target: int | None) -> tuple[TokenizedDomain, ...]:  # fmt: skip
+    """The pools a study's trials draw from: the whole domains, or (with a target budget) each
+    cut by the budget ratio, refused when the cut pools cannot fill the budget."""
+    from mixopt.data.allocation import check_budget
+    from mixopt.data.subsample import subsample_domains
+
+    if target is None:
+        return tuple(domains)
+    cut = subsample_domains(domains, budget, target)
+    check_budget(cut, budget)
+    return cut
 
 
 def _absolute(spec: StudySpec) -> StudySpec:
@@ -133,16 +153,18 @@ def _held_study(store: StudyStore, spec: StudySpec) -> str:
     return f"{folder}: already holds this study; resume it with --resume {folder}, or choose another --out"
 
 
-def run_study(study: Study, finishers: Sequence[Finisher] = ()) -> SearchResult:
+def run_study(study: Study, finishers: Sequence[Finisher] = (), budget: int | None = None, seeds: int | None = None) -> SearchResult:  # fmt: skip
     """Run (or resume) the study to its end and write its results; then each finisher runs
-    (the caller's report, say) and what it returns is logged with the study."""
+    (the caller's report, say) and what it returns is logged with the study. ``budget``,
+    ``seeds``: a finished study's transfer check instead (see :func:`mixopt.search.confirm.check_transfer`): its
+    best mixture and baselines on ``seeds`` fresh seeds at ``budget``, on the whole pools."""
     from mixopt.search.loop import StudyLoop
 
-    executor = _executor(study)
+    executor = _executor(study, budget)
     try:
         executor.start()  # before anything imports Ray for the study, which reads its settings once
         session = Session.open(study)  # the first write: a Ray that does not start writes nothing
-        loop = StudyLoop(session, executor.slots())
+        loop = StudyLoop(session, executor.slots(), budget, seeds)
         executor.run(loop)
     finally:
         executor.close()
@@ -151,11 +173,14 @@ def run_study(study: Study, finishers: Sequence[Finisher] = ()) -> SearchResult:
     return session.finish(finishers)
 
 
-def _executor(study: Study) -> Executor:
+def _executor(study: Study, budget: int | None = None) -> Executor:
+    context = study.context
+    if budget is not None:  # a transfer check: the target run's budget, on the whole pools
+        context = dataclasses.replace(context, trial=dataclasses.replace(context.trial, budget=budget, domains=study.pools))  # fmt: skip
     if study.spec.execution.executor == "inprocess":
         from mixopt.search.executors.inprocess import InProcessExecutor
 
-        return InProcessExecutor(study.context)
+        return InProcessExecutor(context)
     from mixopt.search.executors.ray_tune import RayTuneExecutor
 
-    return RayTuneExecutor(study.context, study.spec.execution, study.spec.train.device, study.store.path(study.store.RAY))  # fmt: skip
+    return RayTuneExecutor(context, study.spec.execution, study.spec.train.device, study.store.path(study.store.RAY))  # fmt: skip

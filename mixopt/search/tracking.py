@@ -138,7 +138,7 @@ class MlflowTracker:
         run = self.client.create_run(
             self.experiment_id, run_name=_run_name(number, role, params),
             tags={"mlflow.parentRunId": self.parent_id, "mixopt.trial_number": str(number), "mixopt.role": role,
-                  "mixopt.state": "RUNNING"},
+                  "mixopt.state": "RUNNING", **({"mixopt.budget": str(params["budget"])} if "budget" in params else {})},
         )  # fmt: skip
         self._runs[number] = run.info.run_id
         self._log_params(run.info.run_id, params)

@@ -113,6 +113,10 @@ class SearchSpec:
 
     budget: int | None = setting(None, parse=parse_budget, metavar="TOKENS")
     """Training tokens per trial, e.g. 50k."""
+    target_budget: int | None = setting(None, parse=parse_budget, metavar="TOKENS")
+    """The budget of the real run the mixture is for, e.g. 5M: each domain's pool is cut by
+    budget / target-budget (a fixed seed), so a trial repeats each domain as often as the
+    target run would. Default: the whole pools."""
     trials: int = setting(16, amend=True)
     """Searched trials besides the baselines; 0 scores only the baselines. A resumed study
     may raise it: '--resume OUT --trials N' grows the study to N searched trials."""
@@ -145,6 +149,9 @@ class SearchSpec:
         problems = _whole(self, ("trials", "confirm", "startup_trials"), 0)
         if self.budget is not None and (not _is_int(self.budget) or self.budget < 1):
             problems.append("budget must be a positive number of tokens")
+        target = self.target_budget
+        if target is not None and (not _is_int(target) or target < (self.budget or 1)):
+            problems.append("target_budget must be a number of tokens no smaller than the budget")
         if self.early_stop not in EARLY_STOP:
             problems.append(f"early_stop must be one of {', '.join(EARLY_STOP)}")
         for name, mix in self.baselines:

@@ -29,7 +29,7 @@ from typing import Any
 
 from mixopt.errors import ConfigError, first_line
 from mixopt.io import read_json, write_json_atomic
-from mixopt.study.summary import Confirmation, Summary, summarize
+from mixopt.study.summary import Confirmation, Summary, runs_at, summarize
 from mixopt.study.trials import Attr, TrialRecord, baseline_role, is_live, is_reused, record_of
 
 __all__ = ["StudyStore"]
@@ -180,15 +180,16 @@ class StudyStore:
         """The runs in ``confirm.jsonl`` (a torn last line, from a killed process, is skipped;
         a run recorded twice counts once)."""
         path = self.path(self.CONFIRM)
-        out: dict[tuple[str, int, int], Confirmation] = {}
+        out: dict[tuple[str, int, int, int | None], Confirmation] = {}
         if path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     row = json.loads(line)
-                    c = Confirmation(row["name"], int(row["seed"]), int(row["source"]), float(row["score"]), dict(row.get("train") or {}))  # fmt: skip
+                    budget = None if row.get("budget") is None else int(row["budget"])
+                    c = Confirmation(row["name"], int(row["seed"]), int(row["source"]), float(row["score"]), dict(row.get("train") or {}), budget)  # fmt: skip
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue
-                out[(c.name, c.seed, c.source)] = c
+                out[(c.name, c.seed, c.source, c.budget)] = c
         return list(out.values())
 
     def add_confirmation(self, run: Confirmation) -> None:
@@ -199,7 +200,9 @@ class StudyStore:
             os.fsync(fh.fileno())
 
     def summary(self) -> Summary:
-        return summarize(self.trials(), self.confirmations())
+        """At the study's budget (runs of a transfer check are left out)."""
+        own = ((self.read_record().get("spec") or {}).get("search") or {}).get("budget") if self.exists() else None
+        return summarize(self.trials(), runs_at(self.confirmations(), own, own))
 
     def write_results(self, trials: Sequence[TrialRecord]) -> None:
         counts = count_states(trials)

@@ -10,7 +10,8 @@ from typing import Any
 
 from mixopt.study.trials import TrialRecord
 
-__all__ = ["Candidate", "Confirmation", "Lift", "Summary", "best_number", "summarize", "verdict"]
+__all__ = ["Candidate", "Confirmation", "Lift", "Summary", "Transfer", "best_number", "runs_at", "summarize",
+           "transfers", "verdict"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Confirmation:
     score: float
     train: dict[str, Any] = field(default_factory=dict)
     """The training knobs it ran with (the best trial's, for every candidate)."""
+    budget: int | None = None
+    """The tokens it trained on: the study's budget, or another for a transfer check (None:
+    the study's, in a line written before budgets were recorded)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,50 @@ class Summary:
     baselines: dict[str, Candidate]
     baseline_numbers: dict[str, int]
     lift: dict[str, Lift]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The best mixture and the baselines re-run at another budget (a transfer check): how
+    much of the lift found at the study's budget holds there."""
+
+    budget: int
+    best: Candidate
+    baselines: dict[str, Candidate]
+    """Those with runs at this budget."""
+    lift: dict[str, Lift]
+    """Over each baseline, on the runs at this budget."""
+    retained: dict[str, float | None]
+    """This lift over the study's own (confirmed) lift, per baseline; None where the study's
+    lift was not positive (nothing to retain)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``transfer`` entry of ``best_mixture.json``."""
+        return {"budget": self.budget, "score": self.best.score, "score_std": self.best.spread, "seeds": list(self.best.seeds),
+                "baselines": {n: {"score": c.score, "score_std": c.spread} for n, c in self.baselines.items()},
+                "lift": {n: v.value for n, v in self.lift.items()}, "lift_std": {n: v.spread for n, v in self.lift.items()},
+                "retained": dict(self.retained)}  # fmt: skip
+
+
+def runs_at(confirmations: Sequence[Confirmation], budget: int | None, own: int | None) -> list[Confirmation]:
+    """The runs at ``budget``; ``own``: the study's budget, which a run without one had."""
+    return [c for c in confirmations if (c.budget if c.budget is not None else own) == budget]
+
+
+def transfers(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], own: int) -> dict[int, Transfer]:  # fmt: skip
+    """A :class:`Transfer` for every budget other than the study's ``own`` at which the best
+    mixture has runs, by budget."""
+    at_own = summarize(trials, runs_at(confirmations, own, own)).lift
+    out: dict[int, Transfer] = {}
+    for budget in sorted({c.budget for c in confirmations if c.budget is not None and c.budget != own}):
+        there = summarize(trials, runs_at(confirmations, budget, own))
+        if there.best is None or not there.best.confirmed:
+            continue
+        bases = {n: c for n, c in there.baselines.items() if c.confirmed}
+        lift = {n: v for n, v in there.lift.items() if n in bases}
+        retained = {n: (v.value / at_own[n].value if n in at_own and at_own[n].value > 0 else None) for n, v in lift.items()}  # fmt: skip
+        out[budget] = Transfer(budget, there.best, bases, lift, retained)
+    return out
 
 
 def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Mapping[str, Lift]) -> str | None:
