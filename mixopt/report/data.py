@@ -87,11 +87,12 @@ class ReportData:
         return f"trial {t.number}{tag}"
 
 
-def gather(folder: str | Path) -> ReportData:
-    """Read a study folder; a folder that holds no study is a one-line :class:`ConfigError`."""
+def gather(folder: str | Path, storage: str | None = None) -> ReportData:
+    """Read a study folder; a folder that holds no study is a one-line :class:`ConfigError`.
+    ``storage``: the study's storage URL with its password (``study.json`` holds none)."""
     record = StudyStore(folder).read_record()
     spec = StudySpec.from_dict(record.get("spec") or {}, str(Path(folder) / StudyStore.STUDY))
-    store = StudyStore(folder, spec.output.storage)
+    store = StudyStore(folder, storage or spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
     summary = summarize(trials, confirmations)
     importances, note = _importances(store.optuna(), trials)
