@@ -7,6 +7,7 @@ the API is where the two meet, so neither imports the other.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -140,7 +141,8 @@ def _run(spec: StudySpec, resume: bool, quiet: bool, events: str | Path | None, 
 
     log = EventLog([events] if events is not None else [], quiet=quiet)
     study = prepare_study(spec, resume=resume, events=log, runner=runner)
-    return run_study(study, finishers=(write_report_quietly,))
+    # the storage URL as given (with any password, which study.json does not keep)
+    return run_study(study, finishers=(functools.partial(write_report_quietly, storage=spec.output.storage),))
 
 
 def _spec(base: StudySpec, settings: Mapping[str, Any]) -> StudySpec:
@@ -157,13 +159,13 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-def write_report_quietly(folder: Path) -> Path | None:
+def write_report_quietly(folder: Path, storage: str | None = None) -> Path | None:
     """The study's HTML report (``folder/report/``), or None with a warning line if it failed:
     the results are written already, and a report can be made again with ``mixopt report``."""
     try:
         from mixopt.report import write_report
 
-        return write_report(folder).parent
+        return write_report(folder, storage=storage).parent
     except Exception as exc:
         # a warning, not progress: shown even with --quiet
         print(f"warning: the report was not written ({error_line(exc)}); retry with: mixopt report {folder}",

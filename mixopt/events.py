@@ -58,6 +58,11 @@ class EventLog:
         if message is not None and not self.quiet:
             print(message, file=self.stream or sys.stderr, flush=True)
 
+    def warn(self, text: str, **fields: Any) -> None:
+        """A ``warning`` event, its text shown as ``warning: ...`` even when quiet."""
+        self.emit("warning", None, text=text, **fields)
+        print(f"warning: {text}", file=self.stream or sys.stderr, flush=True)
+
     def say(self, message: str) -> None:
         """A line for people only (a note, a hint), not an event."""
         if not self.quiet:

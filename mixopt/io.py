@@ -28,18 +28,27 @@ __all__ = [
     "read_text",
     "read_yaml",
     "require_empty_dir",
+    "without_password",
     "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",
 ]
 
 
-_PASSWORD_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@\"']+:[^/\s@\"']+@")
+_PASSWORD_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@\"']+):[^/\s@\"']+@")
 
 
 def holds_password(text: str) -> bool:
     """Whether ``text`` holds a URL with a password (``postgresql://user:secret@host/db``)."""
     return _PASSWORD_URL.search(text) is not None
+
+
+def without_password(url: str) -> str:
+    """``url`` without its password (``postgresql://user:secret@host/db`` ->
+    ``postgresql://user@host/db``): what mixopt writes to disk and logs. A study resumed from
+    it gets the password where its client looks for one (for PostgreSQL, ``PGPASSWORD`` or
+    ``~/.pgpass``), or from the URL given again (``--storage``)."""
+    return _PASSWORD_URL.sub(r"\1@", url)
 
 
 def file_mode() -> int:

@@ -15,6 +15,7 @@ from mixopt.io import (
     is_url,
     read_json,
     read_yaml,
+    without_password,
     write_json_atomic,
     write_text_atomic,
 )
@@ -90,3 +91,16 @@ def test_a_file_holding_a_password_stays_private(tmp_path: Path, umask: Any) -> 
     assert stat.S_IMODE((tmp_path / "study.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "other.json").stat().st_mode) == 0o644
     assert holds_password("mysql://u:p@h/d") and not holds_password("sqlite:////abs/study.db")
+
+
+def test_a_study_records_its_urls_without_their_password() -> None:
+    from mixopt.study.spec import StudySpec
+
+    assert without_password("postgresql://me:s3:cr%40t@db:5432/mixopt") == "postgresql://me@db:5432/mixopt"
+    assert without_password("postgresql://me@db/mixopt") == "postgresql://me@db/mixopt"
+    given = StudySpec.from_options(storage="postgresql://me:s3cret@db/m", tracking_uri="http://u:pw@mlflow:5000")
+    output = given.to_dict()["output"]
+    assert (output["storage"], output["tracking_uri"]) == ("postgresql://me@db/m", "http://u@mlflow:5000")
+    assert not [v for _, v in given.items() if isinstance(v, str) and holds_password(v)]  # MLflow params
+    # resumed with the URL given again, or without it, the study is the same
+    assert not given.differences(StudySpec.from_dict(given.to_dict()))

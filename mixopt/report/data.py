@@ -94,11 +94,12 @@ class ReportData:
         return f"trial {t.number} ({shown})" if tags else f"trial {t.number}"
 
 
-def gather(folder: str | Path) -> ReportData:
-    """Read a study folder; a folder that holds no study is a one-line :class:`ConfigError`."""
+def gather(folder: str | Path, storage: str | None = None) -> ReportData:
+    """Read a study folder; a folder that holds no study is a one-line :class:`ConfigError`.
+    ``storage``: the study's storage URL with its password (``study.json`` holds none)."""
     record = StudyStore(folder).read_record()
     spec = StudySpec.from_dict(record.get("spec") or {}, str(Path(folder) / StudyStore.STUDY))
-    store = StudyStore(folder, spec.output.storage)
+    store = StudyStore(folder, storage or spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
     own = spec.search.budget
     summary = summarize(trials, runs_at(confirmations, own, own) if own else confirmations)

@@ -57,12 +57,13 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 """
 
 
-def write_report(folder: str | Path, top: int = TOP_TRIALS) -> Path:
+def write_report(folder: str | Path, top: int = TOP_TRIALS, storage: str | None = None) -> Path:
     """Write ``FOLDER/report/`` (``index.html`` and its PNGs) for the study in ``folder``; return
-    the page's path. Works on a finished study and on an interrupted one."""
+    the page's path. Works on a finished study and on an interrupted one. ``storage``: see
+    :func:`~mixopt.report.data.gather`."""
     from mixopt.report.plots import draw_all
 
-    data = gather(folder)
+    data = gather(folder, storage)
     out = data.folder / REPORT_DIR
     out.mkdir(exist_ok=True)
     images = draw_all(data, out, top)

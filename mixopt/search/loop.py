@@ -70,8 +70,6 @@ class StudyLoop:
     def _warn_if_random(self, baselines: int) -> None:
         """Say when the sampler's random start-up phase covers every trial: its model, the
         reason to choose it, would never propose one (a warning: shown even when quiet)."""
-        import sys
-
         from mixopt.search.samplers import random_startup
 
         search = self.spec.search
@@ -81,8 +79,7 @@ class StudyLoop:
         text = (f"--trials {search.trials} is fewer than the {startup} random start-up trials of {search.sampler} "
                 f"(the {baselines} baselines count among them): every trial is random; use --trials "
                 f"{startup - baselines + 1} or more, or --startup-trials N")  # fmt: skip
-        self.events.emit("warning", None, text=text)
-        print(f"warning: {text}", file=self.events.stream or sys.stderr, flush=True)
+        self.events.warn(text)
 
     def _pruning(self, finished: Iterable[TrialRecord]) -> Asha | None:
         search, checkpoints = self.spec.search, self.spec.train.checkpoints

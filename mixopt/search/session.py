@@ -3,17 +3,20 @@ results. The loop runs the trials between :meth:`Session.open` and :meth:`Sessio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mixopt.io import without_password
 from mixopt.search.faults import StudyFailedError
 from mixopt.search.results import SearchResult
 from mixopt.search.space import Simplex
-from mixopt.search.tracking import Tracker, make_tracker
+from mixopt.search.tracking import GuardedTracker, make_tracker
 from mixopt.study.store import StudyStore, count_states
 from mixopt.study.summary import Summary, runs_at, summarize, transfers
+from mixopt.study.trials import TrialRecord
 from mixopt.study.warm import apply_warm_start
 
 if TYPE_CHECKING:
@@ -30,7 +33,7 @@ returns a file or folder to log with the study's MLflow parent run, or None."""
 class Session:
     study: Study
     store: StudyStore
-    tracker: Tracker
+    tracker: GuardedTracker
     simplex: Simplex
     record: dict[str, Any]
 
@@ -50,7 +53,8 @@ class Session:
         store, spec = study.store, study.spec
         kind = parameterization_for(spec.search.sampler, study.space.parameterization)
         simplex = Simplex(study.context.trial.domains, study.context.trial.budget, kind)
-        tracker = make_tracker(store.tracking_uri(spec.output.tracking_uri), store.path(store.ARTIFACTS))
+        uri = store.tracking_uri(spec.output.tracking_uri)
+        tracker = GuardedTracker(make_tracker(uri, store.path(store.ARTIFACTS)), lambda error: _tracking_down(study, uri, error))  # fmt: skip
         record = dict(study.record)
         if study.resume:
             record["parent_run_id"] = store.read_record().get("parent_run_id")
@@ -69,7 +73,7 @@ class Session:
                   "domains": ",".join(d.name for d in study.context.trial.domains), "mixopt_version": record["mixopt_version"]}  # fmt: skip
         record["parent_run_id"] = tracker.start_study(f"study-{store.folder.name}", params, {"mixopt.out": str(store.folder)}, record["parent_run_id"])  # fmt: skip
         store.write_record(record)
-        tracker.reconcile(store.finished())
+        tracker.reconcile(_to_track(store, spec.search.budget))
         return cls(study, store, tracker, simplex, record)
 
     def fail(self, reason: str) -> None:
@@ -90,9 +94,9 @@ class Session:
             raise StudyFailedError(reason)
         uri = store.tracking_uri(self.study.spec.output.tracking_uri)
         paths = {"best_mixture": str(store.path(store.BEST)), "results": str(store.path(store.RESULTS)),
-                 "study_storage": store.storage_url, "tracking_uri": uri, "out": str(store.folder)}  # fmt: skip
+                 "study_storage": without_password(store.storage_url), "tracking_uri": without_password(uri), "out": str(store.folder)}  # fmt: skip
         result = SearchResult(summary.best, summary.baselines, summary.lift, trials, store.folder, paths,
-                              f"mlflow ui --backend-store-uri {uri}")  # fmt: skip
+                              f"mlflow ui --backend-store-uri {without_password(uri)}")  # fmt: skip
         store.write(store.BEST, self._answer(summary, result))
         store.write_results(trials)
         lift = result.lift
@@ -104,6 +108,8 @@ class Session:
                 artifacts.append(extra)
                 paths[extra.name] = str(extra / "index.html" if extra.is_dir() else extra)
         self.tracker.finish_study({"best_score": summary.best.score or 0.0, **{f"lift_over_{n}": v for n, v in lift.items()}}, artifacts)  # fmt: skip
+        if self.tracker.down is None:  # MLflow holds the whole study (again)
+            store.path(store.TRACKING_BEHIND).unlink(missing_ok=True)
         self.study.events.emit("study_finished", None, out=str(store.folder), counts=count_states(trials), lift=lift,
                                best={"trial": summary.best_number, "mixture": summary.best.mixture,
                                      "score": summary.best.score, "search_score": summary.best.search_score})  # fmt: skip
@@ -144,6 +150,31 @@ def _sampler(study: Study, held: int) -> Any:
     search = study.spec.search
     seed = int(np.random.SeedSequence([search.seed, held]).generate_state(1)[0]) if held else search.seed
     return make_sampler(search.sampler, seed, search.startup_trials)
+
+
+def _to_track(store: StudyStore, budget: int | None) -> dict[int, TrialRecord]:
+    """What MLflow must hold, by run number: every trial that ended, and every confirmation
+    run (numbered from CONFIRM_BASE in ``confirm.jsonl``'s order, as the loop numbers them)."""
+    from mixopt.search.confirm import CONFIRM_BASE
+    from mixopt.search.loop import trial_params
+
+    out = store.finished()
+    for i, c in enumerate(store.confirmations()):
+        mixture = out[c.source].mixture if c.source in out else {}
+        params = {**trial_params(mixture, c.train, c.seed, budget or 0), "source_trial": c.source}
+        role = f"confirm:{c.name}"
+        out[CONFIRM_BASE + i] = TrialRecord(CONFIRM_BASE + i, role, "COMPLETE", mixture, c.train, c.score,
+                                            result={"role": role, "score": c.score, "metrics": {}, "params": params})  # fmt: skip
+    return out
+
+
+def _tracking_down(study: Study, uri: str, error: str) -> None:
+    """MLflow failed: the study goes on; its folder and a warning say so, and how to catch up."""
+    store, where = study.store, without_password(uri)
+    store.write(store.TRACKING_BEHIND, {"tracking_uri": where, "error": error, "since": time.time()})
+    study.events.warn(f"MLflow at {where} failed ({error}); the study goes on without it and keeps every trial in "
+                      f"{store.folder}; once MLflow is back, `mixopt search --resume {store.folder}` logs what it missed",
+                      tracking_uri=where, error=error)  # fmt: skip
 
 
 def _open_storage(study: Study) -> None:

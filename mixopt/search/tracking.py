@@ -4,13 +4,17 @@ Only the driver writes (never a trial process), so concurrent trials cannot corr
 store. Optuna's storage is the source of truth; :meth:`Tracker.reconcile` brings MLflow in
 line with it after a crash (a trial Optuna finished but MLflow did not hear of, a run left
 RUNNING by a killed driver).
+
+A tracking server that fails mid-study never stops it (:class:`GuardedTracker`): the trials
+go on into Optuna's storage, the study says once what it could not log, and the next
+``--resume`` logs it (reconcile, then the study's close).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,7 +23,7 @@ from mixopt.study.trials import origin_text
 if TYPE_CHECKING:
     from mixopt.study.trials import TrialRecord
 
-__all__ = ["MlflowTracker", "NullTracker", "Tracker", "make_tracker"]
+__all__ = ["GuardedTracker", "MlflowTracker", "NullTracker", "Tracker", "make_tracker"]
 
 EXPERIMENT = "mixopt"
 NO_TRACKING = "none"
@@ -73,6 +77,57 @@ class NullTracker:
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         return None
+
+
+class GuardedTracker:
+    """``inner``, whose first failure (a server down, a network gone) calls ``on_down(error)``
+    once and turns every later call into nothing: a study never waits on or dies of its
+    tracking, and Optuna's storage, written first, already holds every trial."""
+
+    def __init__(self, inner: Tracker, on_down: Callable[[str], None]) -> None:
+        self.inner, self.on_down = inner, on_down
+        self.down: str | None = None
+        """Why tracking stopped, or None while it works."""
+
+    def _call(self, method: str, *args: Any) -> Any:
+        if self.down is not None:
+            return None
+        try:
+            return getattr(self.inner, method)(*args)
+        except Exception as exc:  # whatever the client raises for a server that is gone
+            from mixopt.errors import first_line
+
+            self.down = f"{type(exc).__name__}: {first_line(exc)}"
+            self.on_down(self.down)
+            return None
+
+    def start_study(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None) -> str | None:  # fmt: skip
+        started = self._call("start_study", name, params, tags, parent_id)
+        return parent_id if started is None else str(started)
+
+    def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
+        self._call("start_trial", number, role, params)
+
+    def log_intermediate(self, number: int, step: int, value: float) -> None:
+        self._call("log_intermediate", number, step, value)
+
+    def finish_trial(self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None) -> None:  # fmt: skip
+        self._call("finish_trial", number, state, result, error)
+
+    def note_retry(self, number: int, retries: int) -> None:
+        self._call("note_retry", number, retries)
+
+    def fail_study(self, reason: str) -> None:
+        self._call("fail_study", reason)
+
+    def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None:  # fmt: skip
+        self._call("tag_best", number, mixture, scores)
+
+    def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
+        self._call("finish_study", metrics, artifacts)
+
+    def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
+        self._call("reconcile", finished)
 
 
 class MlflowTracker:

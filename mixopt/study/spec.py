@@ -24,6 +24,7 @@ from typing import Any
 
 from mixopt.budget import parse_budget
 from mixopt.errors import ConfigError, MixoptError, did_you_mean
+from mixopt.io import without_password
 from mixopt.setting import setting
 from mixopt.training.config import TrainConfig
 
@@ -321,7 +322,8 @@ class StudySpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The nested form, JSON-ready; Python objects (inline domains, an evaluator object)
-        are written as None (``data.domains``) or their repr (``evaluator.tasks``)."""
+        are written as None (``data.domains``) or their repr (``evaluator.tasks``), URLs
+        without their password (so a resumed study compares equal given it again or not)."""
         out: dict[str, Any] = {}
         for part in _PARTS:
             values = dataclasses.asdict(getattr(self, part))
@@ -365,9 +367,10 @@ class StudySpec:
         return [k for k, v in needed.items() if v is None]
 
     def items(self) -> Iterator[tuple[str, Any]]:
-        """(flat name, value) of every setting, for logging."""
+        """(flat name, value) of every setting, for logging (URLs without their password)."""
         for flat, (part, f) in flat_fields().items():
-            yield flat, getattr(getattr(self, part), f.name)
+            value = getattr(getattr(self, part), f.name)
+            yield flat, without_password(value) if isinstance(value, str) else value
 
 
 def flat_fields() -> dict[str, tuple[str, dataclasses.Field[Any]]]:
@@ -416,6 +419,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, str):  # a URL's password is never written or logged
+        return without_password(value)
     return value
 
 

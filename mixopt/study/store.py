@@ -7,10 +7,13 @@ first use.
 
 Folder layout::
 
-    study.json          what the study is (its spec) and where its parent MLflow run is
+    study.json          what the study is (its spec), its Optuna study's name, where its parent
+                        MLflow run is; never a password (see :func:`mixopt.io.without_password`)
     study.db            Optuna storage (unless the spec names another URL)
     mlflow.db           MLflow tracking store (unless the spec names a tracking URI)
     mlartifacts/        MLflow artifacts
+    tracking-behind.json  while MLflow misses some of the study (its server failed mid-study):
+                        where and why; the next ``--resume`` logs what it missed and removes it
     confirm.jsonl       one line per confirmation run, appended as each finishes
     events.jsonl        the event log
     results.json        every trial; best_mixture.json: the answer; report/: the report
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -28,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.errors import ConfigError, first_line
-from mixopt.io import read_json, write_json_atomic
+from mixopt.io import read_json, without_password, write_json_atomic
 from mixopt.study.summary import Confirmation, Summary, runs_at, summarize
 from mixopt.study.trials import Attr, TrialRecord, baseline_role, is_live, is_reused, record_of
 
 __all__ = ["StudyStore"]
 
-STUDY_NAME = "mixopt"  # the Optuna study's name inside its storage
+STUDY_NAME = "mixopt"  # the Optuna study's name inside the folder's own SQLite storage
+NAME_KEY = "study_name"  # in study.json: the name in a storage other studies may share
 
 
 class StudyStore:
@@ -45,6 +50,7 @@ class StudyStore:
     TRACKING = "mlflow.db"
     ARTIFACTS = "mlartifacts"
     CONFIRM = "confirm.jsonl"
+    TRACKING_BEHIND = "tracking-behind.json"
     EVENTS = "events.jsonl"
     RESULTS = "results.json"
     BEST = "best_mixture.json"
@@ -57,6 +63,7 @@ class StudyStore:
         self.folder = Path(folder).resolve()
         self.storage = storage
         self._optuna: Any = None
+        self._name: str | None = None
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -64,6 +71,20 @@ class StudyStore:
     @property
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///{self.path(self.DB)}"
+
+    @property
+    def study_name(self) -> str:
+        """The Optuna study's name: ``mixopt`` in the folder's own SQLite; in a storage other
+        studies may share (one PostgreSQL database for a team), the folder's name and a random
+        suffix, chosen when the study is created and kept in ``study.json``."""
+        if self._name is None:
+            if self.storage is None:
+                self._name = STUDY_NAME
+            elif self.exists():
+                self._name = str(self.read_record().get(NAME_KEY, STUDY_NAME))
+            else:
+                self._name = f"{self.folder.name}-{secrets.token_hex(4)}"
+        return self._name
 
     def tracking_uri(self, uri: str | None) -> str:
         """The given URI, or SQLite in the folder (never MLflow's default ./mlflow.db)."""
@@ -84,7 +105,7 @@ class StudyStore:
         return record
 
     def write_record(self, record: Mapping[str, Any]) -> None:
-        write_json_atomic(self.path(self.STUDY), dict(record))
+        write_json_atomic(self.path(self.STUDY), {**record, NAME_KEY: self.study_name})
 
     def write(self, name: str, payload: Any) -> None:
         """Write one of the folder's JSON files atomically."""
@@ -113,12 +134,12 @@ class StudyStore:
         try:
             storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})  # fmt: skip
             if create:
-                study = optuna.create_study(storage=storage, study_name=STUDY_NAME, direction="maximize",
+                study = optuna.create_study(storage=storage, study_name=self.study_name, direction="maximize",
                                             sampler=sampler, load_if_exists=True)  # fmt: skip
             else:
-                study = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=sampler)
+                study = optuna.load_study(study_name=self.study_name, storage=storage, sampler=sampler)
         except Exception as exc:  # a missing study, an unreachable database
-            raise ConfigError(f"{self.folder}: cannot open the study in {url} ({first_line(exc)})") from None  # fmt: skip
+            raise ConfigError(f"{self.folder}: cannot open the study {self.study_name} in {without_password(url)} ({first_line(exc)})") from None  # fmt: skip
         self._optuna = study
         return study
 
