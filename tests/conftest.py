@@ -165,3 +165,17 @@ def three_domain_run(
 def three_domain_study(three_domain_run: dict[str, Any]) -> Path:
     """The shared study's folder."""
     return Path(three_domain_run["out"])
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Any:
+    """A fresh PostgreSQL server for this test (stopped after); skipped, with the reason, where
+    PostgreSQL is not installed."""
+    from mixopt.testing.services import ServiceUnavailable, postgres_server
+
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_server(tmp_path / "postgres"))
+        except ServiceUnavailable as exc:
+            pytest.skip(str(exc))
+        yield url

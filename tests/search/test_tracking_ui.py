@@ -7,12 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,56 +44,15 @@ def _artifacts() -> Path:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def mlflow_server(three_domain_study: Path, tmp_path: Path) -> Iterator[str]:
     """``mlflow server`` over a copy of the study's store (the study is shared with other
-    tests, and a server may write to its store), without its job runner (2 processes, not 15)."""
-    store = tmp_path / "mlflow.db"
-    shutil.copy(three_domain_study / "mlflow.db", store)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    log = tmp_path / "mlflow-server.log"
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", f"sqlite:///{store}",
-           "--artifacts-destination", str(three_domain_study / "mlartifacts")]  # fmt: skip
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"mlflow server exited: {log.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, (
-                f"mlflow server not up in 60 s: {log.read_text()[-2000:]}"
-            )
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{url}/health", timeout=2) as response,
-            ):
-                if response.status == 200:
-                    break
-            time.sleep(0.25)
+    tests, and a server may write to its store)."""
+    from mixopt.testing.services import mlflow_server
+
+    shutil.copy(three_domain_study / "mlflow.db", tmp_path / "mlflow.db")
+    with mlflow_server(tmp_path, artifacts=three_domain_study / "mlartifacts") as url:
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
 
 
 def _study_runs(out: Path) -> tuple[str, Any, list[Any]]:

@@ -1,0 +1,203 @@
+"""The servers a study at scale talks to, started for a test or a benchmark on this machine
+and stopped after: PostgreSQL (Optuna's storage) and an MLflow tracking server.
+
+    with postgres_server(folder) as url:     # postgresql://mixopt:...@127.0.0.1:PORT/mixopt
+        optimize_mixture(..., storage=url)
+    with mlflow_server(folder) as url:       # http://127.0.0.1:PORT
+        optimize_mixture(..., tracking_uri=url)
+
+Each writes its log (and its process id) in ``folder``. Where a server cannot run here
+(PostgreSQL not installed, no unprivileged user to run it as), :class:`ServiceUnavailable`
+says why, in one line: a test skips with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ServiceUnavailable", "free_port", "mlflow_server", "postgres_bin", "postgres_server"]
+
+# both servers start in a few seconds; a minute leaves room for a loaded 2-core machine
+START_S = 60.0
+STOP_S = 15.0
+PG_USER = "mixopt"  # the database role (and the database) the URL names
+# Debian installs one folder per major version; PATH holds at most symlinks into one of them
+PG_DEBIAN = Path("/usr/lib/postgresql")
+
+
+class ServiceUnavailable(RuntimeError):
+    """The server cannot run on this machine; the message (one line) says why."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def postgres_bin() -> Path:
+    """The folder of PostgreSQL's server programs (``initdb``, ``postgres``, ``createdb``): the
+    one ``initdb`` on PATH points into, else Debian's newest ``/usr/lib/postgresql/<ver>/bin``."""
+    on_path = shutil.which("initdb")
+    candidates = [Path(on_path).resolve().parent] if on_path else []
+    versions = sorted(PG_DEBIAN.glob("*/bin"), key=lambda p: _version(p.parent.name), reverse=True)
+    for folder in [*candidates, *versions]:
+        if all((folder / name).exists() for name in ("initdb", "postgres", "createdb", "pg_isready")):
+            return folder
+    raise ServiceUnavailable(
+        f"PostgreSQL is not installed: no initdb on PATH or in {PG_DEBIAN}/<version>/bin "
+        "(apt-get install postgresql)"
+    )
+
+
+def _version(name: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", name))
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    """Whom the server runs as: None (this process's user) unless that is root, which
+    PostgreSQL refuses to run as; then the ``postgres`` system user, else ``nobody``."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise ServiceUnavailable("running as root and no 'postgres' or 'nobody' user to run PostgreSQL as")
+
+
+@contextlib.contextmanager
+def postgres_server(folder: str | Path, database: str = PG_USER) -> Iterator[str]:
+    """A fresh PostgreSQL server on 127.0.0.1 (a free port), its data in a temporary folder,
+    with one database ``database`` owned by role ``mixopt`` (password authentication); yields
+    the ``postgresql://`` URL Optuna and SQLAlchemy open. Stopped and its data removed after."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bin_dir, user = postgres_bin(), _server_user()
+    as_user: dict[str, Any] = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
+    # not under ``folder``: the server's user must reach it (a root-owned test folder is 0700),
+    # and the socket's path must stay short (108 bytes at most)
+    root = Path(tempfile.mkdtemp(prefix="mixopt-pg-"))
+    if user is not None:
+        os.chown(root, user.pw_uid, user.pw_gid)
+    log, password, port = folder / "postgres.log", secrets.token_hex(12), free_port()
+    try:
+        _initdb(bin_dir, root, password, log, as_user)
+        # fsync off: tests kill drivers, never this server, and a study's commits stay cheap
+        cmd = [str(bin_dir / "postgres"), "-D", str(root / "data"), "-p", str(port),
+               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root}",
+               "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]  # fmt: skip
+        # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave)
+        with _process(cmd, log, signal.SIGINT, cwd=root, **as_user) as proc:
+            client = ["-h", "127.0.0.1", "-p", str(port), "-U", PG_USER]
+            ready = [str(bin_dir / "pg_isready"), *client, "-d", "postgres"]
+            _wait(proc, log, lambda: subprocess.run(ready, capture_output=True).returncode == 0)
+            subprocess.run([str(bin_dir / "createdb"), *client, database], check=True, capture_output=True,
+                           env={**os.environ, "PGPASSWORD": password})  # fmt: skip
+            yield f"postgresql://{PG_USER}:{password}@127.0.0.1:{port}/{database}"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _initdb(bin_dir: Path, root: Path, password: str, log: Path, as_user: dict[str, Any]) -> None:
+    """A new cluster in ``root/data``: superuser ``mixopt`` with ``password`` over TCP."""
+    pwfile = root / "pwfile"
+    pwfile.write_text(password + "\n")
+    if as_user:
+        os.chown(pwfile, as_user["user"], as_user["group"])
+    try:
+        with open(log, "ab") as fh:
+            subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", PG_USER, "-E", "UTF8",
+                 "--pwfile", str(pwfile), "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync"],
+                stdout=fh, stderr=subprocess.STDOUT, check=True, cwd=root, **as_user,
+            )  # fmt: skip
+    except subprocess.CalledProcessError as e:
+        raise ServiceUnavailable(f"initdb failed (exit {e.returncode}); its output is in {log}") from e
+    finally:
+        pwfile.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def mlflow_server(
+    folder: str | Path,
+    backend_store_uri: str | None = None,
+    artifacts: str | Path | None = None,
+    port: int | None = None,
+) -> Iterator[str]:
+    """``mlflow server`` on 127.0.0.1 (``port``, or a free one) over ``backend_store_uri``
+    (default: ``folder/mlflow.db``) and ``artifacts`` (default: ``folder/mlartifacts``), without
+    its job runner (2 processes, not 15); yields its ``http://`` URL. Stopped after."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    store = backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}"
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", "1", "--backend-store-uri", store,
+           "--artifacts-destination", str(artifacts or folder / "mlartifacts")]  # fmt: skip
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    url = f"http://127.0.0.1:{port}"
+    log = folder / "mlflow-server.log"
+    with _process(cmd, log, env=env) as proc:
+        _wait(proc, log, lambda: _healthy(url))
+        yield url
+
+
+def _healthy(url: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+        return bool(r.status == 200)
+    return False
+
+
+@contextlib.contextmanager
+def _process(
+    cmd: list[str], log: Path, stop: int = signal.SIGTERM, **popen: object
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``cmd`` in its own session, its output appended to ``log`` and its id written beside it
+    (``<log stem>.pid``, so a test can stop it mid-study); stopped (``stop``, then SIGKILL)
+    with everything it started."""
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, **popen  # type: ignore[call-overload]
+        )
+    pid_file = log.with_suffix(".pid")
+    pid_file.write_text(f"{proc.pid}\n")
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, stop)
+        try:
+            proc.wait(timeout=STOP_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=STOP_S)
+        pid_file.unlink(missing_ok=True)
+
+
+def _wait(proc: subprocess.Popen[bytes], log: Path, ready: Callable[[], bool]) -> None:
+    """Until ``ready()``; a server that exits or takes longer than START_S is an error that
+    quotes the end of its log."""
+    deadline = time.monotonic() + START_S
+    while not ready():
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}); {log}: {log.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server is not up in {START_S:.0f} s; {log}: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
