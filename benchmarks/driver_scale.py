@@ -5,6 +5,7 @@ declares more CPUs than the machine has (the trials sleep, so the cores are not 
     python benchmarks/driver_scale.py --sampler tpe        # the same with another sampler
     python benchmarks/driver_scale.py --profile prof.out   # and a cProfile of the driver (one storage)
     python benchmarks/driver_scale.py --quick              # 12 trials, 2 at a time, SQLite (smoke run)
+    python benchmarks/driver_scale.py --proposals 100,500  # the samplers alone: a proposal's time in a plain Optuna loop
 
 Every trial runs through the real loop (Optuna's ask and tell on the storage, Ray Tune's
 dispatch to reused workers, MLflow's runs in the folder's SQLite store), as in
@@ -50,6 +51,41 @@ def _cpu_between(samples: list[tuple[int, float, float]], lo: int, hi: int) -> f
     start = next((cpu for c, _, cpu in samples if c >= lo), samples[-1][2])
     end = next((cpu for c, _, cpu in samples if c >= hi), samples[-1][2])
     return end - start
+
+
+def proposal_costs(sizes: list[int], running: int) -> list[tuple[str, str, str]]:
+    """GP's and TPE's proposal time (median of 3) in a plain in-memory Optuna study holding
+    ``n`` finished trials (2 log-ratio coordinates: 3 domains), with none and with ``running``
+    trials still running."""
+    import numpy as np
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from mixopt.search.samplers import make_sampler
+
+    space = {f"z_{i}": FloatDistribution(-6, 6) for i in range(2)}
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in sizes:
+        for live in (0, running):
+            took = {}
+            for name in ("gp", "tpe"):
+                study = optuna.create_study(direction="maximize", sampler=make_sampler(name, 0, 8))
+                study.add_trials([create_trial(params={k: float(rng.uniform(-6, 6)) for k in space}, distributions=space,
+                                               value=-float(np.sum(rng.uniform(-6, 6, 2) ** 2))) for _ in range(n)])  # fmt: skip
+                for _ in range(live):
+                    study.ask(space)
+                times = []
+                for _ in range(3):
+                    start = time.perf_counter()
+                    trial = study.ask(space)  # a fixed space: the samplers' model runs inside ask
+                    times.append(time.perf_counter() - start)
+                    study.tell(trial, -1.0)
+                took[name] = statistics.median(times)
+            rows.append((f"proposal, {n} trials, {live} running: GP / TPE", f"{took['gp']:.2f} s",
+                         f"TPE {took['tpe'] * 1000:.0f} ms = {took['tpe'] / took['gp']:.3f} x GP's"))  # fmt: skip
+    return rows
 
 
 def windows(n: int, size: int) -> list[tuple[int, int]]:
@@ -133,6 +169,14 @@ def run(inputs: dict[str, Any], out: Path, args: argparse.Namespace, storage: st
     return rows
 
 
+def print_rows(rows: list[tuple[str, str, str]], title: str) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{title}")
+    print(f"{'figure'.ljust(width)}  {'value':>9}  ratio")
+    for name, value, ratio in rows:
+        print(f"{name.ljust(width)}  {value:>9}  {ratio}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -151,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", default=None, metavar="FILE", help="cProfile the driver (first storage only)"
     )
+    parser.add_argument("--proposals", default=None, metavar="N,N", help="time the samplers alone at these sizes")
     args = parser.parse_args(argv)
+    if args.proposals:
+        print_rows(proposal_costs([int(n) for n in args.proposals.split(",")], args.concurrency - 1), "")
+        return 0
     if args.quick:
         args.trials, args.concurrency, args.wait, args.window, args.storage = (
             12,
@@ -184,13 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ray.shutdown()
 
-    width = max(len(r[0]) for r in rows)
-    print(
-        f"\n{args.trials} trials, {args.concurrency} at a time, {args.wait:g} s each, sampler {args.sampler or 'default'}"
-    )
-    print(f"{'figure'.ljust(width)}  {'value':>9}  ratio")
-    for name, value, ratio in rows:
-        print(f"{name.ljust(width)}  {value:>9}  {ratio}")
+    print_rows(rows, f"{args.trials} trials, {args.concurrency} at a time, {args.wait:g} s each, sampler {args.sampler or 'default'}")  # fmt: skip
     return 0
 
 
