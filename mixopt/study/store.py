@@ -218,9 +218,9 @@ def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:
 
 def wal_journal(connection: Any, _record: Any = None) -> None:
     """Put a SQLite database in write-ahead-log mode, synced at checkpoints, not at each
-    commit. A trial costs the driver some 20 commits (Optuna's ask, parameters, attributes,
+    commit. A trial costs the driver some 30 commits (Optuna's ask, parameters, attributes,
     tell; MLflow's run): in the default rollback journal each commit syncs the disk several
-    times (12 ms here, so about 4 trials/s at most, whatever the cluster), in WAL mode with
+    times (12 ms here, so about 3 trials/s at most, whatever the cluster), in WAL mode with
     NORMAL syncing 0.02 ms (benchmarks/driver_scale.py). A killed process loses no commit
     (the log is replayed when the database next opens); a power cut may lose the last ones,
     which a resumed study runs again. WAL needs its readers on the same machine (not a
