@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,18 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def study_inputs(root: Path, quick: bool) -> dict[str, Any]:
+def study_inputs(root: Path, quick: bool, model: Path | None = None, records: int = 500) -> dict[str, Any]:  # fmt: skip
+    """A study's model (``model``, or a tiny one built here), 3 domains of ``records`` records
+    each, and a held-out loss task."""
     from mixopt.testing import make_heldout, make_records, write_domains
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
-    model = build_tiny_model(
-        root / "model", TinyModelConfig(pretrain_tokens=20_000 if quick else 100_000)
-    )
+    if model is None:
+        model = build_tiny_model(
+            root / "model", TinyModelConfig(pretrain_tokens=20_000 if quick else 100_000)
+        )
     domains = write_domains(
-        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=500
+        root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=records
     )
     (root / "heldout.jsonl").write_text(
         "".join(
@@ -63,12 +67,13 @@ def study_inputs(root: Path, quick: bool) -> dict[str, Any]:
     return {"model": str(model), "data": str(domains), "evaluator": str(root / "tasks.yaml")}
 
 
-def study(inputs: dict[str, Any], out: Path, **options: Any) -> tuple[Any, float]:
+def study(inputs: dict[str, Any], out: Path, train: dict[str, Any] | None = None, **options: Any) -> tuple[Any, float]:  # fmt: skip
+    """Run a study (no confirmation runs) in ``out``; return its result and when it started."""
     from mixopt import optimize_mixture
 
     start = time.time()
     result = optimize_mixture(inputs["model"], inputs["data"], inputs["evaluator"], quiet=True, confirm=0,
-                              out=str(out), train={"seq_len": 64, "batch_size": 8}, **options)  # fmt: skip
+                              out=str(out), train=train or {"seq_len": 64, "batch_size": 8}, **options)  # fmt: skip
     return result, start
 
 
@@ -91,21 +96,29 @@ def finish_times(out: Path) -> dict[int, float]:
     return ends
 
 
-def time_asks() -> list[tuple[int, float]]:
-    """Time every Optuna ``ask`` in this process: (trials in the study, seconds)."""
-    import optuna
+def time_calls(owner: Any, name: str, key: Callable[[Any], int] | None = None) -> list[tuple[int, float]]:
+    """Time every call of ``owner.name`` in this process: (``key`` of what it returned, or
+    the call's index; seconds)."""
+    calls: list[tuple[int, float]] = []
+    real = getattr(owner, name)
 
-    asks: list[tuple[int, float]] = []
-    real = optuna.Study.ask
-
-    def ask(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def timed(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        trial = real(self, *args, **kwargs)
-        asks.append((trial.number, time.perf_counter() - start))
-        return trial
+        out = real(*args, **kwargs)
+        calls.append((key(out) if key else len(calls), time.perf_counter() - start))
+        return out
 
-    optuna.Study.ask = ask  # type: ignore[method-assign]
-    return asks
+    setattr(owner, name, timed)
+    return calls
+
+
+def time_asks() -> list[tuple[int, float]]:
+    """Time every proposal in this process: Optuna's ask, then the sampler's model, which
+    Optuna runs at the trial's first suggest (timing ``ask`` alone misses it): (the trial's
+    number, seconds)."""
+    from mixopt.search.loop import StudyLoop
+
+    return time_calls(StudyLoop, "_ask", lambda job: job.number)
 
 
 def sample_rss(asks: list[tuple[int, float]], samples: list[tuple[int, float]], done: threading.Event) -> None:

@@ -27,7 +27,9 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def build_model(root: Path, quick: bool) -> Path:
+def build_model(root: Path, quick: bool, dims: dict[str, int] | None = None) -> Path:
+    """A randomly initialized Llama (no pre-training: only its speed is measured) and its
+    tokenizer, saved in ``root/model``; ``dims`` (LlamaConfig's sizes) replaces the sizes here."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -36,7 +38,7 @@ def build_model(root: Path, quick: bool) -> Path:
 
     texts = [render_text(r) for kind in DOMAIN_KINDS for r in make_records(kind, 1000, seed=5)]
     tok = build_tokenizer(texts, vocab_size=1024 if quick else 4096)
-    dims = (
+    dims = dims or (
         dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2)
         if quick
         else dict(hidden_size=192, intermediate_size=768, num_hidden_layers=6)
@@ -45,13 +47,11 @@ def build_model(root: Path, quick: bool) -> Path:
     model = LlamaForCausalLM(
         LlamaConfig(
             vocab_size=len(tok),
-            num_attention_heads=4,
-            num_key_value_heads=2,
             tie_word_embeddings=True,
             pad_token_id=tok.pad_token_id,
             bos_token_id=tok.bos_token_id,
             eos_token_id=tok.eos_token_id,
-            **dims,
+            **{"num_attention_heads": 4, "num_key_value_heads": 2, **dims},
         )
     )
     out = root / "model"
@@ -60,19 +60,24 @@ def build_model(root: Path, quick: bool) -> Path:
     return out
 
 
-def minimal_loop(model: Any, data: Any, batch: int) -> float:
-    """The least a LoRA loop can do: forward, backward, AdamW step. Returns tokens/s."""
+def minimal_loop(model: Any, data: Any, batch: int, device: Any = None, dtype: Any = None) -> float:
+    """The least a LoRA loop can do: forward (under autocast when ``dtype``), backward, AdamW
+    step, on ``device`` (default CPU). Returns tokens/s."""
     import torch
 
+    device = device or torch.device("cpu")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    ids, labels = torch.from_numpy(data.input_ids), torch.from_numpy(data.labels)
+    ids, labels = (torch.from_numpy(a).to(device) for a in (data.input_ids, data.labels))
     model.train()
     start = time.perf_counter()
     for i in range(0, len(ids), batch):
-        loss = model(input_ids=ids[i : i + batch], labels=labels[i : i + batch]).loss
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = model(input_ids=ids[i : i + batch], labels=labels[i : i + batch]).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # kernels run asynchronously: the clock stops when they end
     return data.num_tokens / (time.perf_counter() - start)
 
 

@@ -151,6 +151,8 @@ class MlflowTracker:
             logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation chatter
 
             self._client = MlflowClient(self.uri)
+            if self.uri.startswith("sqlite:///"):
+                _journal_ahead(self.uri.removeprefix("sqlite:///"), self._client)
         return self._client
 
     def start_study(
@@ -301,6 +303,22 @@ class MlflowTracker:
         items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 90):  # at most 100 params per batch
             self.client.log_batch(run_id, params=items[i : i + 90])
+
+
+def _journal_ahead(path: str, client: Any) -> None:
+    """The MLflow SQLite store in :func:`~mixopt.study.store.wal_journal`'s mode: WAL is kept
+    in the file (set here before MLflow opens it); NORMAL syncing is per connection, set on
+    MLflow's engine where this MLflow version shows it (else each commit syncs the log)."""
+    import sqlite3
+    from contextlib import closing
+
+    from mixopt.study.store import journal_ahead, wal_journal
+
+    with closing(sqlite3.connect(path)) as connection:
+        wal_journal(connection)
+    engine = getattr(getattr(getattr(client, "_tracking_client", None), "store", None), "engine", None)
+    if engine is not None:
+        journal_ahead(engine)
 
 
 def _run_name(number: int, role: str, params: Mapping[str, Any]) -> str:

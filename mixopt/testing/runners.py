@@ -1,6 +1,7 @@
 """Trial runners that stand in for :func:`mixopt.trial.run_trial` where only the machinery
-around a trial is being measured or tested: a trivial trial (benchmarks/search_overhead.py)
-and one that injects faults for real inside the Ray worker that runs it.
+around a trial is being measured or tested: a trivial trial (benchmarks/search_overhead.py),
+one that injects faults for real inside the Ray worker that runs it, and the real trial
+with its worker's memory measured around it (benchmarks/gpu_check.py).
 
 Module-level and picklable: a study sends its runner to every worker (``runner=``).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from mixopt.trial import TrialResult, TrialSpec
 
-__all__ = ["FAULTS", "FaultyTrial", "WaitingTrial", "trivial_result"]
+__all__ = ["FAULTS", "FaultyTrial", "MeasuredTrial", "WaitingTrial", "trivial_result"]
 
 FAULTS = ("train_error", "eval_error", "nan", "inf", "slow", "oom", "kill_worker")
 """What :class:`FaultyTrial` can do to a trial."""
@@ -46,6 +47,36 @@ class WaitingTrial:
         start = time.perf_counter()
         time.sleep(self.seconds)
         return trivial_result(spec, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class MeasuredTrial:
+    """The real trial (:func:`mixopt.trial.run_trial`), with what its worker held around it
+    added to its metrics: ``worker.pid`` (a reused worker runs several trials), and on CUDA
+    ``cuda.before_mb`` (allocated when it started), ``cuda.peak_mb`` (the most allocated
+    during it), ``cuda.after_mb`` and ``cuda.reserved_after_mb`` (allocated, and held by
+    torch's caching allocator, once it returned: what the next trial in the worker starts
+    from)."""
+
+    def __call__(self, spec: TrialSpec, report: Any = None) -> TrialResult:
+        import dataclasses
+
+        import torch
+
+        from mixopt.trial import run_trial
+
+        cuda = torch.cuda.is_available()
+        mb = 2**20
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated() / mb
+        result = run_trial(spec, report)
+        extra = {"worker.pid": float(os.getpid())}
+        if cuda:  # run_trial has freed the model (gc, then empty_cache) before it returns
+            extra.update({"cuda.before_mb": before, "cuda.peak_mb": torch.cuda.max_memory_allocated() / mb,
+                          "cuda.after_mb": torch.cuda.memory_allocated() / mb,
+                          "cuda.reserved_after_mb": torch.cuda.memory_reserved() / mb})  # fmt: skip
+        return dataclasses.replace(result, metrics={**result.metrics, **extra})
 
 
 @dataclass(frozen=True)

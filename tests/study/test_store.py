@@ -80,3 +80,28 @@ def test_a_folder_without_a_study(tmp_path: Path) -> None:
     assert not (tmp_path / "study.db").exists()
     StudyStore(tmp_path).write_record({"spec": {}})
     assert json.loads((tmp_path / "study.json").read_text()) == {"spec": {}}
+
+
+def test_sqlite_stores_journal_ahead_and_survive_a_reopen(tmp_path: Path) -> None:
+    """Both SQLite stores of a folder (Optuna's and MLflow's) write a WAL journal, synced at
+    checkpoints (a commit syncs no disk), and what was committed reads back from a new
+    connection, as after a killed driver."""
+    import sqlite3
+
+    from mixopt.search.tracking import MlflowTracker
+
+    store = _store(tmp_path)
+    with store.optuna()._storage._backend.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (FULL is 2)
+    tracker = MlflowTracker(store.tracking_uri(None), store.path(store.ARTIFACTS))
+    tracker.start_study("s", {"a": 1}, {}, None)
+    tracker.start_trial(0, "search", {"share.a": 0.5})
+    tracker.finish_trial(0, "COMPLETE", {"score": 1.0, "metrics": {}})
+    for name in (store.DB, store.TRACKING):
+        with sqlite3.connect(store.path(name)) as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",), name
+    assert [t.score for t in StudyStore(store.folder).trials()][-1] == 2.5
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id], filter_string="tags.`mixopt.trial_number` = '0'"
+    )
+    assert runs[0].info.status == "FINISHED"

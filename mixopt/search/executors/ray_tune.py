@@ -27,8 +27,10 @@ from mixopt.study.spec import ExecutionSpec
 __all__ = ["RayTuneExecutor", "start_ray"]
 
 
-def start_ray(address: str | None) -> bool:
-    """Start a local Ray (or join ``address``); True when this call started it."""
+def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Start a local Ray (or join ``address``); True when this call started it. ``num_cpus``:
+    the CPUs a local Ray declares (default: the machine's), e.g. more than there are, for
+    trials that wait rather than compute (benchmarks/driver_scale.py)."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -51,7 +53,7 @@ def start_ray(address: str | None) -> bool:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, logging_level=logging.ERROR)
     else:
         # a short temp dir: Ray's socket paths must stay under the OS limit of ~107 characters
-        ray.init(include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
+        ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
                  log_to_driver=False, logging_level=logging.ERROR)  # fmt: skip
     return True
 
