@@ -48,7 +48,7 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     """
     from mixopt._version import __version__
     from mixopt.data.allocation import natural_mixture, uniform_mixture
-    from mixopt.search.preflight import check_inputs
+    from mixopt.search.preflight import check_filters, check_inputs
     from mixopt.trial import TrialSpec
 
     spec = _absolute(spec)
@@ -69,9 +69,10 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     assert search.budget is not None
     baselines = (("uniform", uniform_mixture(checked.domains, search.budget)),
                  ("natural", natural_mixture(checked.domains, search.budget)), *checked.baselines)  # fmt: skip
+    scores = check_filters(checked.space, checked.domains, checked.model_ref, search.budget, spec.data.cache_dir, events)
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
     trial = TrialSpec(checked.model_ref, checked.domains, {}, search.budget, checked.suite, spec.train,
-                      search.seed, spec.model.allow_pickle)  # fmt: skip
+                      search.seed, spec.model.allow_pickle, scores=scores)  # fmt: skip
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks
     record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),

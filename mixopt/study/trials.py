@@ -22,6 +22,7 @@ class Attr:
     ROLE = "role"
     MIXTURE = "mixture"
     TRAIN = "train"
+    FILTERS = "filters"
     RESULT = "result"
     FAIL_REASON = "fail_reason"
     LEGACY_ERROR = "error"  # studies written before fail_reason
@@ -69,6 +70,8 @@ class TrialRecord:
     """Everything the trial measured (per-domain tokens, timings, resources)."""
     intermediate: tuple[tuple[int, float], ...] = ()
     """(step, intermediate score) as reported to Optuna."""
+    filters: dict[str, float] = field(default_factory=dict)
+    """The thresholds on per-record scores it trained with (empty when the space has none)."""
     started: datetime | None = field(default=None, compare=False)
     ended: datetime | None = field(default=None, compare=False)
 
@@ -85,7 +88,7 @@ class TrialRecord:
     def to_dict(self) -> dict[str, Any]:
         """The trial as ``results.json`` lists it."""
         return {"number": self.number, "role": self.role, "state": self.state, "mixture": self.mixture,
-                "train": self.train, "score": self.score, "metrics": self.metrics, "error": self.error}  # fmt: skip
+                "train": self.train, "filters": self.filters, "score": self.score, "metrics": self.metrics, "error": self.error}  # fmt: skip
 
 
 def record_of(t: Any) -> TrialRecord:
@@ -100,7 +103,8 @@ def record_of(t: Any) -> TrialRecord:
     return TrialRecord(
         t.number, attrs.get(Attr.ROLE, SEARCH), t.state.name, dict(attrs.get(Attr.MIXTURE, {})),
         dict(attrs.get(Attr.TRAIN, {})), score, dict(result.get("metrics", {})),
-        None if reason is None else str(reason), result, steps, t.datetime_start, t.datetime_complete,
+        None if reason is None else str(reason), result, steps, dict(attrs.get(Attr.FILTERS, {})),
+        t.datetime_start, t.datetime_complete,
     )  # fmt: skip
 
 
@@ -110,7 +114,8 @@ def is_live(t: Any) -> bool:
 
 
 def write_proposal(
-    trial: Any, role: str, mixture: Mapping[str, float], train: Mapping[str, Any]
+    trial: Any, role: str, mixture: Mapping[str, float], train: Mapping[str, Any],
+    filters: Mapping[str, float] | None = None,
 ) -> None:
     """Record on an asked trial what it will train."""
     trial.set_user_attr(Attr.ROLE, role)
@@ -118,3 +123,5 @@ def write_proposal(
     for name, share in mixture.items():
         trial.set_user_attr(f"{Attr.SHARE}{name}", round(share, 6))
     trial.set_user_attr(Attr.TRAIN, dict(train))
+    if filters:
+        trial.set_user_attr(Attr.FILTERS, dict(filters))
