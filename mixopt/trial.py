@@ -123,7 +123,8 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
         steps=trained.steps, total_steps=trained.total_steps, stopped_early=trained.stopped_early,
         tokens_per_second=trained.tokens / max(1e-9, trained.seconds - run.probe_s),
         mixture=dict(spec.mixture), seed=spec.seed, filters=dict(spec.filters),
-        kept={d.name: {"records": d.num_records, "tokens": d.num_tokens} for d, o in zip(domains, spec.domains, strict=True) if d is not o},
+        kept={d.name: {"records": d.num_records, "tokens": d.num_tokens, "of_records": o.num_records, "of_tokens": o.num_tokens}
+              for d, o in zip(domains, spec.domains, strict=True) if d is not o},
     )  # fmt: skip
 
 

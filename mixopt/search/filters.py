@@ -15,7 +15,7 @@ A trial's values are ``{key: threshold}`` with the keys of :mod:`mixopt.data.fil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,10 @@ class FilterSpace:
         scoped = {t.domain for t in self.thresholds if t.scorer == scorer}
         return list(names) if None in scoped else [n for n in names if n in scoped]
 
+    def scorers_by_domain(self, names: list[str]) -> dict[str, list[str]]:
+        """Per domain, the scorers its filters read (what :func:`score_domains` computes)."""
+        return {n: [s for s in self.settings if n in self.domains_of(s, names)] for n in names}
+
     def problems(self, names: list[str]) -> list[str]:
         """Thresholds naming an unknown domain (one line each)."""
         return [
@@ -91,6 +95,17 @@ class FilterSpace:
 
     def to_dict(self) -> dict[str, Any]:
         return {"thresholds": {t.key: [t.low, t.high] for t in self.thresholds}, "settings": {k: dict(v) for k, v in self.settings.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FilterSpace:
+        """The inverse of :meth:`to_dict` (what ``best_mixture.json``'s space holds)."""
+        from mixopt.data.filtering import split_key
+
+        thresholds = []
+        for key, (low, high) in data.get("thresholds", {}).items():
+            domain, scorer, bound = split_key(key)
+            thresholds.append(Threshold(scorer, bound, float(low), float(high), domain))
+        return cls(tuple(thresholds), {k: dict(v) for k, v in data.get("settings", {}).items()})
 
 
 def parse_filters(raw: Any, origin: str) -> FilterSpace:
@@ -154,3 +169,20 @@ def _threshold(scorer: str, bound: str, value: Any, domain: str | None, where: s
         return Threshold(scorer, bound, low, high, domain)
     problems.append(f"{where}.{bound}: expected a number or [low, high], got {value!r}")
     return None
+
+
+def kept_table(filters: FilterSpace, domains: Sequence[Any], scores: Mapping[str, Mapping[str, str]]) -> tuple[list[str], list[list[Any]]]:
+    """``mixopt validate --space``'s table: per threshold at each end of its range (alone),
+    the records and tokens each domain keeps (``-`` where it does not apply)."""
+    from mixopt.data.filtering import filter_domains
+
+    header = ["threshold", "value", *(d.name for d in domains)]
+    rows: list[list[Any]] = []
+    for t in filters.thresholds:
+        for value in dict.fromkeys((t.low, t.high)):
+            kept = filter_domains(domains, scores, {t.key: value})
+            rows.append([t.key, f"{value:g}", *(
+                f"{k.num_records:,}/{d.num_records:,} rec, {k.num_tokens / max(1, d.num_tokens):.0%} tok" if k is not d else "-"
+                for k, d in zip(kept, domains, strict=True)
+            )])  # fmt: skip
+    return header, rows

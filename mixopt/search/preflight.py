@@ -234,7 +234,7 @@ def check_filters(
     if not filters:
         return {}
     names = [d.name for d in domains]
-    only = {n: [s for s in filters.settings if n in filters.domains_of(s, names)] for n in names}
+    only = filters.scorers_by_domain(names)
     problems = [
         f"filters: {scorer} needs a prompt, and domain {d.name!r} holds text records; "
         f"filter {scorer} per_domain on prompt/completion or chat domains only"

@@ -72,7 +72,7 @@ def test_scores_are_cached_and_a_second_call_computes_none(tokenizer: Any, tmp_p
 
 
 def test_unknown_scorer_and_bad_settings_are_one_line() -> None:
-    with pytest.raises(ConfigError, match="Unknown scorer 'word_repetiton'. Did you mean: word_repetition"):
+    with pytest.raises(ConfigError, match=r"Unknown scorer 'word_repetiton'\. Did you mean: word_repetition"):
         make_scorer("word_repetiton")
     with pytest.raises(ConfigError, match="scorer 'length': bad settings"):
         make_scorer("length", {"rep_len": 3})
