@@ -55,9 +55,8 @@ def build(root: Path, n: int, seed: int = 0) -> tuple[Path, dict[str, set[int]]]
     for name, records in (("finance", finance), ("sql", sql), ("cooking", cooking)):
         (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
         entries.append({"domain": name, "path": f"{name}.jsonl", "max_epochs": 4})
-    for name, records in (("finance", finance), ("sql", sql)):
-        clean = [r for i, r in enumerate(records) if i not in harmful[name]]
-        (root / f"{name}_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_heldout(name, 40, 7, clean)))
+    for name, records in (("finance", finance), ("sql", sql)):  # clean items that no training record shares
+        (root / f"{name}_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_heldout(name, 40, 7, records)))
     (root / "tasks.yaml").write_text(TASKS)
     (root / "filters.yaml").write_text(SPACE)
     (root / "domains.json").write_text(json.dumps(entries))
@@ -132,7 +131,9 @@ def main() -> int:
     root = Path(args.out or tempfile.mkdtemp(prefix="mixopt-datahp-"))
     root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    model = str(build_tiny_model(root / "model", TinyModelConfig(pretrain_tokens=60_000 if args.quick else 400_000)))
+    model = str(root / "model")
+    if not (root / "model" / "config.json").exists():  # a kept --out reuses its model
+        build_tiny_model(root / "model", TinyModelConfig(pretrain_tokens=60_000 if args.quick else 400_000))
     print(f"tiny model built in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     _, harmful = build(root, args.records)
     plain = study(root, model, "default", args)
