@@ -53,7 +53,8 @@ class Perplexity:
 
     def score(self, data: ScoreInput) -> Sequence[float]:
         ids = _column(data, "input_ids")
-        full = token_losses(data, [(list(r), None) for r in ids], self.max_length)
+        rows: list[tuple[list[int], list[int] | None]] = [(list(r), None) for r in ids]
+        full = token_losses(data, rows, self.max_length)
         return [math.exp(min(loss, 50.0)) for loss in full]
 
 
@@ -87,7 +88,7 @@ class InstructionFollowingDifficulty:
         ids, masks = _column(data, "input_ids"), _column(data, "loss_mask")
         bos = _bos(data)
         given = token_losses(data, [(list(i), list(m)) for i, m in zip(ids, masks, strict=True)], self.max_length)
-        alone_rows = [([*bos, *(t for t, k in zip(i, m, strict=True) if k)], None) for i, m in zip(ids, masks, strict=True)]
+        alone_rows: list[tuple[list[int], list[int] | None]] = [([*bos, *(t for t, k in zip(i, m, strict=True) if k)], None) for i, m in zip(ids, masks, strict=True)]
         alone = token_losses(data, alone_rows, self.max_length)
         return [g / a if a > 0 else 0.0 for g, a in zip(given, alone, strict=True)]
 

@@ -121,7 +121,7 @@ def parse_filters(raw: Any, origin: str) -> FilterSpace:
     thresholds: list[Threshold] = []
     settings: dict[str, dict[str, Any]] = {}
     per_domain = raw.get(PER_DOMAIN) or {}
-    entries = [(None, k, v) for k, v in raw.items() if k != PER_DOMAIN]
+    entries: list[tuple[str | None, Any, Any]] = [(None, k, v) for k, v in raw.items() if k != PER_DOMAIN]
     if not isinstance(per_domain, Mapping):
         problems.append(f"{origin}: filters.{PER_DOMAIN} must map domain names to scorers")
     else:
@@ -158,10 +158,9 @@ def parse_filters(raw: Any, origin: str) -> FilterSpace:
 
 
 def _threshold(scorer: str, bound: str, value: Any, domain: str | None, where: str, problems: list[str]) -> Threshold | None:
-    ok = lambda v: isinstance(v, int | float) and not isinstance(v, bool)  # noqa: E731
-    if ok(value):
+    if _number(value):
         return Threshold(scorer, bound, float(value), float(value), domain)
-    if isinstance(value, list | tuple) and len(value) == 2 and all(ok(v) for v in value):
+    if isinstance(value, list | tuple) and len(value) == 2 and all(_number(v) for v in value):
         low, high = float(value[0]), float(value[1])
         if low > high:
             problems.append(f"{where}.{bound}: range [{low:g}, {high:g}] is inverted; write [low, high]")
@@ -186,3 +185,7 @@ def kept_table(filters: FilterSpace, domains: Sequence[Any], scores: Mapping[str
                 for k, d in zip(kept, domains, strict=True)
             )])  # fmt: skip
     return header, rows
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
