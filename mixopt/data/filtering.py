@@ -68,7 +68,9 @@ class FilteredDomain(TokenizedDomain):
     def lengths(self) -> np.ndarray:
         import numpy as np
 
-        return np.asarray(TokenizedDomain.lengths(self)[self.rows], dtype=np.int64)
+        # the full table's column: self.table() is already the kept rows
+        full = TokenizedDomain.table(self).column("length").to_numpy()
+        return np.asarray(full[self.rows], dtype=np.int64)
 
     def source_rows(self, indices: Any) -> Any:
         """Indices into the domain's own records of ``indices`` into the kept ones."""

@@ -53,7 +53,8 @@ def test_bad_filters_are_refused_one_line_each(filters: dict[str, Any], message:
 def _domains(tokenizer: Any) -> tuple[Any, ...]:
     junk = [{"text": "buy now " * 30} for _ in range(60)]
     return (
-        tokenize_domain(DomainSpec("finance", data=tuple(make_records("finance", 60, 1) + junk)), tokenizer),
+        # the junk first: the kept records are not the first rows of the table
+        tokenize_domain(DomainSpec("finance", data=tuple(junk + make_records("finance", 60, 1))), tokenizer),
         tokenize_domain(DomainSpec("sql", data=tuple(make_records("sql", 60, 1))), tokenizer),
     )
 
@@ -64,11 +65,12 @@ def test_a_filtered_pool_is_sampled_to_the_exact_budget(tokenizer: Any) -> None:
     scores = check_filters(space, domains, None, 2000)
     kept = filter_domains(domains, scores, {"word_repetition.max": 0.1})
     assert isinstance(kept[0], FilteredDomain) and kept[0].num_records == 60  # the junk is gone
-    assert kept[0].num_tokens == int(domains[0].lengths()[:60].sum())
+    assert kept[0].num_tokens == int(domains[0].lengths()[60:].sum())
+    assert list(kept[0].lengths()) == list(domains[0].lengths()[60:])
     sample = sample_mixture(kept, {"finance": 0.5, "sql": 0.5}, 2000, seed=1)
     assert len(sample.input_ids) == 2000
     drawn = kept[0].source_rows(sample.draws[0].indices)
-    assert drawn.max() < 60  # every drawn finance record is a kept one
+    assert drawn.min() >= 60  # every drawn finance record is a kept one
     # caps on the filtered pool: the largest share finance can take shrinks with the pool
     full = kept[0].capacity + kept[1].capacity  # a budget that takes all of both filtered pools
     assert full < domains[0].capacity + domains[1].capacity
