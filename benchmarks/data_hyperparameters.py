@@ -109,7 +109,7 @@ def time_scoring(root: Path, model: str, records: int) -> dict[str, float]:
     path = root / "many.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in make_records("sql", records, 5)))
     tok = load_tokenizer(model)
-    domain = tokenize_domain(DomainSpec("many", path=(str(path),)), tok, root / "cache")
+    domain = tokenize_domain(DomainSpec("many", paths=(str(path),)), tok, root / "cache")
     out = {}
     for name in ("word_repetition", "ifd"):
         for attempt in ("first", "cached"):
