@@ -44,6 +44,10 @@ class TrialSpec:
     """Seeds the sample, the LoRA initialization and the training order."""
     allow_pickle: bool = False
     """Allow loading pickled (non-safetensors) weights."""
+    filters: Mapping[str, float] = field(default_factory=dict)
+    """Thresholds on per-record scores (:mod:`mixopt.data.filtering`); applied before sampling."""
+    scores: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per domain and scorer, the cached per-record scores the filters read."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,10 @@ class TrialResult:
     tokens_per_second: float
     mixture: dict[str, float]
     seed: int
+    filters: dict[str, float] = field(default_factory=dict)
+    """The thresholds it trained with."""
+    kept: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per filtered domain: the records and tokens its filters kept."""
 
 
 def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
@@ -75,6 +83,7 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
     import torch
     from transformers import set_seed
 
+    from mixopt.data.filtering import filter_domains
     from mixopt.data.sampling import sample_mixture
     from mixopt.evaluators.tasks import make_evaluator
     from mixopt.models import load_tokenizer
@@ -85,7 +94,8 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
     set_seed(spec.seed)
     suite = make_evaluator(spec.evaluator)
     tokenizer = load_tokenizer(spec.model)
-    sample = sample_mixture(spec.domains, spec.mixture, spec.budget, spec.seed)
+    domains = filter_domains(spec.domains, spec.scores, spec.filters)
+    sample = sample_mixture(domains, spec.mixture, spec.budget, spec.seed)
     pad = (
         tokenizer.pad_token_id
         if tokenizer.pad_token_id is not None
@@ -112,7 +122,9 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
         },
         steps=trained.steps, total_steps=trained.total_steps, stopped_early=trained.stopped_early,
         tokens_per_second=trained.tokens / max(1e-9, trained.seconds - run.probe_s),
-        mixture=dict(spec.mixture), seed=spec.seed,
+        mixture=dict(spec.mixture), seed=spec.seed, filters=dict(spec.filters),
+        kept={d.name: {"records": d.num_records, "tokens": d.num_tokens, "of_records": o.num_records, "of_tokens": o.num_tokens}
+              for d, o in zip(domains, spec.domains, strict=True) if d is not o},
     )  # fmt: skip
 
 

@@ -59,6 +59,14 @@ def run(args: argparse.Namespace) -> int:
     events = event_log(args)
     tokenizer = load_tokenizer(args.model)
     domains = tokenize_domains(specs, tokenizer, args.cache_dir, events=events)
+    filters = _filters(args.mixture)
+    if filters:  # a study's answer with its filter thresholds: export what they keep
+        from mixopt.data.filtering import filter_domains
+        from mixopt.scorers.cache import score_domains
+
+        only = filters["space"].scorers_by_domain([d.name for d in domains])
+        scores = score_domains(domains, filters["settings"], filters["model"], args.cache_dir, events, only, tokenizer)
+        domains = filter_domains(domains, scores, filters["values"])
     events.emit("export_started", f"sampling {budget:,} tokens and writing {out}...",
                 out=str(out.resolve()), budget=budget, mixture=mixture, seed=args.seed)  # fmt: skip
     provenance = {
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "tokenizer": args.model,
         "domains_file": str(Path(args.domains).resolve()),
         "mixture": mixture,
+        **({"filters": filters["values"]} if filters else {}),
     }
     path = export_mixture(
         domains,
@@ -88,3 +97,15 @@ def run(args: argparse.Namespace) -> int:
             f"{d['records']:,} records, {d['epochs']:.2f} epochs"
         )
     return 0
+
+
+def _filters(path: str) -> dict[str, Any] | None:
+    """The filter thresholds of a search's ``best_mixture.json`` (None for a plain mixture file),
+    with the space they were searched in and the model its scores were computed with."""
+    from mixopt.search.filters import FilterSpace
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not data.get("filters"):
+        return None
+    space = FilterSpace.from_dict(data["space"]["filters"])
+    return {"values": data["filters"], "settings": dict(space.settings), "space": space, "model": data["model"]}

@@ -1,4 +1,4 @@
-"""``mixopt ls``: the built-in (and installed) evaluators, samplers and search spaces."""
+"""``mixopt ls``: the built-in (and installed) evaluators, samplers, search spaces and scorers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 
 __all__ = ["add_parser", "run"]
 
-KINDS = ("evaluators", "samplers", "spaces")
+KINDS = ("evaluators", "samplers", "spaces", "scorers")
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "ls",
-        help="list the evaluators, samplers and search spaces mixopt knows",
+        help="list the evaluators, samplers, search spaces and scorers mixopt knows",
         description="List the built-in evaluator kinds (for task files), samplers (--sampler) "
         "and search spaces (--space), each with one line on what it is, plus the evaluators "
         "and samplers that installed packages add through entry points.",
@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
         nargs="?",
         choices=KINDS,
         metavar="KIND",
-        help=f"what to list: {', '.join(KINDS)} (default: all three)",
+        help=f"what to list: {', '.join(KINDS)} (default: all)",
     )
     p.set_defaults(handler=run)
 
@@ -40,6 +40,10 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
         from mixopt.study.spec import DEFAULT_SAMPLER
 
         return _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
+    if kind == "scorers":
+        from mixopt.scorers import SCORERS
+
+        return SCORERS.describe()
     from mixopt.search.space import describe_spaces
 
     return _mark(describe_spaces(), "default")
@@ -53,6 +57,7 @@ _USE = {
     "evaluators": "kind: NAME in a task file",
     "samplers": "--sampler NAME",
     "spaces": "--space NAME",
+    "scorers": "filters: {NAME: {min: ..., max: ...}} in a search space",
 }
 
 

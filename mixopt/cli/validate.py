@@ -97,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
         _epochs(domains, budget, target)
     if checked.suite is not None:
         print(f"evaluator: {len(checked.suite.tasks)} tasks checked, no overlap with training data")
+    if checked.space.filters:
+        from mixopt.search.filters import kept_table
+        from mixopt.search.preflight import check_filters
+
+        scores = check_filters(checked.space, domains, checked.model_ref, budget, args.cache_dir, event_log(args))
+        print("\nfilters: what each threshold keeps on its own, at each end of its range")
+        print_table(*kept_table(checked.space.filters, domains, scores))
     return 0
 
 

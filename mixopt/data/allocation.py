@@ -156,7 +156,7 @@ def allocate(
             f"(--budget {largest}), or raise those domains' max_epochs"
         )
     tokens = {d.name: n for d, n in zip(domains, parts, strict=True)}
-    epochs = {d.name: tokens[d.name] / d.num_tokens for d in domains}
+    epochs = {d.name: tokens[d.name] / d.num_tokens if d.num_tokens else 0.0 for d in domains}
     return Allocation(budget, tokens, epochs)
 
 

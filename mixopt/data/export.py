@@ -44,12 +44,14 @@ def export_mixture(
     """
     from datasets import Dataset
 
+    from mixopt.data.filtering import source_rows
+
     out = Path(out_dir)
     require_empty_dir(out)
     allocation = allocate(mixture, budget, domains)
     plans = plan_records(domains, allocation, seed)
     rows_by_domain = [
-        [_tag(r, d.name) for r in load_records(d.spec, cache_dir).select(idx.tolist()).to_list()]
+        [_tag(r, d.name) for r in load_records(d.spec, cache_dir).select(source_rows(d, idx).tolist()).to_list()]
         for d, (idx, _) in zip(domains, plans, strict=True)
     ]
     order = document_order([len(r) for r in rows_by_domain], seed)

@@ -30,6 +30,9 @@ CAPTIONS = {
     "shares.png": ("Each domain's share against the score",
         "One panel per domain, over the completed trials. A rising line (positive r, green) means more of that domain helped the "
         "out-of-domain score in this study; a falling one (red) means it hurt. Squares: baselines; star: best."),
+    "filters.png": ("Each filter threshold against the score",
+        "One panel per searched or fixed threshold on per-record scores (filters: in the search space), over the completed "
+        "trials; the table gives the share of each domain's records and tokens the best trial's thresholds kept."),
     "importances.png": ("Parameter importances",
         "Optuna's fANOVA importances of each domain's share (and any searched training knob) for the score, "
         "over the completed trials."),
@@ -109,6 +112,8 @@ def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> st
             parts.append(_metrics_table(data, top))
         if name == "cost.png":
             parts.append(_cost_table(data))
+        if name == "filters.png":
+            parts.append(_kept_table(data))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -183,6 +188,14 @@ def _metrics_table(data: ReportData, top: int) -> str:
     names = sorted({k for t in rows for k in t.metrics})
     return _table(["trial", "score", *names],
                   [[data.label(t), _num(t.score), *(_general(t.metrics.get(k)) for k in names)] for t in rows])  # fmt: skip
+
+
+def _kept_table(data: ReportData) -> str:
+    best = next((t for t in data.trials if t.number == data.best_number), None)
+    kept = (best.result.get("kept") or {}) if best is not None else {}
+    return _table(["domain (best trial)", "records kept", "tokens kept"], [
+        [n, f"{k['records']:,} of {k['of_records']:,}", f"{k['tokens'] / max(1, k['of_tokens']):.1%}"] for n, k in kept.items()
+    ])  # fmt: skip
 
 
 def _cost_table(data: ReportData) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "comparison",
     "cost",
     "draw_all",
+    "filters",
     "history",
     "importances",
     "metrics",
@@ -187,37 +188,47 @@ def _floor(scored: Sequence[TrialRecord]) -> float:
 def shares(data: ReportData) -> Figure | None:
     """One panel per domain: its share against the score, with a least-squares line (completed
     trials only: a trial stopped early has no final score)."""
+    return _panels(data, list(data.domains), "Each domain's share against the score (r: correlation; green helps, red hurts)")
+
+
+def filters(data: ReportData) -> Figure | None:
+    """One panel per filter threshold: its value against the score (as :func:`shares`)."""
+    keys = sorted({k for t in data.trials for k in t.filters})
+    return _panels(data, keys, "Each filter threshold against the score (r: correlation)", threshold=True)
+
+
+def _panels(data: ReportData, names: list[str], title: str, threshold: bool = False) -> Figure | None:
     scored = [t for t in scored_trials(data) if t.state == "COMPLETE"]
-    if not scored or not data.domains:
+    if not scored or not names:
         return None
-    n = len(data.domains)
+    n = len(names)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig = new_figure(3.4 * cols + 0.4, 2.9 * rows + 0.4)
     axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
-    for i, name in enumerate(data.domains):
+    for i, name in enumerate(names):
         ax = axes[i // cols][i % cols]
-        _share_panel(ax, data, scored, name)
+        _share_panel(ax, data, scored, name, threshold)
         if i % cols == 0:
             ax.set_ylabel("score")
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].set_visible(False)
-    fig.suptitle(
-        "Each domain's share against the score (r: correlation; green helps, red hurts)",
-        fontsize=11,
-    )
+    fig.suptitle(title, fontsize=11)
     return fig
 
 
-def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name: str) -> None:
-    xs = [t.mixture.get(name, 0.0) for t in scored]
+def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name: str, threshold: bool = False) -> None:
+    def x(t: TrialRecord) -> float:
+        return t.filters.get(name, math.nan) if threshold else t.mixture.get(name, 0.0)
+
+    xs = [x(t) for t in scored]
     ys = [score_of(t) for t in scored]
     ax.scatter(xs, ys, color=SEARCH, s=18)
     for t in scored:
         role = baseline_name(t)
         if role is not None:
             ax.scatter(
-                [t.mixture.get(name, 0.0)],
+                [x(t)],
                 [score_of(t)],
                 marker="s",
                 color=color_of(role),
@@ -226,7 +237,7 @@ def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name
             )
         if t.number == data.best_number:
             ax.scatter(
-                [t.mixture.get(name, 0.0)], [score_of(t)], marker="*", color=BEST, s=120, zorder=5
+                [x(t)], [score_of(t)], marker="*", color=BEST, s=120, zorder=5
             )
     r = _correlation(xs, ys)
     if r is None:
@@ -239,8 +250,9 @@ def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name
             [lo, hi], [intercept + slope * lo, intercept + slope * hi], color=color, lw=1, alpha=0.8
         )
         ax.set_title(f"{name}  (r = {r:+.2f})", fontsize=9, color=color)
-    ax.set_xlim(-0.03, 1.03)
-    ax.set_xlabel("share", fontsize=8)
+    if not threshold:
+        ax.set_xlim(-0.03, 1.03)
+    ax.set_xlabel("threshold" if threshold else "share", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     ax.ticklabel_format(
@@ -348,6 +360,7 @@ FIGURES: tuple[tuple[str, Callable[[ReportData, int], Figure | None]], ...] = (
     ("comparison.png", lambda d, _: comparison(d)),
     ("history.png", lambda d, _: history(d)),
     ("shares.png", lambda d, _: shares(d)),
+    ("filters.png", lambda d, _: filters(d)),
     ("importances.png", lambda d, _: importances(d)),
     ("simplex.png", lambda d, _: simplex(d)),
     ("metrics.png", metrics),

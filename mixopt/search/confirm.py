@@ -2,7 +2,7 @@
 
 The best of many noisy trials is biased upward (it won partly by luck); re-running it and
 the baselines on seeds no trial used gives scores that can be compared fairly. Every
-candidate runs with the best trial's training knobs: when the space searches knobs (a
+candidate runs with the best trial's training knobs and filter thresholds: when the space searches knobs (a
 learning rate, a LoRA rank) beside the mixture, a baseline's own sampled knobs would mix
 their effect into the lift, which is meant to measure the mixture's. Each run is appended
 to ``confirm.jsonl`` as it finishes (with its budget), so a resumed study redoes only what
@@ -54,7 +54,8 @@ def confirmation_jobs(
             fresh = seed + 1 + k  # fresh seeds: new data samples and LoRA initializations
             if (name, fresh, t.number) not in have:
                 number = CONFIRM_BASE + len(done) + len(jobs)  # every budget's runs: numbers stay unique
-                jobs.append(Job(number, f"confirm:{name}", dict(t.mixture), knobs, fresh, True, t.number))
+                jobs.append(Job(number, f"confirm:{name}", dict(t.mixture), knobs, fresh, True, t.number,
+                                filters=dict(by_number[best].filters)))
     return jobs
 
 

@@ -31,10 +31,13 @@ if TYPE_CHECKING:
 __all__ = ["StudyLoop", "trial_params"]
 
 
-def trial_params(mixture: Mapping[str, float], train: Mapping[str, Any], seed: int, budget: int) -> dict[str, Any]:  # fmt: skip
-    """A trial's parameters as MLflow shows them."""
+def trial_params(mixture: Mapping[str, float], train: Mapping[str, Any], seed: int, budget: int,
+                 filters: Mapping[str, float] | None = None) -> dict[str, Any]:  # fmt: skip
+    """A trial's parameters as MLflow shows them (``filter.<scorer>.<bound>``; MLflow keys
+    allow no ``:``, which a ``module:attr`` scorer has)."""
     params: dict[str, Any] = {f"share.{k}": round(v, 6) for k, v in mixture.items()}
     params.update({f"train.{k}": v for k, v in train.items()})
+    params.update({f"filter.{k.replace(':', '_')}": round(v, 6) for k, v in (filters or {}).items()})
     params.update(seed=seed, budget=budget)
     return params
 
@@ -101,8 +104,12 @@ class StudyLoop:
         if self.retry:
             return self._start(self.retry.pop(0))
         if self.confirming is None:
+            while self.done + len(self.live) < self.total:
+                job = self._ask()  # None: a proposal no data can fill, recorded as infeasible
+                if job is not None:
+                    return self._start(job)
             if self.done + len(self.live) < self.total:
-                return self._start(self._ask())
+                return None
             if self.live:
                 return None
             self.confirming = self._confirmation_jobs()
@@ -135,25 +142,44 @@ class StudyLoop:
 
     # -- searched trials and baselines ------------------------------------------------
 
-    def _ask(self) -> Job:
+    def _ask(self) -> Job | None:
+        from mixopt.errors import InfeasibleMixtureError
+
         study = self.store.optuna()
         trial = study.ask()
-        # asked even for an enqueued trial (a baseline, a re-queued one): that records its
-        # fixed parameters, so the sampler learns from it and optuna-dashboard plots it; the
-        # mixture it trains stays the exact one it was queued with
-        proposed = self.session.simplex.suggest(trial)
-        mixture = dict(trial.user_attrs.get(Attr.MIXTURE) or proposed)
-        train = self.session.study.space.suggest_train(trial)
         role = trial.user_attrs.get(Attr.ROLE, SEARCH)
-        write_proposal(trial, role, mixture, train)
+        try:
+            # the filters first: the shares are made feasible on the pool they leave
+            filters = self.session.study.space.filters.suggest(trial)
+            simplex = self.session.simplex_for(filters)
+            # asked even for an enqueued trial (a baseline, a re-queued one): that records its
+            # fixed parameters, so the sampler learns from it and optuna-dashboard plots it; the
+            # mixture it trains stays the exact one it was queued with, where the filters let it
+            proposed = simplex.suggest(trial)
+            queued = trial.user_attrs.get(Attr.MIXTURE)
+            mixture = dict(proposed if queued is None else simplex.feasible(queued))
+        except InfeasibleMixtureError as exc:
+            self._infeasible(trial, f"infeasible: the filters leave too little data ({exc})")
+            return None
+        train = self.session.study.space.suggest_train(trial)
+        write_proposal(trial, role, mixture, train, filters)
         self.asked[trial.number] = trial
-        return Job(trial.number, role, mixture, train, self.spec.search.seed, role != SEARCH)
+        return Job(trial.number, role, mixture, train, self.spec.search.seed, role != SEARCH, filters=filters)
+
+    def _infeasible(self, trial: Any, reason: str) -> None:
+        """A proposal no mixture can fill: recorded as failed, with why, and never trained."""
+        from optuna.trial import TrialState
+
+        trial.set_user_attr(Attr.FAIL_REASON, reason)
+        self.store.optuna().tell(trial, state=TrialState.FAIL)
+        self.done += 1
+        self.events.emit("trial_infeasible", f"trial {trial.number}: {reason}", trial=trial.number, error=reason)
 
     def _start(self, job: Job) -> Job:
         self.live[job.number] = job
         self.reports.pop(job.number, None)
         if not job.retries:
-            params = trial_params(job.mixture, job.train, job.seed, self.budget)
+            params = trial_params(job.mixture, job.train, job.seed, self.budget, job.filters)
             origin = self.asked[job.number].user_attrs.get(Attr.WARM_FROM) if job.number in self.asked else None
             extra = {"source_trial": job.source} if job.source is not None else {"warm_from": origin_text(origin)} if origin else {}  # fmt: skip
             self.tracker.start_trial(job.number, job.role, {**params, **extra})
@@ -172,7 +198,7 @@ class StudyLoop:
 
     def _complete(self, job: Job, outcome: Outcome) -> None:
         payload = dict(outcome.payload)
-        payload.update(role=job.role, params=trial_params(job.mixture, job.train, job.seed, self.budget))  # fmt: skip
+        payload.update(role=job.role, params=trial_params(job.mixture, job.train, job.seed, self.budget, job.filters))  # fmt: skip
         trial = self.asked.pop(job.number)
         trial.set_user_attr(Attr.RESULT, payload)
         self.store.optuna().tell(trial, float(payload["score"]))  # Optuna first: the source of truth

@@ -210,3 +210,47 @@ def _tokenized_checks(
         except MixoptError as exc:
             found.extend(f"baseline {name!r}: {p}" for p in exc.problems)
     return domains, tuple(normalized)
+
+
+def check_filters(
+    space: SearchSpace,
+    domains: Sequence[TokenizedDomain],
+    model: str | None,
+    budget: int | None,
+    cache_dir: str | Path | None = None,
+    events: EventLog | None = None,
+) -> dict[str, dict[str, str]]:
+    """Score the domains the space's filters read (from the cache where it can), and refuse,
+    one line each, filters that cannot work: a scorer that needs a prompt on text records,
+    and thresholds that even at their loosest keep no record of any domain, or too little
+    for the budget. Returns the score table the trials read."""
+    from mixopt.data.allocation import check_budget
+    from mixopt.data.filtering import filter_domains
+    from mixopt.models import load_tokenizer
+    from mixopt.scorers import make_scorer, needs_instruction
+    from mixopt.scorers.cache import score_domains
+
+    filters = space.filters
+    if not filters:
+        return {}
+    names = [d.name for d in domains]
+    only = filters.scorers_by_domain(names)
+    problems = [
+        f"filters: {scorer} needs a prompt, and domain {d.name!r} holds text records; "
+        f"filter {scorer} per_domain on prompt/completion or chat domains only"
+        for d in domains for scorer in only[d.name]
+        if d.format == "text" and needs_instruction(make_scorer(scorer, dict(filters.settings[scorer])))
+    ]  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
+    tokenizer = load_tokenizer(model) if model else None
+    scores = score_domains(domains, filters.settings, model, cache_dir, events, only, tokenizer)
+    loosest = filter_domains(domains, scores, filters.loosest())
+    if all(d.num_records == 0 for d in loosest):
+        raise ConfigError("filters: even at their loosest thresholds they keep no record of any domain")
+    if budget is not None:
+        try:
+            check_budget(loosest, budget)
+        except MixoptError as exc:
+            raise ConfigError(f"filters: at their loosest thresholds, {exc.problems[0]}") from None
+    return scores

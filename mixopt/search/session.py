@@ -4,7 +4,7 @@ results. The loop runs the trials between :meth:`Session.open` and :meth:`Sessio
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +76,16 @@ class Session:
         tracker.reconcile(_to_track(store, spec.search.budget))
         return cls(study, store, tracker, simplex, record)
 
+    def simplex_for(self, filters: Mapping[str, float]) -> Simplex:
+        """The simplex on the pool ``filters`` leave (caps and feasibility on what is kept)."""
+        if not filters:
+            return self.simplex
+        from mixopt.data.filtering import filter_domains
+
+        trial = self.study.context.trial
+        domains = filter_domains(trial.domains, trial.scores, filters)
+        return Simplex(domains, self.simplex.budget, self.simplex.kind)
+
     def fail(self, reason: str) -> None:
         """The study stopped: write what it holds, close its parent run as FAILED, raise."""
         self.store.write_results(self.store.trials())
@@ -121,7 +131,8 @@ class Session:
 
         assert summary.best is not None
         best, spec, record = summary.best, self.study.spec, self.record
-        knobs = next(t.train for t in result.trials if t.number == summary.best_number)
+        best_trial = next(t for t in result.trials if t.number == summary.best_number)
+        knobs = best_trial.train
         return {
             "best_mixture": best.mixture, "score": best.score, "score_std": best.spread, "search_score": best.search_score,
             "confirmed_scores": list(best.confirmed), "lift": result.lift, "verdict": result.verdict,
@@ -129,6 +140,8 @@ class Session:
             "baselines": {n: {"mixture": c.mixture, "score": c.score, "score_std": c.spread, "search_score": c.search_score,
                               "confirmed_scores": list(c.confirmed)} for n, c in summary.baselines.items()},
             "train": knobs,
+            # thresholds on per-record scores (mixopt.data.filtering); reproduce with filters: {key: value}
+            "filters": best_trial.filters,
             "confirmed_with": "every candidate re-run on fresh seeds with the best trial's training settings" if best.confirmed else None,
             "best_trial": summary.best_number, "mixopt_version": __version__, "versions": package_versions(),
             "seed": spec.search.seed, "budget": spec.search.budget, "model": spec.model.name, "tokenizer": record["tokenizer"],

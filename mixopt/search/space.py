@@ -10,6 +10,8 @@ training knobs searched jointly. Files under ``search_spaces/`` are data::
     train:                          # optional: searched with the mixture
       learning_rate: {low: 1.0e-4, high: 3.0e-3, log: true}
       lora_rank: {choices: [4, 8, 16]}
+    filters:                        # optional: thresholds on per-record scores
+      word_repetition: {max: [0.05, 0.6]}   # see mixopt.search.filters
 
 How the simplex is parameterized matters to the sampler:
 
@@ -39,6 +41,7 @@ from mixopt.data.spec import DomainSpec, check_shares
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError, did_you_mean
 from mixopt.io import read_yaml
+from mixopt.search.filters import FilterSpace, parse_filters
 
 __all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "describe_spaces", "load_space"]
 
@@ -81,6 +84,8 @@ class SearchSpace:
     """Repetition cap for every domain, or per domain; None keeps the domains file's."""
     train: Mapping[str, KnobRange] = field(default_factory=dict)
     """Training knobs searched with the mixture."""
+    filters: FilterSpace = field(default_factory=FilterSpace)
+    """Thresholds on per-record scores, fixed or searched (:mod:`mixopt.search.filters`)."""
 
     def __post_init__(self) -> None:
         if self.parameterization not in PARAMETERIZATIONS:
@@ -121,6 +126,7 @@ class SearchSpace:
             for k in self.bounds
             if k not in names
         ]
+        problems += [f"{where}: {p}" for p in self.filters.problems(names)]
         caps = self.max_epochs if isinstance(self.max_epochs, Mapping) else {}
         problems += [
             f"{where}: max_epochs names unknown domain {k!r}.{did_you_mean(k, names)}"
@@ -151,7 +157,7 @@ class SearchSpace:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "filters": self.filters.to_dict()}
 
 
 class Simplex:
@@ -189,6 +195,18 @@ class Simplex:
         return scaled_mixture(
             self.domains, [weights.get(d.name, 0.0) for d in self.domains], self.budget
         )
+
+    def feasible(self, mixture: Mapping[str, float]) -> dict[str, float]:
+        """``mixture`` as it is where the domains can give it, else moved into the feasible set
+        keeping its shape (a queued baseline on a pool its filters shrank)."""
+        from mixopt.data.allocation import allocate
+        from mixopt.errors import InfeasibleMixtureError
+
+        try:
+            allocate(mixture, self.budget, self.domains)
+            return dict(mixture)
+        except InfeasibleMixtureError:
+            return scaled_mixture(self.domains, [float(mixture.get(d.name, 0.0)) for d in self.domains], self.budget)
 
     def params_for(self, mixture: Mapping[str, float]) -> dict[str, float]:
         """Parameter values that propose ``mixture`` (as closely as the space can), so a
@@ -241,8 +259,8 @@ def load_space(ref: str | Path | None) -> SearchSpace:
 
 def parse_space(raw: Any, name: str = "space", origin: str = "space") -> SearchSpace:
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{origin}: expected a mapping with 'mixture' and/or 'train'")
-    _reject_unknown(raw, ("mixture", "train"), origin)
+        raise ConfigError(f"{origin}: expected a mapping with 'mixture', 'train' and/or 'filters'")
+    _reject_unknown(raw, ("mixture", "train", "filters"), origin)
     mixture = raw.get("mixture") or {}
     _reject_unknown(mixture, ("parameterization", "bounds", "max_epochs"), f"{origin}: mixture")
     bounds = mixture.get("bounds") or {}
@@ -273,6 +291,7 @@ def parse_space(raw: Any, name: str = "space", origin: str = "space") -> SearchS
         dict(bounds),
         mixture.get("max_epochs"),
         knobs,
+        parse_filters(raw.get("filters"), origin),
     )
 
 

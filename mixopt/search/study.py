@@ -56,7 +56,7 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     """
     from mixopt._version import __version__
     from mixopt.data.allocation import natural_mixture, uniform_mixture
-    from mixopt.search.preflight import check_inputs
+    from mixopt.search.preflight import check_filters, check_inputs
     from mixopt.trial import TrialSpec
 
     spec = _absolute(spec)
@@ -79,9 +79,10 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     domains = proxy_pools(checked.domains, search.budget, search.target_budget)
     baselines = (("uniform", uniform_mixture(domains, search.budget)),
                  ("natural", natural_mixture(domains, search.budget)), *checked.baselines)  # fmt: skip
+    scores = check_filters(checked.space, domains, checked.model_ref, search.budget, spec.data.cache_dir, events)
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
     trial = TrialSpec(checked.model_ref, domains, {}, search.budget, checked.suite, spec.train,
-                      search.seed, spec.model.allow_pickle)  # fmt: skip
+                      search.seed, spec.model.allow_pickle, scores=scores)  # fmt: skip
     warm = plan_warm_start(spec, checked.domains, checked.space, resume) if search.warm_start else WarmStart()
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks

@@ -22,6 +22,7 @@ class Attr:
     ROLE = "role"
     MIXTURE = "mixture"
     TRAIN = "train"
+    FILTERS = "filters"
     RESULT = "result"
     FAIL_REASON = "fail_reason"
     LEGACY_ERROR = "error"  # studies written before fail_reason
@@ -74,6 +75,8 @@ class TrialRecord:
     """Everything the trial measured (per-domain tokens, timings, resources)."""
     intermediate: tuple[tuple[int, float], ...] = ()
     """(step, intermediate score) as reported to Optuna."""
+    filters: dict[str, float] = field(default_factory=dict)
+    """The thresholds on per-record scores it trained with (empty when the space has none)."""
     started: datetime | None = field(default=None, compare=False)
     ended: datetime | None = field(default=None, compare=False)
     origin: dict[str, Any] | None = None
@@ -97,8 +100,8 @@ class TrialRecord:
     def to_dict(self) -> dict[str, Any]:
         """The trial as ``results.json`` lists it."""
         return {"number": self.number, "role": self.role, "state": self.state, "mixture": self.mixture,
-                "train": self.train, "score": self.score, "metrics": self.metrics, "error": self.error,
-                "warm_from": self.origin}  # fmt: skip
+                "train": self.train, "filters": self.filters, "score": self.score, "metrics": self.metrics,
+                "error": self.error, "warm_from": self.origin}  # fmt: skip
 
 
 def record_of(t: Any) -> TrialRecord:
@@ -113,8 +116,8 @@ def record_of(t: Any) -> TrialRecord:
     return TrialRecord(
         t.number, attrs.get(Attr.ROLE, SEARCH), t.state.name, dict(attrs.get(Attr.MIXTURE, {})),
         dict(attrs.get(Attr.TRAIN, {})), score, dict(result.get("metrics", {})),
-        None if reason is None else str(reason), result, steps, t.datetime_start, t.datetime_complete,
-        attrs.get(Attr.WARM_FROM),
+        None if reason is None else str(reason), result, steps, dict(attrs.get(Attr.FILTERS, {})),
+        t.datetime_start, t.datetime_complete, attrs.get(Attr.WARM_FROM),
     )  # fmt: skip
 
 
@@ -134,14 +137,20 @@ def is_live(t: Any) -> bool:
 
 
 def write_proposal(
-    trial: Any, role: str, mixture: Mapping[str, float], train: Mapping[str, Any]
+    trial: Any, role: str, mixture: Mapping[str, float], train: Mapping[str, Any],
+    filters: Mapping[str, float] | None = None,
 ) -> None:
     """Record on an asked trial what it will train."""
-    for key, value in proposal_attrs(role, mixture, train).items():
+    for key, value in proposal_attrs(role, mixture, train, filters).items():
         trial.set_user_attr(key, value)
 
 
-def proposal_attrs(role: str, mixture: Mapping[str, float], train: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+def proposal_attrs(
+    role: str, mixture: Mapping[str, float], train: Mapping[str, Any], filters: Mapping[str, float] | None = None
+) -> dict[str, Any]:
     """The user attributes that say what a trial trains."""
     shares = {f"{Attr.SHARE}{name}": round(share, 6) for name, share in mixture.items()}
-    return {Attr.ROLE: role, Attr.MIXTURE: dict(mixture), **shares, Attr.TRAIN: dict(train)}
+    attrs = {Attr.ROLE: role, Attr.MIXTURE: dict(mixture), **shares, Attr.TRAIN: dict(train)}
+    if filters:
+        attrs[Attr.FILTERS] = dict(filters)
+    return attrs

@@ -32,10 +32,12 @@ class Job:
     """For a confirmation run: the trial whose mixture it re-runs."""
     retries: int = 0
     """Re-runs after its worker died."""
+    filters: dict[str, float] = field(default_factory=dict)
+    """Thresholds on per-record scores (:mod:`mixopt.data.filtering`)."""
 
     def config(self) -> dict[str, Any]:
         """What the worker receives."""
-        return {"number": self.number, "mixture": self.mixture, "train": self.train, "seed": self.seed}
+        return {"number": self.number, "mixture": self.mixture, "train": self.train, "seed": self.seed, "filters": self.filters}
 
 
 @dataclass(frozen=True)
