@@ -3,7 +3,7 @@
 A trial's filters are flat ``{key: threshold}``: ``<scorer>.<bound>`` for every domain,
 ``<domain>/<scorer>.<bound>`` for one (it overrides the first), ``bound`` being ``min`` or
 ``max`` (a record is kept when ``min <= score <= max``). The filtered pool is a
-:class:`FilteredDomain`: allocation and sampling read its tokens, records and lengths as
+:class:`TokenizedDomain` keeping only those ``rows``: allocation and sampling read its tokens, records and lengths as
 they read any domain's, so caps, feasibility and the exact budget hold on what is kept.
 """
 
@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mixopt.data.tokenize import TokenizedDomain
 
 if TYPE_CHECKING:
     import numpy as np
-    import pyarrow as pa
 
-__all__ = ["BOUNDS", "FilteredDomain", "filter_domains", "keep_mask", "keep_ranges", "split_key"]
+__all__ = ["BOUNDS", "filter_domains", "keep_mask", "keep_ranges", "split_key"]
 
 BOUNDS = ("min", "max")
 
@@ -55,28 +53,6 @@ def keep_mask(scores: Mapping[str, str], ranges: Mapping[str, tuple[float, float
     return keep
 
 
-@dataclass(frozen=True)
-class FilteredDomain(TokenizedDomain):
-    """A domain's records that its filters keep; ``num_records``/``num_tokens`` count only those."""
-
-    rows: Any = None
-    """Kept record indices into the cached table (numpy int64, sorted)."""
-
-    def table(self) -> pa.Table:
-        return TokenizedDomain.table(self).take(self.rows)
-
-    def lengths(self) -> np.ndarray:
-        import numpy as np
-
-        # the full table's column: self.table() is already the kept rows
-        full = TokenizedDomain.table(self).column("length").to_numpy()
-        return np.asarray(full[self.rows], dtype=np.int64)
-
-    def source_rows(self, indices: Any) -> Any:
-        """Indices into the domain's own records of ``indices`` into the kept ones."""
-        return self.rows[indices]
-
-
 def filter_domains(
     domains: Sequence[TokenizedDomain], scores: Mapping[str, Mapping[str, str]], filters: Mapping[str, float]
 ) -> tuple[TokenizedDomain, ...]:
@@ -89,14 +65,17 @@ def filter_domains(
         if not ranges:
             out.append(d)
             continue
-        rows = np.flatnonzero(keep_mask(scores[d.name], ranges, d.num_records)).astype(np.int64)
-        tokens = int(TokenizedDomain.lengths(d)[rows].sum())
-        fields = {f.name: getattr(d, f.name) for f in dataclasses.fields(TokenizedDomain) if f.init and f.name != "_table"}
-        fields.update(num_records=len(rows), num_tokens=tokens)
-        out.append(FilteredDomain(**fields, rows=rows))
+        # scores are per cached record: the mask is on the whole table, then kept rows are
+        # those of the domain's own (a --target-budget pool is already a subset of them)
+        whole = dataclasses.replace(d, rows=None, _table=[])
+        lengths = whole.lengths()
+        mask = keep_mask(scores[d.name], ranges, len(lengths))
+        base = np.arange(len(lengths), dtype=np.int64) if d.rows is None else np.asarray(d.rows, dtype=np.int64)
+        rows = base[mask[base]]
+        out.append(dataclasses.replace(d, rows=rows, num_records=len(rows), num_tokens=int(lengths[rows].sum()), _table=[]))  # fmt: skip
     return tuple(out)
 
 
 def source_rows(domain: TokenizedDomain, indices: Any) -> Any:
     """Indices into ``domain``'s own records (through its filter, if it has one)."""
-    return domain.source_rows(indices) if isinstance(domain, FilteredDomain) else indices
+    return indices if domain.rows is None else domain.rows[indices]

@@ -79,7 +79,7 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     domains = proxy_pools(checked.domains, search.budget, search.target_budget)
     baselines = (("uniform", uniform_mixture(domains, search.budget)),
                  ("natural", natural_mixture(domains, search.budget)), *checked.baselines)  # fmt: skip
-    scores = check_filters(checked.space, domains, checked.model_ref, search.budget, spec.data.cache_dir, events)
+    scores = check_filters(checked.space, checked.domains, checked.model_ref, search.budget, spec.data.cache_dir, events)
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
     trial = TrialSpec(checked.model_ref, domains, {}, search.budget, checked.suite, spec.train,
                       search.seed, spec.model.allow_pickle, scores=scores)  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mixopt.data.filtering import FilteredDomain, filter_domains, keep_ranges
+from mixopt.data.filtering import filter_domains, keep_ranges, source_rows
 from mixopt.data.sampling import sample_mixture
 from mixopt.data.spec import DomainSpec
 from mixopt.data.tokenize import tokenize_domain
@@ -64,12 +64,12 @@ def test_a_filtered_pool_is_sampled_to_the_exact_budget(tokenizer: Any) -> None:
     space = parse_space({"filters": {"word_repetition": {"max": [0.1, 0.9], "rep_len": 2}}})
     scores = check_filters(space, domains, None, 2000)
     kept = filter_domains(domains, scores, {"word_repetition.max": 0.1})
-    assert isinstance(kept[0], FilteredDomain) and kept[0].num_records == 60  # the junk is gone
+    assert kept[0].rows is not None and kept[0].num_records == 60  # the junk is gone
     assert kept[0].num_tokens == int(domains[0].lengths()[60:].sum())
     assert list(kept[0].lengths()) == list(domains[0].lengths()[60:])
     sample = sample_mixture(kept, {"finance": 0.5, "sql": 0.5}, 2000, seed=1)
     assert len(sample.input_ids) == 2000
-    drawn = kept[0].source_rows(sample.draws[0].indices)
+    drawn = source_rows(kept[0], sample.draws[0].indices)
     assert drawn.min() >= 60  # every drawn finance record is a kept one
     # caps on the filtered pool: the largest share finance can take shrinks with the pool
     full = kept[0].capacity + kept[1].capacity  # a budget that takes all of both filtered pools
