@@ -79,7 +79,8 @@ def test_a_folder_without_a_study(tmp_path: Path) -> None:
         StudyStore(tmp_path).optuna()
     assert not (tmp_path / "study.db").exists()
     StudyStore(tmp_path).write_record({"spec": {}})
-    assert json.loads((tmp_path / "study.json").read_text()) == {"spec": {}}
+    # the folder's own SQLite holds one Optuna study, under the name every such folder uses
+    assert json.loads((tmp_path / "study.json").read_text()) == {"spec": {}, "study_name": "mixopt"}
 
 
 def test_sqlite_stores_journal_ahead_and_survive_a_reopen(tmp_path: Path) -> None:
