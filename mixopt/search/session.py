@@ -14,7 +14,7 @@ from mixopt.search.faults import StudyFailedError
 from mixopt.search.results import SearchResult
 from mixopt.search.space import Simplex
 from mixopt.search.tracking import GuardedTracker, make_tracker
-from mixopt.study.store import StudyStore, count_states
+from mixopt.study.store import StudyStore, count_states, fold_wal
 from mixopt.study.summary import Summary, runs_at, summarize, transfers
 from mixopt.study.trials import TrialRecord
 from mixopt.study.warm import apply_warm_start
@@ -120,6 +120,8 @@ class Session:
         self.tracker.finish_study({"best_score": summary.best.score or 0.0, **{f"lift_over_{n}": v for n, v in lift.items()}}, artifacts)  # fmt: skip
         if self.tracker.down is None:  # MLflow holds the whole study (again)
             store.path(store.TRACKING_BEHIND).unlink(missing_ok=True)
+        for name in (store.DB, store.TRACKING):  # a finished study's files stand alone
+            fold_wal(store.path(name))
         self.study.events.emit("study_finished", None, out=str(store.folder), counts=count_states(trials), lift=lift,
                                best={"trial": summary.best_number, "mixture": summary.best.mixture,
                                      "score": summary.best.score, "search_score": summary.best.search_score})  # fmt: skip

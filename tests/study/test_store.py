@@ -106,3 +106,29 @@ def test_sqlite_stores_journal_ahead_and_survive_a_reopen(tmp_path: Path) -> Non
         [tracker.experiment_id], filter_string="tags.`mixopt.trial_number` = '0'"
     )
     assert runs[0].info.status == "FINISHED"
+
+
+def test_a_folded_log_leaves_the_file_whole(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    from mixopt.study.store import fold_wal, wal_journal
+
+    db = tmp_path / "s.db"
+    writer = sqlite3.connect(db)
+    wal_journal(writer)
+    writer.execute("CREATE TABLE t (x INTEGER)")
+    writer.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
+    writer.commit()  # in the log, not yet in the file; the connection stays open, as a pool's would
+    assert (tmp_path / "s.db-wal").stat().st_size > 0
+    fold_wal(db)
+    shutil.copy(db, tmp_path / "copy.db")  # the file alone, as a user copies it
+    with sqlite3.connect(tmp_path / "copy.db") as copy:
+        assert copy.execute("SELECT count(*) FROM t").fetchone()[0] == 100
+    writer.close()
+
+
+def test_a_finished_study_folds_its_logs(three_domain_study: Path) -> None:
+    for name in ("study.db", "mlflow.db"):
+        log = three_domain_study / f"{name}-wal"
+        assert not log.exists() or log.stat().st_size == 0, name
