@@ -155,6 +155,10 @@ def _reusable(t: TrialRecord, dropped: Sequence[str], held: StudySpec, spec: Stu
 
     if any(_drew(t, n) for n in dropped):
         return None
+    # filters are not mapped between studies yet: a trial trained on a filtered pool, or a study
+    # that filters, takes nothing as it is (with --warm-start-any, the mixture is a prior)
+    if t.filters or space.filters:
+        return None
     names = [d.name for d in domains]
     kept = {n: float(t.mixture.get(n, 0.0)) for n in names}
     total = math.fsum(kept.values())
@@ -232,7 +236,7 @@ def _note(folder: Any, done: int, reused: int, priors: int, differs: Sequence[st
     if lost["dropped"]:
         parts.append(f"left out {lost['dropped']} that trained on {', '.join(map(repr, dropped))} (not in this study)")  # fmt: skip
     if lost["outside"] and not differs:
-        parts.append(f"left out {lost['outside']} outside this study's bounds, caps or training knobs")
+        parts.append(f"left out {lost['outside']} outside this study's bounds, caps, training knobs or filters")
     if priors:
         parts.append(f"{priors} of its mixtures offered as first proposals (re-trained, at most {math.ceil(spec.search.trials / 2)} in all)")  # fmt: skip
     elif (lost["dropped"] or lost["outside"]) and not spec.search.warm_start_any:

@@ -165,3 +165,17 @@ def test_warm_start_any_retrains_the_best_mixtures_of_a_mismatched_study_first(
     assert [t.number for t in priors] == [2] and priors[0].state == "COMPLETE" and priors[0].score == LOW
     assert priors[0].origin["trial"] == held[0].number and priors[0].origin["how"] == "prior"  # type: ignore[index]
     assert result.counts()["trials"] == 4  # 2 baselines + 2 searched: the prior is one of this study's trials
+
+
+def test_a_study_that_filters_reuses_nothing_as_it_is(
+    study_inputs: dict[str, Any], old: Path, tmp_path: Path
+) -> None:
+    # thresholds are not mapped between studies: the earlier mixtures are a prior at most
+    space = tmp_path / "filtered.yaml"
+    space.write_text("mixture: {}\nfilters:\n  length: {max: 100000}\n")
+    spec = StudySpec().replace(**{**_settings(study_inputs, tmp_path / "f"), "space": str(space), "trials": 2,
+                                  "warm_start": [str(old)]})  # fmt: skip
+    warm = prepare_study(spec, events=EventLog(quiet=True)).warm
+    assert not warm.reused and "left out 5 outside this study's bounds" in warm.notes[0]
+    warm = prepare_study(spec.replace(warm_start_any=True), events=EventLog(quiet=True)).warm
+    assert not warm.reused and warm.priors
