@@ -108,8 +108,6 @@ class StudyLoop:
                 job = self._ask()  # None: a proposal no data can fill, recorded as infeasible
                 if job is not None:
                     return self._start(job)
-            if self.done + len(self.live) < self.total:
-                return None
             if self.live:
                 return None
             self.confirming = self._confirmation_jobs()
