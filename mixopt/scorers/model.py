@@ -32,15 +32,8 @@ class Length:
         return [float(n) for n in data.domain.lengths()]
 
 
-class Perplexity:
-    """Perplexity of the record under the study's base model: exp(mean token loss).
-
-    As Data-Juicer's ``llm_perplexity_filter`` (``data_juicer/ops/filter/
-    llm_perplexity_filter.py``, stat ``llm_perplexity`` = exp of the causal LM's mean
-    cross-entropy over the sample's tokens), with the study's model and cached tokens (the
-    KenLM ``perplexity_filter`` downloads its models, so it is not offered). Records longer
-    than ``max_length`` tokens are scored on their first ``max_length``.
-    """
+class _ModelLoss:
+    """A scorer of the base model's token losses on each record's first ``max_length`` tokens."""
 
     uses_model = True
     needs_instruction = False
@@ -51,6 +44,17 @@ class Perplexity:
     def settings(self) -> dict[str, Any]:
         return {"max_length": self.max_length}
 
+
+class Perplexity(_ModelLoss):
+    """Perplexity of the record under the study's base model: exp(mean token loss).
+
+    As Data-Juicer's ``llm_perplexity_filter`` (``data_juicer/ops/filter/
+    llm_perplexity_filter.py``, stat ``llm_perplexity`` = exp of the causal LM's mean
+    cross-entropy over the sample's tokens), with the study's model and cached tokens (the
+    KenLM ``perplexity_filter`` downloads its models, so it is not offered). Records longer
+    than ``max_length`` tokens are scored on their first ``max_length``.
+    """
+
     def score(self, data: ScoreInput) -> Sequence[float]:
         ids = _column(data, "input_ids")
         rows: list[tuple[list[int], list[int] | None]] = [(list(r), None) for r in ids]
@@ -58,7 +62,7 @@ class Perplexity:
         return [math.exp(min(loss, 50.0)) for loss in full]
 
 
-class InstructionFollowingDifficulty:
+class InstructionFollowingDifficulty(_ModelLoss):
     """Instruction-following difficulty: loss(response | prompt) / loss(response alone).
 
     As Data-Juicer's ``instruction_following_difficulty_filter`` (``data_juicer/ops/filter/
@@ -70,14 +74,7 @@ class InstructionFollowingDifficulty:
     Text records have no prompt and are refused.
     """
 
-    uses_model = True
     needs_instruction = True
-
-    def __init__(self, max_length: int = 512) -> None:
-        self.max_length = int(max_length)
-
-    def settings(self) -> dict[str, Any]:
-        return {"max_length": self.max_length}
 
     def score(self, data: ScoreInput) -> Sequence[float]:
         if data.domain.format == "text":

@@ -53,7 +53,26 @@ def char_rep_ratio(text: str, rep_len: int = 10) -> float:
     return sum(freqs[:top]) / sum(freqs)
 
 
-class WordRepetition:
+class _RepetitionRatio:
+    """A ratio of repeated ``rep_len``-grams in each record's text (:meth:`ratio`)."""
+
+    uses_model = False
+    needs_instruction = False
+
+    def __init__(self, rep_len: int = 10) -> None:
+        self.rep_len = int(rep_len)
+
+    def settings(self) -> dict[str, Any]:
+        return {"rep_len": self.rep_len}
+
+    def score(self, data: ScoreInput) -> Sequence[float]:
+        return [self.ratio(t) for t in data.texts()]
+
+    def ratio(self, text: str) -> float:
+        raise NotImplementedError
+
+
+class WordRepetition(_RepetitionRatio):
     """Ratio of repeated word n-grams (``rep_len`` words), as Data-Juicer's ``word_repetition_filter``.
 
     Matches ``data_juicer/ops/filter/word_repetition_filter.py`` (stat ``word_rep_ratio``,
@@ -62,20 +81,11 @@ class WordRepetition:
     of the n-grams seen more than once / all n-grams (0 when there are none).
     """
 
-    uses_model = False
-    needs_instruction = False
-
-    def __init__(self, rep_len: int = 10) -> None:
-        self.rep_len = int(rep_len)
-
-    def settings(self) -> dict[str, Any]:
-        return {"rep_len": self.rep_len}
-
-    def score(self, data: ScoreInput) -> Sequence[float]:
-        return [word_rep_ratio(t, self.rep_len) for t in data.texts()]
+    def ratio(self, text: str) -> float:
+        return word_rep_ratio(text, self.rep_len)
 
 
-class CharRepetition:
+class CharRepetition(_RepetitionRatio):
     """Ratio of repeated character n-grams, as Data-Juicer's ``character_repetition_filter``.
 
     Matches ``data_juicer/ops/filter/character_repetition_filter.py`` (stat
@@ -84,14 +94,5 @@ class CharRepetition:
     occurrences of the ``k`` most frequent / all occurrences (0 when there are none).
     """
 
-    uses_model = False
-    needs_instruction = False
-
-    def __init__(self, rep_len: int = 10) -> None:
-        self.rep_len = int(rep_len)
-
-    def settings(self) -> dict[str, Any]:
-        return {"rep_len": self.rep_len}
-
-    def score(self, data: ScoreInput) -> Sequence[float]:
-        return [char_rep_ratio(t, self.rep_len) for t in data.texts()]
+    def ratio(self, text: str) -> float:
+        return char_rep_ratio(text, self.rep_len)
