@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["field_docs", "setting"]
+__all__ = ["field_docs", "is_int", "is_number", "setting"]
 
 
 def setting(default: Any = None, *, factory: Callable[[], Any] | None = None, **meta: Any) -> Any:
@@ -43,3 +43,13 @@ def field_docs(cls: type) -> dict[str, str]:
         ):
             docs[node.target.id] = " ".join(after.value.value.split())
     return docs
+
+
+def is_int(value: Any) -> bool:
+    """An integer as a setting's value: ``True`` (a bool) is not one."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a float as a setting's value (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

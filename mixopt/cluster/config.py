@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mixopt.errors import ConfigError, did_you_mean
+from mixopt.setting import is_int
 
 __all__ = ["METRICS", "SMALL_ACTIONS", "ClusterConfig", "parse_k_range"]
 
@@ -56,10 +57,10 @@ class ClusterConfig:
 
 def _check(c: ClusterConfig) -> list[str]:
     problems = []
-    if c.k is not None and not (_is_int(c.k) and c.k >= 2):
+    if c.k is not None and not (is_int(c.k) and c.k >= 2):
         problems.append(f"k must be an integer of at least 2, got {c.k!r}")
     lo, hi = c.k_range if len(c.k_range) == 2 else (0, -1)
-    if not (_is_int(lo) and _is_int(hi) and 2 <= lo <= hi):
+    if not (is_int(lo) and is_int(hi) and 2 <= lo <= hi):
         problems.append(f"k range must be A:B with 2 <= A <= B, got {c.k_range!r}")
     if c.metric not in METRICS:
         problems.append(
@@ -68,9 +69,9 @@ def _check(c: ClusterConfig) -> list[str]:
         )
     if c.small not in SMALL_ACTIONS:
         problems.append(f"small clusters are 'merge'd or 'drop'ped, got {c.small!r}")
-    if not (_is_int(c.min_size) and c.min_size >= 0):
+    if not (is_int(c.min_size) and c.min_size >= 0):
         problems.append(f"min size must be a non-negative integer, got {c.min_size!r}")
-    if not (_is_int(c.dims) and c.dims >= 2):
+    if not (is_int(c.dims) and c.dims >= 2):
         problems.append(f"dims must be an integer of at least 2, got {c.dims!r}")
     problems.extend(_check_embed(c))
     return problems
@@ -89,9 +90,6 @@ def _check_embed(c: ClusterConfig) -> list[str]:
         return ["embedding 'model' needs a model (--model: a local causal LM folder)"]
     return []
 
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_k_range(text: str) -> tuple[int, int]:

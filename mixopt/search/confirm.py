@@ -13,10 +13,11 @@ another budget: the study's answer, tried where it will be used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mixopt.errors import ConfigError, InfeasibleMixtureError
 from mixopt.search.executors._base import Job
+from mixopt.setting import is_int
 from mixopt.study.summary import Confirmation, runs_at
 from mixopt.study.trials import TrialRecord
 
@@ -68,7 +69,7 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
     from mixopt.study.summary import best_number
 
     store, own = study.store, study.spec.search.budget
-    if not _is_whole(seeds) or seeds < 1:
+    if not is_int(seeds) or seeds < 1:
         raise ConfigError("--seeds must be a positive integer")
     pending = len(study.baselines) + study.spec.search.trials - len(store.finished())
     if not store.path(store.BEST).is_file() or pending > 0:
@@ -86,6 +87,3 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
         raise InfeasibleMixtureError(f"budget {format_budget(budget)} is past the repetition caps of the {' and '.join(over)} mixture{'s' * (len(over) > 1)}; "
                                      f"the largest budget every checked mixture fits is {format_budget(largest)} (--budget {largest}), or raise those domains' max_epochs")  # fmt: skip
 
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -21,6 +21,7 @@ from typing import Any
 
 from mixopt.data.filtering import BOUNDS
 from mixopt.errors import ConfigError, did_you_mean
+from mixopt.setting import is_number
 
 __all__ = ["FilterSpace", "Threshold", "parse_filters"]
 
@@ -158,9 +159,9 @@ def parse_filters(raw: Any, origin: str) -> FilterSpace:
 
 
 def _threshold(scorer: str, bound: str, value: Any, domain: str | None, where: str, problems: list[str]) -> Threshold | None:
-    if _number(value):
+    if is_number(value):
         return Threshold(scorer, bound, float(value), float(value), domain)
-    if isinstance(value, list | tuple) and len(value) == 2 and all(_number(v) for v in value):
+    if isinstance(value, list | tuple) and len(value) == 2 and all(is_number(v) for v in value):
         low, high = float(value[0]), float(value[1])
         if low > high:
             problems.append(f"{where}.{bound}: range [{low:g}, {high:g}] is inverted; write [low, high]")
@@ -186,6 +187,3 @@ def kept_table(filters: FilterSpace, domains: Sequence[Any], scores: Mapping[str
             )])  # fmt: skip
     return header, rows
 
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -25,7 +25,7 @@ from typing import Any
 from mixopt.budget import parse_budget
 from mixopt.errors import ConfigError, MixoptError, did_you_mean
 from mixopt.io import without_password
-from mixopt.setting import setting
+from mixopt.setting import is_int, is_number, setting
 from mixopt.training.config import TrainConfig
 
 __all__ = [
@@ -148,10 +148,10 @@ class SearchSpec:
 
     def __post_init__(self) -> None:
         problems = _whole(self, ("trials", "confirm", "startup_trials"), 0)
-        if self.budget is not None and (not _is_int(self.budget) or self.budget < 1):
+        if self.budget is not None and (not is_int(self.budget) or self.budget < 1):
             problems.append("budget must be a positive number of tokens")
         target = self.target_budget
-        if target is not None and (not _is_int(target) or target < (self.budget or 1)):
+        if target is not None and (not is_int(target) or target < (self.budget or 1)):
             problems.append("target_budget must be a number of tokens no smaller than the budget")
         if self.early_stop not in EARLY_STOP:
             problems.append(f"early_stop must be one of {', '.join(EARLY_STOP)}")
@@ -190,7 +190,7 @@ class ExecutionSpec:
             problems += _whole(self, ("concurrency",), 1)
         timeout = self.trial_timeout
         if timeout is not None and (
-            not _is_number(timeout) or not timeout > 0 or not math.isfinite(timeout)
+            not is_number(timeout) or not timeout > 0 or not math.isfinite(timeout)
         ):
             problems.append("trial_timeout must be a positive number of seconds")
         if self.executor not in EXECUTORS:
@@ -428,14 +428,8 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _whole(obj: Any, keys: tuple[str, ...], least: int) -> list[str]:
     what = "a positive integer" if least == 1 else f"a whole number >= {least}"
-    return [f"{k} must be {what}" for k in keys if not _is_int(getattr(obj, k)) or getattr(obj, k) < least]  # fmt: skip
+    return [f"{k} must be {what}" for k in keys if not is_int(getattr(obj, k)) or getattr(obj, k) < least]  # fmt: skip
