@@ -176,7 +176,8 @@ def _to_track(store: StudyStore, budget: int | None) -> dict[int, TrialRecord]:
     out = store.finished()
     for i, c in enumerate(store.confirmations()):
         mixture = out[c.source].mixture if c.source in out else {}
-        params = {**trial_params(mixture, c.train, c.seed, budget or 0), "source_trial": c.source}
+        at = c.budget if c.budget is not None else budget  # a transfer check's runs: their own budget
+        params = {**trial_params(mixture, c.train, c.seed, at or 0), "source_trial": c.source}
         role = f"confirm:{c.name}"
         out[CONFIRM_BASE + i] = TrialRecord(CONFIRM_BASE + i, role, "COMPLETE", mixture, c.train, c.score,
                                             result={"role": role, "score": c.score, "metrics": {}, "params": params})  # fmt: skip
