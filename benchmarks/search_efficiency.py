@@ -30,6 +30,7 @@ one (a sampler that ignores running trials would propose near-duplicates).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import statistics
@@ -142,6 +143,14 @@ def optimum(problem: Problem) -> tuple[np.ndarray, float]:
     return best_r, best_v
 
 
+@functools.cache
+def solved(k: int, seed: int, hard: bool = False) -> tuple[Problem, float]:
+    """The seeded problem and its optimum's value, solved once per run (every method and the
+    concurrency table score against the same optimum)."""
+    problem = make_problem(k, seed, hard)
+    return problem, optimum(problem)[1]
+
+
 def run_random(
     problem: Problem, n: int, rng: np.random.Generator
 ) -> tuple[list[np.ndarray], list[float]]:
@@ -193,8 +202,7 @@ def concurrency_table(seeds: int, n: int) -> None:
         for conc in (1, 2):
             gaps, near = [], []
             for seed in range(seeds):
-                problem = make_problem(8, seed)
-                _, best_v = optimum(problem)
+                problem, best_v = solved(8, seed)
                 uniform_v = problem.value(project(np.ones(8), problem.upper))
                 xs, ys = run_sampler(name, problem, n, np.random.default_rng([seed, 7]), seed, conc)
                 gaps.append(regret(problem, xs[int(np.argmax(ys))], best_v, uniform_v))
@@ -307,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             cells: dict[int, list[float]] = {b: [] for b in budgets}
             reach5, reach1 = [], []
             for seed in range(seeds):
-                problem = make_problem(k, seed, hard)
-                _, best_v = optimum(problem)
+                problem, best_v = solved(k, seed, hard)
                 uniform_v = problem.value(project(np.ones(k), problem.upper))
                 rng = np.random.default_rng([seed, 7])
                 n = max(budgets)
