@@ -27,6 +27,29 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 T = TypeVar("T")
 
+# The longest tests (CI's --durations, slowest first) start first: with pyproject's
+# `--dist worksteal` an idle worker takes queued tests from the end of the other's queue, so
+# the two workers finish together on short tests instead of one waiting out a long one.
+SLOWEST_FIRST = (
+    "tests/test_benchmarks.py::test_benchmark_quick_smoke[search_overhead.py]",
+    "tests/test_demo.py::",
+    "tests/test_benchmarks.py::test_benchmark_quick_smoke[transfer.py]",
+    "tests/search/test_resume.py::",
+    "tests/test_benchmarks.py::",
+    "tests/search/test_study.py::",
+    "tests/test_wheel.py::",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(SLOWEST_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: each group, and the rest, keep their order
+
 
 def once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
     """``make(folder)`` once per test run: the suite runs in two pytest-xdist workers
