@@ -3,6 +3,9 @@
     python benchmarks/search_overhead.py           # 30 s trials; a 300-trial GP study; 1 vs 2 concurrent
     python benchmarks/search_overhead.py --quick   # 1 s trials; a 20-trial study, the baselines for real (smoke run)
 
+``--quick`` starts one Ray for the studies after the first (which times the start-up with
+its own Ray, as every full-run study does), so its later rows leave out Ray's start.
+
 Prints:
 - per-trial overhead: each trial's time in the study, from Optuna's ask to the end of its
   MLflow logging (the sampler's proposal, dispatch on Ray, the result's way back, Optuna's
@@ -176,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                      f"{statistics.median(extra[:2]) / wait:.2f} x one trial (worker start, imports)"))  # fmt: skip
         rows.append(("study start-up (call to first trial)", f"{first:.1f} s", f"{first / wait:.2f} x one trial"))
 
+        if args.quick:  # the smoke: the later studies share one Ray (rows 2 and 3 without its start)
+            from mixopt.search.executors.ray_tune import start_ray
+
+            start_ray(None, num_cpus=2)
+
         # 2. driver memory and the sampler's cost over a long study of trivial trials
         asks = time_asks()
         samples: list[tuple[int, float]] = []
@@ -221,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
+    if args.quick:
+        import ray
+
+        ray.shutdown()
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure'.ljust(width)}  {'value':>14}  ratio")
     for name, value, ratio in rows:
