@@ -2,7 +2,7 @@
 coarse grid, and each search method's found mixture scored against the grid's best.
 
     python benchmarks/demo_problem.py           # 6 domains, grid step 1/4 (126 mixtures), 16 trials a method
-    python benchmarks/demo_problem.py --quick   # 3 domains, grid step 1/2 (6 mixtures), 4 trials a method
+    python benchmarks/demo_problem.py --quick   # 3 domains, grid step 1/2 (6 mixtures), 4 trials a method, 4k tokens
 
 The problem is `examples/demo.py`'s: a tiny pre-trained Llama, six training domains (SQL over
 three databases; finance, sports and cooking text), and an out-of-domain target that none of
@@ -193,13 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     out = Path(args.out).resolve() / ("quick" if args.quick else "full")
-    model, domains, task = build(out, "100000" if args.quick else "400000")
+    model, domains, task = build(out, "30000" if args.quick else "400000")
     (task.parent / "score.yaml").write_text(TASK.format(data="sql_hospital.jsonl"))
     entries = json.loads(domains.read_text())
     names = tuple(e["domain"] for e in entries)
     if args.quick:
         names = ("sql_shop", "sql_school", "finance")
-    budget, step = (8_000, 2) if args.quick else (32_000, 4)
+    budget, step = (4_000, 2) if args.quick else (32_000, 4)
     train = {"seq_len": 128, "learning_rate": 3e-3}  # the demo's recipe
     n = args.trials or (4 if args.quick else 16)
     fresh_seeds = tuple(range(1, 1 + (args.fresh or (1 if args.quick else 3))))
