@@ -183,7 +183,7 @@ def test_a_study_searches_a_dj_filter_with_the_shares(study_inputs: dict[str, An
     out = tmp_path / "study"
     result = optimize_mixture(
         study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        train=FAST_TRAIN, trials=1, sampler="random", confirm=0, seed=3, out=str(out), space=str(space),
+        train={**FAST_TRAIN, "checkpoints": 1}, trials=1, sampler="random", confirm=0, seed=3, out=str(out), space=str(space),
         executor="inprocess", tracking_uri="none", early_stop="off", quiet=True,
     )  # fmt: skip
     key = "dj:special_characters_filter.max"
