@@ -2,13 +2,16 @@
 
 Built-ins by name (``mixopt ls scorers``), a user's own as ``module:attr`` (a class or
 factory taking the scorer's settings as keyword arguments), third parties through the
-``mixopt.scorers`` entry-point group.
+``mixopt.scorers`` entry-point group, and Data-Juicer's filter ops as ``dj:<op_name>`` where
+``py-data-juicer`` is installed (:mod:`mixopt.scorers.data_juicer`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from mixopt.errors import ConfigError
 from mixopt.registry import Registry
 from mixopt.scorers._base import ScoreInput, Scorer
 from mixopt.scorers.model import InstructionFollowingDifficulty, Length, Perplexity
@@ -26,7 +29,32 @@ __all__ = [
     "make_scorer",
 ]
 
-SCORERS: Registry[Any] = Registry(
+class _Scorers(Registry[Any]):
+    """The registry, plus ``dj:<op_name>``: a Data-Juicer filter op (checked offline when built)."""
+
+    def get(self, name: str) -> Callable[..., Any]:
+        from mixopt.scorers.data_juicer import PREFIX, dj_factory
+
+        if str(name).startswith(PREFIX):
+            return dj_factory(str(name))
+        try:
+            return super().get(name)
+        except ConfigError as exc:
+            if ":" in str(name):  # a module:attr that does not import: said as it is
+                raise
+            raise ConfigError(f"{exc.problems[0]}, or a Data-Juicer filter op as '{PREFIX}<op_name>'") from None
+
+    def describe(self) -> list[tuple[str, str]]:
+        from mixopt.scorers.data_juicer import INSTALL, PREFIX, installed_version
+
+        version = installed_version()
+        where = f"py-data-juicer {version} is installed" if version else f"needs {INSTALL}"
+        row = (f"{PREFIX}<op_name>", f"A Data-Juicer filter op's own statistic, e.g. {PREFIX}special_characters_filter; ops "
+               f"that need the network (models, downloads, installs) are refused ({where}).")  # fmt: skip
+        return [*super().describe(), row]
+
+
+SCORERS: Registry[Any] = _Scorers(
     "scorer",
     "mixopt.scorers",
     {
@@ -41,8 +69,6 @@ SCORERS: Registry[Any] = Registry(
 
 def make_scorer(name: str, settings: dict[str, Any] | None = None) -> Any:
     """The scorer ``name`` built with ``settings``; a one-line ConfigError for a bad name or setting."""
-    from mixopt.errors import ConfigError
-
     factory = SCORERS.get(name)
     try:
         return factory(**(settings or {}))

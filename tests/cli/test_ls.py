@@ -53,7 +53,7 @@ def test_ls_shows_installed_plugins_and_imports_nothing_heavy(tmp_path: Path) ->
     (dist / "entry_points.txt").write_text("[mixopt.samplers]\nmine = mixopt_plug:make\n")
     code = (
         "import sys\nfrom mixopt.cli import main\nmain(['ls'])\n"
-        "heavy = ('torch', 'ray', 'mlflow', 'transformers', 'optuna', 'datasets')\n"
+        "heavy = ('torch', 'ray', 'mlflow', 'transformers', 'optuna', 'datasets', 'data_juicer')\n"
         "print('LOADED:' + ','.join(m for m in heavy if m in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}

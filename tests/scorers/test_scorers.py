@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +80,17 @@ def test_unknown_scorer_and_bad_settings_are_one_line() -> None:
     with pytest.raises(ConfigError, match="scorer 'length': bad settings"):
         make_scorer("length", {"rep_len": 3})
     assert {"ifd", "perplexity", "length", "word_repetition", "char_repetition"} <= set(SCORERS.names())
+
+
+def test_a_dj_scorer_where_data_juicer_is_not_installed_says_how_to_install_it() -> None:
+    # -S: no site-packages, so no py-data-juicer (naming scorers needs no third-party package)
+    code = (
+        "from mixopt.errors import ConfigError\nfrom mixopt.scorers import SCORERS\n"
+        "from mixopt.cli.ls import catalogue\nprint(dict(catalogue('scorers'))['dj:<op_name>'])\n"
+        "try:\n    SCORERS.get('dj:word_repetition_filter')\nexcept ConfigError as exc:\n    print(exc)\n"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-S", "-c", code], env={**os.environ, "PYTHONPATH": root},
+                         capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert out[0].endswith("(needs pip install 'mixopt[data-juicer]').")
+    assert out[1:] == ["scorer 'dj:word_repetition_filter': Data-Juicer is not installed; pip install 'mixopt[data-juicer]'"]
