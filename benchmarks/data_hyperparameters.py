@@ -63,19 +63,21 @@ def build(root: Path, n: int, seed: int = 0) -> tuple[Path, dict[str, set[int]]]
     return root / "domains.json", harmful
 
 
-def study(root: Path, model: str, space: str, args: argparse.Namespace) -> dict[str, Any]:
+def study(root: Path, model: str, space: str, args: argparse.Namespace, name: str | None = None) -> dict[str, Any]:
+    """One study in ``root/name`` (read back as it is when a kept ``--out`` holds it finished);
+    its seconds are from its first to its last event."""
     from mixopt import optimize_mixture
 
-    out = root / f"study-{Path(space).stem}"
-    started = time.perf_counter()
-    optimize_mixture(model, str(root / "domains.json"), str(root / "tasks.yaml"), budget=args.budget, trials=args.trials,
-                     confirm=args.confirm, sampler="tpe", seed=1, out=str(out), space=space, early_stop="off", quiet=True,
-                     executor=args.executor, train={"seq_len": 64, "batch_size": 8, "learning_rate": 3e-3, "checkpoints": 1},
-                     events=str(out.with_suffix(".events.jsonl")))  # fmt: skip
+    out = root / (name or f"study-{Path(space).stem}")
+    if not (out / "best_mixture.json").exists():
+        optimize_mixture(model, str(root / "domains.json"), str(root / "tasks.yaml"), budget=args.budget, trials=args.trials,
+                         confirm=args.confirm, sampler="tpe", seed=1, out=str(out), space=space, early_stop="off", quiet=True,
+                         executor=args.executor, train={"seq_len": 64, "batch_size": 8, "learning_rate": 3e-3, "checkpoints": 1},
+                         events=str(out.with_suffix(".events.jsonl")))  # fmt: skip
     best = json.loads((out / "best_mixture.json").read_text())
     events = [json.loads(line) for line in out.with_suffix(".events.jsonl").read_text().splitlines()]
     computed = sum(1 for e in events if e.get("event") == "score_done" and not e.get("cached"))
-    return {"best": best, "seconds": time.perf_counter() - started, "computed": computed}
+    return {"best": best, "seconds": events[-1]["time"] - events[0]["time"], "computed": computed}
 
 
 def precision_recall(root: Path, model: str, filters: dict[str, float], harmful: dict[str, set[int]]) -> tuple[float, float]:
@@ -138,7 +140,8 @@ def main() -> int:
     _, harmful = build(root, args.records)
     plain = study(root, model, "default", args)
     filtered = study(root, model, str(root / "filters.yaml"), args)
-    again = study(root, model, str(root / "filters.yaml"), args) if not args.quick else None
+    # a second study with the same filters and model, in its own folder: every score from the cache
+    again = None if args.quick else study(root, model, str(root / "filters.yaml"), args, "study-filters-again")
     found = filtered["best"]["filters"]
     precision, recall = precision_recall(root, model, found, harmful)
     timing = time_scoring(root, model, args.scored)
