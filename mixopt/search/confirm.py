@@ -56,7 +56,7 @@ def confirmation_jobs(
             if (name, fresh, t.number) not in have:
                 number = CONFIRM_BASE + len(done) + len(jobs)  # every budget's runs: numbers stay unique
                 jobs.append(Job(number, f"confirm:{name}", dict(t.mixture), knobs, fresh, True, t.number,
-                                filters=dict(by_number[best].filters)))
+                                filters=dict(t.filters)))  # each run as it was searched: its own filters
     return jobs
 
 

@@ -63,7 +63,10 @@ class Session:
             record["parent_run_id"] = None
             _create(study, record)
         # from here on the folder is a resumable study
-        store.enqueue_baselines(study.baselines, simplex.params_for)
+        # a baseline keeps the most data its space allows: its filters at their loosest, so the
+        # lift over it is what the searched shares and thresholds gain together
+        loosest = {f"filter.{t.key}": t.loosest for t in study.space.filters.thresholds if t.searched}
+        store.enqueue_baselines(study.baselines, lambda mix: {**simplex.params_for(mix), **loosest})
         for note in apply_warm_start(study.warm, store.optuna(), simplex, study.space):  # after the baselines: they run first
             study.events.emit("warm_start", note, text=note)
         store.requeue_interrupted()
