@@ -170,9 +170,10 @@ def _declared_model(op: Any) -> str | None:
     return None
 
 
+@functools.cache
 def _filters() -> dict[str, type]:
     """Data-Juicer's filter ops by name, its plugins' included (importing them takes seconds:
-    done once, when a ``dj:`` scorer is first named)."""
+    done once, when a ``dj:`` scorer is first named; the table is kept for every later op)."""
     try:
         with _barred():
             from data_juicer.ops.base_op import OPERATORS, Filter
