@@ -79,6 +79,8 @@ def test_the_mlflow_ui_shows_the_study(three_domain_study: Path, mlflow_server: 
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
             page.set_default_timeout(RENDER_MS)
+            # expect() keeps its own 5 s limit, which page.set_default_timeout does not change
+            expect.set_options(timeout=RENDER_MS)
             # the runs table, parent run first
             page.goto(f"{mlflow_server}/#/experiments/{exp_id}/runs?{ML_VIEW}")
             expect(page.get_by_text(parent.info.run_name, exact=True)).to_be_visible()
