@@ -150,6 +150,10 @@ class MlflowTracker:
 
             logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation chatter
 
+            if self.uri.startswith("sqlite:///"):
+                from mixopt.search.tracking_store import seed_store
+
+                seed_store(self.uri.removeprefix("sqlite:///"))  # a new store without MLflow's migrations
             self._client = MlflowClient(self.uri)
             if self.uri.startswith("sqlite:///"):
                 _journal_ahead(self.uri.removeprefix("sqlite:///"), self._client)
