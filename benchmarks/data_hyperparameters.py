@@ -125,6 +125,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", help="keep the studies here (default: a temporary folder)")
+    p.add_argument("--model", help="a local model to fine-tune and score with (default: a tiny one pre-trained here)")
     args = p.parse_args()
     args.records, args.trials, args.budget, args.confirm, args.scored, args.executor = (
         (300, 1, "2k", 1, 2_000, "inprocess") if args.quick else (1_000, 16, "20k", 3, 100_000, "ray"))  # fmt: skip
@@ -133,8 +134,8 @@ def main() -> int:
     root = Path(args.out or tempfile.mkdtemp(prefix="mixopt-datahp-"))
     root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    model = str(root / "model")
-    if not (root / "model" / "config.json").exists():  # a kept --out reuses its model
+    model = args.model or str(root / "model")
+    if not args.model and not (root / "model" / "config.json").exists():  # a kept --out reuses its model
         build_tiny_model(root / "model", TinyModelConfig(pretrain_tokens=60_000 if args.quick else 400_000))
     print(f"tiny model built in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     _, harmful = build(root, args.records)

@@ -3,8 +3,9 @@
     python benchmarks/search_overhead.py           # 30 s trials; a 300-trial GP study; 1 vs 2 concurrent
     python benchmarks/search_overhead.py --quick   # 1 s trials; a 20-trial study, the baselines for real (smoke run)
 
-``--quick`` starts one Ray for the studies after the first (which times the start-up with
-its own Ray, as every full-run study does), so its later rows leave out Ray's start.
+``--quick`` starts one Ray for all of its studies, so its start-up row leaves out Ray's own
+start (every full-run study starts its own Ray, as a user's study does); ``--model DIR``
+uses a model already built instead of pre-training a tiny one.
 
 Prints:
 - per-trial overhead: each trial's time in the study, from Optuna's ask to the end of its
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="1 s trials, a 20-trial study, only the baselines as real trials (smoke run)"
     )
+    parser.add_argument("--model", help="a local model to fine-tune (default: a tiny one pre-trained here)")
     args = parser.parse_args(argv)
     # 300 trials for the long study: the GP's proposals cost more as trials add up (about
     # 0.6 s each at 256 trials here), so 1,000 would take an hour of proposals alone
@@ -158,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        inputs = study_inputs(root, args.quick)
+        inputs = study_inputs(root, args.quick, Path(args.model) if args.model else None)
+        if args.quick:  # the smoke: one Ray for every study (the start-up row without Ray's start)
+            from mixopt.search.executors.ray_tune import start_ray
+
+            start_ray(None, num_cpus=2)
 
         # 1. overhead around trials of a known length (warm workers: the first trial of each
         #    worker also pays the worker's start and imports, counted as start-up), and start-up;
@@ -177,12 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{overhead:.3f} x the trial's own time (target < 0.05)"))  # fmt: skip
         rows.append(("first trial of a worker: extra time", f"{statistics.median(extra[:2]):.2f} s",
                      f"{statistics.median(extra[:2]) / wait:.2f} x one trial (worker start, imports)"))  # fmt: skip
-        rows.append(("study start-up (call to first trial)", f"{first:.1f} s", f"{first / wait:.2f} x one trial"))
-
-        if args.quick:  # the smoke: the later studies share one Ray (rows 2 and 3 without its start)
-            from mixopt.search.executors.ray_tune import start_ray
-
-            start_ray(None, num_cpus=2)
+        what = "study start-up (call to first trial, Ray started before)" if args.quick else "study start-up (call to first trial)"
+        rows.append((what, f"{first:.1f} s", f"{first / wait:.2f} x one trial"))
 
         # 2. driver memory and the sampler's cost over a long study of trivial trials
         asks = time_asks()

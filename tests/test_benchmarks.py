@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+# scripts that take --model: their smoke fine-tunes the suite's tiny model instead of
+# pre-training one of its own
+TAKE_MODEL = ("search_overhead.py", "data_hyperparameters.py")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
-def test_benchmark_quick_smoke(script: str, tmp_path: Path) -> None:
+def test_benchmark_quick_smoke(script: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    model = ["--model", str(request.getfixturevalue("tiny_model_dir"))] if script in TAKE_MODEL else []
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        [sys.executable, str(BENCHMARKS / script), "--quick", *model],
         cwd=tmp_path,  # what a script writes (e.g. cached scores) stays out of the checkout
         capture_output=True,
         text=True,
