@@ -27,6 +27,7 @@ __all__ = ["GuardedTracker", "MlflowTracker", "NullTracker", "Tracker", "make_tr
 
 EXPERIMENT = "mixopt"
 NO_TRACKING = "none"
+FRONT_TABLE = "pareto_front.json"
 
 
 class Tracker(Protocol):
@@ -40,6 +41,7 @@ class Tracker(Protocol):
     def fail_study(self, reason: str) -> None: ...
     def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None: ...  # fmt: skip
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None: ...
+    def log_front(self, rows: list[dict[str, Any]]) -> None: ...
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None: ...
 
 
@@ -73,6 +75,9 @@ class NullTracker:
         return None
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
+        return None
+
+    def log_front(self, rows: list[dict[str, Any]]) -> None:
         return None
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
@@ -125,6 +130,9 @@ class GuardedTracker:
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
         self._call("finish_study", metrics, artifacts)
+
+    def log_front(self, rows: list[dict[str, Any]]) -> None:
+        self._call("log_front", rows)
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         self._call("reconcile", finished)
@@ -271,6 +279,24 @@ class MlflowTracker:
             elif path.exists():
                 self.client.log_artifact(self.parent_id, str(path))
         self.client.set_terminated(self.parent_id, status="FINISHED")
+
+    def log_front(self, rows: list[dict[str, Any]]) -> None:
+        """The Pareto front of a study with several objectives, as a table on the parent run
+        (``pareto_front.json``, which the MLflow UI shows as a table). A study that grows
+        logs its new front in the same file, in place of the old one."""
+        import pandas as pd
+
+        frame = pd.DataFrame(rows)
+        held = {a.path for a in self.client.list_artifacts(self.parent_id)}
+        if FRONT_TABLE not in held:
+            self.client.log_table(self.parent_id, frame, FRONT_TABLE)
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:  # log_table would append to the old rows
+            path = Path(folder) / FRONT_TABLE
+            frame.to_json(path, orient="split", index=False)  # log_table's own format
+            self.client.log_artifact(self.parent_id, str(path))
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         """After a crash: every trial Optuna finished gets a finished run (created if missing);
