@@ -1,7 +1,7 @@
 """Multi-objective search: how much of the true Pareto front each sampler covers in N trials.
 
     python benchmarks/multi_objective.py           # 4 and 8 domains, 16/32 trials, 10 searches
-    python benchmarks/multi_objective.py --quick   # 4 domains, 12 trials, 2 searches (a smoke run)
+    python benchmarks/multi_objective.py --quick   # 4 domains, 8 trials, 2 searches (a smoke run)
 
 Problems: two out-of-domain targets over the probability simplex, each scored by the data
 mixing law of ``search_efficiency.py`` (Ye et al., 2024: loss = c + k * exp(t . r), negated
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = [4] if args.quick else [4, 8]
-    budgets = [12] if args.quick else [16, 32]
+    # quick: CI's smoke (GP's multi-objective proposals cost seconds each: few of them)
+    budgets = [8] if args.quick else [16, 32]
     seeds = args.seeds or (2 if args.quick else 10)
 
     import optuna

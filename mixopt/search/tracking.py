@@ -282,21 +282,24 @@ class MlflowTracker:
 
     def log_front(self, rows: list[dict[str, Any]]) -> None:
         """The Pareto front of a study with several objectives, as a table on the parent run
-        (``pareto_front.json``, which the MLflow UI shows as a table). A study that grows
-        logs its new front in the same file, in place of the old one."""
-        import pandas as pd
-
-        frame = pd.DataFrame(rows)
-        held = {a.path for a in self.client.list_artifacts(self.parent_id)}
-        if FRONT_TABLE not in held:
-            self.client.log_table(self.parent_id, frame, FRONT_TABLE)
-            return
+        (``pareto_front.json``, which the MLflow UI shows as a table). Written as
+        ``MlflowClient.log_table`` writes one (pandas' "split" JSON, and the run's tag that
+        lists its tables), without its appending: a study that grows replaces its front."""
+        import json
         import tempfile
 
-        with tempfile.TemporaryDirectory() as folder:  # log_table would append to the old rows
+        from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        table = {"columns": columns, "data": [[row.get(c) for c in columns] for row in rows]}
+        with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / FRONT_TABLE
-            frame.to_json(path, orient="split", index=False)  # log_table's own format
+            path.write_text(json.dumps(table), encoding="utf-8")
             self.client.log_artifact(self.parent_id, str(path))
+        listed = json.loads(self.client.get_run(self.parent_id).data.tags.get(MLFLOW_LOGGED_ARTIFACTS, "[]"))
+        entry = {"path": FRONT_TABLE, "type": "table"}
+        if entry not in listed:
+            self.client.set_tag(self.parent_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([*listed, entry]))
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         """After a crash: every trial Optuna finished gets a finished run (created if missing);

@@ -145,7 +145,9 @@ class StudyStore:
                 study = optuna.create_study(storage=storage, study_name=self.study_name, directions=directions,
                                             sampler=sampler, load_if_exists=True)  # fmt: skip
                 if objectives and not study.metric_names:
-                    study.set_metric_names(list(objectives))
+                    with warnings.catch_warnings():  # experimental since Optuna 3.2, still in 5.0
+                        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                        study.set_metric_names(list(objectives))
             else:
                 study = optuna.load_study(study_name=self.study_name, storage=storage, sampler=sampler)
         except Exception as exc:  # a missing study, an unreachable database
