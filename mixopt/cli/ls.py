@@ -41,7 +41,7 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
 
         rows = _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
         rows = [(n, f"{d} (default with several objectives)" if n == DEFAULT_MO_SAMPLER and n != DEFAULT_SAMPLER else d) for n, d in rows]  # fmt: skip
-        return [(n, f"{d}; one objective only" if n in SINGLE_OBJECTIVE else d) for n, d in rows]
+        return [(n, f"{d.rstrip('.')}; one objective only" if n in SINGLE_OBJECTIVE else d) for n, d in rows]
     if kind == "scorers":
         from mixopt.scorers import SCORERS
 

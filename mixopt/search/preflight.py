@@ -69,6 +69,7 @@ def check_inputs(
     sampler: str | None = None,
     device: str | None = None,
     objectives: Sequence[str] = (),
+    pick: str = "balanced",
 ) -> Checked:
     """Check every input that is given; raise one :class:`ConfigError` listing all problems
     (``problems`` found by the caller first, e.g. about the output folder).
@@ -78,7 +79,8 @@ def check_inputs(
     still read their data. ``sampler``: its name is looked up (a ``module:attr`` one is
     imported). ``device``: whether this machine's torch can train on it (None: not checked,
     as for trials that run on a Ray cluster). ``objectives``: the evaluator's objectives in
-    place of its task file's (``--objective``)."""
+    place of its task file's (``--objective``); ``pick``: the rule that picks from their
+    Pareto front."""
     from mixopt.evaluators.overlap import shared_files
     from mixopt.search.space import load_space
 
@@ -95,8 +97,11 @@ def check_inputs(
         for name, _ in baselines
         if name in RESERVED_BASELINES
     )
+    chosen = suite.objectives if suite is not None else tuple(objectives)
     if sampler is not None:
-        found.attempt(_sampler, sampler, suite.objectives if suite is not None else objectives)
+        found.attempt(_sampler, sampler, chosen)
+    if evaluator is not None:
+        found.attempt(_pick, pick, chosen)
     if device is not None:
         from mixopt.training.device import device_problems
 
@@ -164,6 +169,18 @@ def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
         takes = ", ".join(n for n in SAMPLERS.names() if n not in SINGLE_OBJECTIVE)
         raise ConfigError(f"sampler {name!r} takes one objective, and the study has {len(objectives)} "
                           f"({', '.join(objectives)}); use one of {takes}")  # fmt: skip
+
+
+def _pick(pick: str, objectives: Sequence[str]) -> None:
+    """``--pick`` is ``balanced`` or one of several objectives."""
+    from mixopt.errors import did_you_mean
+
+    if pick == "balanced" or pick in objectives:
+        return
+    if len(objectives) < 2:
+        raise ConfigError(f"--pick {pick} chooses from the Pareto front of several objectives, and this study has "
+                          f"{'one score' if not objectives else 'one objective'}; give two or more --objective")  # fmt: skip
+    raise ConfigError(f"--pick {pick!r} is neither balanced nor an objective ({', '.join(objectives)}).{did_you_mean(pick, ['balanced', *objectives])}")  # fmt: skip
 
 
 def _model(model: str, found: _Problems) -> tuple[str | None, Any]:

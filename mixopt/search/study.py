@@ -79,7 +79,7 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.tasks, search.target_budget or search.budget,
                            search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
                            search.sampler, None if spec.execution.ray_address else spec.train.device,
-                           spec.evaluator.objectives)  # fmt: skip
+                           spec.evaluator.objectives, search.pick)  # fmt: skip
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     objective_problems(spec, checked.suite.objectives, store if resume else None)
     assert search.budget is not None
@@ -99,19 +99,10 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
 
 
 def objective_problems(spec: StudySpec, objectives: Sequence[str], held: StudyStore | None = None) -> None:
-    """Refuse, one line each, what several objectives cannot go with: a ``--pick`` that is
-    not one of them, ``--warm-start`` (earlier trials hold one score), and a resumed study
-    (``held``) whose objectives were others (their number and order define the study)."""
-    from mixopt.errors import did_you_mean
-
+    """Refuse, one line each, what several objectives cannot go with: ``--warm-start`` (earlier
+    trials hold one score), and a resumed study (``held``) whose objectives were others
+    (their number and order define the study)."""
     problems = []
-    pick = spec.search.pick
-    if pick != "balanced" and pick not in objectives:
-        if len(objectives) < 2:
-            problems.append(f"--pick {pick} chooses from the Pareto front of several objectives, and this study has "
-                            f"{'one score' if not objectives else 'one objective'}; give two or more --objective")  # fmt: skip
-        else:
-            problems.append(f"--pick {pick!r} is neither balanced nor an objective ({', '.join(objectives)}).{did_you_mean(pick, ['balanced', *objectives])}")  # fmt: skip
     if len(objectives) > 1 and spec.search.warm_start:
         problems.append("--warm-start reuses trials of one score; a study with several objectives cannot take them")
     if held is not None and held.exists() and held.objectives() != tuple(objectives):

@@ -136,7 +136,7 @@ class SearchSpec:
     may raise it: '--resume OUT --trials N' grows the study to N searched trials."""
     sampler: str = DEFAULT_SAMPLER
     """gp, tpe, cmaes, qmc, random, nsga2, or module:attr (see 'mixopt ls samplers'); with
-    several objectives every one but cmaes (gp stays the default: benchmarks/README.md)."""
+    several objectives every one but cmaes (gp led there too: benchmarks/README.md)."""
     startup_trials: int = 8
     """Random proposals before the sampler's model is used (baselines count towards them)."""
     space: str | None = None

@@ -197,3 +197,16 @@ def test_a_resumed_two_objective_study_keeps_every_trial_once(two_objective_run:
     pareto = json.loads((out / StudyStore.PARETO).read_text())
     assert result.front == tuple(p["number"] for p in pareto["front"]) and pareto["picked"] in result.front
     assert json.loads((out / StudyStore.BEST).read_text())["best_trial"] == pareto["picked"]
+
+
+@pytest.mark.slow
+def test_validate_shows_the_objectives(
+    two_objective_run: dict[str, Any], study_inputs: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mixopt.cli import main
+
+    base = ["validate", "--domains", study_inputs["domains"], "--eval", two_objective_run["evaluator"]]
+    assert main(base) == 0
+    assert "objectives: finance_loss, cooking_loss (each maximized" in capsys.readouterr().out
+    assert main([*base, "--objective", "cooking_loss"]) == 0
+    assert "objective: cooking_loss" in capsys.readouterr().out.splitlines()
