@@ -37,6 +37,7 @@ SLOWEST_FIRST = (
     "tests/search/test_resume.py::",
     "tests/test_benchmarks.py::",
     "tests/search/test_study.py::",
+    "tests/search/test_multi_objective.py::",  # its shared study: 5 trials and 3 confirmation runs
     "tests/test_wheel.py::",
 )
 

@@ -86,8 +86,8 @@ def print_result(result: Any) -> None:
 def _print_objectives(result: Any) -> None:
     """The Pareto front's size, and each objective's score and lift of the picked mixture."""
     best, names = result.best, result.objectives
-    print(f"\n{len(names)} objectives; the Pareto front holds {len(result.front)} trials ({', '.join(map(str, result.front))}); "
-          "the mixture above is the one --pick chose (the scores below the table that follows are the first objective's)")  # fmt: skip
+    print(f"\n{len(names)} objectives; the Pareto front holds {len(result.front)} trials ({', '.join(map(str, result.front))}), "
+          f"and the mixture above is the one --pick chose. Per objective (the next table shows the first, {names[0]}):")  # fmt: skip
     rows = [["best (picked)", *(_num(best.scores.get(n)) for n in names), *([""] * len(names))]]
     for name, c in sorted(result.baselines.items()):
         lifts = result.objective_lifts.get(name, {})
