@@ -4,6 +4,7 @@ refusals before the first trial, the pick rules, and a resumed study."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -105,6 +106,12 @@ def test_the_front_plot_draws_every_completed_trial_the_front_and_the_pick(
     assert front_plot(data) is not None
     page = write_report(out)
     assert (page.parent / "front.png").is_file() and "Pareto front" in page.read_text()
+    # three objectives: parallel coordinates over the same trials (a third score, the shares' spread)
+    third = [dataclasses.replace(t, scores={**t.scores, "spread": -max(t.mixture.values())}) if t.scores else t
+             for t in data.trials]  # fmt: skip
+    names, points = front_points(dataclasses.replace(data, trials=tuple(third)))
+    assert len(names) == 3 and len(points) == len([t for t in third if t.scores])
+    assert front_plot(dataclasses.replace(data, trials=tuple(third))) is not None
 
 
 def _record(number: int, finance: float, cooking: float, role: str = "search") -> TrialRecord:
