@@ -109,7 +109,7 @@ def confirm_at_budget(
     run_study(study, (write_report_quietly,), tokens, seeds)
     own = study.spec.search.budget
     assert own is not None
-    return transfers(study.store.trials(), study.store.confirmations(), own)[tokens]
+    return transfers(study.store.trials(), study.store.confirmations(), own, study.spec.search.pick)[tokens]
 
 
 def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> StudySpec:

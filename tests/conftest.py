@@ -37,6 +37,7 @@ SLOWEST_FIRST = (
     "tests/search/test_resume.py::",
     "tests/test_benchmarks.py::",
     "tests/search/test_study.py::",
+    "tests/search/test_multi_objective.py::",  # its shared study: 5 trials and 3 confirmation runs
     "tests/test_wheel.py::",
 )
 
@@ -188,6 +189,43 @@ def three_domain_run(
 def three_domain_study(three_domain_run: dict[str, Any]) -> Path:
     """The shared study's folder."""
     return Path(three_domain_run["out"])
+
+
+TWO_OBJECTIVES = """
+tasks:
+  - name: finance_loss
+    kind: loss
+    data: finance.jsonl
+  - name: cooking_loss
+    kind: loss
+    data: cooking.jsonl
+intermediate: finance_loss
+objectives: [finance_loss, cooking_loss]
+"""
+
+
+@pytest.fixture(scope="session")
+def two_objective_run(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A finished study with two objectives (finance's and cooking's held-out losses, which
+    pull the mixture apart), shared by the multi-objective tests (copy it before changing
+    anything): 2 baselines and 3 searched trials in process, early stopping on, the picked
+    mixture and each baseline re-run on 1 fresh seed. ``result``: what optimize_mixture returned."""
+    from mixopt import optimize_mixture
+    from mixopt.testing import make_heldout, make_records
+
+    def make(root: Path) -> dict[str, Any]:
+        training = make_records("cooking", 600, seed=1)  # what write_domains wrote for cooking
+        (root / "cooking.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_heldout("cooking", 40, 555, training)))  # fmt: skip
+        shutil.copy(Path(study_inputs["root"]) / "finance.jsonl", root / "finance.jsonl")
+        (root / "tasks.yaml").write_text(TWO_OBJECTIVES)
+        out = root / "study"
+        result = optimize_mixture(
+            study_inputs["model"], study_inputs["domains"], str(root / "tasks.yaml"), budget="4k", train=FAST_TRAIN,
+            trials=3, sampler="random", confirm=1, seed=5, early_stop="on", executor="inprocess", out=str(out), quiet=True,
+        )  # fmt: skip
+        return {"out": out, "result": result, "evaluator": str(root / "tasks.yaml")}
+
+    return once(tmp_path_factory, "two-objective-study", make)
 
 
 @pytest.fixture

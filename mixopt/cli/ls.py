@@ -36,10 +36,12 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
 
         return EVALUATORS.describe()
     if kind == "samplers":
-        from mixopt.search.samplers import SAMPLERS
-        from mixopt.study.spec import DEFAULT_SAMPLER
+        from mixopt.search.samplers import SAMPLERS, SINGLE_OBJECTIVE
+        from mixopt.study.spec import DEFAULT_MO_SAMPLER, DEFAULT_SAMPLER
 
-        return _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
+        rows = _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
+        rows = [(n, f"{d} (default with several objectives)" if n == DEFAULT_MO_SAMPLER and n != DEFAULT_SAMPLER else d) for n, d in rows]  # fmt: skip
+        return [(n, f"{d.rstrip('.')}; one objective only" if n in SINGLE_OBJECTIVE else d) for n, d in rows]
     if kind == "scorers":
         from mixopt.scorers import SCORERS
 

@@ -67,6 +67,8 @@ def print_result(result: Any) -> None:
     for name, c in sorted(result.baselines.items()):
         rows.append([name, _num(c.score), _spread(c) if c.confirmed else "", _num(c.search_score),
                      _signed(result.lift.get(name))])  # fmt: skip
+    if result.objectives:
+        _print_objectives(result)
     seeds = len(best.confirmed)
     what = f"mean of {seeds} fresh seed{'s' if seeds > 1 else ''}, every mixture at the best trial's training settings" if confirmed else "single runs"  # fmt: skip
     print(f"\nScores ({what}; higher is better):")
@@ -74,11 +76,23 @@ def print_result(result: Any) -> None:
     states = ", ".join(f"{v} {k}" for k, v in counts.items() if k not in ("trials", "reused"))
     reused = f"; {counts['reused']} of them reused from earlier studies (--warm-start)" if "reused" in counts else ""
     print(f"\n{counts['trials']} trials ({states}{reused})")
-    print(f"wrote {result.paths['best_mixture']} and {result.paths['results']}")
+    print(f"wrote {result.paths['best_mixture']} and {result.paths['results']}" + (f" and {result.paths['pareto']}" if "pareto" in result.paths else ""))  # fmt: skip
     if "report" in result.paths:
         print(f"report: {result.paths['report']}")
     if result.paths.get("tracking_uri") != "none":  # --tracking-uri none: no runs to see
         print(f"see every trial: {result.mlflow_command}")
+
+
+def _print_objectives(result: Any) -> None:
+    """The Pareto front's size, and each objective's score and lift of the picked mixture."""
+    best, names = result.best, result.objectives
+    print(f"\n{len(names)} objectives; the Pareto front holds {len(result.front)} trials ({', '.join(map(str, result.front))}), "
+          f"and the mixture above is the one --pick chose. Per objective (the next table shows the first, {names[0]}):")  # fmt: skip
+    rows = [["best (picked)", *(_num(best.scores.get(n)) for n in names), *([""] * len(names))]]
+    for name, c in sorted(result.baselines.items()):
+        lifts = result.objective_lifts.get(name, {})
+        rows.append([name, *(_num(c.scores.get(n)) for n in names), *(_signed(lifts[n].value) if n in lifts else "-" for n in names)])  # fmt: skip
+    print_table(["mixture", *names, *(f"lift on {n}" for n in names)], rows)
 
 
 def _spread(c: Any) -> str:

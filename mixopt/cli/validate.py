@@ -38,6 +38,8 @@ def add_parser(subparsers: Any) -> None:
         "mixture at --budget and at this budget, and warn where they differ by more than 2x",
     )  # fmt: skip
     p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file or module:attr")
+    p.add_argument("--objective", dest="objectives", action="append", metavar="TASK",
+                   help="a task of --eval to maximize on its own (repeatable; overrides the task file's objectives)")  # fmt: skip
     p.add_argument("--space", help="search space: built-in name or YAML path")
     add_output_options(p)
     p.set_defaults(handler=run)
@@ -60,10 +62,16 @@ def run(args: argparse.Namespace) -> int:
     if target is not None and budget is None:
         problems.append("--target-budget needs --budget (the proxy's budget) to compare with")
     quiet_libraries()
+    if args.objectives and not args.evaluator:
+        problems.append("--objective names tasks of --eval; give --eval too")
     checked = check_inputs(args.domains, args.model, args.evaluator, budget, args.space,
-                           cache_dir=args.cache_dir, problems=problems, events=event_log(args))  # fmt: skip
+                           cache_dir=args.cache_dir, problems=problems, events=event_log(args),
+                           objectives=args.objectives or ())  # fmt: skip
     if checked.domains is None:
-        return _records_only(checked.specs, args)
+        code = _records_only(checked.specs, args)
+        if checked.suite is not None:
+            print(_objectives_line(checked.suite))
+        return code
     from mixopt.data.allocation import max_shares
 
     domains = checked.domains
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         _epochs(domains, budget, target)
     if checked.suite is not None:
         print(f"evaluator: {len(checked.suite.tasks)} tasks checked, no overlap with training data")
+        print(_objectives_line(checked.suite))
     if checked.space.filters:
         from mixopt.search.filters import kept_table
         from mixopt.search.preflight import check_filters
@@ -105,6 +114,16 @@ def run(args: argparse.Namespace) -> int:
         print("\nfilters: what each threshold keeps on its own, at each end of its range")
         print_table(*kept_table(checked.space.filters, domains, scores))
     return 0
+
+
+def _objectives_line(suite: Any) -> str:
+    """What the study maximizes: the objectives, or the one (weighted) score."""
+    if suite.multi_objective:
+        return f"objectives: {', '.join(suite.objectives)} (each maximized; the answer is their Pareto front)"
+    if suite.objectives:
+        return f"objective: {suite.objectives[0]}"
+    scored = [t.name for t in suite.tasks if t.share > 0]
+    return f"objective: the score of {scored[0]}" if len(scored) == 1 else f"objective: the weighted mean of {', '.join(scored)}"
 
 
 def _epochs(domains: Any, budget: int, target: int) -> None:

@@ -14,6 +14,9 @@ user code) and that kind's options::
         weight: 0.5
     intermediate: heldout           # scored at checkpoints, for early stopping
 
+``objectives: [sql_new_db, heldout]`` instead keeps two or more scored tasks apart, each
+maximized on its own (a multi-objective study; no ``weight`` on them).
+
 A file with a single task may give ``kind`` and its options at the top level.
 """
 
@@ -51,7 +54,7 @@ EVALUATORS: Registry[Evaluator] = Registry(
 # options that name files, resolved against the task file's folder (and what each names)
 _PATH_OPTIONS = {"data": "evaluation data", "database": "database", "include_path": "include_path folder"}
 _TASK_KEYS = ("name", "kind", "weight")
-_SUITE_KEYS = ("tasks", "intermediate")
+_SUITE_KEYS = ("tasks", "intermediate", "objectives")
 _KIND_ALIASES = {"type": "kind", "task": "kind", "evaluator": "kind", "metric": "kind"}
 
 
@@ -105,8 +108,14 @@ def _read_suite(
     intermediate = raw.get("intermediate")
     if intermediate not in [t.name for t in tasks] and intermediate in map(_task_name, entries):
         intermediate = None  # it names a task that did not parse: that task's line says why
+    objectives = raw.get("objectives") or ()
+    if isinstance(objectives, str) or not all(isinstance(o, str) for o in objectives):
+        problems.append(f"{origin}: 'objectives' must be a list of task names")
+        objectives = ()
+    if any(o not in [t.name for t in tasks] and o in map(_task_name, entries) for o in objectives):
+        objectives = ()  # one names a task that did not parse: that task's line says why
     try:
-        return EvalSuite(tuple(tasks), intermediate), problems
+        return EvalSuite(tuple(tasks), intermediate, tuple(objectives)), problems
     except ConfigError as exc:  # the tasks' data is still checked, without the intermediate task
         problems.extend(f"{origin}: {p}" for p in exc.problems)
     try:

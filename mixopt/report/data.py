@@ -70,6 +70,8 @@ class ReportData:
     study, then what the study said when it took them (what it left out and why)."""
     transfers: dict[int, Transfer] = field(default_factory=dict)
     """The transfer checks (``mixopt confirm OUT --budget B``), by budget."""
+    objective_lift: dict[str, dict[str, Lift]] = field(default_factory=dict)
+    """With several objectives: per baseline, the best's lift on each objective."""
 
     def top_trials(self, k: int) -> list[TrialRecord]:
         """The ``k`` best completed trials, best first."""
@@ -102,7 +104,7 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
     store = StudyStore(folder, storage or spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
     own = spec.search.budget
-    summary = summarize(trials, runs_at(confirmations, own, own) if own else confirmations)
+    summary = summarize(trials, runs_at(confirmations, own, own) if own else confirmations, spec.search.pick)
     importances, note = _importances(store.optuna(), trials)
     finished = store.path(store.BEST).is_file()
     notes = [] if finished else ["The study has not finished (no best_mixture.json): this report shows what it holds so far."]  # fmt: skip
@@ -111,7 +113,7 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
         summary.baseline_numbers, summary.lift, importances, note,
         _cost(trials, spec.execution.cpus_per_trial, len(confirmations)), finished, tuple(notes),
         _warm(store, trials),
-        transfers(trials, confirmations, own) if own else {},
+        transfers(trials, confirmations, own, spec.search.pick) if own else {}, summary.objective_lift,
     )  # fmt: skip
 
 

@@ -23,6 +23,11 @@ CAPTIONS = {
         "Filled dots: mean ± standard deviation over the confirmation runs (fresh seeds); small dots: "
         "each seed; hollow diamonds: the score in the search. Under each baseline, the lift of the best "
         "mixture over it (± the spread of the per-seed differences)."),
+    "front.png": ("Pareto front",
+        "A study with several objectives: with two, each completed trial at its two scores (squares: the "
+        "baselines), the front (the trials no other beats on both) joined, and the star the mixture --pick "
+        "chose, which the rest of the report calls the best; with more, each trial a line across the "
+        "objectives, each scaled to [0, 1] over the completed trials. Scores are from the search."),
     "history.png": ("Optimization history",
         "Each trial's score in the order trials started. Trials stopped early are drawn at their last "
         "intermediate score (scored halfway through training), or as triangles at the bottom when that lies "
@@ -123,7 +128,7 @@ def _headline(data: ReportData) -> list[str]:
         return [
             "<p class='note'>No trial has completed yet: there is no best mixture to report.</p>"
         ]
-    lost = verdict(data.best, data.baselines, data.lift)
+    lost = verdict(data.best, data.baselines, data.lift, data.objective_lift)
     if lost is None:
         out = ["<h2>Best mixture</h2>"]
     else:  # never under a bare "Best mixture": say so with the numbers
@@ -147,6 +152,8 @@ def _headline(data: ReportData) -> list[str]:
         rows.append([c.name, _num(c.score), _num(c.spread) if c.spread is not None else "-", len(c.confirmed),
                      _num(c.search_score), "" if c.name == "best" else _signed(lift.value if lift else None),
                      "" if lift is None or lift.spread is None else f"{lift.spread:.4f}"])  # fmt: skip
+    if data.objective_lift:
+        out += _objectives_table(data)
     out.append("<p>Scores (higher is better): the mean over the confirmation runs where there are any, "
                "else the score in the search.</p>")  # fmt: skip
     out.append(
@@ -164,6 +171,21 @@ def _headline(data: ReportData) -> list[str]:
         )
     )
     return out
+
+
+def _objectives_table(data: ReportData) -> list[str]:
+    """Each objective's score of the picked mixture and the baselines, and its lift on each."""
+    assert data.best is not None
+    names = list(data.best.scores)
+    rows = [["best (picked)", *(_num(data.best.scores.get(n)) for n in names), *([""] * len(names))]]  # fmt: skip
+    for b in sorted(data.baselines):
+        lifts = data.objective_lift.get(b, {})
+        rows.append([b, *(_num(data.baselines[b].scores.get(n)) for n in names),
+                     *(_signed(lifts[n].value) if n in lifts else "-" for n in names)])  # fmt: skip
+    return [f"<p>{len(names)} objectives, the mixture picked from the Pareto front by the rule "
+            f"<code>{_e(data.spec.search.pick)}</code> (see <code>pareto.json</code>); the score and lift below are "
+            f"the first objective's ({_e(names[0])}). Per objective:</p>",
+            _table(["mixture", *names, *(f"lift on {n}" for n in names)], rows)]  # fmt: skip
 
 
 def _transfer_panel(t: Transfer, own: Mapping[str, Lift]) -> str:

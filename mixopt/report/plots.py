@@ -21,6 +21,7 @@ from mixopt.report._common import (
     scored_trials,
 )
 from mixopt.report.data import ReportData
+from mixopt.report.front import front_plot
 from mixopt.report.simplex import simplex
 from mixopt.study.trials import TrialRecord
 
@@ -358,6 +359,7 @@ def cost(data: ReportData) -> Figure:
 
 FIGURES: tuple[tuple[str, Callable[[ReportData, int], Figure | None]], ...] = (
     ("comparison.png", lambda d, _: comparison(d)),
+    ("front.png", lambda d, _: front_plot(d)),
     ("history.png", lambda d, _: history(d)),
     ("shares.png", lambda d, _: shares(d)),
     ("filters.png", lambda d, _: filters(d)),

@@ -78,7 +78,7 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
     if budget == own:
         raise ConfigError(f"--budget {format_budget(budget)} is the study's own budget; re-run its confirmation on more seeds with mixopt search --resume {store.folder} --confirm {seeds}")  # fmt: skip
     trials = store.trials()
-    best = best_number(trials)
+    best = best_number(trials, study.spec.search.pick)
     mixtures = {t.baseline or "best": t.mixture for t in trials if t.number == best or t.baseline in TRANSFERRED}
     fits = {n: largest_budget(normalize_mixture(m, study.pools), study.pools) for n, m in mixtures.items()}
     over = sorted(n for n, b in fits.items() if b < budget)

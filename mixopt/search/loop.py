@@ -62,6 +62,11 @@ class StudyLoop:
         self.live: dict[int, Job] = {}
         self.asked: dict[int, Any] = {}  # trial number -> its Optuna trial
         self.reports: dict[int, list[float]] = {}
+        self.suite = session.study.context.trial.evaluator
+        # Optuna takes no intermediate scores (trial.report) in a study with several objectives:
+        # they are kept as a user attribute there, and the early stopping (ours) reads them
+        self.multi = session.study.context.trial.evaluator.multi_objective
+        self.steps: dict[int, list[list[float]]] = {}
         self.retry: list[Job] = []
         worked = any(t.state in ("COMPLETE", "PRUNED") for t in finished.values())
         self.limit = None if worked else fail_limit(slots)
@@ -122,7 +127,11 @@ class StudyLoop:
         curve.append(value)
         if job.source is not None:  # a confirmation run: no Optuna trial of its own
             return True
-        self.asked[job.number].report(value, step)
+        if self.multi:
+            self.steps.setdefault(job.number, []).append([step, value])
+            self.asked[job.number].set_user_attr(Attr.INTERMEDIATE, self.steps[job.number])
+        else:
+            self.asked[job.number].report(value, step)
         return job.protected or self.asha is None or self.asha.keep(len(curve), value)
 
     def finished(self, job: Job, outcome: Outcome) -> None:
@@ -176,6 +185,7 @@ class StudyLoop:
     def _start(self, job: Job) -> Job:
         self.live[job.number] = job
         self.reports.pop(job.number, None)
+        self.steps.pop(job.number, None)
         if not job.retries:
             params = trial_params(job.mixture, job.train, job.seed, self.budget, job.filters)
             origin = self.asked[job.number].user_attrs.get(Attr.WARM_FROM) if job.number in self.asked else None
@@ -194,12 +204,26 @@ class StudyLoop:
         if job.source is None:
             self.progress("retry", job, {"error": WORKER_DIED})
 
+    def _scores(self, outcome: Outcome) -> dict[str, float]:
+        """Each objective's score (none without objectives). Raises EvaluationError."""
+        return self.suite.objective_scores(outcome.payload.get("metrics") or {}) if self.suite.objectives else {}
+
     def _complete(self, job: Job, outcome: Outcome) -> None:
+        from mixopt.evaluators._base import EvaluationError
+
         payload = dict(outcome.payload)
+        try:
+            scores = self._scores(outcome)
+        except EvaluationError as exc:
+            self._failed(job, Outcome("fail", error=str(exc)))
+            return
         payload.update(role=job.role, params=trial_params(job.mixture, job.train, job.seed, self.budget, job.filters))  # fmt: skip
+        if scores:
+            payload["scores"] = scores
         trial = self.asked.pop(job.number)
         trial.set_user_attr(Attr.RESULT, payload)
-        self.store.optuna().tell(trial, float(payload["score"]))  # Optuna first: the source of truth
+        # Optuna first: the source of truth; several objectives: the vector, in the study's order
+        self.store.optuna().tell(trial, list(scores.values()) if self.multi else float(payload["score"]))
         self.tracker.finish_trial(job.number, "COMPLETE", payload)
         self.progress("complete", job, payload)
         self.limit = None  # a trial worked: the setup is sound, failures are the trials'
@@ -233,7 +257,7 @@ class StudyLoop:
 
     def _confirmation_jobs(self) -> list[Job]:
         trials = self.store.trials()
-        best = best_number(trials)
+        best = best_number(trials, self.spec.search.pick)
         if best is None or not self.seeds:
             return []
         done, seeds = self.store.confirmations(), self.seeds
@@ -245,8 +269,14 @@ class StudyLoop:
         return jobs
 
     def _confirmed(self, job: Job, outcome: Outcome) -> None:
+        from mixopt.evaluators._base import EvaluationError
+
         name = job.role.split(":", 1)[1]
         ids = {"name": name, "seed": job.seed, "source": job.source, "budget": self.budget}
+        try:
+            scores = self._scores(outcome) if self.multi and outcome.state == "complete" else {}
+        except EvaluationError as exc:
+            outcome = Outcome("fail", error=str(exc))
         if outcome.state != "complete":
             reason = outcome.error or "stopped"
             self.tracker.finish_trial(job.number, "FAIL", None, reason)
@@ -255,7 +285,7 @@ class StudyLoop:
             return
         score = float(outcome.payload["score"])
         assert job.source is not None
-        self.store.add_confirmation(Confirmation(name, job.seed, job.source, score, dict(job.train), self.budget))
+        self.store.add_confirmation(Confirmation(name, job.seed, job.source, score, dict(job.train), self.budget, scores))
         self.tracker.finish_trial(job.number, "COMPLETE", outcome.payload)
         self.events.emit("confirm_finished", f"confirmed {name} (seed {job.seed}): score {score:.4f}",
                          **ids, state="COMPLETE", score=score)  # fmt: skip

@@ -68,6 +68,8 @@ def check_inputs(
     events: EventLog | None = None,
     sampler: str | None = None,
     device: str | None = None,
+    objectives: Sequence[str] = (),
+    pick: str = "balanced",
 ) -> Checked:
     """Check every input that is given; raise one :class:`ConfigError` listing all problems
     (``problems`` found by the caller first, e.g. about the output folder).
@@ -76,7 +78,9 @@ def check_inputs(
     same file: the domains that parse are still read and tokenized, the tasks that parse
     still read their data. ``sampler``: its name is looked up (a ``module:attr`` one is
     imported). ``device``: whether this machine's torch can train on it (None: not checked,
-    as for trials that run on a Ray cluster)."""
+    as for trials that run on a Ray cluster). ``objectives``: the evaluator's objectives in
+    place of its task file's (``--objective``); ``pick``: the rule that picks from their
+    Pareto front."""
     from mixopt.evaluators.overlap import shared_files
     from mixopt.search.space import load_space
 
@@ -85,7 +89,7 @@ def check_inputs(
     loaded_space = found.attempt(load_space, space)
     # the space's bounds and caps name domains: checked against a domains file without problems
     applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs and domains_ok else None  # fmt: skip
-    suite = _suite(evaluator, found) if evaluator is not None else None
+    suite = _suite(evaluator, found, objectives) if evaluator is not None else None
     if suite is not None:  # problems with some tasks' data; the others are checked for overlap
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     found.extend(
@@ -93,8 +97,11 @@ def check_inputs(
         for name, _ in baselines
         if name in RESERVED_BASELINES
     )
+    chosen = suite.objectives if suite is not None else tuple(objectives)
     if sampler is not None:
-        found.attempt(_sampler, sampler)
+        found.attempt(_sampler, sampler, chosen)
+    if evaluator is not None:
+        found.attempt(_pick, pick, chosen)
     if device is not None:
         from mixopt.training.device import device_problems
 
@@ -142,19 +149,38 @@ def _specs(data: Any, found: _Problems) -> tuple[tuple[DomainSpec, ...], bool]:
     return specs, not problems
 
 
-def _suite(evaluator: Any, found: _Problems) -> EvalSuite | None:
+def _suite(evaluator: Any, found: _Problems, objectives: Sequence[str] = ()) -> EvalSuite | None:
     from mixopt.evaluators.tasks import check_evaluator
 
     suite, problems = check_evaluator(evaluator)
     found.extend(problems)
+    if suite is not None and objectives:
+        return found.attempt(suite.with_objectives, objectives)
     return suite
 
 
-def _sampler(name: str) -> None:
-    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``)."""
-    from mixopt.search.samplers import SAMPLERS
+def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
+    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), and
+    it can search the study's objectives (a user's sampler is trusted to)."""
+    from mixopt.search.samplers import SAMPLERS, SINGLE_OBJECTIVE
 
     SAMPLERS.get(name)
+    if len(objectives) > 1 and SAMPLERS.canonical(name) in SINGLE_OBJECTIVE:
+        takes = ", ".join(n for n in SAMPLERS.names() if n not in SINGLE_OBJECTIVE)
+        raise ConfigError(f"sampler {name!r} takes one objective, and the study has {len(objectives)} "
+                          f"({', '.join(objectives)}); use one of {takes}")  # fmt: skip
+
+
+def _pick(pick: str, objectives: Sequence[str]) -> None:
+    """``--pick`` is ``balanced`` or one of several objectives."""
+    from mixopt.errors import did_you_mean
+
+    if pick == "balanced" or pick in objectives:
+        return
+    if len(objectives) < 2:
+        raise ConfigError(f"--pick {pick} chooses from the Pareto front of several objectives, and this study has "
+                          f"{'one score' if not objectives else 'one objective'}; give two or more --objective")  # fmt: skip
+    raise ConfigError(f"--pick {pick!r} is neither balanced nor an objective ({', '.join(objectives)}).{did_you_mean(pick, ['balanced', *objectives])}")  # fmt: skip
 
 
 def _model(model: str, found: _Problems) -> tuple[str | None, Any]:

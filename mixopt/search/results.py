@@ -3,7 +3,7 @@ over each, and every trial."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,15 @@ class SearchResult:
     out_dir: Path
     paths: dict[str, str]
     mlflow_command: str
+    objective_lifts: dict[str, dict[str, Lift]] = field(default_factory=dict)
+    """With several objectives: per baseline, the best's lift on each objective."""
+    front: tuple[int, ...] = ()
+    """With several objectives: the Pareto front's trial numbers (``best`` is the one picked)."""
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        """The objectives (empty: one score)."""
+        return tuple(self.best.search_scores) if len(self.best.search_scores) > 1 else ()
 
     @property
     def best_mixture(self) -> dict[str, float]:
@@ -42,7 +51,7 @@ class SearchResult:
     def verdict(self) -> str | None:
         """``No mixture beat uniform (...)`` with the scores when the best does not beat the
         uniform mixture on the confirmed mean; None when it does."""
-        return verdict(self.best, self.baselines, self.lifts)
+        return verdict(self.best, self.baselines, self.lifts, self.objective_lifts)
 
     def counts(self) -> dict[str, int]:
         """Trials in all and by state (``complete``, ``pruned``, ``fail``)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from mixopt.registry import Registry
 
-__all__ = ["SAMPLERS", "make_sampler", "parameterization_for", "random_startup"]
+__all__ = ["SAMPLERS", "SINGLE_OBJECTIVE", "make_sampler", "parameterization_for", "random_startup"]
 
 
 def _tpe(seed: int, startup: int) -> Any:
@@ -55,11 +55,20 @@ def _random(seed: int, startup: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+def _nsga2(seed: int, startup: int) -> Any:
+    """NSGA-II genetic algorithm (multi-objective studies; its first generation is random)."""
+    import optuna
+
+    return optuna.samplers.NSGAIISampler(seed=seed)
+
+
 SAMPLERS: Registry[Any] = Registry(
     "sampler",
     "mixopt.samplers",
-    {"tpe": _tpe, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "random": _random},
+    {"tpe": _tpe, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "random": _random, "nsga2": _nsga2},
 )
+# Optuna 5.0's CmaEsSampler raises on a study with several objectives; the others take them
+SINGLE_OBJECTIVE = frozenset({"cmaes"})
 _LOGRATIO = {"gp", "cmaes"}
 _STARTUP = {"tpe", "gp", "cmaes"}  # those whose model takes over after random start-up trials
 

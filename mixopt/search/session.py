@@ -14,6 +14,7 @@ from mixopt.search.faults import StudyFailedError
 from mixopt.search.results import SearchResult
 from mixopt.search.space import Simplex
 from mixopt.search.tracking import GuardedTracker, make_tracker
+from mixopt.study.pareto import pareto_payload
 from mixopt.study.store import StudyStore, count_states, fold_wal
 from mixopt.study.summary import Summary, runs_at, summarize, transfers
 from mixopt.study.trials import TrialRecord
@@ -98,7 +99,7 @@ class Session:
     def finish(self, finishers: Sequence[Finisher] = ()) -> SearchResult:
         """Write the results, tag the best run, run the finishers, close the parent run."""
         store, trials = self.store, self.store.trials()
-        summary = summarize(trials, runs_at(store.confirmations(), self.budget, self.budget))
+        summary = summarize(trials, runs_at(store.confirmations(), self.budget, self.budget), self.study.spec.search.pick)
         if summary.best is None or summary.best_number is None:
             failed = [t for t in trials if t.state == "FAIL"]
             reason = f"no trial completed; nothing to report{f' (first failure: {failed[0].error})' if failed else ''}"
@@ -108,19 +109,32 @@ class Session:
         uri = store.tracking_uri(self.study.spec.output.tracking_uri)
         paths = {"best_mixture": str(store.path(store.BEST)), "results": str(store.path(store.RESULTS)),
                  "study_storage": without_password(store.storage_url), "tracking_uri": without_password(uri), "out": str(store.folder)}  # fmt: skip
+        pick, objectives = self.study.spec.search.pick, self.study.objectives
+        front = pareto_payload(trials, pick, summary.best_number) if len(objectives) > 1 else None
+        if front is not None:
+            paths["pareto"] = str(store.path(store.PARETO))
         result = SearchResult(summary.best, summary.baselines, summary.lift, trials, store.folder, paths,
-                              f"mlflow ui --backend-store-uri {without_password(uri)}")  # fmt: skip
+                              f"mlflow ui --backend-store-uri {without_password(uri)}", summary.objective_lift,
+                              tuple(p["number"] for p in front["front"]) if front else ())  # fmt: skip
         store.write(store.BEST, self._answer(summary, result))
         store.write_results(trials)
-        lift = result.lift
-        self.tracker.tag_best(summary.best_number, summary.best.mixture, {"score": summary.best.score, **{f"lift over {n}": v for n, v in lift.items()}})  # fmt: skip
         artifacts = [store.path(store.BEST), store.path(store.RESULTS)]
+        if front is not None:
+            store.write(store.PARETO, front)
+            artifacts.append(store.path(store.PARETO))
+            self.tracker.log_front(front_rows(front))
+        lift = result.lift
+        each = {f"{o} lift over {n}": v.value for n, by in summary.objective_lift.items() for o, v in by.items()}
+        self.tracker.tag_best(summary.best_number, summary.best.mixture, {"score": summary.best.score, **{f"lift over {n}": v for n, v in lift.items()},
+                                                                          **{f"{o} score": v for o, v in summary.best.scores.items()}, **each})  # fmt: skip
         for finish in finishers:  # after the results: a finisher that fails loses nothing
             extra = finish(store.folder)
             if extra is not None:
                 artifacts.append(extra)
                 paths[extra.name] = str(extra / "index.html" if extra.is_dir() else extra)
-        self.tracker.finish_study({"best_score": summary.best.score or 0.0, **{f"lift_over_{n}": v for n, v in lift.items()}}, artifacts)  # fmt: skip
+        per_objective = {f"best_score.{o}": v for o, v in summary.best.scores.items()}
+        per_objective.update({f"lift_over_{n}.{o}": v.value for n, by in summary.objective_lift.items() for o, v in by.items()})  # fmt: skip
+        self.tracker.finish_study({"best_score": summary.best.score or 0.0, **{f"lift_over_{n}": v for n, v in lift.items()}, **per_objective}, artifacts)  # fmt: skip
         if self.tracker.down is None:  # MLflow holds the whole study (again)
             store.path(store.TRACKING_BEHIND).unlink(missing_ok=True)
         for name in (store.DB, store.TRACKING):  # a finished study's files stand alone
@@ -129,6 +143,20 @@ class Session:
                                best={"trial": summary.best_number, "mixture": summary.best.mixture,
                                      "score": summary.best.score, "search_score": summary.best.search_score})  # fmt: skip
         return result
+
+    def _objectives(self, summary: Summary) -> dict[str, Any]:
+        """``best_mixture.json``'s entries of a study with several objectives: which, the pick
+        rule, each objective's score (picked and baselines) and the lift on each over each
+        baseline (confirmed means where there are runs)."""
+        objectives = self.study.objectives
+        if len(objectives) < 2 or summary.best is None:
+            return {}
+        by = summary.objective_lift
+        return {"objectives": list(objectives), "pick": self.study.spec.search.pick, "pareto": self.store.PARETO,
+                "scores": summary.best.scores, "search_scores": summary.best.search_scores,
+                "baseline_scores": {n: c.scores for n, c in summary.baselines.items()},
+                "objective_lift": {n: {o: v.value for o, v in each.items()} for n, each in by.items()},
+                "objective_lift_std": {n: {o: v.spread for o, v in each.items()} for n, each in by.items()}}  # fmt: skip
 
     def _answer(self, summary: Summary, result: SearchResult) -> dict[str, Any]:
         """``best_mixture.json``: the answer, and what it takes to reproduce it."""
@@ -154,8 +182,15 @@ class Session:
             "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs}
                         for d in self.study.context.trial.domains},
             "target_budget": spec.search.target_budget,
-            "transfer": {str(b): t.to_dict() for b, t in transfers(result.trials, self.store.confirmations(), self.budget).items()},
+            **self._objectives(summary),
+            "transfer": {str(b): t.to_dict() for b, t in transfers(result.trials, self.store.confirmations(), self.budget, spec.search.pick).items()},
         }  # fmt: skip
+
+
+def front_rows(front: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``pareto.json``'s front as table rows: trial, role, each objective, picked, shares."""
+    return [{"trial": p["number"], "role": p["role"], **p["scores"], "picked": p["number"] == front["picked"],
+             **{f"share.{d}": round(v, 4) for d, v in p["mixture"].items()}} for p in front["front"]]  # fmt: skip
 
 
 def _sampler(study: Study, held: int) -> Any:
@@ -220,7 +255,7 @@ def _create(study: Study, record: dict[str, Any]) -> None:
     before = set() if made else set(store.folder.iterdir())
     try:
         store.folder.mkdir(parents=True, exist_ok=True)
-        store.optuna(sampler, create=True)
+        store.optuna(sampler, create=True, objectives=study.objectives)
         if study.spec.data.domains is None or not isinstance(study.spec.data.domains, str):
             # domains given as objects: keep a copy, so the study can resume from its folder
             store.write(store.DOMAINS, [d.spec.to_entry() for d in study.context.trial.domains])

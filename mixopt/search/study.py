@@ -22,7 +22,7 @@ from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
 
-__all__ = ["Study", "prepare_study", "proxy_pools", "run_study"]
+__all__ = ["Study", "objective_problems", "prepare_study", "proxy_pools", "run_study"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class Study:
     pools: tuple[TokenizedDomain, ...] = ()
     """The whole tokenized domains (the trials' are cut to ``--target-budget`` when it is
     set): what a transfer check trains on."""
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        """The evaluator's objectives (the task file's, or ``--objective``'s); empty: one score."""
+        return tuple(self.context.trial.evaluator.objectives)
 
 
 def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None = None, runner: Any = None) -> Study:  # fmt: skip
@@ -73,8 +78,10 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
     checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.tasks, search.target_budget or search.budget,
                            search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
-                           search.sampler, None if spec.execution.ray_address else spec.train.device)  # fmt: skip
+                           search.sampler, None if spec.execution.ray_address else spec.train.device,
+                           spec.evaluator.objectives, search.pick)  # fmt: skip
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
+    objective_problems(spec, checked.suite.objectives, store if resume else None)
     assert search.budget is not None
     domains = proxy_pools(checked.domains, search.budget, search.target_budget)
     baselines = (("uniform", uniform_mixture(domains, search.budget)),
@@ -89,6 +96,21 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),
               "space": checked.space.to_dict(), "evaluator_is_reference": isinstance(tasks, str | Path)}  # fmt: skip
     return Study(spec, store, context, checked.space, baselines, record, resume, events, warm, checked.domains)
+
+
+def objective_problems(spec: StudySpec, objectives: Sequence[str], held: StudyStore | None = None) -> None:
+    """Refuse, one line each, what several objectives cannot go with: ``--warm-start`` (earlier
+    trials hold one score), and a resumed study (``held``) whose objectives were others
+    (their number and order define the study)."""
+    problems = []
+    if len(objectives) > 1 and spec.search.warm_start:
+        problems.append("--warm-start reuses trials of one score; a study with several objectives cannot take them")
+    if held is not None and held.exists() and held.objectives() != tuple(objectives):
+        was = ", ".join(held.objectives()) or "one score"
+        problems.append(f"{held.folder}: the study's objectives are {was}, not {', '.join(objectives) or 'one score'}; "
+                        "objectives define a study: choose another --out for these")  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
 
 
 def proxy_pools(domains: Sequence[TokenizedDomain], budget: int, target: int | None) -> tuple[TokenizedDomain, ...]:  # fmt: skip

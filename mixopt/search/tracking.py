@@ -27,6 +27,7 @@ __all__ = ["GuardedTracker", "MlflowTracker", "NullTracker", "Tracker", "make_tr
 
 EXPERIMENT = "mixopt"
 NO_TRACKING = "none"
+FRONT_TABLE = "pareto_front.json"
 
 
 class Tracker(Protocol):
@@ -40,6 +41,7 @@ class Tracker(Protocol):
     def fail_study(self, reason: str) -> None: ...
     def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None: ...  # fmt: skip
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None: ...
+    def log_front(self, rows: list[dict[str, Any]]) -> None: ...
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None: ...
 
 
@@ -73,6 +75,9 @@ class NullTracker:
         return None
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
+        return None
+
+    def log_front(self, rows: list[dict[str, Any]]) -> None:
         return None
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
@@ -125,6 +130,9 @@ class GuardedTracker:
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
         self._call("finish_study", metrics, artifacts)
+
+    def log_front(self, rows: list[dict[str, Any]]) -> None:
+        self._call("log_front", rows)
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         self._call("reconcile", finished)
@@ -275,6 +283,27 @@ class MlflowTracker:
             elif path.exists():
                 self.client.log_artifact(self.parent_id, str(path))
         self.client.set_terminated(self.parent_id, status="FINISHED")
+
+    def log_front(self, rows: list[dict[str, Any]]) -> None:
+        """The Pareto front of a study with several objectives, as a table on the parent run
+        (``pareto_front.json``, which the MLflow UI shows as a table). Written as
+        ``MlflowClient.log_table`` writes one (pandas' "split" JSON, and the run's tag that
+        lists its tables), without its appending: a study that grows replaces its front."""
+        import json
+        import tempfile
+
+        from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        table = {"columns": columns, "data": [[row.get(c) for c in columns] for row in rows]}
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / FRONT_TABLE
+            path.write_text(json.dumps(table), encoding="utf-8")
+            self.client.log_artifact(self.parent_id, str(path))
+        listed = json.loads(self.client.get_run(self.parent_id).data.tags.get(MLFLOW_LOGGED_ARTIFACTS, "[]"))
+        entry = {"path": FRONT_TABLE, "type": "table"}
+        if entry not in listed:
+            self.client.set_tag(self.parent_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([*listed, entry]))
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         """After a crash: every trial Optuna finished gets a finished run (created if missing);

@@ -29,6 +29,7 @@ from mixopt.setting import is_int, is_number, setting
 from mixopt.training.config import TrainConfig
 
 __all__ = [
+    "DEFAULT_MO_SAMPLER",
     "DEFAULT_SAMPLER",
     "EARLY_STOP",
     "EXECUTORS",
@@ -45,6 +46,8 @@ __all__ = [
 
 # GP on log-ratio coordinates: see benchmarks/README.md for how the samplers compare
 DEFAULT_SAMPLER = "gp"
+# the default of a study with several objectives: see benchmarks/README.md "Several objectives"
+DEFAULT_MO_SAMPLER = "gp"
 EARLY_STOP = ("auto", "on", "off")
 EXECUTORS = ("ray", "inprocess")
 
@@ -71,6 +74,12 @@ def _folders(value: Any) -> tuple[str, ...]:
     """``--warm-start OLD_OUT`` folders (repeatable), as absolute paths."""
     items = [value] if isinstance(value, str | Path) else list(value)
     return tuple(str(Path(str(v)).resolve()) for v in items)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """Names given once or repeated (``--objective a --objective b``), or as a list."""
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(str(v) for v in items)
 
 
 def _modules(value: Any) -> tuple[str, ...] | None:
@@ -106,6 +115,10 @@ class EvaluatorSpec:
 
     tasks: Any = setting(None, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS")
     """Task file (downstream/*.yaml) or module:attr; from Python also an evaluator object."""
+    objectives: tuple[str, ...] = setting((), flag="--objective", parse=_names, append=True, metavar="TASK")
+    """A scored task of the evaluator to maximize on its own (repeatable; overrides the task
+    file's 'objectives:'). With two or more the study is multi-objective: its answer is the
+    Pareto front (pareto.json) and the mixture --pick chooses from it."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,8 @@ class SearchSpec:
     """Searched trials besides the baselines; 0 scores only the baselines. A resumed study
     may raise it: '--resume OUT --trials N' grows the study to N searched trials."""
     sampler: str = DEFAULT_SAMPLER
-    """gp, tpe, cmaes, qmc, random, or module:attr (see 'mixopt ls samplers')."""
+    """gp, tpe, cmaes, qmc, random, nsga2, or module:attr (see 'mixopt ls samplers'); with
+    several objectives every one but cmaes (gp led there too: benchmarks/README.md)."""
     startup_trials: int = 8
     """Random proposals before the sampler's model is used (baselines count towards them)."""
     space: str | None = None
@@ -132,6 +146,12 @@ class SearchSpec:
     """Seeds the sampler, the data samples and the training runs."""
     confirm: int = setting(2, amend=True)
     """Fresh seeds on which the best mixture and the baselines are re-run at the end."""
+    pick: str = setting("balanced", amend=True, metavar="balanced|OBJECTIVE")
+    """With several objectives, which mixture of the Pareto front is the answer (the one
+    confirmed, exported and tagged best). OBJECTIVE: the front's best on that objective.
+    balanced: the front point whose worst objective is best once each objective is scaled
+    to [0, 1] by its lowest and highest score over the completed trials (ties: the larger
+    mean of the scaled scores). A resumed study may change it: the new pick is confirmed."""
     early_stop: str = setting("auto", choices=EARLY_STOP)
     """Early stopping (ASHA) on the intermediate score: auto (on from 8 trials), on, off."""
     baselines: tuple[tuple[str, Mapping[str, float]], ...] = setting(

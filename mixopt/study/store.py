@@ -17,6 +17,7 @@ Folder layout::
     confirm.jsonl       one line per confirmation run, appended as each finishes
     events.jsonl        the event log
     results.json        every trial; best_mixture.json: the answer; report/: the report
+    pareto.json         with several objectives: the Pareto front and the trial picked from it
     ray/                Ray Tune's own records (tracebacks of failed trials)
 """
 
@@ -55,6 +56,7 @@ class StudyStore:
     EVENTS = "events.jsonl"
     RESULTS = "results.json"
     BEST = "best_mixture.json"
+    PARETO = "pareto.json"
     REPORT = "report"
     RAY = "ray"
     DOMAINS = "domains.json"
@@ -119,8 +121,10 @@ class StudyStore:
 
     # -- the Optuna study -------------------------------------------------------------
 
-    def optuna(self, sampler: Any = None, create: bool = False) -> Any:
-        """The Optuna study (created when ``create``); with a sampler, opened anew with it."""
+    def optuna(self, sampler: Any = None, create: bool = False, objectives: Sequence[str] = ()) -> Any:
+        """The Optuna study (created when ``create``); with a sampler, opened anew with it.
+        ``objectives``: a new study's objectives, each maximized, kept as Optuna's metric
+        names (none: one score, the study's single direction)."""
         if self._optuna is not None and sampler is None:
             return self._optuna
         import optuna
@@ -137,14 +141,23 @@ class StudyStore:
             if url.startswith("sqlite"):
                 journal_ahead(storage.engine)
             if create:
-                study = optuna.create_study(storage=storage, study_name=self.study_name, direction="maximize",
+                directions: list[Any] = ["maximize"] * max(1, len(objectives))
+                study = optuna.create_study(storage=storage, study_name=self.study_name, directions=directions,
                                             sampler=sampler, load_if_exists=True)  # fmt: skip
+                if objectives and not study.metric_names:
+                    with warnings.catch_warnings():  # experimental since Optuna 3.2, still in 5.0
+                        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                        study.set_metric_names(list(objectives))
             else:
                 study = optuna.load_study(study_name=self.study_name, storage=storage, sampler=sampler)
         except Exception as exc:  # a missing study, an unreachable database
             raise ConfigError(f"{self.folder}: cannot open the study {self.study_name} in {without_password(url)} ({first_line(exc)})") from None  # fmt: skip
         self._optuna = study
         return study
+
+    def objectives(self) -> tuple[str, ...]:
+        """The objectives the study was created with (empty: one score)."""
+        return tuple(self.optuna().metric_names or ())
 
     def frozen(self, states: Iterable[str] | None = None) -> list[Any]:
         """The Optuna trials that count (not a killed driver's interrupted ones)."""
@@ -210,7 +223,8 @@ class StudyStore:
                 try:
                     row = json.loads(line)
                     budget = None if row.get("budget") is None else int(row["budget"])
-                    c = Confirmation(row["name"], int(row["seed"]), int(row["source"]), float(row["score"]), dict(row.get("train") or {}), budget)  # fmt: skip
+                    scores = {str(k): float(v) for k, v in (row.get("scores") or {}).items()}
+                    c = Confirmation(row["name"], int(row["seed"]), int(row["source"]), float(row["score"]), dict(row.get("train") or {}), budget, scores)  # fmt: skip
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue
                 out[(c.name, c.seed, c.source, c.budget)] = c
@@ -225,8 +239,9 @@ class StudyStore:
 
     def summary(self) -> Summary:
         """At the study's budget (runs of a transfer check are left out)."""
-        own = ((self.read_record().get("spec") or {}).get("search") or {}).get("budget") if self.exists() else None
-        return summarize(self.trials(), runs_at(self.confirmations(), own, own))
+        search = ((self.read_record().get("spec") or {}).get("search") or {}) if self.exists() else {}
+        own = search.get("budget")
+        return summarize(self.trials(), runs_at(self.confirmations(), own, own), search.get("pick") or "balanced")
 
     def write_results(self, trials: Sequence[TrialRecord]) -> None:
         counts = count_states(trials)

@@ -29,6 +29,8 @@ class Confirmation:
     budget: int | None = None
     """The tokens it trained on: the study's budget, or another for a transfer check (None:
     the study's, in a line written before budgets were recorded)."""
+    scores: dict[str, float] = field(default_factory=dict)
+    """Each objective's score (a study with several objectives; ``score`` is the first's)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,23 @@ class Candidate:
     confirmed: tuple[float, ...] = ()
     seeds: tuple[int, ...] = ()
     """The fresh seeds of ``confirmed``, in the same order."""
+    search_scores: dict[str, float] = field(default_factory=dict)
+    """Each objective's search score (a study with several objectives)."""
+    confirmed_scores: tuple[dict[str, float], ...] = ()
+    """Each objective's score on each of ``seeds``, in the same order."""
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Each objective's confirmed mean where it has runs, else its search score."""
+        if self.confirmed_scores:
+            names = self.confirmed_scores[0]
+            return {n: statistics.fmean(run[n] for run in self.confirmed_scores) for n in names}
+        return dict(self.search_scores)
+
+    def objective(self, name: str) -> Candidate:
+        """This candidate as scored on the objective ``name`` alone."""
+        search = self.search_scores.get(name)
+        return Candidate(self.name, self.mixture, search, tuple(run[name] for run in self.confirmed_scores), self.seeds)  # fmt: skip
 
     @property
     def score(self) -> float | None:
@@ -67,10 +86,14 @@ class Lift:
 @dataclass(frozen=True)
 class Summary:
     best_number: int | None
+    """The best trial: the highest score's, or with several objectives the one ``--pick``
+    chose from the Pareto front."""
     best: Candidate | None
     baselines: dict[str, Candidate]
     baseline_numbers: dict[str, int]
     lift: dict[str, Lift]
+    objective_lift: dict[str, dict[str, Lift]] = field(default_factory=dict)
+    """With several objectives: per baseline, the best's lift on each objective."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +124,13 @@ def runs_at(confirmations: Sequence[Confirmation], budget: int | None, own: int 
     return [c for c in confirmations if (c.budget if c.budget is not None else own) == budget]
 
 
-def transfers(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], own: int) -> dict[int, Transfer]:  # fmt: skip
+def transfers(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], own: int, pick: str = "balanced") -> dict[int, Transfer]:  # fmt: skip
     """A :class:`Transfer` for every budget other than the study's ``own`` at which the best
     mixture has runs, by budget."""
-    at_own = summarize(trials, runs_at(confirmations, own, own)).lift
+    at_own = summarize(trials, runs_at(confirmations, own, own), pick).lift
     out: dict[int, Transfer] = {}
     for budget in sorted({c.budget for c in confirmations if c.budget is not None and c.budget != own}):
-        there = summarize(trials, runs_at(confirmations, budget, own))
+        there = summarize(trials, runs_at(confirmations, budget, own), pick)
         if there.best is None or not there.best.confirmed:
             continue
         bases = {n: c for n, c in there.baselines.items() if c.confirmed}
@@ -117,12 +140,20 @@ def transfers(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmatio
     return out
 
 
-def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Mapping[str, Lift]) -> str | None:
+def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Mapping[str, Lift],
+            objective_lift: Mapping[str, Mapping[str, Lift]] | None = None) -> str | None:  # fmt: skip
     """``No mixture beat uniform (best X vs uniform Y, ...; lift -Z)`` when the best mixture does
     not beat the uniform one on the confirmed mean (the search score without confirmation
     runs), for the CLI, ``best_mixture.json`` and the report; None when it does (or there is
     no uniform score to compare). A uniform baseline that won the search is the best with a
-    lift of 0: no mixture beat it."""
+    lift of 0: no mixture beat it. ``objective_lift`` (several objectives): the picked mixture
+    beat uniform when it did on one objective at least."""
+    if objective_lift:
+        each = objective_lift.get("uniform") or {}
+        if not each or any(v.value > 0 for v in each.values()):
+            return None
+        lifts = ", ".join(f"{o} {v.value:+.4f}" for o, v in each.items())
+        return f"No mixture beat uniform on any objective (lift of the picked mixture: {lifts})"
     uniform, over = baselines.get("uniform"), lift.get("uniform")
     if best is None or uniform is None or over is None or over.value > 0:
         return None
@@ -132,34 +163,49 @@ def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Ma
             f"lift {over.value:+.4f})")  # fmt: skip
 
 
-def best_number(trials: Sequence[TrialRecord]) -> int | None:
-    """The completed trial with the highest score (the earliest among equals)."""
+def best_number(trials: Sequence[TrialRecord], pick: str = "balanced") -> int | None:
+    """The completed trial with the highest score (the earliest among equals); with several
+    objectives, the Pareto front's trial that ``pick`` chooses (:func:`mixopt.study.pareto.pick`)."""
+    from mixopt.study.pareto import objectives_of
+    from mixopt.study.pareto import pick as pick_from_front
+
+    if len(objectives_of(trials)) > 1:
+        return pick_from_front(trials, pick)
     done = [t for t in trials if t.state == "COMPLETE" and t.score is not None]
     return max(done, key=lambda t: (t.score, -t.number)).number if done else None
 
 
-def summarize(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation]) -> Summary:
+def summarize(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], pick: str = "balanced") -> Summary:  # fmt: skip
     """The best candidate, the baselines and the lifts, from the trials and the runs that
-    confirmed them (runs of a trial that is no longer the best are left out)."""
-    number = best_number(trials)
+    confirmed them (runs of a trial that is no longer the best are left out). ``pick``: the
+    rule that chooses the best from the Pareto front of a study with several objectives."""
+    number = best_number(trials, pick)
     by_number = {t.number: t for t in trials}
     numbers = {t.baseline: t.number for t in trials if t.baseline is not None}
-    runs: dict[tuple[str, int], dict[int, float]] = {}
-    for c in confirmations:
-        runs.setdefault((c.name, c.source), {})[c.seed] = c.score
+    runs: dict[tuple[str, int], dict[int, Confirmation]] = {}
+    for run in confirmations:
+        runs.setdefault((run.name, run.source), {})[run.seed] = run
     baselines = {n: _candidate(n, by_number[k], runs.get((n, k), {})) for n, k in numbers.items()}
     best = None
     if number is not None:
         won = next((n for n, k in numbers.items() if k == number), None)  # a baseline that won
         best = _candidate("best", by_number[number], runs.get((won or "best", number), {}))
     lift = {n: _lift(best, c) for n, c in baselines.items()}
-    return Summary(number, best, baselines, numbers, {n: v for n, v in lift.items() if v})
+    per_objective: dict[str, dict[str, Lift]] = {}
+    if best is not None and len(best.search_scores) > 1:
+        for n, base in baselines.items():
+            each = {o: _lift(best.objective(o), base.objective(o)) for o in best.search_scores}
+            per_objective[n] = {o: v for o, v in each.items() if v}
+    return Summary(number, best, baselines, numbers, {n: v for n, v in lift.items() if v}, per_objective)
 
 
-def _candidate(name: str, t: TrialRecord, seeds: Mapping[int, float]) -> Candidate:
+def _candidate(name: str, t: TrialRecord, seeds: Mapping[int, Confirmation]) -> Candidate:
     order = tuple(sorted(seeds))
     search = t.score if t.state == "COMPLETE" else None
-    return Candidate(name, t.mixture, search, tuple(seeds[s] for s in order), order)
+    # per-objective runs only where every run has them (a run from before they were recorded has not)
+    by_objective = tuple(seeds[s].scores for s in order) if all(seeds[s].scores for s in order) else ()
+    return Candidate(name, t.mixture, search, tuple(seeds[s].score for s in order), order,
+                     dict(t.scores) if t.state == "COMPLETE" else {}, by_objective)  # fmt: skip
 
 
 def _lift(best: Candidate | None, base: Candidate) -> Lift | None:

@@ -36,6 +36,9 @@ class Attr:
     """``{"study": folder, "trial": number, "role": role, "how": "reused" | "prior"}``: the
     earlier study's trial this one came from (``--warm-start``). ``reused``: that trial's
     result, added as it is (not run here); ``prior``: its mixture, re-trained here."""
+    INTERMEDIATE = "intermediate"
+    """``[[step, score], ...]``: the intermediate scores of a trial in a study with several
+    objectives, where Optuna takes none (``trial.report``); the early stopping reads them."""
     SHARE = "share."
     """``share.<domain>``: sortable columns in optuna-dashboard's trial table."""
 
@@ -81,6 +84,9 @@ class TrialRecord:
     ended: datetime | None = field(default=None, compare=False)
     origin: dict[str, Any] | None = None
     """Where an earlier study's trial came from (``--warm-start``; see :attr:`Attr.WARM_FROM`)."""
+    scores: dict[str, float] = field(default_factory=dict)
+    """Each objective's score, in the study's order (a completed trial of a study with
+    objectives; ``score`` is the first's); empty otherwise."""
 
     @property
     def reused(self) -> bool:
@@ -101,15 +107,16 @@ class TrialRecord:
         """The trial as ``results.json`` lists it."""
         return {"number": self.number, "role": self.role, "state": self.state, "mixture": self.mixture,
                 "train": self.train, "filters": self.filters, "score": self.score, "metrics": self.metrics,
-                "error": self.error, "warm_from": self.origin}  # fmt: skip
+                "error": self.error, "warm_from": self.origin, **({"scores": self.scores} if self.scores else {})}  # fmt: skip
 
 
 def record_of(t: Any) -> TrialRecord:
     """A :class:`TrialRecord` from an Optuna ``FrozenTrial``."""
     attrs = t.user_attrs
     result = dict(attrs.get(Attr.RESULT) or {})
-    steps = tuple(sorted((int(s), float(v)) for s, v in t.intermediate_values.items()))
-    score = t.value if t.state.name == "COMPLETE" else None
+    reported = t.intermediate_values or dict(attrs.get(Attr.INTERMEDIATE) or [])
+    steps = tuple(sorted((int(s), float(v)) for s, v in reported.items()))
+    score = t.values[0] if t.state.name == "COMPLETE" and t.values else None
     if t.state.name == "PRUNED" and steps:
         score = steps[-1][1]
     reason = attrs.get(Attr.FAIL_REASON, attrs.get(Attr.LEGACY_ERROR))
@@ -118,6 +125,7 @@ def record_of(t: Any) -> TrialRecord:
         dict(attrs.get(Attr.TRAIN, {})), score, dict(result.get("metrics", {})),
         None if reason is None else str(reason), result, steps, dict(attrs.get(Attr.FILTERS, {})),
         t.datetime_start, t.datetime_complete, attrs.get(Attr.WARM_FROM),
+        {str(k): float(v) for k, v in (result.get("scores") or {}).items()} if t.state.name == "COMPLETE" else {},
     )  # fmt: skip
 
 
