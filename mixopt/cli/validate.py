@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
         help="the real run's budget, e.g. 5M: show the epochs each domain sees under the uniform "
         "mixture at --budget and at this budget, and warn where they differ by more than 2x",
     )  # fmt: skip
-    p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file or module:attr")
+    p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file, module:attr or leave-one-out")
     p.add_argument("--space", help="search space: built-in name or YAML path")
     add_output_options(p)
     p.set_defaults(handler=run)
@@ -95,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
     if budget and target:
         _epochs(domains, budget, target)
-    if checked.suite is not None:
+    from mixopt.evaluators.leave_one_out import LeaveOneOut
+
+    if isinstance(checked.suite, LeaveOneOut):
+        print(f"evaluator: {checked.suite.first_line([d.name for d in domains])}")
+    elif checked.suite is not None:
         print(f"evaluator: {len(checked.suite.tasks)} tasks checked, no overlap with training data")
     if checked.space.filters:
         from mixopt.search.filters import kept_table

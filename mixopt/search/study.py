@@ -12,13 +12,14 @@ from typing import Any
 
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
+from mixopt.evaluators.leave_one_out import LeaveOneOut
 from mixopt.events import EventLog
 from mixopt.search.executors._base import Executor
 from mixopt.search.results import SearchResult
 from mixopt.search.session import Finisher, Session
 from mixopt.search.space import SearchSpace
 from mixopt.search.trainable import StudyContext
-from mixopt.study.spec import StudySpec
+from mixopt.study.spec import MODEL_ENV, StudySpec, default_model
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
 
@@ -60,6 +61,10 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     from mixopt.trial import TrialSpec
 
     spec = _absolute(spec)
+    chosen = None  # where the model came from, when none was given
+    if spec.model.name is None:
+        name, chosen = default_model()
+        spec = spec.replace(model=name)
     store = StudyStore(spec.output.out, spec.output.storage)
     events = events if events is not None else EventLog()
     search = spec.search
@@ -71,9 +76,12 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
         raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
     problems = _out_problems(store, resume, spec)
     # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
-    checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.tasks, search.target_budget or search.budget,
-                           search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
-                           search.sampler, None if spec.execution.ray_address else spec.train.device)  # fmt: skip
+    try:
+        checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.reference(), search.target_budget or search.budget,
+                               search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
+                               search.sampler, None if spec.execution.ray_address else spec.train.device)  # fmt: skip
+    except ConfigError as exc:
+        raise _default_model_problem(exc, spec.model.name, chosen) from None
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     assert search.budget is not None
     domains = proxy_pools(checked.domains, search.budget, search.target_budget)
@@ -84,11 +92,25 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     trial = TrialSpec(checked.model_ref, domains, {}, search.budget, checked.suite, spec.train,
                       search.seed, spec.model.allow_pickle, scores=scores)  # fmt: skip
     warm = plan_warm_start(spec, checked.domains, checked.space, resume) if search.warm_start else WarmStart()
+    if isinstance(checked.suite, LeaveOneOut):  # what it costs, before anything else the study says
+        lodo = checked.suite
+        events.emit("leave_one_out", lodo.first_line([d.name for d in domains]), domains=list(lodo.rotating([d.name for d in domains])))  # fmt: skip
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks
     record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),
               "space": checked.space.to_dict(), "evaluator_is_reference": isinstance(tasks, str | Path)}  # fmt: skip
     return Study(spec, store, context, checked.space, baselines, record, resume, events, warm, checked.domains)
+
+
+def _default_model_problem(exc: ConfigError, model: str | None, chosen: str | None) -> ConfigError:
+    """The problems, with the default model's failure to load as one line naming --model."""
+    if chosen is None:
+        return exc
+    mine = f"model {model!r}"
+    line = (f"no --model given, and {chosen} {model!r} cannot be loaded (no network, and not in the Hugging Face "
+            f"cache): give --model (a hub id or a local folder) or set {MODEL_ENV}")  # fmt: skip
+    problems = [p for p in exc.problems if not p.startswith(mine)]
+    return ConfigError([line, *problems] if len(problems) < len(exc.problems) else problems)
 
 
 def proxy_pools(domains: Sequence[TokenizedDomain], budget: int, target: int | None) -> tuple[TokenizedDomain, ...]:  # fmt: skip
