@@ -188,12 +188,12 @@ def test_a_leave_one_out_trial_trains_once_per_left_out_domain_without_it(
         assert done["mixture"] == {other: 1.0} and held not in done["domains"]
         assert done["domains"][other]["tokens"] == 2_000  # the whole budget, on the domain left in
         assert done["loss"] == result.metrics[f"lodo/{held}/loss"] > 0
-        assert result.metrics[f"lodo/{held}/records"] == HELDOUT_RECORDS
         assert done["timings"]["train_s"] > 0 and done["steps"] == 4
     assert result.score == pytest.approx(-(result.passes["finance"]["loss"] + result.passes["cooking"]["loss"]) / 2)
     assert result.steps == 8 and result.domains["finance"]["tokens"] == result.domains["cooking"]["tokens"] == 2_000
     # the held-out records are the same whatever the trial's seed (and the domain's own only)
     again = run_trial(dataclasses.replace(spec, evaluator=LeaveOneOut(("cooking",)), seed=3))
     assert list(again.passes) == ["cooking"] and again.score == -again.passes["cooking"]["loss"]
-    assert LeaveOneOut().suite(domains[0], 64).tasks[0].evaluator.rows().tolist() == \
-        LeaveOneOut().suite(domains[0], 128).tasks[0].evaluator.rows().tolist()  # fmt: skip
+    rows = LeaveOneOut().suite(domains[0], 64).tasks[0].evaluator.rows()  # type: ignore[attr-defined]
+    assert len(rows) == HELDOUT_RECORDS and sorted(set(rows.tolist())) == rows.tolist()
+    assert sorted(result.metrics) == ["lodo/cooking/loss", "lodo/finance/loss"]
