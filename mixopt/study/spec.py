@@ -25,6 +25,7 @@ from typing import Any
 
 from mixopt.budget import parse_budget
 from mixopt.errors import ConfigError, MixoptError, did_you_mean
+from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT, LeaveOneOut, is_leave_one_out
 from mixopt.io import without_password
 from mixopt.setting import is_int, is_number, setting
 from mixopt.training.config import TrainConfig
@@ -119,7 +120,7 @@ class ModelSpec:
 class EvaluatorSpec:
     """What scores a trial out of domain."""
 
-    tasks: Any = setting("leave-one-out", name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS")
+    tasks: Any = setting(LEAVE_ONE_OUT, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS")
     """Task file (downstream/*.yaml), module:attr, or leave-one-out (the default: each trial
     trains once per domain left out, scored by minus that domain's loss; for when there is
     no out-of-domain set); from Python also an evaluator object."""
@@ -128,14 +129,12 @@ class EvaluatorSpec:
     per trial)."""
 
     def __post_init__(self) -> None:
-        if self.lodo_domains and self.tasks != "leave-one-out":
+        if self.lodo_domains and not is_leave_one_out(self.tasks):
             raise ConfigError("lodo_domains (--lodo-domains) applies only to --eval leave-one-out")
 
     def reference(self) -> Any:
         """What the trials are given: the task file or object, or the leave-one-out estimate
         over the chosen domains."""
-        from mixopt.evaluators.leave_one_out import LeaveOneOut, is_leave_one_out
-
         return LeaveOneOut(self.lodo_domains) if is_leave_one_out(self.tasks) else self.tasks
 
 
