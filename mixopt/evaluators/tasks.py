@@ -206,6 +206,9 @@ def make_evaluator(ref: Any) -> EvalSuite:
         if not isinstance(evaluator, Evaluator):
             raise ConfigError(f"evaluator {ref!r}: not an object with evaluate(model, tokenizer)")
         return EvalSuite((NamedTask(ref.rpartition(":")[2], evaluator),))
+    if is_leave_one_out(ref):
+        raise ConfigError(f"{LEAVE_ONE_OUT} scores a mixture, not a model: it trains once per domain left out, "
+                          f"so only a study runs it (mixopt search --eval {LEAVE_ONE_OUT})")  # fmt: skip
     if isinstance(ref, str) and ref in EVALUATORS.names():
         raise ConfigError(
             f"evaluator kind {ref!r} needs data: name it in a task file (see downstream/)"

@@ -347,6 +347,13 @@ def test_the_good_inputs_pass_and_fill_the_cache(
     assert len(list((case.cache / "tokenized").glob("*/*/meta.json"))) == 3
 
 
+def test_validate_says_what_leave_one_out_costs(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["validate", "--domains", str(case.domains), "--model", case.model, "--budget", "2k",
+            "--eval", "leave-one-out", "--cache-dir", str(case.cache)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "evaluator: leave-one-out over 3 domains: each trial trains 3 times" in capsys.readouterr().out
+
+
 def test_the_command_exits_with_status_2(case: Case) -> None:
     case.extra += ["--budget", "50q"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
