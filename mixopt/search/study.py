@@ -107,10 +107,13 @@ def _default_model_problem(exc: ConfigError, model: str | None, chosen: str | No
     if chosen is None:
         return exc
     mine = f"model {model!r}"
-    line = (f"no --model given, and {chosen} {model!r} cannot be loaded (no network, and not in the Hugging Face "
-            f"cache): give --model (a hub id or a local folder) or set {MODEL_ENV}")  # fmt: skip
-    problems = [p for p in exc.problems if not p.startswith(mine)]
-    return ConfigError([line, *problems] if len(problems) < len(exc.problems) else problems)
+    found = [p for p in exc.problems if p.startswith(mine)]
+    if not found:
+        return exc
+    # the default hub id fails where there is no network and no cached copy; $MIXOPT_MODEL's own reason is kept
+    why = found[0][len(mine) :].lstrip(": ") if chosen.startswith("$") else "no network, and not in the Hugging Face cache"
+    line = f"no --model given, and {chosen} {model!r} cannot be loaded ({why}): give --model (a hub id or a local folder) or set {MODEL_ENV}"  # fmt: skip
+    return ConfigError([line, *(p for p in exc.problems if not p.startswith(mine))])
 
 
 def proxy_pools(domains: Sequence[TokenizedDomain], budget: int, target: int | None) -> tuple[TokenizedDomain, ...]:  # fmt: skip
