@@ -82,13 +82,15 @@ def test_its_trials_confirmations_results_and_report_hold_each_left_out_loss(lod
 
 
 def test_without_model_the_default_offline_is_one_line_naming_model(
-    study_inputs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:  # fmt: skip
     from mixopt.study.spec import DEFAULT_MODEL
+    from mixopt.testing import write_domains
 
     monkeypatch.delenv("MIXOPT_MODEL", raising=False)
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # as in every test: the hub cannot be reached
-    status = main(["search", "--domains", study_inputs["domains"], "--budget", "2k", "--out", str(tmp_path / "o"),
+    domains = write_domains(tmp_path / "data", {"finance": "jsonl", "cooking": "jsonl"}, n=20)
+    status = main(["search", "--domains", str(domains), "--budget", "2k", "--out", str(tmp_path / "o"),
                    "--cache-dir", str(tmp_path / "cache"), "--quiet"])  # fmt: skip
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(lines) == 1, lines
