@@ -3,7 +3,9 @@
 Its inputs are small and picklable (a Ray Tune trial receives them): the tokenized domains
 travel as paths to their cached tokens, the model as its reference, the evaluator as a
 suite of dataclasses or a ``module:attr`` reference. The model is rebuilt in every trial,
-so nothing leaks from one trial to the next, and freed when the trial returns.
+so nothing leaks from one trial to the next, and freed when the trial returns. With the
+leave-one-out estimate (:mod:`mixopt.evaluators.leave_one_out`) a trial is k such
+trainings, one per left-out domain, each freed before the next.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixopt.data.tokenize import TokenizedDomain
+from mixopt.evaluators.leave_one_out import LeaveOneOut, is_leave_one_out
 from mixopt.training.config import TrainConfig
 
 __all__ = ["Report", "TrialResult", "TrialSpec", "run_trial"]
@@ -76,11 +79,13 @@ class TrialResult:
     """The thresholds it trained with."""
     kept: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per filtered domain: the records and tokens its filters kept."""
+    passes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Leave-one-out only, per left-out domain: the mixture trained without it, that training
+    set's per-domain tokens, records and epochs, its loss, steps and timings."""
 
 
 def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
     """Run one trial; ``report`` receives the intermediate scores (and may stop the trial)."""
-    import torch
     from transformers import set_seed
 
     from mixopt.data.filtering import filter_domains
@@ -92,23 +97,20 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
     start = time.perf_counter()
     set_threads(spec.train)
     set_seed(spec.seed)
-    suite = make_evaluator(spec.evaluator)
+    lodo = spec.evaluator if isinstance(spec.evaluator, LeaveOneOut) else LeaveOneOut() if is_leave_one_out(spec.evaluator) else None  # fmt: skip
+    suite = None if lodo is not None else make_evaluator(spec.evaluator)
     tokenizer = load_tokenizer(spec.model)
     domains = filter_domains(spec.domains, spec.scores, spec.filters)
+    kept = {d.name: {"records": d.num_records, "tokens": d.num_tokens, "of_records": o.num_records, "of_tokens": o.num_tokens}
+            for d, o in zip(domains, spec.domains, strict=True) if d is not o}  # fmt: skip
+    common: dict[str, Any] = {"mixture": dict(spec.mixture), "seed": spec.seed, "filters": dict(spec.filters), "kept": kept}
+    if lodo is not None:
+        return _leave_one_out(spec, lodo, tokenizer, domains, start, common)
+    assert suite is not None
     sample = sample_mixture(domains, spec.mixture, spec.budget, spec.seed)
-    pad = (
-        tokenizer.pad_token_id
-        if tokenizer.pad_token_id is not None
-        else (tokenizer.eos_token_id or 0)
-    )
-    packed = sample.pack(spec.train.seq_len, pad)
+    packed = sample.pack(spec.train.seq_len, _pad_id(tokenizer))
     data_s = time.perf_counter() - start
-    try:
-        run = _train_and_evaluate(spec, suite, tokenizer, packed, report)
-    finally:
-        gc.collect()  # the model is unreachable once _train_and_evaluate returns; free it now
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+    run = _freed(spec, suite, tokenizer, packed, report)
     trained, final = run.trained, run.final
     return TrialResult(
         score=None if final is None else float(final.score),
@@ -116,16 +118,69 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
         intermediate=tuple(run.intermediate),
         loss_curve=trained.loss_curve,
         domains=sample.summary(),
-        timings={
-            "data_s": data_s, "load_s": run.load_s, "train_s": trained.seconds - run.probe_s,
-            "eval_s": run.final_eval_s + run.probe_s, "total_s": time.perf_counter() - start,
-        },
+        timings={**run.timings(), "data_s": data_s, "total_s": time.perf_counter() - start},
         steps=trained.steps, total_steps=trained.total_steps, stopped_early=trained.stopped_early,
-        tokens_per_second=trained.tokens / max(1e-9, trained.seconds - run.probe_s),
-        mixture=dict(spec.mixture), seed=spec.seed, filters=dict(spec.filters),
-        kept={d.name: {"records": d.num_records, "tokens": d.num_tokens, "of_records": o.num_records, "of_tokens": o.num_tokens}
-              for d, o in zip(domains, spec.domains, strict=True) if d is not o},
+        tokens_per_second=trained.tokens / max(1e-9, trained.seconds - run.probe_s), **common,
     )  # fmt: skip
+
+
+def _leave_one_out(spec: TrialSpec, lodo: LeaveOneOut, tokenizer: Any, domains: Any, start: float,
+                   common: dict[str, Any]) -> TrialResult:  # fmt: skip
+    """One trial of the leave-one-out estimate: a training per left-out domain, on the mixture
+    without it; the score is the mean of minus each left-out domain's loss. No intermediate
+    scores (early stopping is off): each pass trains to its end."""
+    from mixopt.data.sampling import sample_mixture
+
+    passes: dict[str, dict[str, Any]] = {}
+    metrics: dict[str, float] = {}
+    curve: list[tuple[int, float]] = []
+    totals = {"data_s": 0.0, "load_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
+    summed: dict[str, dict[str, float]] = {d.name: {"tokens": 0, "records": 0, "epochs": 0.0} for d in domains}
+    steps = total_steps = tokens = 0
+    for held in lodo.rotating([d.name for d in domains]):
+        t0 = time.perf_counter()
+        rest, mixture = lodo.without(held, spec.mixture, domains, spec.budget)
+        sample = sample_mixture(rest, mixture, spec.budget, spec.seed)
+        packed = sample.pack(spec.train.seq_len, _pad_id(tokenizer))
+        data_s = time.perf_counter() - t0
+        left_out = next(d for d in spec.domains if d.name == held)  # its whole records, not the filtered ones
+        run = _freed(spec, lodo.suite(left_out, spec.train.seq_len), tokenizer, packed, None)
+        trained, final = run.trained, run.final
+        loss = final.metrics[f"lodo/{held}/loss"]
+        metrics[f"lodo/{held}/loss"] = loss  # one column per domain (its score is -loss, its record count fixed)
+        timings = {**run.timings(), "data_s": data_s, "total_s": time.perf_counter() - t0}
+        for k in totals:
+            totals[k] += timings[k]
+        curve += [(steps + s, v) for s, v in trained.loss_curve]
+        steps, total_steps, tokens = steps + trained.steps, total_steps + trained.total_steps, tokens + trained.tokens
+        for name, d in sample.summary().items():
+            summed[name] = {k: summed[name][k] + v for k, v in d.items()}
+        passes[held] = {"mixture": mixture, "domains": sample.summary(), "loss": loss,
+                        "steps": trained.steps, "timings": timings}  # fmt: skip
+    score = sum(-p["loss"] for p in passes.values()) / len(passes)
+    return TrialResult(
+        score=score, metrics=metrics, intermediate=(), loss_curve=tuple(curve),
+        domains={n: d for n, d in summed.items()},
+        timings={**totals, "total_s": time.perf_counter() - start},
+        steps=steps, total_steps=total_steps, stopped_early=False,
+        tokens_per_second=tokens / max(1e-9, totals["train_s"]), passes=passes, **common,
+    )  # fmt: skip
+
+
+def _pad_id(tokenizer: Any) -> int:
+    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0))
+
+
+def _freed(spec: TrialSpec, suite: Any, tokenizer: Any, packed: Any, report: Report | None) -> _Run:
+    """:func:`_train_and_evaluate`, its model freed (on the GPU too) before it returns."""
+    import torch
+
+    try:
+        return _train_and_evaluate(spec, suite, tokenizer, packed, report)
+    finally:
+        gc.collect()  # the model is unreachable once _train_and_evaluate returns; free it now
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 @dataclass
@@ -136,6 +191,11 @@ class _Run:
     load_s: float
     probe_s: float
     final_eval_s: float
+
+    def timings(self) -> dict[str, float]:
+        """Seconds loading the model, training (checkpoint scoring apart) and evaluating."""
+        return {"load_s": self.load_s, "train_s": self.trained.seconds - self.probe_s,
+                "eval_s": self.final_eval_s + self.probe_s}  # fmt: skip
 
 
 def _train_and_evaluate(

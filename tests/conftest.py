@@ -35,6 +35,7 @@ SLOWEST_FIRST = (
     "tests/test_demo.py::",
     "tests/test_benchmarks.py::test_benchmark_quick_smoke[transfer.py]",
     "tests/search/test_resume.py::",
+    "tests/search/test_leave_one_out.py::",
     "tests/test_benchmarks.py::",
     "tests/search/test_study.py::",
     "tests/search/test_multi_objective.py::",  # its shared study: 5 trials and 3 confirmation runs

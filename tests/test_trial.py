@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import textwrap
@@ -167,3 +168,32 @@ def test_pickled_weights_need_permission(
     with pytest.raises(ConfigError, match="cannot load it"):
         load_model(str(pickled))
     assert load_model(str(pickled), allow_pickle=True) is not None
+
+
+@pytest.mark.slow
+def test_a_leave_one_out_trial_trains_once_per_left_out_domain_without_it(
+    setup: tuple[Any, EvalSuite], tiny_model_dir: Path
+) -> None:
+    """Each pass trains on the mixture without its domain (that domain's share spread over the
+    rest, the budget exact) and scores the left-out domain's held-out loss; the score is the
+    mean of minus those losses."""
+    from mixopt.evaluators.leave_one_out import HELDOUT_RECORDS, LeaveOneOut
+
+    domains, _ = setup
+    spec = TrialSpec(str(tiny_model_dir), domains, {"finance": 0.7, "cooking": 0.3}, 2_000, "leave-one-out", TRAIN, seed=2)  # fmt: skip
+    result = run_trial(spec)
+    assert list(result.passes) == ["finance", "cooking"] and result.intermediate == ()
+    for held, other in (("finance", "cooking"), ("cooking", "finance")):
+        done = result.passes[held]
+        assert done["mixture"] == {other: 1.0} and held not in done["domains"]
+        assert done["domains"][other]["tokens"] == 2_000  # the whole budget, on the domain left in
+        assert done["loss"] == result.metrics[f"lodo/{held}/loss"] > 0
+        assert done["timings"]["train_s"] > 0 and done["steps"] == 4
+    assert result.score == pytest.approx(-(result.passes["finance"]["loss"] + result.passes["cooking"]["loss"]) / 2)
+    assert result.steps == 8 and result.domains["finance"]["tokens"] == result.domains["cooking"]["tokens"] == 2_000
+    # the held-out records are the same whatever the trial's seed (and the domain's own only)
+    again = run_trial(dataclasses.replace(spec, evaluator=LeaveOneOut(("cooking",)), seed=3))
+    assert list(again.passes) == ["cooking"] and again.score == -again.passes["cooking"]["loss"]
+    rows = LeaveOneOut().suite(domains[0], 64).tasks[0].evaluator.rows()  # type: ignore[attr-defined]
+    assert len(rows) == HELDOUT_RECORDS and sorted(set(rows.tolist())) == rows.tolist()
+    assert sorted(result.metrics) == ["lodo/cooking/loss", "lodo/finance/loss"]

@@ -32,9 +32,12 @@ def add_parser(subparsers: Any) -> None:
 def catalogue(kind: str) -> list[tuple[str, str]]:
     """(name, description) of every part of ``kind``."""
     if kind == "evaluators":
+        from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT
         from mixopt.evaluators.tasks import EVALUATORS
 
-        return EVALUATORS.describe()
+        lodo = ("No task file: each trial trains once per domain left out (k trainings), scored by "
+                "minus that domain's loss; the default without --eval (--lodo-domains A,B to rotate fewer)")  # fmt: skip
+        return [*EVALUATORS.describe(), (LEAVE_ONE_OUT, lodo)]
     if kind == "samplers":
         from mixopt.search.samplers import SAMPLERS, SINGLE_OBJECTIVE
         from mixopt.study.spec import DEFAULT_MO_SAMPLER, DEFAULT_SAMPLER
@@ -56,7 +59,7 @@ def _mark(rows: list[tuple[str, str]], default: str) -> list[tuple[str, str]]:
 
 
 _USE = {
-    "evaluators": "kind: NAME in a task file",
+    "evaluators": "kind: NAME in a task file; --eval leave-one-out",
     "samplers": "--sampler NAME",
     "spaces": "--space NAME",
     "scorers": "filters: {NAME: {min: ..., max: ...}} in a search space",

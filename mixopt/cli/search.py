@@ -24,7 +24,9 @@ def add_parser(subparsers: Any) -> None:
         "Progress goes to stderr (--quiet silences it; --events FILE and OUT/events.jsonl log it as "
         "JSON lines), the results table to stdout.",
         epilog="example: mixopt search --domains domains.json --budget 50k --model Qwen/Qwen2.5-0.5B "
-        "--eval downstream/sql_hospital.yaml --trials 32 --out my-study",
+        "--eval downstream/sql_hospital.yaml --trials 32 --out my-study. Without --model and --eval: "
+        "the default model (Qwen/Qwen2.5-0.5B, or $MIXOPT_MODEL) and the leave-one-out estimate "
+        "(k trainings per trial for k domains).",
     )
     p.add_argument("--config", metavar="STUDY.yaml", help="a study spec file; options given here override it")
     p.add_argument(

@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
         help="the real run's budget, e.g. 5M: show the epochs each domain sees under the uniform "
         "mixture at --budget and at this budget, and warn where they differ by more than 2x",
     )  # fmt: skip
-    p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file or module:attr")
+    p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file, module:attr or leave-one-out")
     p.add_argument("--objective", dest="objectives", action="append", metavar="TASK",
                    help="a task of --eval to maximize on its own (repeatable; overrides the task file's objectives)")  # fmt: skip
     p.add_argument("--space", help="search space: built-in name or YAML path")
@@ -103,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
     if budget and target:
         _epochs(domains, budget, target)
-    if checked.suite is not None:
+    from mixopt.evaluators.leave_one_out import LeaveOneOut
+
+    if isinstance(checked.suite, LeaveOneOut):
+        print(f"evaluator: {checked.suite.first_line([d.name for d in domains])}")
+    elif checked.suite is not None:
         print(f"evaluator: {len(checked.suite.tasks)} tasks checked, no overlap with training data")
         print(_objectives_line(checked.suite))
     if checked.space.filters:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mixopt.errors import ConfigError, MixoptError
+from mixopt.evaluators.leave_one_out import LeaveOneOut
+from mixopt.evaluators.suite import EvalSuite
 
 if TYPE_CHECKING:
     from mixopt.data.spec import DomainSpec
     from mixopt.data.tokenize import TokenizedDomain
-    from mixopt.evaluators.suite import EvalSuite
     from mixopt.events import EventLog
     from mixopt.search.space import SearchSpace
 
@@ -37,7 +38,7 @@ class Checked:
     specs: tuple[DomainSpec, ...]
     """The domains, with the search space's bounds and caps applied."""
     space: SearchSpace
-    suite: EvalSuite | None
+    suite: EvalSuite | LeaveOneOut | None
     model_ref: str | None
     """The model as a hub id or an absolute local folder."""
     domains: tuple[TokenizedDomain, ...] | None
@@ -90,7 +91,7 @@ def check_inputs(
     # the space's bounds and caps name domains: checked against a domains file without problems
     applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs and domains_ok else None  # fmt: skip
     suite = _suite(evaluator, found, objectives) if evaluator is not None else None
-    if suite is not None:  # problems with some tasks' data; the others are checked for overlap
+    if isinstance(suite, EvalSuite):  # problems with some tasks' data; the others are checked for overlap
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     found.extend(
         f"baseline name {name!r} is taken; name it otherwise"
@@ -149,12 +150,15 @@ def _specs(data: Any, found: _Problems) -> tuple[tuple[DomainSpec, ...], bool]:
     return specs, not problems
 
 
-def _suite(evaluator: Any, found: _Problems, objectives: Sequence[str] = ()) -> EvalSuite | None:
+def _suite(evaluator: Any, found: _Problems, objectives: Sequence[str] = ()) -> EvalSuite | LeaveOneOut | None:
     from mixopt.evaluators.tasks import check_evaluator
 
     suite, problems = check_evaluator(evaluator)
     found.extend(problems)
-    if suite is not None and objectives:
+    if isinstance(suite, LeaveOneOut) and objectives:
+        found.append(f"--objective names tasks of a task file; leave-one-out gives one score (got {', '.join(objectives)})")
+        return suite
+    if isinstance(suite, EvalSuite) and objectives:
         return found.attempt(suite.with_objectives, objectives)
     return suite
 
@@ -210,7 +214,7 @@ def _pickled_only(ref: str) -> list[str]:
 def _tokenized_checks(
     specs: Sequence[DomainSpec],
     tokenizer: Any,
-    suite: EvalSuite | None,
+    suite: EvalSuite | LeaveOneOut | None,
     budget: int | None,
     baselines: Sequence[tuple[str, Mapping[str, float]]],
     cache_dir: str | Path | None,
@@ -225,7 +229,9 @@ def _tokenized_checks(
     domains = found.attempt(tokenize_domains, specs, tokenizer, cache_dir, stage, events)
     if domains is None:
         return None, ()
-    if suite is not None:
+    if isinstance(suite, LeaveOneOut):  # its evaluation data is the domains' own
+        found.extend(suite.problems(domains, budget))
+    elif suite is not None:
         found.extend(overlap_problems(suite, domains))
     if budget is not None:
         found.attempt(check_budget, domains, budget)

@@ -12,13 +12,14 @@ from typing import Any
 
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
+from mixopt.evaluators.leave_one_out import LeaveOneOut
 from mixopt.events import EventLog
 from mixopt.search.executors._base import Executor
 from mixopt.search.results import SearchResult
 from mixopt.search.session import Finisher, Session
 from mixopt.search.space import SearchSpace
 from mixopt.search.trainable import StudyContext
-from mixopt.study.spec import StudySpec
+from mixopt.study.spec import MODEL_ENV, StudySpec, default_model
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
 
@@ -65,6 +66,10 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     from mixopt.trial import TrialSpec
 
     spec = _absolute(spec)
+    chosen = None  # where the model came from, when none was given
+    if spec.model.name is None:
+        name, chosen = default_model()
+        spec = spec.replace(model=name)
     store = StudyStore(spec.output.out, spec.output.storage)
     events = events if events is not None else EventLog()
     search = spec.search
@@ -76,10 +81,13 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
         raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
     problems = _out_problems(store, resume, spec)
     # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
-    checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.tasks, search.target_budget or search.budget,
-                           search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
-                           search.sampler, None if spec.execution.ray_address else spec.train.device,
-                           spec.evaluator.objectives, search.pick)  # fmt: skip
+    try:
+        checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.reference(), search.target_budget or search.budget,
+                               search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
+                               search.sampler, None if spec.execution.ray_address else spec.train.device,
+                               spec.evaluator.objectives, search.pick)  # fmt: skip
+    except ConfigError as exc:
+        raise _default_model_problem(exc, spec.model.name, chosen) from None
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     objective_problems(spec, checked.suite.objectives, store if resume else None)
     assert search.budget is not None
@@ -91,6 +99,9 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     trial = TrialSpec(checked.model_ref, domains, {}, search.budget, checked.suite, spec.train,
                       search.seed, spec.model.allow_pickle, scores=scores)  # fmt: skip
     warm = plan_warm_start(spec, checked.domains, checked.space, resume) if search.warm_start else WarmStart()
+    if isinstance(checked.suite, LeaveOneOut):  # what it costs, before anything else the study says
+        lodo = checked.suite
+        events.emit("leave_one_out", lodo.first_line([d.name for d in domains]), domains=list(lodo.rotating([d.name for d in domains])))  # fmt: skip
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks
     record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),
@@ -111,6 +122,20 @@ def objective_problems(spec: StudySpec, objectives: Sequence[str], held: StudySt
                         "objectives define a study: choose another --out for these")  # fmt: skip
     if problems:
         raise ConfigError(problems)
+
+
+def _default_model_problem(exc: ConfigError, model: str | None, chosen: str | None) -> ConfigError:
+    """The problems, with the default model's failure to load as one line naming --model."""
+    if chosen is None:
+        return exc
+    mine = f"model {model!r}"
+    found = [p for p in exc.problems if p.startswith(mine)]
+    if not found:
+        return exc
+    # the default hub id fails where there is no network and no cached copy; $MIXOPT_MODEL's own reason is kept
+    why = found[0][len(mine) :].lstrip(": ") if chosen.startswith("$") else "no network, and not in the Hugging Face cache"
+    line = f"no --model given, and {chosen} {model!r} cannot be loaded ({why}): give --model (a hub id or a local folder) or set {MODEL_ENV}"  # fmt: skip
+    return ConfigError([line, *(p for p in exc.problems if not p.startswith(mine))])
 
 
 def proxy_pools(domains: Sequence[TokenizedDomain], budget: int, target: int | None) -> tuple[TokenizedDomain, ...]:  # fmt: skip

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,15 +25,18 @@ from typing import Any
 
 from mixopt.budget import parse_budget
 from mixopt.errors import ConfigError, MixoptError, did_you_mean
+from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT, LeaveOneOut, is_leave_one_out
 from mixopt.io import without_password
 from mixopt.setting import is_int, is_number, setting
 from mixopt.training.config import TrainConfig
 
 __all__ = [
+    "DEFAULT_MODEL",
     "DEFAULT_MO_SAMPLER",
     "DEFAULT_SAMPLER",
     "EARLY_STOP",
     "EXECUTORS",
+    "MODEL_ENV",
     "DataSpec",
     "EvaluatorSpec",
     "ExecutionSpec",
@@ -40,6 +44,7 @@ __all__ = [
     "OutputSpec",
     "SearchSpec",
     "StudySpec",
+    "default_model",
     "flat_fields",
     "may_change_on_resume",
 ]
@@ -48,6 +53,10 @@ __all__ = [
 DEFAULT_SAMPLER = "gp"
 # the default of a study with several objectives: see benchmarks/README.md "Several objectives"
 DEFAULT_MO_SAMPLER = "gp"
+# the base model without --model: a small open causal LM (0.5B parameters, ~1 GB of weights),
+# so a first study runs on one GPU or, slowly, on a CPU; $MODEL_ENV overrides it
+DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B"
+MODEL_ENV = "MIXOPT_MODEL"
 EARLY_STOP = ("auto", "on", "off")
 EXECUTORS = ("ray", "inprocess")
 
@@ -77,6 +86,12 @@ def _folders(value: Any) -> tuple[str, ...]:
 
 
 def _names(value: Any) -> tuple[str, ...]:
+    """``a,b,c`` (or a list) as a tuple of names."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
+def _repeated(value: Any) -> tuple[str, ...]:
     """Names given once or repeated (``--objective a --objective b``), or as a list."""
     items = [value] if isinstance(value, str) else list(value)
     return tuple(str(v) for v in items)
@@ -104,7 +119,8 @@ class ModelSpec:
     """The base model every trial fine-tunes."""
 
     name: str | None = setting(None, name="model", metavar="MODEL")
-    """Base model: a hub id or a local folder (its tokenizer defines what a token is)."""
+    """Base model: a hub id or a local folder (its tokenizer defines what a token is);
+    default: $MIXOPT_MODEL, else Qwen/Qwen2.5-0.5B (fetched from the Hugging Face hub once)."""
     allow_pickle: bool = False
     """Allow a model whose weights are pickled (.bin); unpickling can run code."""
 
@@ -113,12 +129,26 @@ class ModelSpec:
 class EvaluatorSpec:
     """What scores a trial out of domain."""
 
-    tasks: Any = setting(None, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS")
-    """Task file (downstream/*.yaml) or module:attr; from Python also an evaluator object."""
-    objectives: tuple[str, ...] = setting((), flag="--objective", parse=_names, append=True, metavar="TASK")
+    tasks: Any = setting(LEAVE_ONE_OUT, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS")
+    """Task file (downstream/*.yaml), module:attr, or leave-one-out (the default: each trial
+    trains once per domain left out, scored by minus that domain's loss; for when there is
+    no out-of-domain set); from Python also an evaluator object."""
+    objectives: tuple[str, ...] = setting((), flag="--objective", parse=_repeated, append=True, metavar="TASK")
     """A scored task of the evaluator to maximize on its own (repeatable; overrides the task
     file's 'objectives:'). With two or more the study is multi-objective: its answer is the
     Pareto front (pareto.json) and the mixture --pick chooses from it."""
+    lodo_domains: tuple[str, ...] = setting((), parse=_names, metavar="A,B,C")
+    """With leave-one-out: the domains left out in turn (default: all; each costs a training
+    per trial)."""
+
+    def __post_init__(self) -> None:
+        if self.lodo_domains and not is_leave_one_out(self.tasks):
+            raise ConfigError("lodo_domains (--lodo-domains) applies only to --eval leave-one-out")
+
+    def reference(self) -> Any:
+        """What the trials are given: the task file or object, or the leave-one-out estimate
+        over the chosen domains."""
+        return LeaveOneOut(self.lodo_domains) if is_leave_one_out(self.tasks) else self.tasks
 
 
 @dataclass(frozen=True)
@@ -382,8 +412,7 @@ class StudySpec:
 
     def missing(self) -> list[str]:
         """The settings a study cannot do without, by flat name."""
-        needed = {"domains": self.data.domains, "budget": self.search.budget,
-                  "model": self.model.name, "evaluator": self.evaluator.tasks}  # fmt: skip
+        needed = {"domains": self.data.domains, "budget": self.search.budget, "evaluator": self.evaluator.tasks}
         return [k for k, v in needed.items() if v is None]
 
     def items(self) -> Iterator[tuple[str, Any]]:
@@ -402,6 +431,12 @@ def flat_fields() -> dict[str, tuple[str, dataclasses.Field[Any]]]:
             assert name not in out, f"two settings are named {name!r}"
             out[name] = (part, f)
     return out
+
+
+def default_model() -> tuple[str, str]:
+    """The base model of a study given none, and where it came from (for its error line)."""
+    given = os.environ.get(MODEL_ENV, "").strip()
+    return (given, f"${MODEL_ENV}") if given else (DEFAULT_MODEL, "the default base model")
 
 
 def may_change_on_resume(name: str) -> bool:

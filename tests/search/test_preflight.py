@@ -79,6 +79,12 @@ def _other_study(c: Case) -> None:
     (c.out / "study.json").write_text(json.dumps(record))
 
 
+def _lodo(c: Case, domains: str | None = None) -> None:
+    """The leave-one-out estimate in place of the task file (over ``domains``, else all)."""
+    c.evaluator = Path("leave-one-out")
+    c.extra += ["--lodo-domains", domains] if domains else []
+
+
 def _cuda_devices() -> int:
     """How many CUDA devices torch sees here: ``cuda:<that>`` names none, with or without a GPU."""
     import torch
@@ -198,6 +204,16 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     ("eval-items-in-training-data", lambda c: (c.write("leak.jsonl", "".join(
         json.dumps(r) + "\n" for r in make_records("sports", N, seed=0)[:7])), c.tasks("kind: loss\ndata: leak.jsonl\n")),
      ["7 of 7 evaluation items also appear in training domain 'sports'"]),
+    # the leave-one-out estimate
+    ("lodo-one-domain", lambda c: (c.domains_file([_inline("a", TEXT)]), _lodo(c)),
+     ["leave-one-out needs at least 2 domains (it trains on the others while one is left out); got 1"]),
+    ("lodo-unknown-domain", lambda c: _lodo(c, "finance,sportz"),
+     ["--lodo-domains names unknown domain 'sportz'. Did you mean: sports?"]),
+    ("lodo-leaves-too-little", lambda c: (c.domains_file([_inline("a", TEXT, max_epochs=1), _inline("b", TEXT * 20)]), _lodo(c)),
+     ["leave-one-out: without domain 'b' the other domains cannot fill budget 2k within their caps and bounds; "
+      "the largest budget that fits is "]),
+    ("lodo-domains-with-a-task-file", lambda c: c.extra.extend(["--lodo-domains", "finance"]),
+     ["lodo_domains (--lodo-domains) applies only to --eval leave-one-out"]),
     # the model
     ("model-missing-folder", _set("model", "./no/such/model"), ["no such local folder"]),
     ("model-without-tokenizer", lambda c: (c.write("empty-model/config.json", "{}"),
@@ -329,6 +345,13 @@ def test_the_good_inputs_pass_and_fill_the_cache(
     assert main(argv) == 0, capsys.readouterr().err
     assert "no overlap with training data" in capsys.readouterr().out
     assert len(list((case.cache / "tokenized").glob("*/*/meta.json"))) == 3
+
+
+def test_validate_says_what_leave_one_out_costs(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["validate", "--domains", str(case.domains), "--model", case.model, "--budget", "2k",
+            "--eval", "leave-one-out", "--cache-dir", str(case.cache)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "evaluator: leave-one-out over 3 domains: each trial trains 3 times" in capsys.readouterr().out
 
 
 def test_the_command_exits_with_status_2(case: Case) -> None:
