@@ -214,6 +214,8 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
       "the largest budget that fits is "]),
     ("lodo-domains-with-a-task-file", lambda c: c.extra.extend(["--lodo-domains", "finance"]),
      ["lodo_domains (--lodo-domains) applies only to --eval leave-one-out"]),
+    ("lodo-with-objectives", lambda c: (_lodo(c), c.extra.extend(["--objective", "a", "--objective", "b"])),
+     ["--objective names tasks of a task file; leave-one-out gives one score (got a, b)"]),
     # the model
     ("model-missing-folder", _set("model", "./no/such/model"), ["no such local folder"]),
     ("model-without-tokenizer", lambda c: (c.write("empty-model/config.json", "{}"),
