@@ -133,3 +133,25 @@ def test_the_cli_refuses_in_domain_where_it_cannot_be(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--in-domain adds a task named 'in_domain', and the task file has one" in err[0], err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_in_domain_joins_the_objectives_or_stands_beside_the_one_score(tmp_path: Path) -> None:
+    from mixopt.evaluators.in_domain import with_in_domain
+    from mixopt.evaluators.tasks import parse_suite
+
+    def suite(**extra: Any) -> Any:
+        tasks = [{"name": "sql", "kind": "loss", "data": "s.jsonl", "weight": 1.0},
+                 {"name": "fin", "kind": "loss", "data": "f.jsonl", "weight": 0}]  # fmt: skip
+        return parse_suite({"tasks": tasks, "intermediate": "fin", **extra}, tmp_path)
+
+    one = with_in_domain(suite())  # one scored task (its weight, with nothing to weigh against, dropped)
+    assert one.objectives == ("sql", "in_domain") and one.multi_objective and one.intermediate == "fin"
+    assert [t.weight for t in one.tasks] == [None, 0, None]
+    both = parse_suite({"tasks": [{"name": "a", "kind": "loss", "data": "a.jsonl"}, {"name": "b", "kind": "loss", "data": "b.jsonl"}],
+                        "objectives": ["b", "a"]}, tmp_path)  # fmt: skip
+    assert with_in_domain(both).objectives == ("b", "a", "in_domain")
+    weighted = parse_suite({"tasks": [{"name": "a", "kind": "loss", "data": "a.jsonl", "weight": 1.0},
+                                      {"name": "b", "kind": "loss", "data": "b.jsonl", "weight": 2.0}]}, tmp_path)  # fmt: skip
+    with pytest.raises(ConfigError, match="combines 2 weighted tasks") as caught:
+        with_in_domain(weighted)
+    assert len(caught.value.problems) == 1
