@@ -39,6 +39,7 @@ SLOWEST_FIRST = (
     "tests/test_benchmarks.py::",
     "tests/search/test_study.py::",
     "tests/search/test_multi_objective.py::",  # its shared study: 5 trials and 3 confirmation runs
+    "tests/search/test_in_domain.py::",  # its shared study: 3 trials
     "tests/test_wheel.py::",
 )
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TokenizedDomain",
     "default_cache_dir",
+    "held_out_of",
     "publish",
     "text_hash",
     "tokenize_domain",
@@ -47,6 +48,7 @@ _SCHEMA = 2  # bump when the cached layout or the tokenization rules change
 # not because an evaluation item leaked into training data
 MIN_HASHED_CHARS = 16
 _BATCH = 1000  # records per tokenizer call: large enough for the Rust tokenizer's batching
+HELD_OUT = "held_out"  # the folder, inside a carved pool's entry, of its held-out records
 
 
 def default_cache_dir() -> Path:
@@ -125,18 +127,22 @@ def tokenize_domains(
     cache_dir: str | Path | None = None,
     stage: str | Path | None = None,
     events: EventLog | None = None,
+    carve: bool = False,
 ) -> tuple[TokenizedDomain, ...]:
     """Tokenize (or fetch from the cache) every domain; report all domains' problems at once.
 
     With ``stage``, new entries are written there instead of into the cache, and enter it only
     through :func:`publish` (so a run that fails its checks leaves the cache as it was).
-    ``events`` gets ``tokenize_started`` and ``tokenize_done`` for each domain.
+    ``events`` gets ``tokenize_started`` and ``tokenize_done`` for each domain. ``carve``:
+    each domain's held-out records (:mod:`mixopt.data.carve`) are set apart before
+    tokenization; the domains returned are the pools without them (:func:`held_out_of`
+    gives each pool's held-out records).
     """
     done: list[TokenizedDomain] = []
     problems: list[str] = []
     for spec in specs:
         try:
-            done.append(tokenize_domain(spec, tokenizer, cache_dir, stage, events))
+            done.append(tokenize_domain(spec, tokenizer, cache_dir, stage, events, carve))
         except MixoptError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -150,11 +156,13 @@ def tokenize_domain(
     cache_dir: str | Path | None = None,
     stage: str | Path | None = None,
     events: EventLog | None = None,
+    carve: bool = False,
 ) -> TokenizedDomain:
-    """Tokenize one domain, or return its cached tokens when this content was seen before."""
+    """Tokenize one domain, or return its cached tokens when this content was seen before;
+    ``carve``: its pool without the held-out records (see :func:`tokenize_domains`)."""
     started = time.monotonic()
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = _cache_key(spec, tokenizer)
+    key = _cache_key(spec, tokenizer, carve)
     entry = root / "tokenized" / key[:2] / key
     meta_path = entry / "meta.json"
     if stage is not None and not meta_path.exists():
@@ -176,7 +184,7 @@ def tokenize_domain(
             meta["eos_id"],
         )
     else:
-        domain = _tokenize(spec, tokenizer, root, key, entry)
+        domain = _tokenize(spec, tokenizer, root, key, entry, carve)
     if events is not None:
         how = "cached" if cached else f"tokenized in {time.monotonic() - started:.1f}s"
         events.emit(
@@ -189,9 +197,8 @@ def tokenize_domain(
 
 
 def _tokenize(
-    spec: DomainSpec, tokenizer: Any, root: Path, key: str, entry: Path
+    spec: DomainSpec, tokenizer: Any, root: Path, key: str, entry: Path, carve: bool = False
 ) -> TokenizedDomain:
-    meta_path = entry / "meta.json"
     records = load_records(spec, cache_dir=str(root / "datasets"))
     if len(records) == 0:
         raise ConfigError(f"domain {spec.name!r}: no records")
@@ -199,8 +206,27 @@ def _tokenize(
     if mismatch:
         raise ConfigError(mismatch)
     fmt = resolve_format(spec, records.column_names)
+    if carve:
+        # before tokenization: the pool's tokens, counts and text hashes never hold a carved record
+        from mixopt.data.carve import carved_rows, item_hashes
+
+        held, kept = carved_rows(spec.name, len(records))
+        carved = records.select(held)
+        held_key = key[:55] + "-held-out"  # datasets' fingerprints are at most 64 characters
+        _write_entry(spec, fmt, tokenizer, carved, entry / HELD_OUT, held_key, {"items": item_hashes(carved)})
+        records = records.select(kept)
+    return _write_entry(spec, fmt, tokenizer, records, entry, key)
+
+
+def _write_entry(
+    spec: DomainSpec, fmt: str, tokenizer: Any, records: Any, entry: Path, key: str,
+    extra: dict[str, Any] | None = None,
+) -> TokenizedDomain:  # fmt: skip
+    """Tokenize ``records`` into ``entry``: tokens, text hashes (and ``extra`` arrays), meta last."""
+    import numpy as np
     import pyarrow.compute as pc
 
+    meta_path = entry / "meta.json"
     entry.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=entry, suffix=".arrow.tmp")
     os.close(fd)
@@ -220,6 +246,9 @@ def _tokenize(
         num_tokens = int(pc.sum(tokens.data.column("length")).as_py())  # arrow: no row iteration
         del tokens
         _save_hashes(entry / "texts.npy", records)
+        for name, values in (extra or {}).items():
+            with open(entry / f"{name}.npy", "wb") as fh:
+                np.save(fh, values)
         os.replace(tmp, entry / "tokens.arrow")
     finally:
         if os.path.exists(tmp):
@@ -236,6 +265,16 @@ def _tokenize(
     }
     write_json_atomic(meta_path, meta)
     return TokenizedDomain(spec, fmt, str(entry / "tokens.arrow"), len(records), num_tokens, eos)
+
+
+def held_out_of(pool: TokenizedDomain) -> TokenizedDomain:
+    """The records carved out of a pool tokenized with ``carve`` (its entry holds them apart)."""
+    entry = Path(pool.path).parent / HELD_OUT
+    if not (entry / "meta.json").is_file():
+        raise ConfigError(f"domain {pool.name!r}: its pool was tokenized without held-out records")
+    meta = json.loads((entry / "meta.json").read_text())
+    return TokenizedDomain(pool.spec, meta["format"], str(entry / "tokens.arrow"), meta["num_records"],
+                           meta["num_tokens"], meta["eos_id"])  # fmt: skip
 
 
 def publish(
@@ -347,8 +386,12 @@ def _features(fmt: str) -> Any:
     return Features(cols)
 
 
-def _cache_key(spec: DomainSpec, tokenizer: Any) -> str:
+def _cache_key(spec: DomainSpec, tokenizer: Any, carve: bool = False) -> str:
     h = hashlib.sha256()
+    if carve:  # a carved pool is another entry; without carving the key is what it always was
+        from mixopt.data.carve import carving_rule
+
+        h.update(json.dumps({"carve": carving_rule()}, sort_keys=True).encode())
     reading = {
         k: getattr(spec, k)
         for k in (

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.evaluators.suite import EvalSuite
 
-__all__ = ["HELDOUT_RECORDS", "LEAVE_ONE_OUT", "HeldOutLoss", "LeaveOneOut", "is_leave_one_out"]
+__all__ = ["HELDOUT_RECORDS", "LEAVE_ONE_OUT", "HeldOutLoss", "LeaveOneOut", "is_leave_one_out", "token_loss"]
 
 LEAVE_ONE_OUT = "leave-one-out"
 """The evaluator reference (``--eval leave-one-out``) that selects it."""
@@ -141,35 +141,42 @@ class HeldOutLoss:
 
     def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
         import pyarrow as pa
-        import torch
-
-        from mixopt.evaluators._lm import model_device
 
         table = self._whole().table().take(pa.array(self.rows()))
-        ids = [list(r)[: self.max_length] for r in table.column("input_ids").to_pylist()]
-        masks = ([list(m)[: self.max_length] for m in table.column("loss_mask").to_pylist()]
-                 if "loss_mask" in table.column_names else [[1] * len(r) for r in ids])  # fmt: skip
-        device, total, count = model_device(model), 0.0, 0
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                width = max(len(ids[i]) for i in rows)
-                x = torch.zeros((len(rows), width), dtype=torch.long)
-                scored = torch.zeros((len(rows), width), dtype=torch.bool)
-                for r, i in enumerate(rows):
-                    x[r, : len(ids[i])] = torch.tensor(ids[i])
-                    scored[r, 1 : len(ids[i])] = torch.tensor(masks[i][1:], dtype=torch.bool)  # the first token has no context
-                attn = (torch.arange(width)[None, :] < torch.tensor([len(ids[i]) for i in rows])[:, None]).long()
-                logits = model(input_ids=x.to(device), attention_mask=attn.to(device)).logits.float()
-                logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-                target = x[:, 1:].to(logprobs.device)
-                picked = logprobs.gather(-1, target[..., None])[..., 0]
-                keep = scored[:, 1:].to(logprobs.device)
-                total -= float(picked[keep].sum())
-                count += int(keep.sum())
-        loss = total / max(1, count)
-        return EvalResult(-loss, {"loss": loss, "tokens": float(count), "records": float(len(ids))})
+        loss, count = token_loss(model, table, self.max_length, self.batch_size)
+        return EvalResult(-loss, {"loss": loss, "tokens": float(count), "records": float(table.num_rows)})
+
+
+def token_loss(model: Any, table: Any, max_length: int, batch_size: int = 16) -> tuple[float, int]:
+    """(mean loss, tokens scored) of a model over a token table's records (columns ``input_ids``
+    and, for masked formats, ``loss_mask``), each cut to its first ``max_length`` tokens."""
+    import torch
+
+    from mixopt.evaluators._lm import model_device
+
+    ids = [list(r)[:max_length] for r in table.column("input_ids").to_pylist()]
+    masks = ([list(m)[:max_length] for m in table.column("loss_mask").to_pylist()]
+             if "loss_mask" in table.column_names else [[1] * len(r) for r in ids])  # fmt: skip
+    device, total, count = model_device(model), 0.0, 0
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(len(ids[i]) for i in rows)
+            x = torch.zeros((len(rows), width), dtype=torch.long)
+            scored = torch.zeros((len(rows), width), dtype=torch.bool)
+            for r, i in enumerate(rows):
+                x[r, : len(ids[i])] = torch.tensor(ids[i])
+                scored[r, 1 : len(ids[i])] = torch.tensor(masks[i][1:], dtype=torch.bool)  # the first token has no context
+            attn = (torch.arange(width)[None, :] < torch.tensor([len(ids[i]) for i in rows])[:, None]).long()
+            logits = model(input_ids=x.to(device), attention_mask=attn.to(device)).logits.float()
+            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+            target = x[:, 1:].to(logprobs.device)
+            picked = logprobs.gather(-1, target[..., None])[..., 0]
+            keep = scored[:, 1:].to(logprobs.device)
+            total -= float(picked[keep].sum())
+            count += int(keep.sum())
+    return total / max(1, count), count
 
 
 def _fits(domains: Sequence[TokenizedDomain], budget: int) -> bool:

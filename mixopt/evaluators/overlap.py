@@ -4,12 +4,15 @@ Two checks, both cheap: no task reads a file that a training domain reads, and n
 item's text appears among a training domain's records. An item's text is its longest string
 field (the question, the prompt or the held-out text); a domain's records contribute every
 string they hold, hashed once when the domain is tokenized (:meth:`TokenizedDomain.text_hashes`).
+The records ``--in-domain`` holds out of each domain are evaluation items too: checked against
+every pool the same way (:func:`held_out_overlap`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mixopt.data.spec import DomainSpec
@@ -19,9 +22,11 @@ from mixopt.evaluators._data import read_records
 from mixopt.evaluators.suite import EvalSuite
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mixopt.data.tokenize import TokenizedDomain
 
-__all__ = ["overlap_problems", "shared_files"]
+__all__ = ["held_out_items", "held_out_overlap", "overlap_problems", "shared_files"]
 
 
 def _task_files(suite: EvalSuite) -> dict[str, str]:
@@ -81,3 +86,35 @@ def overlap_problems(suite: EvalSuite, domains: Sequence[TokenizedDomain]) -> li
 def _item_hash(record: dict[str, object]) -> int | None:
     texts = [v for v in record.values() if isinstance(v, str)]
     return text_hash(max(texts, key=len)) if texts else None
+
+
+def held_out_items(held: TokenizedDomain) -> np.ndarray:
+    """The item hash of each of a domain's held-out records (``--in-domain``), as this module
+    hashes an evaluation item (its longest string; 0: too short to compare), in the order of
+    the records it keeps."""
+    import numpy as np
+
+    from mixopt.data.tokenize import HELD_OUT
+
+    path = Path(held.path).parent
+    if path.name != HELD_OUT:
+        raise MixoptError(f"domain {held.name!r}: not a domain's held-out records")
+    items: np.ndarray = np.load(path / "items.npy")
+    return items if held.rows is None else items[np.asarray(held.rows)]
+
+
+def held_out_overlap(held: Sequence[TokenizedDomain], pools: Sequence[TokenizedDomain]) -> list[str]:
+    """One problem per (held-out domain, pool) pair where a held-out record's text is also among
+    the pool's records: what ``in_domain`` scores must never be trained on."""
+    import numpy as np
+
+    problems = []
+    for h in held:
+        items = held_out_items(h)
+        items = items[items != 0]
+        for d in pools:
+            found = int(np.isin(items, d.text_hashes()).sum())
+            if found:
+                problems.append(f"in_domain: {found} of the {h.num_records} records held out of domain {h.name!r} also "
+                                f"appear in training domain {d.name!r}; held-out records must not be trained on")  # fmt: skip
+    return problems

@@ -71,6 +71,7 @@ def check_inputs(
     device: str | None = None,
     objectives: Sequence[str] = (),
     pick: str = "balanced",
+    in_domain: bool = False,
 ) -> Checked:
     """Check every input that is given; raise one :class:`ConfigError` listing all problems
     (``problems`` found by the caller first, e.g. about the output folder).
@@ -81,7 +82,8 @@ def check_inputs(
     imported). ``device``: whether this machine's torch can train on it (None: not checked,
     as for trials that run on a Ray cluster). ``objectives``: the evaluator's objectives in
     place of its task file's (``--objective``); ``pick``: the rule that picks from their
-    Pareto front."""
+    Pareto front; ``in_domain``: carve each domain's held-out records off before tokenization
+    and add the ``in_domain`` task that scores them (:mod:`mixopt.evaluators.in_domain`)."""
     from mixopt.evaluators.overlap import shared_files
     from mixopt.search.space import load_space
 
@@ -90,7 +92,7 @@ def check_inputs(
     loaded_space = found.attempt(load_space, space)
     # the space's bounds and caps name domains: checked against a domains file without problems
     applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs and domains_ok else None  # fmt: skip
-    suite = _suite(evaluator, found, objectives) if evaluator is not None else None
+    suite = _suite(evaluator, found, objectives, in_domain) if evaluator is not None else None
     if isinstance(suite, EvalSuite):  # problems with some tasks' data; the others are checked for overlap
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     found.extend(
@@ -119,7 +121,7 @@ def check_inputs(
     try:
         domains, normalized = _tokenized_checks(
             applied or specs, tokenizer, suite, budget if applied else None, baselines if applied else (),
-            cache_dir, stage, found, events,
+            cache_dir, stage, found, events, in_domain,
         )  # fmt: skip
         if found:
             raise ConfigError(found)
@@ -129,6 +131,8 @@ def check_inputs(
         domains = publish(domains, stage, cache_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    if in_domain and isinstance(suite, EvalSuite):  # the held-out records, from the cache
+        suite = _held_out(suite, domains, _Problems())
     return Checked(applied, loaded_space, suite, model_ref, domains, normalized)
 
 
@@ -150,16 +154,23 @@ def _specs(data: Any, found: _Problems) -> tuple[tuple[DomainSpec, ...], bool]:
     return specs, not problems
 
 
-def _suite(evaluator: Any, found: _Problems, objectives: Sequence[str] = ()) -> EvalSuite | LeaveOneOut | None:
+def _suite(evaluator: Any, found: _Problems, objectives: Sequence[str] = (), in_domain: bool = False) -> EvalSuite | LeaveOneOut | None:  # fmt: skip
+    from mixopt.evaluators.in_domain import with_in_domain
     from mixopt.evaluators.tasks import check_evaluator
 
     suite, problems = check_evaluator(evaluator)
     found.extend(problems)
-    if isinstance(suite, LeaveOneOut) and objectives:
-        found.append(f"--objective names tasks of a task file; leave-one-out gives one score (got {', '.join(objectives)})")
+    if isinstance(suite, LeaveOneOut):
+        if objectives:
+            found.append(f"--objective names tasks of a task file; leave-one-out gives one score (got {', '.join(objectives)})")
+        if in_domain:
+            found.append("--in-domain adds a retention objective beside an out-of-domain task file's score (--eval TASKS); "
+                         "leave-one-out already scores on the domains' own records")  # fmt: skip
         return suite
     if isinstance(suite, EvalSuite) and objectives:
-        return found.attempt(suite.with_objectives, objectives)
+        suite = found.attempt(suite.with_objectives, objectives)
+    if isinstance(suite, EvalSuite) and in_domain:
+        return found.attempt(with_in_domain, suite) or suite
     return suite
 
 
@@ -221,18 +232,22 @@ def _tokenized_checks(
     stage: str,
     found: _Problems,
     events: EventLog | None,
+    in_domain: bool = False,
 ) -> tuple[tuple[TokenizedDomain, ...] | None, tuple[tuple[str, dict[str, float]], ...]]:
     from mixopt.data.allocation import check_budget, normalize_mixture
     from mixopt.data.tokenize import tokenize_domains
     from mixopt.evaluators.overlap import overlap_problems
 
-    domains = found.attempt(tokenize_domains, specs, tokenizer, cache_dir, stage, events)
+    # with --in-domain the pools (and so every check below) are without the held-out records
+    domains = found.attempt(tokenize_domains, specs, tokenizer, cache_dir, stage, events, in_domain)
     if domains is None:
         return None, ()
     if isinstance(suite, LeaveOneOut):  # its evaluation data is the domains' own
         found.extend(suite.problems(domains, budget))
     elif suite is not None:
         found.extend(overlap_problems(suite, domains))
+        if in_domain:
+            _held_out(suite, domains, found)
     if budget is not None:
         found.attempt(check_budget, domains, budget)
     normalized = []
@@ -242,6 +257,18 @@ def _tokenized_checks(
         except MixoptError as exc:
             found.extend(f"baseline {name!r}: {p}" for p in exc.problems)
     return domains, tuple(normalized)
+
+
+def _held_out(suite: EvalSuite, pools: Sequence[TokenizedDomain], found: _Problems) -> EvalSuite:
+    """``suite`` with its ``in_domain`` task scoring each pool's held-out records that no pool
+    holds (a duplicated record is not measured), checked as evaluation data against the pools."""
+    from mixopt.data.tokenize import held_out_of
+    from mixopt.evaluators.in_domain import held_by, unseen
+    from mixopt.evaluators.overlap import held_out_overlap
+
+    held, problems = unseen([held_out_of(d) for d in pools], pools)
+    found.extend(problems + held_out_overlap(held, pools))
+    return held_by(suite, held)
 
 
 def check_filters(

@@ -12,7 +12,10 @@ from typing import Any
 
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
+from mixopt.evaluators.in_domain import first_line as in_domain_line
+from mixopt.evaluators.in_domain import held_out_counts
 from mixopt.evaluators.leave_one_out import LeaveOneOut
+from mixopt.evaluators.suite import EvalSuite
 from mixopt.events import EventLog
 from mixopt.search.executors._base import Executor
 from mixopt.search.results import SearchResult
@@ -85,7 +88,7 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
         checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.reference(), search.target_budget or search.budget,
                                search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
                                search.sampler, None if spec.execution.ray_address else spec.train.device,
-                               spec.evaluator.objectives, search.pick)  # fmt: skip
+                               spec.evaluator.objectives, search.pick, spec.evaluator.in_domain)  # fmt: skip
     except ConfigError as exc:
         raise _default_model_problem(exc, spec.model.name, chosen) from None
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
@@ -102,6 +105,8 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     if isinstance(checked.suite, LeaveOneOut):  # what it costs, before anything else the study says
         lodo = checked.suite
         events.emit("leave_one_out", lodo.first_line([d.name for d in domains]), domains=list(lodo.rotating([d.name for d in domains])))  # fmt: skip
+    if isinstance(checked.suite, EvalSuite) and (line := in_domain_line(checked.suite)):  # what it holds out and costs
+        events.emit("in_domain", line, held_out=held_out_counts(checked.suite))
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks
     record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),

@@ -140,6 +140,10 @@ class EvaluatorSpec:
     lodo_domains: tuple[str, ...] = setting((), parse=_names, metavar="A,B,C")
     """With leave-one-out: the domains left out in turn (default: all; each costs a training
     per trial)."""
+    in_domain: bool = False
+    """Also score retention: hold a fixed sample of each domain's records out of training
+    (min(128, a tenth) per domain) and add the task in_domain, minus their mean loss, as one
+    more objective (one extra forward pass over them per trial)."""
 
     def __post_init__(self) -> None:
         if self.lodo_domains and not is_leave_one_out(self.tasks):
