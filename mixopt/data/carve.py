@@ -17,7 +17,7 @@ from mixopt.errors import ConfigError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["HELD_OUT_FRACTION", "HELD_OUT_RECORDS", "carved_rows", "carving_rule", "item_hashes"]
+__all__ = ["HELD_OUT_FRACTION", "HELD_OUT_RECORDS", "carved_rows", "carving_rule"]
 
 # As leave-one-out's sample (mixopt.evaluators.leave_one_out.HELDOUT_RECORDS): 128 records keep a
 # domain's loss stable (its sampling error shrinks as 1/sqrt(records)) for a forward pass over at
@@ -47,19 +47,3 @@ def carved_rows(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([_SEED, zlib.crc32(name.encode())])
     order = rng.permutation(n)
     return np.sort(order[:k]), np.sort(order[k:])
-
-
-def item_hashes(records: Any) -> np.ndarray:
-    """Per record (in order), the hash of its longest string, as the overlap check hashes an
-    evaluation item (:mod:`mixopt.evaluators.overlap`); 0 where it is too short to compare."""
-    import numpy as np
-
-    from mixopt.data.tokenize import _strings, text_hash
-
-    out = []
-    for batch in records.iter(batch_size=1000):
-        columns = list(batch.values())
-        for i in range(len(columns[0]) if columns else 0):
-            texts = [s for c in columns for s in _strings(c[i])]
-            out.append((text_hash(max(texts, key=len)) if texts else None) or 0)
-    return np.array(out, dtype=np.int64)

@@ -208,12 +208,12 @@ def _tokenize(
     fmt = resolve_format(spec, records.column_names)
     if carve:
         # before tokenization: the pool's tokens, counts and text hashes never hold a carved record
-        from mixopt.data.carve import carved_rows, item_hashes
+        from mixopt.data.carve import carved_rows
 
         held, kept = carved_rows(spec.name, len(records))
         carved = records.select(held)
         held_key = key[:55] + "-held-out"  # datasets' fingerprints are at most 64 characters
-        _write_entry(spec, fmt, tokenizer, carved, entry / HELD_OUT, held_key, {"items": item_hashes(carved)})
+        _write_entry(spec, fmt, tokenizer, carved, entry / HELD_OUT, held_key, {"items": _item_hashes(carved)})
         records = records.select(kept)
     return _write_entry(spec, fmt, tokenizer, records, entry, key)
 
@@ -324,6 +324,20 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for v in value:
             yield from _strings(v)
+
+
+def _item_hashes(records: Any) -> np.ndarray:
+    """Per record (in order), the hash of its longest string, as the overlap check hashes an
+    evaluation item (:mod:`mixopt.evaluators.overlap`); 0 where it is too short to compare."""
+    import numpy as np
+
+    out = []
+    for batch in records.iter(batch_size=1000):
+        columns = list(batch.values())
+        for i in range(len(columns[0]) if columns else 0):
+            texts = [s for c in columns for s in _strings(c[i])]
+            out.append((text_hash(max(texts, key=len)) if texts else None) or 0)
+    return np.array(out, dtype=np.int64)
 
 
 def _save_hashes(path: Path, records: Any) -> None:
