@@ -17,7 +17,7 @@ from mixopt.errors import ConfigError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["HELD_OUT_FRACTION", "HELD_OUT_RECORDS", "carved_rows", "carving_rule"]
+__all__ = ["HELD_OUT_FRACTION", "HELD_OUT_RECORDS", "carved_rows", "carving_rule", "named_order"]
 
 # As leave-one-out's sample (mixopt.evaluators.leave_one_out.HELDOUT_RECORDS): 128 records keep a
 # domain's loss stable (its sampling error shrinks as 1/sqrt(records)) for a forward pass over at
@@ -34,6 +34,14 @@ def carving_rule() -> dict[str, Any]:
     return {"records": HELD_OUT_RECORDS, "fraction": HELD_OUT_FRACTION, "seed": _SEED}
 
 
+def named_order(salt: int, name: str, n: int) -> np.ndarray:
+    """A permutation of ``n`` record indices fixed by ``salt`` and a domain's name alone (no
+    trial's seed moves it): the held-out samples here and in leave-one-out are its heads."""
+    import numpy as np
+
+    return np.random.default_rng([salt, zlib.crc32(name.encode())]).permutation(n)
+
+
 def carved_rows(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(held-out, kept) record indices of a domain of ``n`` records, each sorted: the
     held-out ones min(128, n // 10), drawn by a generator seeded by the domain's name."""
@@ -44,6 +52,5 @@ def carved_rows(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         least = int(1 / HELD_OUT_FRACTION)
         raise ConfigError(f"domain {name!r}: {n} records; --in-domain holds out a tenth of each domain's records "
                           f"(at most {HELD_OUT_RECORDS}) and needs at least {least}")  # fmt: skip
-    rng = np.random.default_rng([_SEED, zlib.crc32(name.encode())])
-    order = rng.permutation(n)
+    order = named_order(_SEED, name, n)
     return np.sort(order[:k]), np.sort(order[k:])

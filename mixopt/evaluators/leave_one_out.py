@@ -16,7 +16,6 @@ curves, none of which is the trial's, so early stopping is off.
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -132,9 +131,10 @@ class HeldOutLoss:
         domain's name alone (not by any trial's seed, nor by a --target-budget cut)."""
         import numpy as np
 
+        from mixopt.data.carve import named_order
+
         n = self.domain.num_records if self.domain.rows is None else int(self._whole().table().num_rows)
-        rng = np.random.default_rng([_SAMPLE_SEED, zlib.crc32(self.domain.name.encode())])
-        return np.sort(rng.permutation(n)[: self.records])
+        return np.sort(named_order(_SAMPLE_SEED, self.domain.name, n)[: self.records])
 
     def _whole(self) -> TokenizedDomain:
         return self.domain if self.domain.rows is None else replace(self.domain, rows=None, _table=[])
