@@ -158,13 +158,14 @@ class MlflowTracker:
 
             logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation chatter
 
-            if self.uri.startswith("sqlite:///"):
+            path = self.uri.removeprefix("sqlite:///") if self.uri.startswith("sqlite:///") else None
+            if path is not None:
                 from mixopt.search.tracking_store import seed_store
 
-                seed_store(self.uri.removeprefix("sqlite:///"))  # a new store without MLflow's migrations
+                seed_store(path)  # a new store without MLflow's migrations
             self._client = MlflowClient(self.uri)
-            if self.uri.startswith("sqlite:///"):
-                _journal_ahead(self.uri.removeprefix("sqlite:///"), self._client)
+            if path is not None:
+                _journal_ahead(path, self._client)
         return self._client
 
     def start_study(
