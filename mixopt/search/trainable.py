@@ -1,23 +1,19 @@
 """What every executor runs for a job: the study's trial with the job's mixture, seed and
 knobs, under the study's time limit, its intermediate scores reported as they come.
-
-Module-level on purpose: Ray Tune pickles the trainable by reference.
+(Ray Tune's side of it is :class:`mixopt.search.executors._tune.TrialActor`.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mixopt.errors import error_line
 from mixopt.search.faults import TimeLimit, check_finite
 from mixopt.trial import TrialSpec
 
-__all__ = ["StudyContext", "execute", "result_to_dict", "trainable"]
+__all__ = ["StudyContext", "execute", "result_to_dict"]
 
 
 @dataclass(frozen=True)
@@ -62,25 +58,3 @@ def execute(
         result = (context.runner or run_trial)(spec, on_checkpoint)
         check_finite(result.score)
     return result_to_dict(result)
-
-
-def trainable(config: dict[str, Any], context: StudyContext) -> None:
-    """A Ray Tune trial: each intermediate score, then the final result, reported to Tune."""
-    import ray
-    from ray import tune
-
-    def report(step: int, total: int, score: float) -> None:
-        tune.report({"intermediate": score, "step": step, "total_steps": total})
-
-    try:
-        payload = execute(context, config, report)
-    except Exception as exc:  # not SystemExit/StopIteration: Tune's ways of ending a trial
-        # the trial's own fault, told apart from a dead worker (which reports nothing): the
-        # reason reaches Optuna and MLflow as one line, Tune keeps it and the traceback
-        tune.report({"error": error_line(exc), "traceback": traceback.format_exc()[-4000:]})
-        raise
-    runtime = ray.get_runtime_context()
-    payload["node"] = runtime.get_node_id()  # where it ran (a cluster has several)
-    # what it held ({"CPU": 1.0, "GPU": 1.0}): the report's CPU- and GPU-hours
-    payload["resources"] = runtime.get_assigned_resources()  # type: ignore[no-untyped-call]
-    tune.report({"score": payload["score"], "result_json": json.dumps(payload)})

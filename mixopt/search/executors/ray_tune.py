@@ -87,16 +87,17 @@ class RayTuneExecutor:
     def run(self, source: JobSource) -> None:
         from ray import tune
 
-        from mixopt.search.executors._tune import LoopScheduler, LoopSearcher
-        from mixopt.search.trainable import trainable
+        from mixopt.search.executors._tune import LoopScheduler, LoopSearcher, TrialActor
 
         searcher = LoopSearcher(source)
         tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(trainable, context=self.context), self.resources),
+            tune.with_resources(tune.with_parameters(TrialActor, context=self.context), self.resources),
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=LoopScheduler(source, searcher), num_samples=-1,
                                         max_concurrent_trials=self.concurrency, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=str(self.folder), name=f"study-{time.strftime('%Y%m%d-%H%M%S')}",
-                                      verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
+                                      verbose=0, failure_config=tune.FailureConfig(max_failures=0),
+                                      # a class trainable is checkpointed at its end by default; a job has nothing to keep
+                                      checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)),
         )  # fmt: skip
         tuner.fit()
 
