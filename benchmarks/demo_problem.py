@@ -14,10 +14,11 @@ budget, LoRA fine-tune, score), two at a time on this machine's two cores.
    seed 0; the 5 best are scored again on fresh seeds (1, 2, 3), and the grid's best is the
    one with the best mean there (a single seed's best is flattered by its own noise).
 2. Each method gets the same trials at seed 0, as in a study (all trials share the seed, so
-   only the mixture differs): random Dirichlet, RegMix's GBM regression, a fitted mixing
-   law (the recipes of `search_efficiency.py`), and mixopt's samplers through its own simplex
-   parameterization. Its recommendation (best observed; the model's pick for regmix and law)
-   is then scored on the fresh seeds too.
+   only the mixture differs; the uniform and natural mixtures first): random Dirichlet,
+   RegMix's LightGBM regression, a fitted mixing law (the recipes of `_methods.py`), and
+   mixopt's samplers, each in the simplex parameterization mixopt gives it. Its
+   recommendation (best observed; the model's pick for regmix and law) is then scored on the
+   fresh seeds too. (The README's figures of 2026-11-29 predate the baselines-first protocol.)
 3. Regret = (grid best - found) / (grid best - uniform), on the fresh seeds' mean: 0 matches
    the grid's best, 1 is no better than uniform, below 0 beats the grid.
 
@@ -46,8 +47,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "examples")]
 
+from _methods import Method, run  # noqa: E402
 from demo import build  # noqa: E402  (examples/demo.py builds the problem's inputs)
-from search_efficiency import SAMPLERS, recommend_law, recommend_regmix, run_sampler  # noqa: E402
 
 TOP = 5  # grid mixtures re-scored on the fresh seeds
 # the demo's score without its execution-accuracy report (weight 0 there; generation is slow)
@@ -127,13 +128,19 @@ def _read_cache(path: str) -> dict[str, float]:
 
 
 class Objective:
-    """The problem as the methods of `search_efficiency.py` see it: k shares, caps, noisy scores."""
+    """The problem as the methods of `_methods.py` see it: k shares, caps, and a real trial at
+    seed 0 as the value (its noise is the trial's own: none is added)."""
 
-    def __init__(self, k: int, upper: np.ndarray) -> None:
-        self.k, self.upper = k, upper
+    name = "demo"
 
-    def observe(self, r: np.ndarray, rng: np.random.Generator) -> float:
+    def __init__(self, upper: np.ndarray, natural: np.ndarray) -> None:
+        self.k, self.upper, self.natural = len(upper), upper, natural
+
+    def value(self, r: np.ndarray) -> float:
         return evaluate(r, 0)
+
+    def noise_sd(self, r: np.ndarray) -> float:
+        return 0.0
 
 
 def _score_many(mixes: list[np.ndarray], seeds: tuple[int, ...]) -> list[float]:
@@ -141,29 +148,13 @@ def _score_many(mixes: list[np.ndarray], seeds: tuple[int, ...]) -> list[float]:
 
 
 def run_method(
-    method: str, n: int, seed: int, upper: np.ndarray
+    method: str, n: int, seed: int, upper: np.ndarray, natural: np.ndarray
 ) -> tuple[np.ndarray, float, float]:
     """One method's search at seed 0: (recommended mixture, its observed score, its fresh score)."""
-    objective = Objective(len(upper), upper)
-    rng = np.random.default_rng([seed, 7])
-    if method in SAMPLERS:
-        xs, ys = run_sampler(method, objective, n, rng, seed)  # type: ignore[arg-type]
-    else:  # random proposals feed random, regmix and law alike
-        xs = [_dirichlet(rng, upper) for _ in range(n)]
-        ys = [objective.observe(x, rng) for x in xs]
-    if method == "regmix":
-        rec = recommend_regmix(objective, xs, ys, rng)  # type: ignore[arg-type]
-    elif method == "law":
-        rec = recommend_law(objective, xs, ys)  # type: ignore[arg-type]
-    else:
-        rec = xs[int(np.argmax(ys))]
-    return rec, max(ys), _score_many([rec], _STATE["setup"].fresh)[0]
-
-
-def _dirichlet(rng: np.random.Generator, upper: np.ndarray) -> np.ndarray:
-    from search_efficiency import project
-
-    return project(rng.dirichlet(np.ones(len(upper))), upper)
+    objective = Objective(upper, natural)
+    search = run(Method(method), objective, n, seed, np.zeros(n + 8), [n])
+    rec = search.recommended[n]
+    return rec, max(search.ys), _score_many([rec], _STATE["setup"].fresh)[0]
 
 
 def grid(k: int, step: int, upper: np.ndarray) -> list[np.ndarray]:
@@ -213,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     uniform = np.array([uniform_mixture(doms, budget)[nm] for nm in names])
     natural = np.array([natural_mixture(doms, budget)[nm] for nm in names])
     points = grid(len(names), step, upper)
-    methods = ["random", "regmix", "law", *SAMPLERS]
+    from mixopt.search.samplers import parameterization_for
+
+    methods = ["random", "regmix", "law", *(f"{s}/{parameterization_for(s)}" for s in ("tpe", "gp", "cmaes", "qmc"))]
     with ProcessPoolExecutor(2, initializer=_worker_init, initargs=(setup,)) as pool:
         first = list(pool.map(evaluate, points, [0] * len(points)))
         top = [points[i] for i in np.argsort(first)[::-1][:TOP]]
@@ -222,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh = [f[0] for f in fresh]
         jobs = [(m, s) for m in methods for s in range(args.seeds)]
         found = list(pool.map(run_method, [m for m, _ in jobs], [n] * len(jobs),
-                              [s for _, s in jobs], [upper] * len(jobs)))  # fmt: skip
+                              [s for _, s in jobs], [upper] * len(jobs), [natural] * len(jobs)))  # fmt: skip
     best_i = int(np.argmax(fresh[:TOP]))
     best_mix, best_v = top[best_i], fresh[best_i]
     uniform_v, natural_v = fresh[TOP], fresh[TOP + 1]
@@ -236,18 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grid: {len(points)} mixtures (step 1/{step}); seed-0 best {max(first):.4f}")
     print(f"  grid best (of the top {TOP}, on fresh seeds): [{fmt_mix(best_mix)}] {best_v:.4f}")
     print(f"  uniform [{fmt_mix(uniform)}] {uniform_v:.4f}; natural [{fmt_mix(natural)}] {natural_v:.4f}\n")  # fmt: skip
-    header = f"{'method':<8} {'trials':>6} {'found mixture':<{6 * len(names)}} {'seed 0':>8} {'fresh':>8} {'regret':>7}"  # fmt: skip
+    header = f"{'method':<16} {'trials':>6} {'found mixture':<{6 * len(names)}} {'seed 0':>8} {'fresh':>8} {'regret':>7}"  # fmt: skip
     print(header)
     print("-" * len(header))
     regrets: dict[str, list[float]] = {m: [] for m in methods}
     for (method, _), (rec, seen, score) in zip(jobs, found, strict=True):
         r = (best_v - score) / span if span > 0 else math.nan
         regrets[method].append(r)
-        print(f"{method:<8} {n:>6} {fmt_mix(rec):<{6 * len(names)}} {seen:>8.4f} {score:>8.4f} {r:>7.2f}")  # fmt: skip
+        print(f"{method:<16} {n:>6} {fmt_mix(rec):<{6 * len(names)}} {seen:>8.4f} {score:>8.4f} {r:>7.2f}")  # fmt: skip
     from mixopt.study.spec import DEFAULT_SAMPLER
 
     # 1 - regret: the share of the grid best's lift over uniform that a method's pick gets
-    ours, rnd = (1 - statistics.median(regrets[m]) for m in (DEFAULT_SAMPLER, "random"))
+    default = f"{DEFAULT_SAMPLER}/{parameterization_for(DEFAULT_SAMPLER)}"
+    ours, rnd = (1 - statistics.median(regrets[m]) for m in (default, "random"))
     print(
         f"\nfigure: share of the grid best's lift over uniform reached by mixopt's default "
         f"({DEFAULT_SAMPLER}) {ours:.2f} x, by random search {rnd:.2f} x, in {n} trials; the grid "

@@ -1,53 +1,63 @@
-"""Search efficiency: how close each method gets to the best mixture in a given number of trials.
+"""Search efficiency on synthetic problems: how close each method gets to a known optimum.
 
-    python benchmarks/search_efficiency.py           # 4/8/16 domains + a hard shape, 16/32/64 trials, 10 seeds
-    python benchmarks/search_efficiency.py --quick   # 4/8 domains + the hard shape, 16/32 trials, 2 seeds
+    python benchmarks/search_efficiency.py           # 6 problems, 16/32 trials, 10 seeds
+    python benchmarks/search_efficiency.py --quick   # 3 problems, 8/16 trials, 2 seeds, fewer methods
 
-Problems have a known optimum. Their objective is the published functional form of how loss
-depends on mixture proportions, the data mixing law L_t(r) = c_t + k_t * exp(sum_j t_tj r_j)
-(Ye et al., 2024), for several out-of-domain targets t, averaged, negated (higher is better)
-and observed with Gaussian noise; bounds and caps are per-domain maximum shares. The hard
-shape adds a narrow optimum near a face of the simplex (one domain's share close to 0). The
-true optimum is found numerically (SLSQP from many starts) on the noise-free objective.
+The problems have a known optimum, and their shapes are chosen so that no method is favoured
+by construction:
+- ``law``: the published functional form of how loss depends on mixture proportions, the data
+  mixing law L_t(r) = c_t + k_t * exp(sum_j t_tj r_j) (Ye et al., 2024), averaged over 3
+  out-of-domain targets and negated (higher is better): smooth, its optimum on a face or
+  inside; per-domain caps on a quarter of the domains;
+- ``law + narrow optimum``: the same plus a narrow bump on a face (one domain absent);
+- ``kinked``: minus the largest of 4 planes (a piecewise-linear loss, not differentiable
+  where the planes meet), whose optimum lies inside the simplex where they cross;
+- ``bowl``: minus a quadratic with its minimum at an interior point drawn from a Dirichlet,
+  its curvature unequal across directions.
+Noise: Gaussian with sd 0.01 on ``law`` problems (about the seed-to-seed spread of a real
+held-out loss), and heteroscedastic on ``kinked`` and ``bowl``: 0.005 + 0.03 x the largest
+share (a mixture dominated by one domain varies more between seeds), so a method that trusts
+single noisy scores near the corners pays for it. The true optimum is found numerically
+(SLSQP from many starts, and the best of 200k random mixtures) on the noise-free objective.
 
-Methods, each with the same number of (noisy) trials:
-- random: flat-Dirichlet proposals, keep the best observed (what most users do by hand);
-- regmix: RegMix's recipe: random proposals, a gradient-boosted regressor fitted to them
-  (scikit-learn's histogram GBM, LightGBM's algorithm), then the predicted best of 100k
-  simulated mixtures;
-- law: the data mixing law fitted to the random proposals, then optimized over the simplex;
-- mixopt samplers (tpe, gp, cmaes, qmc) through mixopt's own simplex parameterization and
-  feasibility projection; the best observed trial is the recommendation.
-
+Every method of `_methods.py` runs on every problem under its protocol (the same trials,
+baselines first, the same noise draws, every Optuna sampler in both parameterizations).
 Printed: simple regret of the recommendation, normalized by the uniform mixture's gap to the
 optimum (0 = optimal, 1 = no better than uniform), median and interquartile range over seeds,
-and the trials each method needs to come within 5% and 1%. The full run also compares GP and
-TPE with 2 trials running at once against 1 (each proposal asked while another still runs,
-as in a study on two workers): the regret, and how often a proposal lands next to the running
-one (a sampler that ignores running trials would propose near-duplicates).
+and the trials each method needs to come within 5% and 1%.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import itertools
 import math
 import statistics
 import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-SAMPLERS = ("tpe", "gp", "cmaes", "qmc")
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+
+from _methods import (
+    Method,
+    all_methods,
+    project,
+    quartiles,
+    run,
+    trials_to_reach,
+    uniform,
+)
+
+NOISE = 0.01  # sd of a trial's noise on the law problems: the seed-to-seed spread of a real held-out loss
 
 
 @dataclass(frozen=True)
 class Problem:
-    """A seeded mixture problem: noisy objective, bounds, and its true optimum."""
+    """A seeded mixture problem: noise-free objective, noise, bounds."""
 
     name: str
     k: int
@@ -58,6 +68,10 @@ class Problem:
     bump: tuple[np.ndarray, float, float] | None  # (centre, width, height) of a narrow optimum
     noise: float
 
+    @property
+    def natural(self) -> np.ndarray:
+        return np.linspace(2.0, 1.0, self.k)  # domains of unequal sizes
+
     def value(self, r: np.ndarray) -> float:
         """Noise-free objective: negative mean target loss (plus the bump)."""
         loss = float(np.mean(self.c + self.kk * np.exp(self.t @ r)))
@@ -66,6 +80,9 @@ class Problem:
             centre, width, height = self.bump
             out += height * math.exp(-float(np.sum((r - centre) ** 2)) / (2 * width**2))
         return out
+
+    def noise_sd(self, r: np.ndarray) -> float:
+        return self.noise
 
     def observe(self, r: np.ndarray, rng: np.random.Generator) -> float:
         return self.value(r) + float(rng.normal(0, self.noise))
@@ -93,30 +110,48 @@ def make_problem(k: int, seed: int, hard: bool = False) -> Problem:
         centre = np.minimum(centre / centre.sum(), upper)
         centre /= centre.sum()
         bump = (centre, 0.06, 0.15)
-    value_range = 0.05  # noise sd: roughly the seed-to-seed spread of real held-out losses
-    return Problem(
-        f"{k} domains{' (narrow optimum near a face)' if hard else ''}",
-        k,
-        upper,
-        t,
-        c,
-        kk,
-        bump,
-        value_range * 0.2,
-    )
+    return Problem(f"law, {k} domains{' + narrow optimum' if hard else ''}", k, upper, t, c, kk, bump, NOISE)
 
 
-def project(weights: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """clip(t * w, 0, upper) summing to 1: the feasibility projection mixopt uses (by bisection)."""
-    lo, hi = 0.0, float(np.max(upper / np.maximum(weights, 1e-300)))
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if np.minimum(mid * weights, upper).sum() < 1 else (lo, mid)
-    r = np.minimum(hi * weights, upper)
-    return r / r.sum()
+@dataclass(frozen=True)
+class Shaped:
+    """``kinked`` or ``bowl``: a non-smooth or an interior-optimum problem, heteroscedastic noise."""
+
+    name: str
+    k: int
+    planes: np.ndarray  # kinked: (4, k) slopes; bowl: (k, k) curvature
+    centre: np.ndarray  # bowl: the optimum; kinked: unused
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.ones(self.k)
+
+    @property
+    def natural(self) -> np.ndarray:
+        return np.linspace(2.0, 1.0, self.k)
+
+    def value(self, r: np.ndarray) -> float:
+        if self.name.startswith("kinked"):
+            return -2.0 - float(np.max(self.planes @ r))
+        d = r - self.centre
+        return -2.0 - float(d @ self.planes @ d)
+
+    def noise_sd(self, r: np.ndarray) -> float:
+        return 0.005 + 0.03 * float(np.max(r))
 
 
-def optimum(problem: Problem) -> tuple[np.ndarray, float]:
+def make_shaped(kind: str, k: int, seed: int) -> Shaped:
+    rng = np.random.default_rng([k, seed, 17 if kind == "kinked" else 19])
+    if kind == "kinked":
+        # each plane slopes up toward some domains: their maximum is lowest where they cross
+        planes = rng.normal(0.0, 0.4, size=(4, k))
+        return Shaped(f"kinked, {k} domains", k, planes, np.zeros(k))
+    basis = rng.normal(size=(k, k))
+    curvature = basis @ np.diag(rng.uniform(0.2, 3.0, k)) @ basis.T / k
+    return Shaped(f"bowl, {k} domains", k, curvature, rng.dirichlet(np.full(k, 3.0)))
+
+
+def optimum(problem: Problem | Shaped) -> tuple[np.ndarray, float]:
     from scipy.optimize import minimize
 
     rng = np.random.default_rng(0)
@@ -124,7 +159,7 @@ def optimum(problem: Problem) -> tuple[np.ndarray, float]:
     cons = [{"type": "eq", "fun": lambda r: r.sum() - 1}]
     bounds = [(0.0, float(u)) for u in problem.upper]
     starts = [project(rng.dirichlet(np.ones(problem.k)), problem.upper) for _ in range(40)]
-    if problem.bump is not None:
+    if isinstance(problem, Problem) and problem.bump is not None:
         starts.append(problem.bump[0])
     for x0 in starts:
         res = minimize(
@@ -139,246 +174,103 @@ def optimum(problem: Problem) -> tuple[np.ndarray, float]:
         v = problem.value(r)
         if v > best_v:
             best_r, best_v = r, v
+    pool = rng.dirichlet(np.ones(problem.k), size=200_000)  # SLSQP can stop at a kink
+    pool = pool[np.all(pool <= problem.upper, axis=1)]
+    values = [problem.value(r) for r in pool[:: max(1, len(pool) // 20_000)]]
+    if values and max(values) > best_v:
+        best_r, best_v = pool[:: max(1, len(pool) // 20_000)][int(np.argmax(values))], max(values)
     assert best_r is not None
     return best_r, best_v
 
 
+PROBLEMS = {  # name -> (kind, k, hard)
+    "law4": ("law", 4, False), "law8": ("law", 8, False), "law16": ("law", 16, False),
+    "law8-narrow": ("law", 8, True), "kinked6": ("kinked", 6, False), "bowl6": ("bowl", 6, False),
+}  # fmt: skip
+
+
 @functools.cache
-def solved(k: int, seed: int, hard: bool = False) -> tuple[Problem, float]:
-    """The seeded problem and its optimum's value, solved once per run (every method and the
-    concurrency table score against the same optimum)."""
-    problem = make_problem(k, seed, hard)
+def solved(key: str, seed: int) -> tuple[Problem | Shaped, float]:
+    """The seeded problem and its optimum's value, solved once per run."""
+    kind, k, hard = PROBLEMS[key]
+    problem = make_problem(k, seed, hard) if kind == "law" else make_shaped(kind, k, seed)
     return problem, optimum(problem)[1]
 
 
-def run_random(
-    problem: Problem, n: int, rng: np.random.Generator
-) -> tuple[list[np.ndarray], list[float]]:
-    xs = [project(rng.dirichlet(np.ones(problem.k)), problem.upper) for _ in range(n)]
-    return xs, [problem.observe(x, rng) for x in xs]
+def make_problem_by_key(key: str, seed: int) -> Problem | Shaped:
+    return solved(key, seed)[0]
 
 
-def run_sampler(
-    name: str, problem: Problem, n: int, rng: np.random.Generator, seed: int, concurrency: int = 1
-) -> tuple[list[np.ndarray], list[float]]:
-    """``n`` trials with ``concurrency`` of them running at once: each proposal is asked while
-    the others are still running (as in a study on several workers), the oldest told first."""
-    import optuna
-
-    from mixopt.data.spec import DomainSpec
-    from mixopt.data.tokenize import TokenizedDomain
-    from mixopt.search.samplers import make_sampler, parameterization_for
-    from mixopt.search.space import Simplex
-
-    names = [f"d{i}" for i in range(problem.k)]
-    domains = [TokenizedDomain(DomainSpec(nm, data=({"t": 1},), max_share=float(u)), "text", "-", 1, 10**9)
-               for nm, u in zip(names, problem.upper, strict=True)]  # fmt: skip
-    simplex = Simplex(domains, 10**6, parameterization_for(name))
-    study = optuna.create_study(
-        direction="maximize", sampler=make_sampler(name, seed, startup=min(8, n // 2))
-    )
-    xs, ys = [], []
-    running: list[tuple[Any, np.ndarray]] = []
-    for i in range(n + concurrency - 1):
-        if i < n:
-            trial = study.ask()
-            mix = simplex.suggest(trial)
-            running.append((trial, np.array([mix[nm] for nm in names])))
-        if len(running) == concurrency or i >= n:
-            trial, x = running.pop(0)
-            y = problem.observe(x, rng)
-            study.tell(trial, y)
-            xs.append(x)
-            ys.append(y)
-    return xs, ys
-
-
-def concurrency_table(seeds: int, n: int) -> None:
-    """Regret of the model-based samplers with 1 vs 2 trials running at once (8 domains), and
-    how often a proposal lands next to one still running (L1 distance under 0.05)."""
-    print(f"concurrent trials: 8 domains, {n} trials, {seeds} seeds; median regret [IQR]")
-    for name in ("gp", "tpe"):
-        row: dict[int, tuple[list[float], list[float]]] = {}
-        for conc in (1, 2):
-            gaps, near = [], []
-            for seed in range(seeds):
-                problem, best_v = solved(8, seed)
-                uniform_v = problem.value(project(np.ones(8), problem.upper))
-                xs, ys = run_sampler(name, problem, n, np.random.default_rng([seed, 7]), seed, conc)
-                gaps.append(regret(problem, xs[int(np.argmax(ys))], best_v, uniform_v))
-                # proposal i+1 was asked while proposal i still ran (at concurrency 2)
-                near += [float(np.abs(a - b).sum() < 0.05) for a, b in itertools.pairwise(xs)]
-            row[conc] = (gaps, near)
-        q1, q2 = (np.percentile(row[c][0], [25, 50, 75]) for c in (1, 2))
-        print(
-            f"  {name:<4} 1 at a time {q1[1]:.3f} [{q1[0]:.2f},{q1[2]:.2f}]  2 at a time "
-            f"{q2[1]:.3f} [{q2[0]:.2f},{q2[2]:.2f}] = {q2[1] / max(q1[1], 1e-12):.2f} x; "
-            f"proposals next to a running one: {np.mean(row[2][1]):.0%} (1 at a time: "
-            f"{np.mean(row[1][1]):.0%} next to the last)"
-        )
-    print()
-
-
-def recommend_regmix(
-    problem: Problem, xs: list[np.ndarray], ys: list[float], rng: np.random.Generator
-) -> np.ndarray:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    model = HistGradientBoostingRegressor(
-        max_iter=200, learning_rate=0.05, min_samples_leaf=3, random_state=0
-    )
-    model.fit(np.array(xs), np.array(ys))
-    pool = rng.dirichlet(np.ones(problem.k), size=100_000)
-    pool = pool[np.all(pool <= problem.upper, axis=1)] if np.any(problem.upper < 1) else pool
-    if len(pool) == 0:
-        return xs[int(np.argmax(ys))]
-    return pool[int(np.argmax(model.predict(pool)))]
-
-
-def recommend_law(problem: Problem, xs: list[np.ndarray], ys: list[float]) -> np.ndarray:
-    """Fit y = -(c + k exp(t . r)) to the observations, then maximize it on the simplex."""
-    from scipy.optimize import least_squares, minimize
-
-    X, y = np.array(xs), np.array(ys)
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        return -(p[0] + math.exp(p[1]) * np.exp(X @ p[2:])) - y
-
-    fit = least_squares(
-        resid, np.concatenate([[float(-y.mean()) - 0.5, 0.0], np.zeros(problem.k)]), max_nfev=2000
-    )
-    p = fit.x
-
-    def pred(r: np.ndarray) -> float:
-        return -(p[0] + math.exp(p[1]) * math.exp(float(r @ p[2:])))
-
-    best, best_v = xs[int(np.argmax(ys))], -math.inf
-    cons = [{"type": "eq", "fun": lambda r: r.sum() - 1}]
-    for x0 in [project(np.ones(problem.k), problem.upper), *xs[:5]]:
-        res = minimize(
-            lambda r: -pred(r),
-            x0,
-            method="SLSQP",
-            bounds=[(0, float(u)) for u in problem.upper],
-            constraints=cons,
-        )
-        r = project(np.clip(res.x, 0, None) + 1e-12, problem.upper)
-        if pred(r) > best_v:
-            best, best_v = r, pred(r)
-    return best
-
-
-def regret(problem: Problem, r: np.ndarray, best_v: float, uniform_v: float) -> float:
+def regret(problem: Problem | Shaped, r: np.ndarray, best_v: float, uniform_v: float) -> float:
     return max(0.0, (best_v - problem.value(r)) / (best_v - uniform_v))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="fewer sizes, budgets and seeds (a smoke run)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer problems, trials, seeds and methods (a smoke run)")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--problems", help=f"comma-separated subset of {', '.join(PROBLEMS)}")
+    parser.add_argument("--methods", help="comma-separated subset of the methods")
     args = parser.parse_args(argv)
-    sizes = (
-        [(4, False), (8, False), (4, True)]
-        if args.quick
-        else [(4, False), (8, False), (16, False), (8, True)]
-    )
-    budgets = [16, 32] if args.quick else [16, 32, 64]
-    # quick is CI's smoke: every problem and method runs; a third seed only reran the same code
+    keys = args.problems.split(",") if args.problems else (["law4", "kinked6", "bowl6"] if args.quick else
+                                                           ["law4", "law8", "law8-narrow", "kinked6", "bowl6", "law16"])  # fmt: skip
+    budgets = [8, 16] if args.quick else [16, 32]
     seeds = args.seeds or (2 if args.quick else 10)
-    methods: list[str] = ["random", "regmix", "law", *SAMPLERS]
+    from mixopt.search.samplers import SAMPLERS
+
+    methods = [m for m in all_methods() if m.sampler is None or m.sampler in SAMPLERS.names()]
+    if args.quick:  # CI's smoke: each kind of method once, the cheap samplers in both parameterizations
+        methods = [m for m in methods if m.sampler in (None, "tpe", "qmc")] + [Method("gp/logratio")]
+    if args.methods:
+        methods = [m for m in methods if m.name in args.methods.split(",")]
 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
-    print(
-        f"{seeds} seeds per cell; regret = (optimum - found) / (optimum - uniform), median [IQR]\n"
-    )
-    header = (
-        f"{'problem':<40} {'method':<7} "
-        + " ".join(f"{f'{b} trials':>17}" for b in budgets)
-        + f" {'to 5%':>6} {'to 1%':>6}"
-    )
+    print(f"{seeds} seeds per cell; regret = (optimum - found) / (optimum - uniform), median [IQR]\n")
+    header = f"{'problem':<26} {'method':<22} " + " ".join(f"{f'{b} trials':>17}" for b in budgets) + f" {'to 5%':>6} {'to 1%':>6}"
     print(header)
     print("-" * len(header))
-    to_5pct: dict[tuple[str, str], float] = {}  # (problem, method) -> median trials to within 5%
-    final: dict[
-        tuple[str, str], float
-    ] = {}  # (problem, method) -> median regret at the most trials
-    for k, hard in sizes:
+    final: dict[tuple[str, str], float] = {}
+    to_5pct: dict[tuple[str, str], float] = {}
+    for key in keys:
         for method in methods:
             cells: dict[int, list[float]] = {b: [] for b in budgets}
             reach5, reach1 = [], []
             for seed in range(seeds):
-                problem, best_v = solved(k, seed, hard)
-                uniform_v = problem.value(project(np.ones(k), problem.upper))
-                rng = np.random.default_rng([seed, 7])
-                n = max(budgets)
-                if method in SAMPLERS:
-                    xs, ys = run_sampler(method, problem, n, rng, seed)
-                else:
-                    xs, ys = run_random(problem, n, rng)
-                incumbent = [xs[int(np.argmax(ys[: i + 1]))] for i in range(n)]
-                trajectory = [regret(problem, x, best_v, uniform_v) for x in incumbent]
+                problem, best_v = solved(key, seed)
+                uniform_v = problem.value(uniform(problem))
+                z = np.random.default_rng([seed, 7]).standard_normal(max(budgets) + 8)
+                search = run(method, problem, max(budgets), seed, z, budgets)
                 for b in budgets:
-                    if method == "regmix":
-                        rec = recommend_regmix(problem, xs[:b], ys[:b], rng)
-                    elif method == "law":
-                        rec = recommend_law(problem, xs[:b], ys[:b])
-                    else:
-                        rec = incumbent[b - 1]
-                    cells[b].append(regret(problem, rec, best_v, uniform_v))
-                if method in ("regmix", "law"):  # a recommendation per budget only
-                    reach5.append(next((b for b in budgets if cells[b][-1] <= 0.05), math.inf))
-                    reach1.append(next((b for b in budgets if cells[b][-1] <= 0.01), math.inf))
-                else:
-                    reach5.append(
-                        next((i + 1 for i, g in enumerate(trajectory) if g <= 0.05), math.inf)
-                    )
-                    reach1.append(
-                        next((i + 1 for i, g in enumerate(trajectory) if g <= 0.01), math.inf)
-                    )
-            row = f"{problem.name:<40} {method:<7} "
+                    cells[b].append(regret(problem, search.recommended[b], best_v, uniform_v))
+                gap = best_v - uniform_v
+                reach5.append(trials_to_reach(problem, search, method, best_v - 0.05 * gap, budgets))
+                reach1.append(trials_to_reach(problem, search, method, best_v - 0.01 * gap, budgets))
+            row = f"{problem.name:<26} {method.name:<22} "
             for b in budgets:
-                q = np.percentile(cells[b], [25, 50, 75])
+                q = quartiles(cells[b])
                 row += f"{q[1]:>6.3f} [{q[0]:.2f},{q[2]:.2f}]"
             row += f" {_fmt(statistics.median(reach5)):>6} {_fmt(statistics.median(reach1)):>6}"
-            to_5pct[(problem.name, method)] = statistics.median(reach5)
-            final[(problem.name, method)] = statistics.median(cells[max(budgets)])
+            final[(key, method.name)] = statistics.median(cells[max(budgets)])
+            to_5pct[(key, method.name)] = statistics.median(reach5)
             print(row, flush=True)
         print()
+    from mixopt.search.samplers import parameterization_for
     from mixopt.study.spec import DEFAULT_SAMPLER
 
-    print(
-        f"trials to come within 5% (median over seeds): mixopt's default ({DEFAULT_SAMPLER}) against random search"
-    )
-    for k, hard in sizes:
-        name = make_problem(k, 0, hard).name
-        ours, rnd = to_5pct[(name, DEFAULT_SAMPLER)], to_5pct[(name, "random")]
-        if math.isfinite(ours) and math.isfinite(rnd):
-            verdict = f"{ours / rnd:.2f} x the trials"
-        elif math.isfinite(ours):
-            verdict = f"random does not get there in {max(budgets)} trials"
-        else:
-            verdict = (
-                "the default does not get there either"
-                if not math.isfinite(rnd)
-                else "random gets there first"
-            )
-        ratio = final[(name, DEFAULT_SAMPLER)] / max(final[(name, "random")], 1e-12)
-        print(
-            f"  {name:<40} {DEFAULT_SAMPLER} {_fmt(ours):>5}, random {_fmt(rnd):>5}: {verdict}; "
-            f"regret at {max(budgets)} trials {ratio:.2f} x random's"
-        )
-    print()
-    if not args.quick:  # GP's asks with running trials (qLogEI) cost minutes over 10 seeds
-        concurrency_table(seeds, max(budgets) // 2)
-    print(f"figure: regret table above; ran in {time.perf_counter() - started:.0f} s")
+    default = f"{DEFAULT_SAMPLER}/{parameterization_for(DEFAULT_SAMPLER)}"
+    print(f"mixopt's default ({default}) against random search: median regret at {max(budgets)} trials, trials to within 5%")
+    for key in keys:
+        if (key, default) not in final:
+            continue
+        ours, rnd = final[(key, default)], final[(key, "random")]
+        best = min((v, m) for (k2, m), v in final.items() if k2 == key)
+        print(f"  {make_problem_by_key(key, 0).name:<26} regret {ours:.3f} = {ours / max(rnd, 1e-12):.2f} x random's; "
+              f"to 5%: {_fmt(to_5pct[(key, default)])} vs {_fmt(to_5pct[(key, 'random')])}; lowest regret: {best[1]} ({best[0]:.3f})")  # fmt: skip
+    print(f"\nfigure: regret table above; ran in {time.perf_counter() - started:.0f} s")
     return 0
 
 

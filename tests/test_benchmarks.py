@@ -1,4 +1,5 @@
-"""CI runs each benchmark's --quick smoke: it must run and print its table (no timing asserts)."""
+"""CI runs each benchmark's --quick smoke: it must run and print its table (no timing asserts).
+Modules named with a leading underscore are shared code, not scripts."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ TAKE_MODEL = ("search_overhead.py", "data_hyperparameters.py")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")))
 def test_benchmark_quick_smoke(script: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     model = ["--model", str(request.getfixturevalue("tiny_model_dir"))] if script in TAKE_MODEL else []
     done = subprocess.run(

@@ -1,0 +1,389 @@
+"""Search quality on real trials: every method, both parameterizations, 30 searches each, on a
+surrogate fitted to a table of real LoRA trials (the way HPOBench and YAHPO Gym make HPO
+comparisons cheap and honest).
+
+    python benchmarks/search_quality.py                      # 30 searches a method, 8/16/32 trials
+    python benchmarks/search_quality.py --quick              # CI's smoke: 1 target, 6 methods, 2 searches, 8/16 trials
+    python benchmarks/search_quality.py --real REAL.json     # add the real-trial check (see below)
+
+The table is `benchmarks/data/code_suite_grid.csv` (`benchmarks/code_suite.py grid` writes it):
+real trials of the source-code suite, a dense grid over the training languages' shares, plus
+random interior mixtures, several seeds at a subset of points. Per target:
+
+1. The surrogate: a Gaussian-process regression of the score (minus the target's loss) on the
+   shares (Matern 5/2 with a length scale per domain, plus white noise), fitted to every row.
+   Its held-out error: fitted without the random interior mixtures, it predicts them; the
+   RMSE is printed beside the seed noise sd (a surrogate can do no better than the noise).
+2. The problem: the surrogate's mean is the true value; each trial adds Gaussian noise with
+   the sd measured between seeds (pooled over the points run on several seeds).
+3. The grid oracle: the best surrogate value over the table's mixtures; a method's figure is
+   the share of the oracle's lift over uniform that its recommendation gets (1 = the oracle's,
+   0 = no better than uniform), median [IQR] over searches; and the trials until its
+   recommendation first reaches 90% of that lift.
+4. Every method of `_methods.py` (its docstring says how each runs) gets the same trials (the
+   baselines first), the same noise draws and both parameterizations; the samplers run again
+   with 2 trials at once.
+5. Choosing under noise: the default's searches picked three ways: the best single score; the
+   top 3 by score each re-run on 2 fresh seeds, the best mean of its 3 runs (6 more runs); and
+   a GP regression fitted to all the search's trials, picking the trial it predicts best.
+6. The cost of proposing: seconds per proposal (Optuna's ask and the sampler's suggestion) of
+   the model-based samplers after 16, 64 and 256 trials with 2 running, against the mean real
+   trial's seconds in the table.
+7. With ``--real``: the recommendations of each method's median search (32 trials, 1 at a
+   time) are written to ``--out``/recommendations.json; train them for real on fresh seeds
+   (`python benchmarks/code_suite.py check ...`) and pass its output to ``--real``: each
+   method's real lift over uniform is printed beside the surrogate's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+import math
+import statistics
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _methods import (  # noqa: E402
+    MODEL_METHODS,
+    Method,
+    Search,
+    all_methods,
+    observe,
+    quartiles,
+    run,
+    trials_to_reach,
+    uniform,
+)
+
+TABLE = HERE / "data" / "code_suite_grid.csv"
+DEFAULT = "gp/logratio"  # mixopt's default sampler in its default parameterization
+
+
+@dataclass(frozen=True)
+class Table:
+    """The real trials of one target: mixtures, seeds, scores (minus the loss)."""
+
+    names: tuple[str, ...]
+    target: str
+    x: np.ndarray
+    y: np.ndarray
+    seed: np.ndarray
+    kind: tuple[str, ...]
+    seconds: float
+
+    @functools.cached_property
+    def noise(self) -> float:
+        """Seed noise sd, pooled over the mixtures run on two or more seeds."""
+        groups: dict[tuple[float, ...], list[float]] = {}
+        for x, y in zip(self.x, self.y, strict=True):
+            groups.setdefault(tuple(np.round(x, 6)), []).append(float(y))
+        dev = [(v - statistics.fmean(g)) ** 2 for g in groups.values() if len(g) > 1 for v in g]
+        dof = sum(len(g) - 1 for g in groups.values() if len(g) > 1)
+        return math.sqrt(sum(dev) / dof) if dof else float("nan")
+
+
+def load_tables(path: Path) -> list[Table]:
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise SystemExit(f"{path}: no rows")
+    columns = list(rows[0])
+    names = tuple(columns[columns.index("kind") + 1 : columns.index("seed")])
+    targets = [c.removesuffix("_loss") for c in columns if c.endswith("_loss")]
+    x = np.array([[float(r[n]) for n in names] for r in rows])
+    seconds = statistics.fmean(float(r["seconds"]) for r in rows)
+    return [Table(names, t, x, -np.array([float(r[f"{t}_loss"]) for r in rows]),
+                  np.array([int(r["seed"]) for r in rows]), tuple(r["kind"] for r in rows), seconds)
+            for t in targets]  # fmt: skip
+
+
+def fit_gp(x: np.ndarray, y: np.ndarray) -> Any:
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    k = x.shape[1]
+    kernel = ConstantKernel(1.0) * Matern(np.full(k, 0.5), (1e-2, 1e2), nu=2.5) + WhiteKernel(1e-2, (1e-6, 1.0))
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gp.fit(x, y)
+    return gp
+
+
+class TableProblem:
+    """The surrogate of one target's table as a mixture problem (see the module's docstring)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.name = table.target
+        self.k = len(table.names)
+        self.upper = np.ones(self.k)
+        natural = [x for x, kind in zip(table.x, table.kind, strict=True) if kind == "natural"]
+        self.natural = natural[0] if natural else np.ones(self.k) / self.k
+        self.gp = fit_gp(table.x, table.y)
+        self.sd = table.noise
+        self.oracle = float(np.max(self.gp.predict(np.unique(table.x, axis=0))))
+        self.uniform = self.value(uniform(self))
+
+    @functools.lru_cache(maxsize=100_000)  # noqa: B019  (one problem per process, kept for its life)
+    def _value(self, key: tuple[float, ...]) -> float:
+        return float(self.gp.predict(np.array([key]))[0])
+
+    def value(self, r: np.ndarray) -> float:
+        return self._value(tuple(float(v) for v in np.round(r, 9)))
+
+    def noise_sd(self, r: np.ndarray) -> float:
+        return self.sd
+
+    def share(self, r: np.ndarray) -> float:
+        """Share of the oracle's lift over uniform that ``r`` gets."""
+        return (self.value(r) - self.uniform) / (self.oracle - self.uniform)
+
+
+def held_out_error(table: Table) -> tuple[float, float, int]:
+    """(RMSE, Spearman) of the surrogate fitted without the random mixtures, on them (seed 0)."""
+    from scipy.stats import spearmanr
+
+    held = np.array([k == "random" for k in table.kind])
+    test = held & (table.seed == 0)
+    if not held.any() or held.all():
+        return float("nan"), float("nan"), 0
+    gp = fit_gp(table.x[~held], table.y[~held])
+    pred = gp.predict(table.x[test])
+    rmse = float(np.sqrt(np.mean((pred - table.y[test]) ** 2)))
+    return rmse, float(spearmanr(pred, table.y[test]).statistic), int(test.sum())
+
+
+_PROBLEMS: dict[tuple[str, str], TableProblem] = {}
+
+
+def _problem(path: str, target: str) -> TableProblem:
+    if (path, target) not in _PROBLEMS:
+        table = next(t for t in load_tables(Path(path)) if t.target == target)
+        _PROBLEMS[(path, target)] = TableProblem(table)
+    return _PROBLEMS[(path, target)]
+
+
+@dataclass(frozen=True)
+class Job:
+    path: str
+    target: str
+    method: str
+    search: int
+    n: int
+    budgets: tuple[int, ...]
+    concurrency: int
+
+
+def _noise(search: int, n: int) -> np.ndarray:
+    """The search's noise draws: the same for every method (the i-th trial draws z[i])."""
+    return np.random.default_rng([search, 7]).standard_normal(n + 64)
+
+
+def _run_job(job: Job) -> dict[str, Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore")
+    problem, method = _problem(job.path, job.target), Method(job.method)
+    search = run(method, problem, job.n, job.search, _noise(job.search, job.n), job.budgets, job.concurrency)
+    return {"job": job, "shares": {b: problem.share(search.recommended[b]) for b in job.budgets},
+            "to90": trials_to_reach(problem, search, method, problem.uniform + 0.9 * (problem.oracle - problem.uniform), job.budgets),
+            "recommended": {b: search.recommended[b].tolist() for b in job.budgets},
+            "picks": _picks(problem, search, job) if job.method == DEFAULT and job.concurrency == 1 else None}  # fmt: skip
+
+
+def _picks(problem: TableProblem, search: Search, job: Job) -> dict[str, dict[int, float]]:
+    """Share of the oracle's lift of three ways to choose among a search's trials."""
+    fresh = np.random.default_rng([job.search, 13])  # the re-runs' noise: seeds no trial used
+    out: dict[str, dict[int, float]] = {rule: {} for rule in PICKS}
+    for b in job.budgets:
+        xs, ys = search.xs[:b], search.ys[:b]
+        order = np.argsort(ys)[::-1]
+        out[PICKS[0]][b] = problem.share(xs[order[0]])
+        top = order[:3]
+        means = [(ys[i] + sum(observe(problem, xs[i], z) for z in fresh.standard_normal(2))) / 3 for i in top]
+        out[PICKS[1]][b] = problem.share(xs[top[int(np.argmax(means))]])
+        predicted = fit_gp(np.array(xs), np.array(ys)).predict(np.array(xs))
+        out[PICKS[2]][b] = problem.share(xs[int(np.argmax(predicted))])
+    return out
+
+
+PICKS = ("best single score", "top 3 re-run on 2 seeds", "GP fitted to all trials")
+
+
+def _fmt(q: tuple[float, float, float]) -> str:
+    return f"{q[1]:6.3f} [{q[0]:5.2f},{q[2]:5.2f}]"
+
+
+def _trials(values: list[float], most: int) -> str:
+    m = statistics.median(values)
+    return f">{most}" if not math.isfinite(m) else f"{m:.0f}"
+
+
+def describe(table: Table, problem: TableProblem) -> str:
+    """Where the target's optimum lies on the table's mixtures, by the surrogate's mean."""
+    points = np.unique(table.x, axis=0)
+    best = points[int(np.argmax(problem.gp.predict(points)))]
+    nonzero = int(np.sum(best > 1e-6))
+    where = "a vertex" if nonzero == 1 else "interior" if nonzero == len(best) else f"a face ({nonzero} domains)"
+    mix = ", ".join(f"{n} {v:.2f}" for n, v in zip(table.names, best, strict=True) if v > 1e-6)
+    return f"optimum at {where}: {mix}; lift over uniform {problem.oracle - problem.uniform:.4f} = {(problem.oracle - problem.uniform) / table.noise:.1f} x the seed noise sd"
+
+
+def ask_costs(path: str, target: str, samplers: list[str], n: int) -> list[tuple[str, dict[int, float]]]:
+    """Median seconds per proposal around trial 16, 64 and 256, with 2 trials running."""
+    from _methods import run_sampler
+
+    problem = _problem(path, target)
+    out = []
+    for name in samplers:
+        sampler, parameterization = name.split("/")
+        search = run_sampler(sampler, parameterization, problem, n, 0, _noise(0, n), concurrency=2)
+        at = {m: statistics.median(search.ask_seconds[max(0, m - 4) : m + 4]) for m in (16, 64, 256) if m <= n}
+        out.append((name, at))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 target, 6 methods, 2 searches, 8/16 trials (a smoke run)")
+    parser.add_argument("--targets", help="comma-separated subset of the table's targets (default: all)")
+    parser.add_argument("--concurrent-searches", type=int, help="searches a sampler runs with 2 trials at once (default: --searches)")
+    parser.add_argument("--table", default=str(TABLE), help="the real trials (CSV)")
+    parser.add_argument("--searches", type=int, help="searches per method (default 30; quick 2)")
+    parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--methods", help="comma-separated subset of the methods")
+    parser.add_argument("--out", default="benchmarks-out/search_quality", help="results and recommendations")
+    parser.add_argument("--real", help="check_real.json from `code_suite.py check`: adds the real-trial table")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    budgets = (8, 16) if args.quick else (8, 16, 32)
+    searches = args.searches or (2 if args.quick else 30)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = str(Path(args.table).resolve())
+    tables = load_tables(Path(path))
+    if args.targets or args.quick:
+        wanted = args.targets.split(",") if args.targets else [tables[0].target]
+        tables = [t for t in tables if t.target in wanted]
+    from mixopt.search.samplers import SAMPLERS
+
+    methods = [m for m in all_methods() if m.sampler is None or m.sampler in SAMPLERS.names()]
+    if args.quick:
+        methods = [m for m in methods if m.name in ("random", "tpe/exponential", "gp/logratio", *MODEL_METHODS)]
+    if args.methods:
+        methods = [m for m in methods if m.name in args.methods.split(",")]
+    print(f"table: {path}: {len(tables[0].x)} real trials, domains {', '.join(tables[0].names)}; "
+          f"mean trial {tables[0].seconds:.1f} s\n")  # fmt: skip
+    for table in tables:
+        problem = _problem(path, table.target)
+        rmse, rho, held = held_out_error(table)
+        print(f"target {table.target}: seed noise sd {table.noise:.4f}; surrogate held-out RMSE {rmse:.4f} "
+              f"= {rmse / table.noise:.2f} x the noise (Spearman {rho:.2f} over {held} random mixtures); "
+              f"{describe(table, problem)}")  # fmt: skip
+    print()
+    twice = args.concurrent_searches if args.concurrent_searches is not None else searches
+    jobs = [Job(path, t.target, m.name, s, max(budgets), budgets, c) for t in tables for m in methods
+            for c in ((1, 2) if m.sampler else (1,)) for s in range(searches if c == 1 else twice)]  # fmt: skip
+    with ProcessPoolExecutor(args.workers) as pool:
+        results = list(pool.map(_run_job, jobs, chunksize=1))
+    (out / "results.json").write_text(json.dumps([{**r, "job": r["job"].__dict__} for r in results], default=float))
+    report(results, tables, methods, budgets, searches)
+    recommendations(results, tables, methods, budgets, out)
+    if args.real:
+        real_table(json.loads(Path(args.real).read_text()), out, tables, path)
+    most = 24 if args.quick else 256
+    proposers = [m.name for m in methods if m.name in ("gp/logratio", "tpe/exponential", "surrogate/logratio")]
+    print(f"\ncost of proposing, 2 trials running (mean real trial: {tables[0].seconds:.1f} s)")
+    for name, at in ask_costs(path, tables[0].target, proposers, most):
+        cells = ", ".join(f"after {m}: {s:.3f} s = {s / tables[0].seconds:.4f} x a trial" for m, s in at.items())
+        print(f"  {name:<20} {cells}")
+    print(f"\nfigure: the tables above; ran in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def report(results: list[dict[str, Any]], tables: list[Table], methods: list[Method], budgets: tuple[int, ...], searches: int) -> None:  # fmt: skip
+    most = max(budgets)
+    for table in tables:
+        print(f"target {table.target}: share of the grid oracle's lift over uniform, median [IQR] over {searches} searches")
+        header = f"  {'method':<22}" + "".join(f"{f'{b} trials':>21}" for b in budgets) + f"{'to 90%':>8}" + "".join(f"{f'{b}, 2 at once':>21}" for b in budgets[1:])  # fmt: skip
+        print(header)
+        to90: dict[str, float] = {}
+        for m in methods:
+            mine = [r for r in results if r["job"].target == table.target and r["job"].method == m.name]
+            one = [r for r in mine if r["job"].concurrency == 1]
+            two = [r for r in mine if r["job"].concurrency == 2]
+            row = f"  {m.name:<22}" + "".join(f"{_fmt(quartiles([r['shares'][b] for r in one])):>21}" for b in budgets)
+            row += f"{_trials([r['to90'] for r in one], most):>8}"
+            if two:
+                row += "".join(f"{_fmt(quartiles([r['shares'][b] for r in two])):>21}" for b in budgets[1:])
+            print(row)
+            to90[m.name] = statistics.median([r["to90"] for r in one])
+        if DEFAULT in to90 and "random" in to90:
+            ours, rnd = to90[DEFAULT], to90["random"]
+            verdict = (f"{ours / rnd:.2f} x random's" if math.isfinite(ours) and math.isfinite(rnd)
+                       else f"random needs more than {most}" if math.isfinite(ours) else "not within the budget")  # fmt: skip
+            print(f"  trials to 90% of the oracle's lift, median: default ({DEFAULT}) {_trials([ours], most)}, random {_trials([rnd], most)}: {verdict}")  # fmt: skip
+        picks = [r["picks"] for r in results if r["job"].target == table.target and r["picks"]]
+        if picks:
+            print("  choosing among the default's trials (share of the oracle's lift, median [IQR]; extra runs):")
+            for rule, cost in zip(PICKS, ("0", "6", "0"), strict=True):
+                cells = "".join(f"{_fmt(quartiles([p[rule][b] for p in picks])):>21}" for b in budgets)
+                print(f"    {rule:<26}{cells}  +{cost}")
+        print()
+
+
+def recommendations(results: list[dict[str, Any]], tables: list[Table], methods: list[Method], budgets: tuple[int, ...], out: Path) -> None:  # fmt: skip
+    """Each method's median search's answer at the most trials (1 at a time), per target."""
+    most, recs = max(budgets), {}
+    for table in tables:
+        for m in methods:
+            one = sorted((r for r in results if r["job"].target == table.target and r["job"].method == m.name
+                          and r["job"].concurrency == 1), key=lambda r: r["shares"][most])  # fmt: skip
+            median = one[(len(one) - 1) // 2]
+            mix = dict(zip(table.names, (round(v, 6) for v in median["recommended"][most]), strict=True))
+            recs[f"{table.target}:{m.name}"] = mix
+        recs[f"{table.target}:uniform"] = {n: round(1 / len(table.names), 6) for n in table.names}
+    (out / "recommendations.json").write_text(json.dumps(recs, indent=1))
+    print(f"recommendations of each method's median search: {out / 'recommendations.json'}")
+
+
+def real_table(real: dict[str, Any], out: Path, tables: list[Table], path: str) -> None:
+    """Each recommendation's real lift over uniform (fresh seeds) beside the surrogate's."""
+    from scipy.stats import spearmanr
+
+    recs = json.loads((out / "recommendations.json").read_text())
+    for table in tables:
+        problem = _problem(path, table.target)
+        base = statistics.fmean(-v for v in real[f"{table.target}:uniform"][f"{table.target}_loss"])
+        print(f"\nreal check, target {table.target}: lift over uniform on fresh seeds (real) and by the surrogate")
+        pairs = []
+        for label, mix in recs.items():
+            if not label.startswith(f"{table.target}:") or label.endswith(":uniform"):
+                continue
+            losses = real[label][f"{table.target}_loss"]
+            lift = statistics.fmean(-v for v in losses) - base
+            predicted = problem.value(np.array([mix[n] for n in table.names])) - problem.uniform
+            pairs.append((lift, predicted))
+            print(f"  {label.split(':', 1)[1]:<22} real {lift:+.4f}  surrogate {predicted:+.4f}")
+        if len(pairs) > 2:
+            rho = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic
+            print(f"  Spearman of real and surrogate lifts over the methods: {rho:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
