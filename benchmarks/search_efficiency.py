@@ -177,6 +177,7 @@ def run_sampler(
     study = optuna.create_study(
         direction="maximize", sampler=make_sampler(name, seed, startup=min(8, n // 2))
     )
+    getattr(study.sampler, "attach", lambda simplex: None)(simplex)  # the surrogate maps mixtures through it
     xs, ys = [], []
     running: list[tuple[Any, np.ndarray]] = []
     for i in range(n + concurrency - 1):
