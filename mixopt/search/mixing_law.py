@@ -46,6 +46,17 @@ def _linear(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np
     return coef, design @ coef - y
 
 
+def _jacobian(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The residuals' derivatives in ``t`` (Kaufman's approximation for variable projection:
+    the part of ``d(design)/dt @ coef`` that ``a`` and ``b`` cannot absorb)."""
+    e = np.exp(np.clip(x @ t, -700, 700))
+    q, _ = np.linalg.qr(np.column_stack([np.ones_like(e), e]))
+    (_, b), _ = _linear(x, y, t)
+    moved = b * x * e[:, None]
+    out: np.ndarray = moved - q @ (q.T @ moved)
+    return out
+
+
 def fit_mixing_law(
     shares: np.ndarray,
     scores: np.ndarray,
@@ -70,13 +81,14 @@ def fit_mixing_law(
     points = [np.full(x.shape[1], 1e-3)]
     if init is not None:
         points.append(np.clip(np.asarray(init, dtype=float), -_T_BOUND, _T_BOUND))
-    while len(points) < max(starts, len(points)):
+    while len(points) < starts:
         points.append(np.asarray(rng.normal(0.0, 3.0, x.shape[1])))
     best: tuple[float, np.ndarray] | None = None
     for t0 in points:
         fit = least_squares(
             lambda t: _linear(x, ys, t)[1],
             t0,
+            jac=lambda t: _jacobian(x, ys, t),
             bounds=(-_T_BOUND, _T_BOUND),
             max_nfev=60 * (x.shape[1] + 1),
         )
