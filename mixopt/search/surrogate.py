@@ -32,7 +32,10 @@ policy is read from storage and survives a resume.
 
 The sampler needs the map between parameters and mixtures: :meth:`SurrogateSampler.attach`
 gives it the study's simplex (mixopt's study loop calls it; until then it only falls
-back). One objective only.
+back). It learns from the mixture each trial trained (the one mixopt records with it, else
+its parameters mapped by the simplex); with searched filters it proposes on the whole pool's
+simplex, and the loop makes that proposal feasible on the pool the trial's filters leave.
+One objective only.
 """
 
 from __future__ import annotations
@@ -68,13 +71,10 @@ class SurrogateSampler(BaseSampler):
 
     def __init__(self, seed: int | None = None, startup: int = 8, candidates: int = 256, members: int = 8,
                  away: float = 0.05) -> None:  # fmt: skip
-        self.seed, self.startup, self.candidates, self.members, self.away = (
-            seed,
-            startup,
-            candidates,
-            members,
-            away,
-        )
+        """``candidates``: random mixtures scored per proposal (and as many in local steps);
+        ``members``: regressions in the bag; ``away``: the least L1 distance to a trial."""
+        self.seed, self.startup, self.candidates = seed, startup, candidates
+        self.members, self.away = members, away
         self._simplex: Simplex | None = None
         self._fallback: BaseSampler | None = None
         self._entropy: int | None = None
