@@ -162,7 +162,7 @@ def run_sampler(
 
     from mixopt.data.spec import DomainSpec
     from mixopt.data.tokenize import TokenizedDomain
-    from mixopt.search.samplers import make_sampler
+    from mixopt.search.samplers import attach_simplex, make_sampler
     from mixopt.search.space import Simplex
 
     names = [f"d{i}" for i in range(problem.k)]
@@ -170,8 +170,7 @@ def run_sampler(
                for nm, u in zip(names, problem.upper, strict=True)]  # fmt: skip
     simplex = Simplex(domains, 10**6, parameterization)
     sampler = make_sampler(name, seed, startup)
-    if hasattr(sampler, "attach"):  # a sampler that proposes mixtures needs the map to them
-        sampler.attach(simplex)
+    attach_simplex(sampler, simplex)  # as a study does: a sampler that proposes mixtures needs the map
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = optuna.create_study(direction="maximize", sampler=sampler)

@@ -74,6 +74,10 @@ class StudyLoop:
         self.stopped: str | None = None
         self.confirming: list[Job] | None = None
         self._warn_if_random(len(session.study.baselines))
+        from mixopt.search.samplers import attach_simplex
+
+        # a sampler that proposes mixtures itself (the surrogate) maps them through the study's simplex
+        attach_simplex(self.store.optuna().sampler, session.simplex)
 
     def _warn_if_random(self, baselines: int) -> None:
         """Say when the sampler's random start-up phase covers every trial: its model, the

@@ -7,7 +7,7 @@ from typing import Any
 
 from mixopt.registry import Registry
 
-__all__ = ["SAMPLERS", "SINGLE_OBJECTIVE", "make_sampler", "parameterization_for", "random_startup"]
+__all__ = ["SAMPLERS", "SINGLE_OBJECTIVE", "attach_simplex", "make_sampler", "parameterization_for", "random_startup"]
 
 
 def _tpe(seed: int, startup: int) -> Any:
@@ -55,6 +55,13 @@ def _random(seed: int, startup: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+def _surrogate(seed: int, startup: int) -> Any:
+    """A fitted mixing law and regression bag propose their predicted best; GP otherwise."""
+    from mixopt.search.surrogate import SurrogateSampler
+
+    return SurrogateSampler(seed=seed, startup=startup)
+
+
 def _nsga2(seed: int, startup: int) -> Any:
     """NSGA-II genetic algorithm (multi-objective studies; its first generation is random)."""
     import optuna
@@ -65,18 +72,28 @@ def _nsga2(seed: int, startup: int) -> Any:
 SAMPLERS: Registry[Any] = Registry(
     "sampler",
     "mixopt.samplers",
-    {"tpe": _tpe, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "random": _random, "nsga2": _nsga2},
+    {"tpe": _tpe, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "random": _random, "nsga2": _nsga2,
+     "surrogate": _surrogate},
 )
 # Optuna 5.0's CmaEsSampler raises on a study with several objectives; the others take them
-SINGLE_OBJECTIVE = frozenset({"cmaes"})
-_LOGRATIO = {"gp", "cmaes"}
-_STARTUP = {"tpe", "gp", "cmaes"}  # those whose model takes over after random start-up trials
+# the surrogate fits one score (its mixing law and the proposals' judging)
+SINGLE_OBJECTIVE = frozenset({"cmaes", "surrogate"})
+_LOGRATIO = {"gp", "cmaes", "surrogate"}  # the surrogate's fallback is GP
+_STARTUP = {"tpe", "gp", "cmaes", "surrogate"}  # those whose model takes over after random start-up trials
 
 
 def make_sampler(name: str, seed: int, startup: int) -> Any:
     """An Optuna sampler; ``startup`` trials are proposed at random before the model kicks in."""
     factory: Callable[[int, int], Any] = SAMPLERS.get(name)
     return factory(seed, startup)
+
+
+def attach_simplex(sampler: Any, simplex: Any) -> None:
+    """Give ``sampler`` the study's map between parameters and mixtures, if it takes one
+    (an ``attach`` method, as the surrogate sampler has); other samplers are left as they are."""
+    attach = getattr(sampler, "attach", None)
+    if callable(attach):
+        attach(simplex)
 
 
 def random_startup(name: str, startup: int) -> int:

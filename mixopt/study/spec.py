@@ -169,8 +169,8 @@ class SearchSpec:
     """Searched trials besides the baselines; 0 scores only the baselines. A resumed study
     may raise it: '--resume OUT --trials N' grows the study to N searched trials."""
     sampler: str = DEFAULT_SAMPLER
-    """gp, tpe, cmaes, qmc, random, nsga2, or module:attr (see 'mixopt ls samplers'); with
-    several objectives every one but cmaes (gp led there too: benchmarks/README.md)."""
+    """gp, tpe, cmaes, qmc, random, nsga2, surrogate, or module:attr (see 'mixopt ls samplers');
+    with several objectives every one but cmaes and surrogate (gp led there too: benchmarks/README.md)."""
     startup_trials: int = 8
     """Random proposals before the sampler's model is used (baselines count towards them)."""
     space: str | None = None
