@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--methods", help="comma-separated subset of the methods")
     parser.add_argument("--out", default="benchmarks-out/search_quality", help="results and recommendations")
+    parser.add_argument("--costs", type=int, help="trials of the proposal-cost run (default 256; quick 24; 0: none)")
     parser.add_argument("--real", help="check_real.json from `code_suite.py check`: adds the real-trial table")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -299,21 +300,49 @@ def main(argv: list[str] | None = None) -> int:
     twice = args.concurrent_searches if args.concurrent_searches is not None else searches
     jobs = [Job(path, t.target, m.name, s, max(budgets), budgets, c) for t in tables for m in methods
             for c in ((1, 2) if m.sampler else (1,)) for s in range(searches if c == 1 else twice)]  # fmt: skip
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(_run_job, jobs, chunksize=1))
-    (out / "results.json").write_text(json.dumps([{**r, "job": r["job"].__dict__} for r in results], default=float))
+    results = run_jobs(jobs, out / "results.jsonl", args.workers)
     report(results, tables, methods, budgets, searches)
     recommendations(results, tables, methods, budgets, out)
     if args.real:
         real_table(json.loads(Path(args.real).read_text()), out, tables, path)
-    most = 24 if args.quick else 256
+    most = args.costs if args.costs is not None else (24 if args.quick else 256)
     proposers = [m.name for m in methods if m.name in ("gp/logratio", "tpe/exponential", "surrogate/logratio")]
     print(f"\ncost of proposing, 2 trials running (mean real trial: {tables[0].seconds:.1f} s)")
-    for name, at in ask_costs(path, tables[0].target, proposers, most):
+    for name, at in ask_costs(path, tables[0].target, proposers if most else [], most):
         cells = ", ".join(f"after {m}: {s:.3f} s = {s / tables[0].seconds:.4f} x a trial" for m, s in at.items())
         print(f"  {name:<20} {cells}")
     print(f"\nfigure: the tables above; ran in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def run_jobs(jobs: list[Job], path: Path, workers: int) -> list[dict[str, Any]]:
+    """Every job's result, each appended to ``path`` as it finishes: a re-run (after a kill,
+    or with more methods) runs only what is missing."""
+    done: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            done[json.dumps(row["job"], sort_keys=True)] = row
+    todo = [j for j in jobs if json.dumps(j.__dict__, sort_keys=True) not in done]
+    with ProcessPoolExecutor(workers) as pool, open(path, "a") as f:
+        for row in pool.map(_run_job, todo, chunksize=1):
+            row = {**row, "job": row["job"].__dict__}
+            f.write(json.dumps(row, default=float) + "\n")
+            f.flush()
+            done[json.dumps(row["job"], sort_keys=True)] = row
+    out = []
+    for j in jobs:
+        row = dict(done[json.dumps(j.__dict__, sort_keys=True)])
+        row["job"] = j
+        row["shares"] = {int(b): v for b, v in row["shares"].items()}
+        row["recommended"] = {int(b): v for b, v in row["recommended"].items()}
+        if row.get("picks"):
+            row["picks"] = {rule: {int(b): v for b, v in cells.items()} for rule, cells in row["picks"].items()}
+        out.append(row)
+    return out
 
 
 def report(results: list[dict[str, Any]], tables: list[Table], methods: list[Method], budgets: tuple[int, ...], searches: int) -> None:  # fmt: skip
