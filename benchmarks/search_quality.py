@@ -29,10 +29,13 @@ random interior mixtures, several seeds at a subset of points. Per target:
 6. The cost of proposing: seconds per proposal (Optuna's ask and the sampler's suggestion) of
    the model-based samplers after 16, 64 and 256 trials with 2 running, against the mean real
    trial's seconds in the table.
-7. With ``--real``: the recommendations of each method's median search (32 trials, 1 at a
-   time) are written to ``--out``/recommendations.json; train them for real on fresh seeds
-   (`python benchmarks/code_suite.py check ...`) and pass its output to ``--real``: each
-   method's real lift over uniform is printed beside the surrogate's.
+7. The real-trial check: the recommendations of each method's median search (32 trials, 1 at
+   a time) are written to ``--out``/recommendations.json (with uniform); train them for real
+   on fresh seeds and pass the result to ``--real``; each method's real lift over uniform is
+   printed beside the surrogate's:
+
+       python benchmarks/code_suite.py check SUITE --mixtures OUT/recommendations.json --seeds 11,12 --out-json real.json
+       python benchmarks/search_quality.py --real real.json
 """
 
 from __future__ import annotations
@@ -269,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", help="comma-separated subset of the methods")
     parser.add_argument("--out", default="benchmarks-out/search_quality", help="results and recommendations")
     parser.add_argument("--costs", type=int, help="trials of the proposal-cost run (default 256; quick 24; 0: none)")
-    parser.add_argument("--real", help="check_real.json from `code_suite.py check`: adds the real-trial table")
+    parser.add_argument("--real", help="the --out-json of `code_suite.py check` on --out's recommendations.json: adds the real-trial table")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     budgets = (8, 16) if args.quick else (8, 16, 32)
@@ -398,13 +401,13 @@ def real_table(real: dict[str, Any], out: Path, tables: list[Table], path: str) 
     recs = json.loads((out / "recommendations.json").read_text())
     for table in tables:
         problem = _problem(path, table.target)
-        base = statistics.fmean(-v for v in real[f"{table.target}:uniform"][f"{table.target}_loss"])
+        base = statistics.fmean(-v for v in real[f"{table.target}:uniform"]["losses"][table.target])
         print(f"\nreal check, target {table.target}: lift over uniform on fresh seeds (real) and by the surrogate")
         pairs = []
         for label, mix in recs.items():
             if not label.startswith(f"{table.target}:") or label.endswith(":uniform"):
                 continue
-            losses = real[label][f"{table.target}_loss"]
+            losses = real[label]["losses"][table.target]
             lift = statistics.fmean(-v for v in losses) - base
             predicted = problem.value(np.array([mix[n] for n in table.names])) - problem.uniform
             pairs.append((lift, predicted))
