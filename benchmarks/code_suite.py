@@ -454,6 +454,22 @@ def run_grid(out: Path, quick: bool, csv_path: Path | None) -> list[dict[str, An
     return rows
 
 
+def cached_rows(out: Path, quick: bool, csv_path: Path | None) -> list[dict[str, Any]]:
+    """The grid's rows that the cache holds (all of them once `grid` is done), also written
+    to ``csv_path``: a table of a run still under way, or killed."""
+    setup = _setup(out, quick, json.loads((out / "manifest.json").read_text()))
+    _worker_init(setup)
+    cache = read_cache(setup.cache)
+    rows = []
+    for p in grid_points(setup, quick):
+        for seed in (0, 1, 2):
+            hit = cache.get(setup.key(p.mix, seed))
+            if hit is not None:
+                rows.append(_row(p, seed, hit, setup))
+    _write_csv(rows, setup, csv_path)
+    return rows
+
+
 def seed_subset(points: list[Point], first: list[dict[str, float]], setup: Setup,
                 quick: bool) -> list[Point]:  # fmt: skip
     """The points scored again on more seeds: vertices, uniform, natural, each target's best
@@ -508,62 +524,67 @@ def _where(mix: Sequence[float]) -> str:
     if nonzero == 1:
         return "vertex"
     if nonzero < len(mix):
-        return f"face ({nonzero} of {len(mix)} domains)"
-    return "interior"
+        return f"face (on {nonzero} of {len(mix)} domains)"
+    return "interior (every domain)"
 
 
 def show(rows: list[dict[str, Any]], names: Sequence[str], targets: Sequence[str]) -> str:
-    """Per target: the grid's best point, where it lies, seed noise, spread, lift over uniform."""
+    """Per target: the grid's best point (at seed 0, and by the mean over seeds where a point
+    has several), where it lies, how far it beats the best vertex and the uniform mixture,
+    against the seed noise and the spread of the grid."""
     by_point: dict[str, dict[int, dict[str, Any]]] = {}
     for r in rows:
         by_point.setdefault(r["point"], {})[int(r["seed"])] = r
     mixes = {p: tuple(float(s[0][n]) for n in names) for p, s in by_point.items() if 0 in s}
-    lines = [f"{len(mixes)} points at seed 0; "
-             f"{sum(1 for s in by_point.values() if len(s) > 1)} with more seeds\n",
-             f"{'target':<11} {'best (seed 0)':<26} {'where':<22} {'best (seed mean)':<26} {'where':<22} "
-             f"{'seed sd':>7} {'grid sd':>7} {'range':>6} {'lift':>6} {'lift/sd':>7}"]  # fmt: skip
-    interior_targets, corner_targets = [], []
+    n_multi = sum(1 for s in by_point.values() if len(s) > 1)
+    lines = [
+        f"{len(mixes)} points at seed 0, {n_multi} of them at seeds 1 and 2 too; losses are mean "
+        "token losses on each target's held-out code (lower is better)\n",
+        f"{'target':<11} {'best at seed 0':<31} {'best by seed mean':<31} {'where':<9} "
+        f"{'seed sd':>7} {'grid sd':>7} {'vs vertex':>9} {'/sd':>5} {'vs unif':>8} {'/sd':>5}",
+    ]
+    summary: list[str] = []
     for t in targets:
         col = f"{t}_loss"
-        s0 = {p: float(s[0][col]) for p, s in by_point.items() if 0 in s}
+        s0 = {p: float(s[0][col]) for p, s in by_point.items() if 0 in s and p in mixes}
+        if not s0:
+            continue
         best0 = min(s0, key=s0.__getitem__)
         multi = {p: [float(r[col]) for r in s.values()] for p, s in by_point.items() if len(s) > 1}
-        mean = {p: statistics.fmean(v) for p, v in multi.items()}
-        bestm = min(mean, key=mean.__getitem__) if mean else best0
+        mean = {p: statistics.fmean(v) for p, v in multi.items()} or s0
+        best = min(mean, key=mean.__getitem__)
         # seed noise: the pooled sd of each multi-seed point around its own mean
-        resid = [x - mean[p] for p, v in multi.items() for x in v]
         dof = sum(len(v) - 1 for v in multi.values())
-        sd = (sum(x * x for x in resid) / dof) ** 0.5 if dof else float("nan")
-        uni = mean.get("uniform", s0.get("uniform", float("nan")))
-        lift = uni - mean.get(bestm, s0[bestm])
-        spread = statistics.pstdev(s0.values())
+        sq = sum((x - mean[p]) ** 2 for p, v in multi.items() for x in v)
+        sd = (sq / dof) ** 0.5 if dof else float("nan")
+        vertices = [p for p in mean if p in mixes and max(mixes[p]) == 1.0]
+        vertex = min(vertices, key=mean.__getitem__) if vertices else None
+        gap = mean[vertex] - mean[best] if vertex else float("nan")
+        lift = mean.get("uniform", float("nan")) - mean[best]
+        where = _where(mixes[best])
 
         def fmt(p: str) -> str:
             return f"{p} [" + " ".join(f"{x:.2f}" for x in mixes[p]) + "]"
 
-        where = _where(mixes[bestm])
-        (interior_targets if where == "interior" else corner_targets).append(
-            (t, where, lift / sd if sd else 0)
+        lines.append(
+            f"{t:<11} {fmt(best0):<31} {fmt(best):<31} {where.split()[0]:<9} {sd:>7.4f} "
+            f"{statistics.pstdev(s0.values()):>7.4f} {gap:>9.4f} {gap / sd:>5.1f} "
+            f"{lift:>8.4f} {lift / sd:>5.1f}"
         )
-        lines.append(f"{t:<11} {fmt(best0):<26} {_where(mixes[best0]):<22} {fmt(bestm):<26} {where:<22} "
-                     f"{sd:>7.4f} {spread:>7.4f} {max(s0.values()) - min(s0.values()):>6.3f} "
-                     f"{lift:>6.3f} {lift / sd if sd else float('nan'):>6.1f} x")  # fmt: skip
-    lines.append(f"\ndomains: {' '.join(names)}; loss = mean token loss on the target's held-out "
-                 "code; lift = uniform's loss - the best's (seed means where there are seeds)")  # fmt: skip
+        if where == "vertex":
+            summary.append(f"{t}: a corner ({names[mixes[best].index(1.0)]} alone)")
+        else:
+            summary.append(
+                f"{t}: a mixture, {where}; it beats the best vertex ({vertex}) by "
+                f"{gap:.4f} = {gap / sd:.1f} seed sd"
+            )
     lines.append(
-        "targets with the optimum (by seed mean) at a vertex or on a face: "
-        + (", ".join(f"{t} ({w})" for t, w, _ in corner_targets) or "none")
+        f"\ndomains: {' '.join(names)}; where: of the best by seed mean (vertex: one domain; "
+        "face: some shares 0; interior: none 0); vs vertex / vs unif: the best vertex's / "
+        "uniform's mean loss minus the best's; /sd: that in seed sd"
     )
-    lines.append(
-        "targets with the optimum inside the simplex: "
-        + (", ".join(t for t, _, _ in interior_targets) or "none")
-    )
+    lines.append("optimum of each target (by seed mean):\n  " + "\n  ".join(summary))
     return "\n".join(lines)
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # ---------------------------------------------------------------------------------- check
@@ -648,8 +669,12 @@ def main(argv: list[str] | None = None) -> int:
     except Unavailable as e:
         print(f"cannot run here: {e}", file=sys.stderr)
         return UNAVAILABLE
-    # grid, or bare --quick: all of it
-    rows = _read_csv(csv_path) if args.command == "show" else run_grid(out, args.quick, csv_path)
+    # grid, or bare --quick: all of it; show: what the cache holds so far (and the table of it)
+    rows = (
+        cached_rows(out, args.quick, csv_path)
+        if args.command == "show"
+        else run_grid(out, args.quick, csv_path)
+    )
     print(show(rows, manifest["train"], manifest["targets"]))
     n0 = sum(1 for r in rows if int(r["seed"]) == 0)
     print(f"\nfigure: {n0} mixtures x {len(manifest['targets'])} targets from {len(rows)} real "
