@@ -528,6 +528,14 @@ def _where(mix: Sequence[float]) -> str:
     return "interior (every domain)"
 
 
+def _told_apart(multi: dict[str, list[float]], sd: float, best: str, p: str | None) -> bool:
+    """Whether ``p``'s mean loss is worse than ``best``'s by more than 2 standard errors."""
+    if p is None or p not in multi or best not in multi:
+        return False
+    se = sd * (1 / len(multi[p]) + 1 / len(multi[best])) ** 0.5
+    return statistics.fmean(multi[p]) - statistics.fmean(multi[best]) > 2 * se
+
+
 def show(rows: list[dict[str, Any]], names: Sequence[str], targets: Sequence[str]) -> str:
     """Per target: the grid's best point (at seed 0, and by the mean over seeds where a point
     has several), where it lies, how far it beats the best vertex and the uniform mixture,
@@ -571,17 +579,32 @@ def show(rows: list[dict[str, Any]], names: Sequence[str], targets: Sequence[str
             f"{statistics.pstdev(s0.values()):>7.4f} {gap:>9.4f} {gap / sd:>5.1f} "
             f"{lift:>8.4f} {lift / sd:>5.1f}"
         )
-        if where == "vertex":
-            summary.append(f"{t}: a corner ({names[mixes[best].index(1.0)]} alone)")
+
+        near_vertex = not _told_apart(multi, sd, best, vertex)
+        near_uniform = not _told_apart(multi, sd, best, "uniform")
+        if where == "vertex" or (near_vertex and not near_uniform):
+            kind = (
+                f"a corner: {vertex} ({names[mixes[vertex].index(1.0)]} alone)" if vertex else "?"
+            )
+            summary.append(
+                f"{t}: {kind} is the best or within 2 standard errors of it ({fmt(best)}); "
+                f"uniform is {lift / sd:.1f} seed sd worse"
+            )
+        elif near_uniform and not near_vertex:
+            summary.append(
+                f"{t}: inside the simplex: every vertex is at least {gap / sd:.1f} seed sd worse "
+                f"than the best ({fmt(best)}, {where}); uniform is within 2 standard errors of it"
+            )
         else:
             summary.append(
-                f"{t}: a mixture, {where}; it beats the best vertex ({vertex}) by "
-                f"{gap:.4f} = {gap / sd:.1f} seed sd"
+                f"{t}: not told apart: the best vertex ({vertex}) is {gap / sd:.1f} and uniform "
+                f"{lift / sd:.1f} seed sd worse than the best ({fmt(best)}, {where})"
             )
     lines.append(
         f"\ndomains: {' '.join(names)}; where: of the best by seed mean (vertex: one domain; "
         "face: some shares 0; interior: none 0); vs vertex / vs unif: the best vertex's / "
-        "uniform's mean loss minus the best's; /sd: that in seed sd"
+        "uniform's mean loss minus the best's; /sd: that in seed sd (the difference of two "
+        "3-seed means has a standard error of 0.82 seed sd)"
     )
     lines.append("optimum of each target (by seed mean):\n  " + "\n  ".join(summary))
     return "\n".join(lines)
