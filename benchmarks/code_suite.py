@@ -116,7 +116,7 @@ class Sizes:
 
 
 FULL = Sizes(pretrain=600, pool=3000, heldout=64, pretrain_tokens=400_000)
-QUICK = Sizes(pretrain=80, pool=300, heldout=16, pretrain_tokens=20_000)
+QUICK = Sizes(pretrain=60, pool=200, heldout=16, pretrain_tokens=8_000)
 
 
 # ---------------------------------------------------------------------------------- build
