@@ -9,8 +9,9 @@ taken from Debian packages, and a tabular benchmark of real LoRA trials on it.
 
 Training domains are five languages (python, c, go, perl, shell); the targets are languages
 that no training domain is, and that the base model never saw: ruby and rust, and three more
-candidates (javascript, tcl, lua) evaluated on every trial at little cost, because where a
-target's optimum lies (a corner of the simplex or inside it) is only known from the grid.
+candidates (javascript, tcl, lua) evaluated on every trial too (64 held-out records each),
+because where a target's optimum lies (a corner of the simplex or inside it) is only known
+from the grid.
 
 `build` runs `apt-get download` for each package it names (into OUT/debs, skipped when the
 .deb is there) and `dpkg-deb -x` into OUT/src/PKG (nothing is installed), records each
@@ -21,8 +22,9 @@ a disjoint domain pool, and per target into held-out records (one `kind: loss` t
 The base model is a tiny Llama pre-trained on the five training languages' slices only.
 
 `grid` scores every mixture with shares in multiples of 1/4 (70 points), the uniform and
-natural mixtures and 30 seeded Dirichlet points at seed 0, and about 20 of them again at
-seeds 1 and 2 (seed noise). Each (mixture, seed) is one real trial (`mixopt.trial.run_trial`),
+natural mixtures and 30 seeded Dirichlet points at seed 0, and some of them again at seeds 1
+and 2 (seed noise: the vertices, uniform, natural, each target's five best, four random ones;
+27 points in the committed table). Each (mixture, seed) is one real trial (`mixopt.trial.run_trial`),
 two at a time on one thread each, cached as a JSON line in OUT (a killed run resumes).
 `check` trains given mixtures on given seeds the same way (and from the same cache).
 """
