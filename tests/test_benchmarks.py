@@ -13,6 +13,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # scripts that take --model: their smoke fine-tunes the suite's tiny model instead of
 # pre-training one of its own
 TAKE_MODEL = ("search_overhead.py", "data_hyperparameters.py")
+# code_suite.py's smoke reads installed Debian packages; it exits with this status (and the
+# reason) where they are not installed, and the smoke is then skipped
+UNAVAILABLE = {"code_suite.py": 75}
 
 
 @pytest.mark.slow
@@ -26,5 +29,7 @@ def test_benchmark_quick_smoke(script: str, tmp_path: Path, request: pytest.Fixt
         text=True,
         timeout=600,
     )
+    if done.returncode == UNAVAILABLE.get(script):
+        pytest.skip(done.stderr.strip()[-500:])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "figure" in done.stdout and " x " in done.stdout  # the table, with its ratios
