@@ -65,8 +65,9 @@ def fit_surrogate(
         rows = rng.integers(0, n, n)
         model = Ridge(alpha=alpha).fit(feats[rows], y[rows])
         out = np.setdiff1d(np.arange(n), rows)
-        oob_sum[out] += model.predict(feats[out])
-        oob_count[out] += 1
+        if len(out):  # a draw may hold every trial: it predicts none out of its bag
+            oob_sum[out] += model.predict(feats[out])
+            oob_count[out] += 1
         bag.append(model)
     seen = oob_count > 0
     bag_error = (

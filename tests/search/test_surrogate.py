@@ -101,6 +101,19 @@ def test_the_law_fit_recovers_known_parameters_from_noise_free_scores() -> None:
         fit_mixing_law(shares[:5], np.zeros(5))
 
 
+def test_a_bootstrap_draw_that_holds_every_trial_is_fitted_too() -> None:
+    """With few trials some of the bag's draws hold all of them (none out of the bag); the
+    fit must not fail on those (it did, and stopped a study at its surrogate proposal)."""
+    from mixopt.search.surrogate_model import fit_surrogate
+
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.ones(3), size=4)
+    y = -np.exp(x @ np.array([-1.0, 0.5, 0.2]))
+    for seed in range(20):  # 4 trials: a draw holds all 4 with chance 4!/4**4, ~0.09
+        model = fit_surrogate(x, y, seed=seed)
+        assert np.all(np.isfinite(model.predict(x)))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_batch_shares_are_the_simplex_mixtures(kind: str) -> None:
     simplex = _simplex(kind, 5, {"d1": {"max_share": 0.15}, "d3": {"fixed_share": 0.2}})
