@@ -417,8 +417,8 @@ def real_table(real: dict[str, Any], out: Path, tables: list[Table], path: str) 
         print(f"\nreal check, target {table.target}: lift over uniform on fresh seeds (real) and by the surrogate")
         pairs = []
         for label, mix in recs.items():
-            if not label.startswith(f"{table.target}:") or label.endswith(":uniform"):
-                continue
+            if not label.startswith(f"{table.target}:") or label.endswith(":uniform") or label not in real:
+                continue  # the uniform base, another target's, or one not trained for real
             losses = real[label]["losses"][table.target]
             lift = statistics.fmean(-v for v in losses) - base
             predicted = problem.value(np.array([mix[n] for n in table.names])) - problem.uniform
