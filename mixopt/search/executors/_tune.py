@@ -75,18 +75,19 @@ class TrialActor(Trainable):
 
         try:
             payload = execute(self._context, config, report)
+            runtime = ray.get_runtime_context()
+            payload["node"] = runtime.get_node_id()  # where it ran (a cluster has several)
+            # what it held ({"CPU": 1.0, "GPU": 1.0}): the report's CPU- and GPU-hours
+            payload["resources"] = runtime.get_assigned_resources()  # type: ignore[no-untyped-call]
+            final = {"score": payload["score"], "result_json": json.dumps(payload), "done": True}
         except _Halted:
             return
-        except BaseException as exc:  # every way a job ends must reach Tune
+        except BaseException as exc:  # every way a job ends must reach Tune, or its step waits forever
             # the job's own fault, told apart from a dead worker (which reports nothing): the
             # reason reaches Optuna and MLflow as one line, Tune keeps it and the traceback
             self._out.put(({"error": error_line(exc), "traceback": traceback.format_exc()[-4000:]}, exc))
             return
-        runtime = ray.get_runtime_context()
-        payload["node"] = runtime.get_node_id()  # where it ran (a cluster has several)
-        # what it held ({"CPU": 1.0, "GPU": 1.0}): the report's CPU- and GPU-hours
-        payload["resources"] = runtime.get_assigned_resources()  # type: ignore[no-untyped-call]
-        self._out.put(({"score": payload["score"], "result_json": json.dumps(payload), "done": True}, None))
+        self._out.put((final, None))
 
     def _halt(self) -> None:
         """End the job under way (Tune stopped it, or the actor goes): at the report it
