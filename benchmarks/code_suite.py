@@ -34,16 +34,13 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import itertools
 import json
-import os
 import random
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +50,10 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _trials import STATE, append_row, read_rows, simplex_grid, worker_init  # noqa: E402
+
 CSV_PATH = HERE / "data" / "code_suite_grid.csv"
 
 
@@ -330,35 +331,10 @@ class Setup:
         return json.dumps([[round(float(x), 6) for x in mix], seed, self.budget])
 
 
-_STATE: dict[str, Any] = {}
-
-
-def _worker_init(setup: Setup) -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"  # two 1-thread trials beat one 2-thread trial here
-    warnings.filterwarnings("ignore")
-    from mixopt.cli._common import quiet_libraries
-    from mixopt.data.spec import load_domains
-    from mixopt.data.tokenize import tokenize_domains
-    from mixopt.evaluators.tasks import make_evaluator
-    from mixopt.models import load_tokenizer
-
-    quiet_libraries()
-    specs = [s for s in load_domains(setup.domains) if s.name in setup.names]
-    _STATE["domains"] = tuple(tokenize_domains(specs, load_tokenizer(setup.model)))
-    _STATE["suite"] = make_evaluator(setup.task)
-    _STATE["setup"] = setup
 
 
 def read_cache(path: str | Path) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    if os.path.exists(path):
-        for line in Path(path).read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a kill
-                continue
-            out[row["key"]] = row["losses"] | {"seconds": row["seconds"]}
-    return out
+    return {k: row["losses"] | {"seconds": row["seconds"]} for k, row in read_rows(path).items()}
 
 
 def evaluate(mix: Sequence[float], seed: int) -> dict[str, float]:
@@ -366,7 +342,7 @@ def evaluate(mix: Sequence[float], seed: int) -> dict[str, float]:
     from mixopt.training.config import TrainConfig
     from mixopt.trial import TrialSpec, run_trial
 
-    setup: Setup = _STATE["setup"]
+    setup: Setup = STATE["setup"]
     key = setup.key(mix, seed)
     cached = read_cache(setup.cache).get(key)
     if cached is not None:
@@ -374,23 +350,13 @@ def evaluate(mix: Sequence[float], seed: int) -> dict[str, float]:
     total = sum(float(x) for x in mix)  # shares rounded to 6 digits, summed back to exactly 1
     mixture = dict(zip(setup.names, (float(x) / total for x in mix), strict=True))
     t0 = time.perf_counter()
-    spec = TrialSpec(setup.model, _STATE["domains"], mixture, setup.budget, _STATE["suite"],
+    spec = TrialSpec(setup.model, STATE["domains"], mixture, setup.budget, STATE["suite"],
                      TrainConfig(**dict(setup.train), threads=1, checkpoints=1), seed)  # fmt: skip
     result = run_trial(spec)
     losses = {t: float(result.metrics[f"{t}/loss"]) for t in setup.targets}
     seconds = round(time.perf_counter() - t0, 2)
-    with open(setup.cache, "a") as f:  # one short line per append: whole or absent after a crash
-        f.write(json.dumps({"key": key, "losses": losses, "seconds": seconds}) + "\n")
+    append_row(setup.cache, {"key": key, "losses": losses, "seconds": seconds})
     return losses | {"seconds": seconds}
-
-
-def simplex_grid(k: int, step: int) -> list[tuple[float, ...]]:
-    """Every mixture of k shares in multiples of 1/step (stars and bars)."""
-    points = []
-    for cut in itertools.combinations(range(step + k - 1), k - 1):
-        parts = np.diff([-1, *cut, step + k - 1]) - 1
-        points.append(tuple(float(p) / step for p in parts))
-    return points
 
 
 def _setup(out: Path, quick: bool, manifest: dict[str, Any]) -> Setup:
@@ -415,7 +381,7 @@ class Point:
 def grid_points(setup: Setup, quick: bool) -> list[Point]:
     from mixopt.data.allocation import natural_mixture, uniform_mixture
 
-    doms = _STATE["domains"]
+    doms = STATE["domains"]
     k = len(setup.names)
     pts = [
         Point(f"g{i:03d}", "grid", m) for i, m in enumerate(simplex_grid(k, 2 if quick else STEP))
@@ -431,13 +397,13 @@ def grid_points(setup: Setup, quick: bool) -> list[Point]:
 
 
 def _pool(setup: Setup) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(2, initializer=_worker_init, initargs=(setup,))
+    return ProcessPoolExecutor(2, initializer=worker_init, initargs=(setup,))
 
 
 def run_grid(out: Path, quick: bool, csv_path: Path | None) -> list[dict[str, Any]]:
     manifest = build(out, quick)
     setup = _setup(out, quick, manifest)
-    _worker_init(setup)
+    worker_init(setup)
     points = grid_points(setup, quick)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -460,7 +426,7 @@ def cached_rows(out: Path, quick: bool, csv_path: Path | None) -> list[dict[str,
     """The grid's rows that the cache holds (all of them once `grid` is done), also written
     to ``csv_path``: a table of a run still under way, or killed."""
     setup = _setup(out, quick, json.loads((out / "manifest.json").read_text()))
-    _worker_init(setup)
+    worker_init(setup)
     cache = read_cache(setup.cache)
     rows = []
     for p in grid_points(setup, quick):

@@ -29,14 +29,11 @@ once and a re-run, or an interrupted one, trains only what is missing.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
-import os
 import statistics
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "examples")]
 
 from _methods import Method, run  # noqa: E402
+from _trials import STATE, append_row, read_rows, simplex_grid, worker_init  # noqa: E402
 from demo import build  # noqa: E402  (examples/demo.py builds the problem's inputs)
 
 TOP = 5  # grid mixtures re-scored on the fresh seeds
@@ -73,26 +71,6 @@ class Setup:
         return json.dumps([[round(float(x), 6) for x in mix], seed])
 
 
-_STATE: dict[str, Any] = {}
-
-
-def _worker_init(setup: Setup) -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"  # two 1-thread trials beat one 2-thread trial here
-    warnings.filterwarnings("ignore")
-    import optuna
-
-    from mixopt.cli._common import quiet_libraries
-    from mixopt.data.spec import load_domains
-    from mixopt.data.tokenize import tokenize_domains
-    from mixopt.evaluators.tasks import make_evaluator
-    from mixopt.models import load_tokenizer
-
-    quiet_libraries()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    specs = [s for s in load_domains(setup.domains) if s.name in setup.names]
-    _STATE["domains"] = tuple(tokenize_domains(specs, load_tokenizer(setup.model)))
-    _STATE["suite"] = make_evaluator(setup.task)
-    _STATE["setup"] = setup
 
 
 def evaluate(mix: np.ndarray, seed: int) -> float:
@@ -100,31 +78,18 @@ def evaluate(mix: np.ndarray, seed: int) -> float:
     from mixopt.training.config import TrainConfig
     from mixopt.trial import TrialSpec, run_trial
 
-    setup: Setup = _STATE["setup"]
+    setup: Setup = STATE["setup"]
     key = setup.key(mix, seed)
-    cached = _read_cache(setup.cache).get(key)
+    cached = read_rows(setup.cache).get(key)
     if cached is not None:
-        return cached
+        return float(cached["score"])
     mixture = dict(zip(setup.names, (float(x) for x in mix), strict=True))
-    spec = TrialSpec(setup.model, _STATE["domains"], mixture, setup.budget, _STATE["suite"],
+    spec = TrialSpec(setup.model, STATE["domains"], mixture, setup.budget, STATE["suite"],
                      TrainConfig(**setup.train, threads=1), seed)  # fmt: skip
     score = run_trial(spec).score
     assert score is not None
-    with open(setup.cache, "a") as f:  # one short line per append: whole or absent after a crash
-        f.write(json.dumps({"key": key, "score": score}) + "\n")
+    append_row(setup.cache, {"key": key, "score": score})
     return score
-
-
-def _read_cache(path: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    if os.path.exists(path):
-        for line in Path(path).read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a kill
-                continue
-            out[row["key"]] = row["score"]
-    return out
 
 
 class Objective:
@@ -154,18 +119,12 @@ def run_method(
     objective = Objective(upper, natural)
     search = run(Method(method), objective, n, seed, np.zeros(n + 8), [n])
     rec = search.recommended[n]
-    return rec, max(search.ys), _score_many([rec], _STATE["setup"].fresh)[0]
+    return rec, max(search.ys), _score_many([rec], STATE["setup"].fresh)[0]
 
 
 def grid(k: int, step: int, upper: np.ndarray) -> list[np.ndarray]:
     """Every mixture with shares in multiples of 1/step, within the caps."""
-    points = []
-    for cut in itertools.combinations(range(step + k - 1), k - 1):  # stars and bars
-        parts = np.diff([-1, *cut, step + k - 1]) - 1
-        mix = parts / step
-        if np.all(mix <= upper + 1e-9):
-            points.append(mix)
-    return points
+    return [np.array(m) for m in simplex_grid(k, step) if np.all(np.array(m) <= upper + 1e-9)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     fresh_seeds = tuple(range(1, 1 + (args.fresh or (1 if args.quick else 3))))
     setup = Setup(str(model), str(domains), str(task.parent / "score.yaml"), names, budget, train,
                   str(out / f"scores-{budget}-{len(names)}.jsonl"), fresh_seeds)  # fmt: skip
-    _worker_init(setup)
+    worker_init(setup)
     from mixopt.data.allocation import max_shares, natural_mixture, uniform_mixture
 
-    doms = _STATE["domains"]
+    doms = STATE["domains"]
     upper = np.array([max_shares(doms, budget)[nm] for nm in names])
     uniform = np.array([uniform_mixture(doms, budget)[nm] for nm in names])
     natural = np.array([natural_mixture(doms, budget)[nm] for nm in names])
@@ -207,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from mixopt.search.samplers import parameterization_for
 
     methods = ["random", "regmix", "law", *(f"{s}/{parameterization_for(s)}" for s in ("tpe", "gp", "cmaes", "qmc"))]
-    with ProcessPoolExecutor(2, initializer=_worker_init, initargs=(setup,)) as pool:
+    with ProcessPoolExecutor(2, initializer=worker_init, initargs=(setup,)) as pool:
         first = list(pool.map(evaluate, points, [0] * len(points)))
         top = [points[i] for i in np.argsort(first)[::-1][:TOP]]
         fresh = list(pool.map(_score_many, [[m] for m in [*top, uniform, natural]],
