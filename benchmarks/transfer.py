@@ -36,8 +36,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "examples")]
 
+from _trials import worker_init  # noqa: E402
 from demo import build  # noqa: E402
-from demo_problem import TASK, Setup, _worker_init, evaluate  # noqa: E402
+from demo_problem import TASK, Setup, evaluate  # noqa: E402
 
 TOP = 5
 
@@ -73,7 +74,7 @@ def ranking(folder: Path, inputs: dict[str, Any], budget: int) -> float:
     seeds = tuple(range(1, 1 + inputs["seeds"]))  # the confirmation's fresh seeds (the study's seed is 0)
     setup = Setup(inputs["model"], inputs["domains"], inputs["task"], names, budget, inputs["train"],
                   str(folder.parent / f"scores-{budget}.jsonl"), seeds)  # fmt: skip
-    with ProcessPoolExecutor(2, initializer=_worker_init, initargs=(setup,)) as pool:
+    with ProcessPoolExecutor(2, initializer=worker_init, initargs=(setup,)) as pool:
         jobs = [(m, s) for m in mixes for s in seeds]
         scores = list(pool.map(evaluate, [m for m, _ in jobs], [s for _, s in jobs]))
     at = [statistics.fmean(scores[i * len(seeds) : (i + 1) * len(seeds)]) for i in range(len(mixes))]
