@@ -33,3 +33,18 @@ def test_benchmark_quick_smoke(script: str, tmp_path: Path, request: pytest.Fixt
         pytest.skip(done.stderr.strip()[-500:])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "figure" in done.stdout and " x " in done.stdout  # the table, with its ratios
+
+
+def test_every_benchmark_module_imports() -> None:
+    """The scripts import each other's code (``_trials``, ``_methods``, ``demo_problem``...):
+    one interpreter imports them all, in seconds, so a name moved or renamed fails here, before
+    the minutes of the smokes."""
+    names = sorted(p.stem for p in BENCHMARKS.glob("*.py"))
+    code = "import importlib, sys; sys.path[:0] = sys.argv[1:3]\nfor n in sys.argv[3:]: importlib.import_module(n)"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(BENCHMARKS), str(BENCHMARKS.parent / "examples"), *names],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
