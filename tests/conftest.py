@@ -27,20 +27,39 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 T = TypeVar("T")
 
-# The longest tests (CI's --durations, slowest first) start first: with pyproject's
-# `--dist worksteal` an idle worker takes queued tests from the end of the other's queue, so
-# the two workers finish together on short tests instead of one waiting out a long one.
+# The longest tests (measured with --durations, slowest first) lead. pytest-xdist's worksteal
+# hands each worker one contiguous slice of the order, then idle workers take queued tests
+# from the end of the busiest one's slice; so the ranked tests are dealt round-robin, one
+# slice a worker, and every slice starts with its share of the long tests and ends with
+# short ones to hand over (ranked in one block, they all queued on the first worker).
 SLOWEST_FIRST = (
     "tests/test_benchmarks.py::test_benchmark_quick_smoke[search_overhead.py]",
     "tests/test_demo.py::",
+    "tests/search/test_resume.py::test_sigkill_mid_study",
+    "tests/search/test_faults.py::test_each_fault",
+    "tests/search/test_resume.py::test_sigkill_at_chosen_points_then_resume_loses_nothing[0-ray]",
+    "tests/test_benchmarks.py::test_benchmark_quick_smoke[data_hyperparameters.py]",
+    "tests/test_benchmarks.py::test_benchmark_quick_smoke[demo_problem.py]",
+    "tests/test_benchmarks.py::test_benchmark_quick_smoke[driver_scale.py]",
     "tests/test_benchmarks.py::test_benchmark_quick_smoke[transfer.py]",
-    "tests/search/test_resume.py::",
+    "tests/test_wheel.py::",
+    "tests/search/test_dashboard.py::",  # the first to ask for the shared three-domain study
+    "tests/search/test_filters.py::test_a_study_searches_filters",
+    "tests/search/test_study.py::test_cli_study",
+    "tests/search/test_study.py::test_api_study_end_to_end",
+    "tests/report/test_page.py::",  # its four-domain study
+    "tests/search/test_surrogate.py::",  # its shared study
+    "tests/search/test_concurrency.py::",
     "tests/search/test_leave_one_out.py::",
-    "tests/test_benchmarks.py::",
     "tests/search/test_study.py::",
+    "tests/search/test_resume.py::",
+    "tests/search/test_tracking_server.py::",
+    "tests/test_benchmarks.py::",
+    "tests/search/test_multinode.py::",
+    "tests/search/test_postgres.py::",
     "tests/search/test_multi_objective.py::",  # its shared study: 5 trials and 3 confirmation runs
     "tests/search/test_in_domain.py::",  # its shared study: 3 trials
-    "tests/test_wheel.py::",
+    "tests/test_trial.py::",
 )
 
 
@@ -52,6 +71,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
     items.sort(key=rank)  # stable: each group, and the rest, keep their order
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # every worker orders alike
+    if workers > 1:
+        cut = sum(1 for item in items if rank(item) < len(SLOWEST_FIRST))
+        ranked, rest = items[:cut], items[cut:]
+        # the rest in contiguous parts: a module's own fixtures are then made by one worker
+        parts = [rest[k * len(rest) // workers : (k + 1) * len(rest) // workers] for k in range(workers)]
+        items[:] = [item for k in range(workers) for item in (*ranked[k::workers], *parts[k])]
 
 
 def once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
