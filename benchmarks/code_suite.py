@@ -331,8 +331,6 @@ class Setup:
         return json.dumps([[round(float(x), 6) for x in mix], seed, self.budget])
 
 
-
-
 def read_cache(path: str | Path) -> dict[str, dict[str, float]]:
     return {k: row["losses"] | {"seconds": row["seconds"]} for k, row in read_rows(path).items()}
 

@@ -71,8 +71,6 @@ class Setup:
         return json.dumps([[round(float(x), 6) for x in mix], seed])
 
 
-
-
 def evaluate(mix: np.ndarray, seed: int) -> float:
     """Score one mixture with one real trial (cached in the setup's JSON-lines file)."""
     from mixopt.training.config import TrainConfig
@@ -124,7 +122,7 @@ def run_method(
 
 def grid(k: int, step: int, upper: np.ndarray) -> list[np.ndarray]:
     """Every mixture with shares in multiples of 1/step, within the caps."""
-    return [np.array(m) for m in simplex_grid(k, step) if np.all(np.array(m) <= upper + 1e-9)]
+    return [m for m in map(np.array, simplex_grid(k, step)) if np.all(m <= upper + 1e-9)]
 
 
 def main(argv: list[str] | None = None) -> int:
