@@ -77,8 +77,8 @@ def _migrate(path: Path) -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation chatter
     engine = sqlalchemy.create_engine(f"sqlite:///{path}")
     try:
-        _initialize_tables(engine)  # type: ignore[no-untyped-call]
-        if not _all_tables_exist(engine):  # type: ignore[no-untyped-call]
+        _initialize_tables(engine)
+        if not _all_tables_exist(engine):
             raise RuntimeError("MLflow's migrations left tables missing")
     finally:
         engine.dispose()
