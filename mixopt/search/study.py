@@ -82,12 +82,12 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     if spec.missing():
         needed = ", ".join(f"--{k}" if k != "evaluator" else "--eval" for k in spec.missing())
         raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
-    problems = _out_problems(store, resume, spec)
+    problems = _out_problems(store, resume, spec) + _cluster_problems(spec)
     # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
     try:
         checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.reference(), search.target_budget or search.budget,
                                search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
-                               search.sampler, None if spec.execution.ray_address else spec.train.device,
+                               search.sampler, None if _on_a_cluster(spec) else spec.train.device,
                                spec.evaluator.objectives, search.pick, spec.evaluator.in_domain)  # fmt: skip
     except ConfigError as exc:
         raise _default_model_problem(exc, spec.model.name, chosen) from None
@@ -224,6 +224,23 @@ def run_study(study: Study, finishers: Sequence[Finisher] = (), budget: int | No
     if loop.stopped is not None:
         session.fail(loop.stopped)
     return session.finish(finishers)
+
+
+def _cluster_problems(spec: StudySpec) -> list[str]:
+    """A Ray cluster to join that does not answer (checked before anything is written)."""
+    if spec.execution.executor != "ray":
+        return []
+    from mixopt.search.executors.ray_tune import address_problems
+
+    return address_problems(spec.execution.ray_address)
+
+
+def _on_a_cluster(spec: StudySpec) -> bool:
+    """Whether the trials run on a Ray cluster joined (``--ray-address`` or ``RAY_ADDRESS``),
+    whose workers' devices this machine cannot check."""
+    from mixopt.search.executors.ray_tune import cluster_address
+
+    return spec.execution.executor == "ray" and cluster_address(spec.execution.ray_address) is not None
 
 
 def _executor(study: Study, budget: int | None = None) -> Executor:

@@ -230,7 +230,8 @@ class ExecutionSpec:
     cpus_per_trial: int = setting(1, identity=False)
     """CPUs (and torch threads) per trial when there are no GPUs."""
     ray_address: str | None = setting(None, identity=False)
-    """Address of a running Ray cluster; default: start a local one."""
+    """Address of a running Ray cluster (HOST:PORT or auto); default: Ray's RAY_ADDRESS where
+    it is set (as `ray job submit` sets it), else start a local Ray."""
     trial_timeout: float | None = setting(None, metavar="SECONDS", identity=False)
     """Seconds a trial may run before it is stopped and recorded as failed; default: no limit."""
     max_retries: int = setting(1, identity=False)

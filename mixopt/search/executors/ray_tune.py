@@ -1,5 +1,6 @@
 """The Ray Tune executor: jobs fan out as Tune trials over the CPUs or GPUs of a local Ray
-(started here) or a cluster (``ray_address``), one job per trial.
+(started here) or a cluster (``ray_address``, else Ray's own ``RAY_ADDRESS``), one job per
+trial.
 
 Tune asks a searcher for each trial's config and a scheduler what to do at each result;
 here both hand over to the study's :class:`JobSource`, which owns every decision. Actors
@@ -24,13 +25,44 @@ from mixopt.search.executors._base import JobSource
 from mixopt.search.trainable import StudyContext
 from mixopt.study.spec import ExecutionSpec
 
-__all__ = ["RayTuneExecutor", "start_ray"]
+__all__ = ["RayTuneExecutor", "address_problems", "cluster_address", "start_ray"]
+
+
+def cluster_address(given: str | None) -> str | None:
+    """The Ray cluster a study's trials join: ``given`` (``--ray-address``), else Ray's own
+    ``RAY_ADDRESS`` (which ``ray job submit`` sets for its entrypoint, and users set in a
+    cluster's shell); None: start a local Ray."""
+    return given or os.environ.get("RAY_ADDRESS") or None
+
+
+def address_problems(given: str | None) -> list[str]:
+    """The cluster a study would join (:func:`cluster_address`) in one line where nothing
+    answers at its HOST:PORT: Ray itself retries such an address for many minutes. ``auto``
+    (the cluster this machine runs) is left to Ray, which says at once when there is none."""
+    import socket
+
+    address = cluster_address(given)
+    if address is None or address in ("auto", "local"):
+        return []
+    where = "--ray-address" if given else "RAY_ADDRESS"
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return [f"{where} {address!r} is not HOST:PORT, ray://HOST:PORT or auto"]
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        return [f"{where} {address}: no Ray cluster answers there ({why}); start it (ray start --head) or fix the address"]  # fmt: skip
+    return []
 
 
 def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
-    """Start a local Ray (or join ``address``); True when this call started it. ``num_cpus``:
-    the CPUs a local Ray declares (default: the machine's), e.g. more than there are, for
-    trials that wait rather than compute (benchmarks/driver_scale.py)."""
+    """Start a local Ray (or join ``address``); True when this call started or joined it (and
+    :func:`ray.shutdown` is then this caller's to call: it stops a local Ray, and only
+    disconnects from a cluster). ``num_cpus``: the CPUs a local Ray declares (default: the
+    machine's), e.g. more than there are, for trials that wait rather than compute
+    (benchmarks/driver_scale.py). A local Ray is started even where ``RAY_ADDRESS`` is set:
+    callers that should honour it pass :func:`cluster_address`'s answer."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -53,7 +85,7 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, logging_level=logging.ERROR)
     else:
         # a short temp dir: Ray's socket paths must stay under the OS limit of ~107 characters
-        ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
                  log_to_driver=False, logging_level=logging.ERROR)  # fmt: skip
     return True
 
@@ -71,7 +103,7 @@ class RayTuneExecutor:
     def start(self) -> None:
         import ray
 
-        self.started = start_ray(self.execution.ray_address)
+        self.started = start_ray(cluster_address(self.execution.ray_address))
         available = ray.cluster_resources()  # type: ignore[no-untyped-call]
         gpus, cpus = int(available.get("GPU", 0)), int(available.get("CPU", 1))
         if gpus and self.device != "cpu":
