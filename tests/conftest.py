@@ -7,7 +7,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,6 +97,38 @@ def once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) 
             value.write_bytes(pickle.dumps(make(folder)))
         loaded: T = pickle.loads(value.read_bytes())
     return loaded
+
+
+@pytest.fixture(scope="session")
+def shared_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Ray cluster per test process (a head node on 127.0.0.1 with the machine's CPUs), in
+    ``RAY_ADDRESS``: every Ray study a test runs, in this process or in a subprocess, joins it
+    as a study joins the cluster of `ray job submit`, as a Ray job of its own (its workers, its
+    PYTHONPATH) that ends when its driver leaves. A local Ray's start costs some 12 s of CPU;
+    here it is paid once per test process, not once per study. Tests of a local Ray's own
+    start (tests/search/test_execution.py) start one regardless."""
+    from mixopt.testing.services import ray_cluster
+
+    # what its workers inherit: a cache of their own, never the user's ~/.cache/mixopt
+    env = {"MIXOPT_CACHE_DIR": str(tmp_path_factory.mktemp("ray-cluster-cache"))}
+    before = os.environ.get("RAY_ADDRESS")
+    with ray_cluster(env=env) as address:
+        os.environ["RAY_ADDRESS"] = address
+        try:
+            yield address
+        finally:
+            if before is None:
+                os.environ.pop("RAY_ADDRESS", None)
+            else:
+                os.environ["RAY_ADDRESS"] = before
+
+
+@pytest.fixture(autouse=True)
+def _slow_tests_share_one_ray(request: pytest.FixtureRequest) -> None:
+    """The slow tests (whole studies, on Ray) join :func:`shared_ray`, started by the first of
+    them: a run of fast tests starts no Ray at all."""
+    if request.node.get_closest_marker("slow") is not None:
+        request.getfixturevalue("shared_ray")
 
 
 @pytest.fixture(autouse=True)

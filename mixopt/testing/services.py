@@ -1,10 +1,12 @@
 """The servers a study at scale talks to, started for a test or a benchmark on this machine
-and stopped after: PostgreSQL (Optuna's storage) and an MLflow tracking server.
+and stopped after: PostgreSQL (Optuna's storage), an MLflow tracking server and a Ray cluster.
 
     with postgres_server(folder) as url:     # postgresql://mixopt:...@127.0.0.1:PORT/mixopt
         optimize_mixture(..., storage=url)
     with mlflow_server(folder) as url:       # http://127.0.0.1:PORT
         optimize_mixture(..., tracking_uri=url)
+    with ray_cluster(nodes=2) as address:    # 127.0.0.1:PORT
+        optimize_mixture(..., ray_address=address)
 
 Each writes its log (and its process id) in ``folder``. Where a server cannot run here
 (PostgreSQL not installed, no unprivileged user to run it as), :class:`ServiceUnavailable`
@@ -30,7 +32,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServiceUnavailable", "free_port", "mlflow_server", "postgres_bin", "postgres_server"]
+__all__ = ["ServiceUnavailable", "free_port", "mlflow_server", "postgres_bin", "postgres_server", "ray_cluster",
+           "stop_groups"]
 
 # both start in about 5 s; on a 2-core machine shared with other jobs, MLflow took over 60 s
 START_S = 180.0
@@ -156,6 +159,84 @@ def mlflow_server(
     with _process(cmd, log, env=env) as proc:
         _wait(proc, log, lambda: _healthy(url))
         yield url
+
+
+@contextlib.contextmanager
+def ray_cluster(nodes: int = 1, cpus: int | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A Ray cluster on 127.0.0.1 started with ``ray start`` as from a shell of its own: a head
+    node and ``nodes`` - 1 worker nodes joining it, each declaring ``cpus`` CPUs (default:
+    the machine's) and no GPU, with ``env`` added to this process's environment (what its
+    workers inherit). Yields the head's address, HOST:PORT, for ``--ray-address`` or
+    ``RAY_ADDRESS``. Stopped by killing exactly the processes it started (`ray stop` would
+    stop every Ray on the machine, other studies' too); a process that outlives that is an
+    error."""
+    environ = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+    # without the single-machine setting a local study of this process may have set, and
+    # without a cluster to join: this one starts its own
+    environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+    environ.pop("RAY_ADDRESS", None)
+    port = free_port()
+    temp = Path("/tmp") / f"mxc{port}"  # short: Ray's socket paths must stay under ~107 characters
+    common = [f"--num-cpus={cpus or os.cpu_count() or 1}", "--num-gpus=0", "--disable-usage-stats"]
+    groups: list[int] = []
+    failed = True
+    try:
+        _ray_start(["--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--temp-dir={temp}",
+                    "--include-dashboard=false", *common], environ, groups)  # fmt: skip
+        for _ in range(nodes - 1):
+            _ray_start([f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", *common], environ, groups)
+        yield f"127.0.0.1:{port}"
+        failed = False
+    finally:
+        left = stop_groups(groups)
+        shutil.rmtree(temp, ignore_errors=True)
+        if left and not failed:
+            raise RuntimeError(f"still running after the Ray cluster was stopped: {', '.join(left)}")
+
+
+def _ray_start(args: list[str], env: dict[str, str], groups: list[int]) -> None:
+    """``ray start ARGS`` as the leader of a new process group, which the node's daemons
+    inherit; the group is recorded before the outcome is checked, so that a node which
+    failed halfway is stopped too."""
+    ray = str(Path(sys.executable).parent / "ray")  # the CLI that ray[tune] installs beside python
+    proc = subprocess.Popen([ray, "start", *args], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    groups.append(proc.pid)
+    _, err = proc.communicate(timeout=START_S)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ray start {' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}")
+
+
+def stop_groups(groups: list[int]) -> list[str]:
+    """Kill the processes of these process groups and their descendants (Ray's workers have
+    groups of their own but are children of a raylet), and nothing else; returns the ids of
+    those still running after 30 s."""
+    import psutil  # peft's dependency, so always installed with mixopt
+
+    procs = []
+    for p in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(p.pid) in groups:
+                procs += [p, *p.children(recursive=True)]
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.kill()  # as `ray stop --force` does, but to these processes alone
+    deadline = time.monotonic() + 30
+    while True:
+        alive = [p for p in procs if _running(p)]
+        if not alive or time.monotonic() > deadline:
+            return [str(p.pid) for p in alive]
+        time.sleep(0.2)
+
+
+def _running(p: Any) -> bool:
+    """Not exited, and not a zombie (where no init process reaps orphans, killed ones stay)."""
+    import psutil
+
+    try:
+        return bool(p.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _healthy(url: str) -> bool:

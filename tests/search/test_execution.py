@@ -1,4 +1,5 @@
-"""Starting Ray: a local Ray that mixopt starts listens on the loopback address only."""
+"""Starting Ray: a local Ray that mixopt starts listens on the loopback address only; a study
+joins the cluster named by --ray-address, else by RAY_ADDRESS."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from mixopt.errors import ConfigError
+from mixopt.testing.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +64,59 @@ def test_local_ray_listens_on_loopback_only(tmp_path: Path) -> None:
     names = {name for name, _, _ in report["listening"]}
     assert {"gcs_server", "raylet"} <= names, report["listening"]
     assert all(_loopback(ip) for _, ip, _ in report["listening"]), report["listening"]
+    # a Ray of its own even where RAY_ADDRESS names a cluster (the suite's, tests/conftest.py)
+    assert report["gcs"] != os.environ["RAY_ADDRESS"]
+
+
+def test_a_study_joins_the_cluster_in_ray_address(
+    shared_ray: str, study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """Without --ray-address a study joins the cluster in Ray's RAY_ADDRESS (as under `ray job
+    submit`), runs its trials there and leaves it running; --ray-address wins over it."""
+    import ray
+
+    from mixopt import optimize_mixture
+    from mixopt.testing.runners import WaitingTrial
+
+    assert os.environ["RAY_ADDRESS"] == shared_ray  # set for the whole suite
+    ray.init(address=shared_ray, logging_level="ERROR")
+    try:
+        (node,) = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+    finally:
+        ray.shutdown()
+    result = optimize_mixture(
+        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
+        trials=1, confirm=0, out=str(tmp_path / "s"), runner=WaitingTrial(0.0), quiet=True,
+    )  # fmt: skip
+    assert {t.result["node"] for t in result.trials} == {node}
+    ray.init(address=shared_ray, logging_level="ERROR")  # still up after the study
+    ray.shutdown()
+
+    # --ray-address wins; an address where nothing answers is refused in one line, before
+    # anything is written (Ray would retry it for minutes)
+    dead = f"127.0.0.1:{free_port()}"
+    with pytest.raises(ConfigError, match=f"--ray-address {dead}: no Ray cluster answers there") as err:
+        optimize_mixture(
+            study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
+            trials=1, confirm=0, out=str(tmp_path / "t"), runner=WaitingTrial(0.0), quiet=True, ray_address=dead,
+        )  # fmt: skip
+    assert len(str(err.value).splitlines()) == 1 and not (tmp_path / "t").exists()
+
+
+def test_a_cluster_address_nothing_answers_at_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mixopt.cli import main
+    from mixopt.search.executors.ray_tune import address_problems
+
+    dead = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", dead)
+    assert main(["search", "--domains", str(tmp_path / "none.json"), "--budget", "1k", "--model", "m", "--eval", "e",
+                 "--out", str(tmp_path / "s")]) == 2  # fmt: skip
+    assert f"RAY_ADDRESS {dead}: no Ray cluster answers there" in capsys.readouterr().err
+    assert address_problems("auto") == [] and address_problems("nohost") == [
+        "--ray-address 'nohost' is not HOST:PORT, ray://HOST:PORT or auto"
+    ]
+    assert main(["search", "--domains", str(tmp_path / "none.json"), "--budget", "1k", "--model", "m", "--eval", "e",
+                 "--out", str(tmp_path / "s"), "--executor", "inprocess"]) == 2  # fmt: skip
+    assert "RAY_ADDRESS" not in capsys.readouterr().err  # trials in this process join no cluster

@@ -18,6 +18,14 @@ import pytest
 from mixopt.cli import main
 from mixopt.testing import make_heldout, make_records, make_sql_database, write_domains
 
+
+@pytest.fixture(autouse=True)
+def _trials_on_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The device is checked for trials that run here: the suite's shared cluster
+    (``RAY_ADDRESS``, tests/conftest.py) would be a cluster whose workers' devices a study
+    cannot check, and the check would be waived."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+
 N = 20  # records per domain: enough to tokenize, small enough to keep 40 cases quick
 
 
