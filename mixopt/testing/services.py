@@ -8,7 +8,7 @@ and stopped after: PostgreSQL (Optuna's storage), an MLflow tracking server and 
     with ray_cluster(nodes=2) as address:    # 127.0.0.1:PORT
         optimize_mixture(..., ray_address=address)
 
-Each writes its log (and its process id) in ``folder``. Where a server cannot run here
+The two servers write their logs (and process ids) in ``folder``. Where a server cannot run here
 (PostgreSQL not installed, no unprivileged user to run it as), :class:`ServiceUnavailable`
 says why, in one line: a test skips with it.
 """
