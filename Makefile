@@ -26,14 +26,11 @@ $(VENV)/.installed: pyproject.toml
 # every step runs in the activated venv, as a user following the README would.
 IN_CI_VENV = . $(CI_VENV)/bin/activate &&
 
-# --no-compile: pip does not byte-compile every installed file (torch, transformers...); the
-# modules the tests import are compiled on first import instead: 260 s of install became 124,
-# and the first import took 19 s longer (measured on 2 cores)
 test:
 	rm -rf $(CI_VENV)
 	$(PYTHON) -m venv $(CI_VENV)
-	$(IN_CI_VENV) pip install -q --no-compile $(CPU_TORCH)  # README, "Run the tests": CPU torch first
-	$(IN_CI_VENV) pip install -q --no-compile -e ".[dev]"
+	$(IN_CI_VENV) pip install -q $(CPU_TORCH)  # README, "Run the tests": CPU torch first
+	$(IN_CI_VENV) pip install -q -e ".[dev]"
 	$(IN_CI_VENV) ruff check mixopt tests benchmarks examples
 	$(IN_CI_VENV) mypy
 	$(IN_CI_VENV) { status=0; python -m pytest || status=$$?; \
