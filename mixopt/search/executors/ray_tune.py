@@ -38,7 +38,7 @@ def cluster_address(given: str | None) -> str | None:
 def address_problems(given: str | None) -> list[str]:
     """The cluster a study would join (:func:`cluster_address`) in one line where nothing
     answers at its HOST:PORT: Ray itself retries such an address for many minutes. ``auto``
-    (the cluster this machine runs) is left to Ray, which says at once when there is none."""
+    (the cluster this machine runs) is left to Ray."""
     import socket
 
     address = cluster_address(given)
