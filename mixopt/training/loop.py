@@ -21,6 +21,10 @@ from mixopt.training.device import autocast_dtype
 
 __all__ = ["Checkpoint", "TrainResult", "TrainingDivergedError", "checkpoint_steps", "finetune"]
 
+# Losses stay on the device and are read every this many steps and at each checkpoint: a
+# divergence is caught that late at most, and the host never waits for the GPU in between.
+_READ_EVERY = 16
+
 # Called at each checkpoint with (step, total steps); returning False stops training there.
 Checkpoint = Callable[[int, int], "bool | None"]
 
@@ -75,17 +79,18 @@ def finetune(
     )
     marks = set(checkpoint_steps(total, config.checkpoints))
     curve: list[tuple[int, float]] = []
+    pending: list[tuple[int, Any]] = []  # (step, its loss still on the device)
     tokens, stopped, start = 0, False, time.perf_counter()
     model.train()
     for step in range(1, total + 1):
         rows = slice((step - 1) * config.batch_size, step * config.batch_size)
         for group in opt.param_groups:
             group["lr"] = config.learning_rate * _lr_scale(step, total, config)
-        value, counted = _step(model, opt, scaler, params, config, device, dtype, (ids[rows], labels[rows], attn[rows]))
-        if not math.isfinite(value):
-            raise TrainingDivergedError(f"training loss became {value} at step {step} of {total}")
-        curve.append((step, value))
+        loss, counted = _step(model, opt, scaler, params, config, device, dtype, (ids[rows], labels[rows], attn[rows]))
+        pending.append((step, loss))
         tokens += counted
+        if step in marks or step % _READ_EVERY == 0:
+            _read(pending, curve, total)
         if step in marks and on_checkpoint is not None:
             model.eval()
             keep_going = on_checkpoint(step, total)
@@ -99,12 +104,26 @@ def finetune(
     )
 
 
+def _read(pending: list[tuple[int, Any]], curve: list[tuple[int, float]], total: int) -> None:
+    """Move the steps' losses from the device into ``curve`` (one synchronization for all of
+    them), failing at the first that is not finite."""
+    import torch
+
+    values = torch.stack([loss for _, loss in pending]).tolist()
+    for (step, _), value in zip(pending, values, strict=True):
+        if not math.isfinite(value):
+            raise TrainingDivergedError(f"training loss became {value} at step {step} of {total}")
+        curve.append((step, value))
+    pending.clear()
+
+
 def _step(
     model: Any, opt: Any, scaler: Any, params: list[Any], config: TrainConfig, device: Any, dtype: Any,
     batch: tuple[Any, Any, Any],
-) -> tuple[float, int]:  # fmt: skip
+) -> tuple[Any, int]:  # fmt: skip
     """One optimizer step over ``batch`` (input ids, labels, attention mask), in micro-batches
-    of ``micro_batch_size``; returns the batch's loss and its tokens."""
+    of ``micro_batch_size``; returns the batch's loss (a tensor on the device, not read: reading
+    it would make the host wait for the GPU at every step) and its tokens."""
     import torch
 
     ids, labels, attn = batch
@@ -112,15 +131,20 @@ def _step(
     # each micro-batch's mean loss weighted by its share of the batch's predicted tokens:
     # the accumulated gradient is the whole batch's (the model averages over label tokens)
     predicted = [int((labels[i : i + size][:, 1:] != -100).sum()) for i in range(0, ids.shape[0], size)]
-    whole, value = max(1, sum(predicted)), 0.0
+    # a mask of all ones means what no mask means (causal attention over every token), and
+    # without one the model may take its fastest attention kernel
+    masked = not bool(attn.all())
+    pin = device.type == "cuda"
+    whole, summed = max(1, sum(predicted)), torch.zeros((), device=device)
     for k, i in enumerate(range(0, ids.shape[0], size)):
-        part = {"input_ids": ids[i : i + size], "labels": labels[i : i + size], "attention_mask": attn[i : i + size]}
-        part = {name: t.to(device, non_blocking=True) for name, t in part.items()}
+        part = {"input_ids": ids[i : i + size], "labels": labels[i : i + size]}
+        if masked:
+            part["attention_mask"] = attn[i : i + size]
+        # from pinned memory the copy is asynchronous; from pageable memory it waits for the GPU
+        part = {name: (t.pin_memory() if pin else t).to(device, non_blocking=True) for name, t in part.items()}
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = model(**part).loss * (predicted[k] / whole)
-        value += float(loss.detach())
-        if not math.isfinite(value):
-            return value, 0
+        summed = summed + loss.detach().float()
         scaler.scale(loss).backward()
     if config.max_grad_norm > 0:
         scaler.unscale_(opt)
@@ -128,7 +152,7 @@ def _step(
     scaler.step(opt)
     scaler.update()
     opt.zero_grad(set_to_none=True)
-    return value, int(attn.sum())
+    return summed, int(attn.sum())
 
 
 def _lr_scale(step: int, total: int, config: TrainConfig) -> float:

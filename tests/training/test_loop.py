@@ -88,6 +88,46 @@ def test_a_nan_loss_fails_clearly(tiny_model: Any, packed: Any) -> None:
         finetune(model, packed, config, torch.device("cpu"))
 
 
+def test_a_later_divergence_is_caught_at_its_step_within_the_read_interval(tiny_model: Any, packed: Any) -> None:  # fmt: skip
+    """Losses are read from the device every _READ_EVERY steps, not at each: a loss that turns
+    NaN at step 5 still fails at step 5, after at most _READ_EVERY steps of training."""
+    import torch
+
+    from mixopt.training.loop import _READ_EVERY
+
+    config = TrainConfig(batch_size=2, seq_len=64, checkpoints=1)  # 47 steps, one checkpoint: the last
+    model = _lora(tiny_model, config)
+    head = next(m for name, m in model.named_modules() if name.endswith("lm_head"))
+    calls = []
+
+    def poison(module: Any, args: Any, output: Any) -> Any:
+        calls.append(1)
+        return output * float("nan") if len(calls) >= 5 else output
+
+    head.register_forward_hook(poison)
+    with pytest.raises(TrainingDivergedError, match="training loss became nan at step 5 of 47"):
+        finetune(model, packed, config, torch.device("cpu"))
+    assert len(calls) == _READ_EVERY < 47
+
+
+def test_a_mask_of_all_ones_is_left_out(tiny_model: Any, packed: Any) -> None:
+    """Full rows train without an attention mask (the model may then take its fastest
+    attention), which gives the loss a mask of ones gives; the padded last row keeps its mask."""
+    import torch
+
+    config = TrainConfig(batch_size=8, seq_len=64)
+    model = _lora(tiny_model, config)
+    ids, labels = (torch.from_numpy(a[:8]) for a in (packed.input_ids, packed.labels))
+    with torch.no_grad():
+        plain = model(input_ids=ids, labels=labels).loss
+        ones = model(input_ids=ids, labels=labels, attention_mask=torch.ones_like(ids)).loss
+    assert torch.equal(plain, ones)
+    masked: list[bool] = []
+    model.register_forward_pre_hook(lambda m, a, kw: masked.append("attention_mask" in kw), with_kwargs=True)
+    finetune(model, packed, config, torch.device("cpu"))
+    assert not packed.attention_mask[-1].all() and masked == [False] * 11 + [True]
+
+
 @pytest.mark.parametrize(
     ("total", "k", "expected"), [(12, 3, [4, 8, 12]), (2, 3, [1, 2]), (1, 4, [1]), (10, 1, [10])]
 )
