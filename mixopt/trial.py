@@ -120,7 +120,7 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
         domains=sample.summary(),
         timings={**run.timings(), "data_s": data_s, "total_s": time.perf_counter() - start},
         steps=trained.steps, total_steps=trained.total_steps, stopped_early=trained.stopped_early,
-        tokens_per_second=trained.tokens / max(1e-9, trained.seconds - run.probe_s), **common,
+        tokens_per_second=trained.tokens / max(1e-9, run.train_s), **common,
     )  # fmt: skip
 
 
@@ -134,7 +134,7 @@ def _leave_one_out(spec: TrialSpec, lodo: LeaveOneOut, tokenizer: Any, domains: 
     passes: dict[str, dict[str, Any]] = {}
     metrics: dict[str, float] = {}
     curve: list[tuple[int, float]] = []
-    totals = {"data_s": 0.0, "load_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
+    totals = {"data_s": 0.0, "load_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "wait_s": 0.0}
     summed: dict[str, dict[str, float]] = {d.name: {"tokens": 0, "records": 0, "epochs": 0.0} for d in domains}
     steps = total_steps = tokens = 0
     for held in lodo.rotating([d.name for d in domains]):
@@ -191,11 +191,18 @@ class _Run:
     load_s: float
     probe_s: float
     final_eval_s: float
+    wait_s: float = 0.0
+
+    @property
+    def train_s(self) -> float:
+        """The training loop's seconds, less scoring and waiting at its checkpoints."""
+        return float(self.trained.seconds) - self.probe_s - self.wait_s
 
     def timings(self) -> dict[str, float]:
-        """Seconds loading the model, training (checkpoint scoring apart) and evaluating."""
-        return {"load_s": self.load_s, "train_s": self.trained.seconds - self.probe_s,
-                "eval_s": self.final_eval_s + self.probe_s}  # fmt: skip
+        """Seconds loading the model, training, evaluating (at the checkpoints and at the end)
+        and waiting at the checkpoints for the executor's go-ahead (Ray Tune's round trip)."""
+        return {"load_s": self.load_s, "train_s": self.train_s, "eval_s": self.final_eval_s + self.probe_s,
+                "wait_s": self.wait_s}  # fmt: skip
 
 
 def _train_and_evaluate(
@@ -223,7 +230,12 @@ def _train_and_evaluate(
             score = run_task(probe, model, tokenizer).score
             run.probe_s += time.perf_counter() - t
             run.intermediate.append((step, score))
-        return report(step, total, score) if report is not None else None
+        if report is None:
+            return None
+        t = time.perf_counter()
+        go_on = report(step, total, score)
+        run.wait_s += time.perf_counter() - t
+        return go_on
 
     run.trained = finetune(
         model, packed, spec.train, device, on_checkpoint if probe or report else None

@@ -59,7 +59,7 @@ def test_training_on_a_domain_helps_that_domain_most(
     assert on_a.domains["finance"]["tokens"] == 12_000 and on_a.domains["cooking"]["tokens"] == 0
     assert [s for s, _ in on_a.intermediate] == [8, 16, 24] and on_a.steps == on_a.total_steps == 24
     assert on_a.intermediate[-1][1] == pytest.approx(on_a.metrics["finance/score"])
-    assert set(on_a.timings) == {"data_s", "load_s", "train_s", "eval_s", "total_s"}
+    assert set(on_a.timings) == {"data_s", "load_s", "train_s", "eval_s", "wait_s", "total_s"}
     assert on_a.timings["total_s"] >= on_a.timings["train_s"] > 0 and on_a.tokens_per_second > 0
     assert len(on_a.loss_curve) == 24
 
@@ -86,6 +86,20 @@ def test_same_seed_same_result_and_early_stop(
         stopped.stopped_early and stopped.score is None and stopped.steps == 4 and len(calls) == 1
     )
     assert calls[0][2] == pytest.approx(stopped.intermediate[0][1])
+
+
+@pytest.mark.slow
+def test_waiting_at_a_checkpoint_is_not_training_time(setup: tuple[Any, EvalSuite], tiny_model_dir: Path) -> None:  # fmt: skip
+    """The time a report takes (Ray Tune's round trip, under Ray) is the trial's wait_s, apart
+    from train_s, and the training speed does not count it."""
+    import time
+
+    domains, suite = setup
+    spec = TrialSpec(str(tiny_model_dir), domains, {"finance": 1.0}, 6_000, suite, TRAIN, seed=7)
+    result = run_trial(spec, report=lambda step, total, score: time.sleep(0.3))
+    t = result.timings
+    assert len(result.intermediate) == 3 and t["wait_s"] >= 0.9 and t["total_s"] >= t["train_s"] + t["wait_s"]
+    assert result.tokens_per_second == pytest.approx(6_000 / t["train_s"])
 
 
 USER = textwrap.dedent(

@@ -32,7 +32,7 @@ def trivial_result(spec: TrialSpec, elapsed: float, score: float | None = None) 
     return TrialResult(
         score=score, metrics={}, intermediate=(), loss_curve=(),
         domains={n: {"tokens": round(v * spec.budget), "records": 0, "epochs": 0.0} for n, v in shares.items()},
-        timings={"data_s": 0.0, "load_s": 0.0, "train_s": elapsed, "eval_s": 0.0, "total_s": elapsed},
+        timings={"data_s": 0.0, "load_s": 0.0, "train_s": elapsed, "eval_s": 0.0, "wait_s": 0.0, "total_s": elapsed},
         steps=0, total_steps=0, stopped_early=False, tokens_per_second=0.0, mixture=shares, seed=spec.seed,
     )  # fmt: skip
 
