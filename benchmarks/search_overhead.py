@@ -62,7 +62,7 @@ def study_inputs(root: Path, quick: bool, model: Path | None = None, records: in
     (root / "heldout.jsonl").write_text(
         "".join(
             json.dumps(r) + "\n"
-            for r in make_heldout("finance", 40, 9, make_records("finance", 500, seed=0))
+            for r in make_heldout("finance", 40, 9, make_records("finance", records, seed=0))
         )
     )
     (root / "tasks.yaml").write_text(
