@@ -33,6 +33,10 @@ test:
 	$(IN_CI_VENV) pip install -q -e ".[dev]"
 	$(IN_CI_VENV) ruff check mixopt tests benchmarks examples
 	$(IN_CI_VENV) mypy
+	# pip byte-compiles what it installs, but not an editable install's own sources; where
+	# PYTHONDONTWRITEBYTECODE is set nothing compiled at import is kept, so every process
+	# (each Ray worker, each subprocess) would compile mixopt again
+	$(IN_CI_VENV) python -m compileall -q mixopt benchmarks examples
 	$(IN_CI_VENV) { status=0; python -m pytest || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 	exit "$$status"; }

@@ -101,18 +101,24 @@ def once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) 
 
 @pytest.fixture(scope="session")
 def shared_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One Ray cluster per test process (a head node on 127.0.0.1 with the machine's CPUs), in
+    """One Ray cluster per test process (a head node on 127.0.0.1 declaring one CPU), in
     ``RAY_ADDRESS``: every Ray study a test runs, in this process or in a subprocess, joins it
     as a study joins the cluster of `ray job submit`, as a Ray job of its own (its workers, its
     PYTHONPATH) that ends when its driver leaves. A local Ray's start costs some 12 s of CPU;
     here it is paid once per test process, not once per study. Tests of a local Ray's own
-    start (tests/search/test_execution.py) start one regardless."""
+    start (tests/search/test_execution.py) start one regardless.
+
+    One CPU: a study takes its default concurrency from the cluster's CPUs, so it runs its
+    trials one at a time in one reused worker, and one that asks for more queues them. Each
+    worker process pays some 9 s of CPU importing torch, transformers and peft, and the two
+    test processes already fill the machine's two cores. The test of trials side by side
+    (tests/search/test_concurrency.py) starts a cluster of two CPUs of its own."""
     from mixopt.testing.services import ray_cluster
 
     # what its workers inherit: a cache of their own, never the user's ~/.cache/mixopt
     env = {"MIXOPT_CACHE_DIR": str(tmp_path_factory.mktemp("ray-cluster-cache"))}
     before = os.environ.get("RAY_ADDRESS")
-    with ray_cluster(env=env) as address:
+    with ray_cluster(cpus=1, env=env) as address:
         os.environ["RAY_ADDRESS"] = address
         try:
             yield address

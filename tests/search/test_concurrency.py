@@ -4,6 +4,7 @@ whole (only the driver writes to them), every trial is recorded once."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,18 @@ from mixopt.testing.runners import WaitingTrial
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def two_cpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A cluster of two CPUs for this test's study (the suite's shared one declares one)."""
+    from mixopt.testing.services import ray_cluster
+
+    with ray_cluster(cpus=2) as address:
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        yield address
+
+
 def test_fifty_trials_two_at_a_time_are_each_recorded_once(
-    study_inputs: dict[str, Any], tmp_path: Path
+    study_inputs: dict[str, Any], tmp_path: Path, two_cpus: str
 ) -> None:
     import optuna
     from mlflow.tracking import MlflowClient
