@@ -88,16 +88,16 @@ def minimal(model: str, train: dict[str, Any], budget: int) -> tuple[float, floa
     rows = budget // config.seq_len
     ids = np.random.default_rng(0).integers(3, 1000, (rows, config.seq_len), dtype=np.int64)
     data = PackedSequences(ids, ids.copy(), np.ones_like(ids))
-    net = fresh()
-    minimal_loop(net, data, config.batch_size, device, dtype)
+    minimal_loop(fresh(), data, config.batch_size, device, dtype)
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    speed = minimal_loop(net, data, config.batch_size, device, dtype)
+    speed = minimal_loop(held["net"], data, config.batch_size, device, dtype)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else 0.0
+    # the warm model is held["net"] until the first fresh() frees it
     variants = {
-        "minimal loop + an attention mask of ones": lambda: variant(net, data, config.batch_size, device, mask=True),
-        "minimal loop + reading the loss at each step": lambda: variant(net, data, config.batch_size, device, read=True),
-        "mixopt's loop (finetune), warm model": lambda: finetune(net, data, config, device).tokens_per_second,
+        "minimal loop + an attention mask of ones": lambda: variant(held["net"], data, config.batch_size, device, mask=True),
+        "minimal loop + reading the loss at each step": lambda: variant(held["net"], data, config.batch_size, device, read=True),
+        "mixopt's loop (finetune), warm model": lambda: finetune(held["net"], data, config, device).tokens_per_second,
         "minimal loop, fresh model": lambda: minimal_loop(fresh(), data, config.batch_size, device, dtype),
         "mixopt's loop (finetune), fresh model": lambda: finetune(fresh(), data, config, device).tokens_per_second,
     }  # fmt: skip
