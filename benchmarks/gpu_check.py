@@ -95,39 +95,13 @@ def minimal(model: str, train: dict[str, Any], budget: int) -> tuple[float, floa
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else 0.0
     # the warm model is held["net"] until the first fresh() frees it
     variants = {
-        "minimal loop + an attention mask of ones": lambda: variant(held["net"], data, config.batch_size, device, mask=True),
-        "minimal loop + reading the loss at each step": lambda: variant(held["net"], data, config.batch_size, device, read=True),
+        "minimal loop + an attention mask of ones": lambda: minimal_loop(held["net"], data, config.batch_size, device, dtype, mask=True),
+        "minimal loop + reading the loss at each step": lambda: minimal_loop(held["net"], data, config.batch_size, device, dtype, read=True),
         "mixopt's loop (finetune), warm model": lambda: finetune(held["net"], data, config, device).tokens_per_second,
         "minimal loop, fresh model": lambda: minimal_loop(fresh(), data, config.batch_size, device, dtype),
         "mixopt's loop (finetune), fresh model": lambda: finetune(fresh(), data, config, device).tokens_per_second,
     }  # fmt: skip
     return speed, peak, {name: run() / speed for name, run in variants.items()}
-
-
-def variant(net: Any, data: Any, batch: int, device: Any, mask: bool = False, read: bool = False) -> float:
-    """The minimal loop (bf16 autocast) with one of the things mixopt's loop used to do at
-    each step: pass the attention mask (all ones here), or read the loss (``float(loss)``,
-    which makes the host wait for the GPU)."""
-    import time
-
-    import torch
-
-    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3)
-    ids, labels, attn = (torch.from_numpy(a).to(device) for a in (data.input_ids, data.labels, data.attention_mask))
-    net.train()
-    start = time.perf_counter()
-    for i in range(0, len(ids), batch):
-        extra = {"attention_mask": attn[i : i + batch]} if mask else {}
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            loss = net(input_ids=ids[i : i + batch], labels=labels[i : i + batch], **extra).loss
-        if read:
-            float(loss.detach())
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return data.num_tokens / (time.perf_counter() - start)
 
 
 def completed(folder: Path) -> list[dict[str, Any]]:

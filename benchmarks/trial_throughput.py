@@ -60,19 +60,25 @@ def build_model(root: Path, quick: bool, dims: dict[str, int] | None = None) -> 
     return out
 
 
-def minimal_loop(model: Any, data: Any, batch: int, device: Any = None, dtype: Any = None) -> float:
+def minimal_loop(model: Any, data: Any, batch: int, device: Any = None, dtype: Any = None, *,
+                 mask: bool = False, read: bool = False) -> float:  # fmt: skip
     """The least a LoRA loop can do: forward (under autocast when ``dtype``), backward, AdamW
-    step, on ``device`` (default CPU). Returns tokens/s."""
+    step, on ``device`` (default CPU). Returns tokens/s. ``mask`` adds passing the attention
+    mask, ``read`` reading the loss at each step (``float(loss)``: the host waits for the GPU),
+    the two per-step costs gpu_check.py measures."""
     import torch
 
     device = device or torch.device("cpu")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    ids, labels = (torch.from_numpy(a).to(device) for a in (data.input_ids, data.labels))
+    ids, labels, attn = (torch.from_numpy(a).to(device) for a in (data.input_ids, data.labels, data.attention_mask))
     model.train()
     start = time.perf_counter()
     for i in range(0, len(ids), batch):
+        extra = {"attention_mask": attn[i : i + batch]} if mask else {}
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = model(input_ids=ids[i : i + batch], labels=labels[i : i + batch]).loss
+            loss = model(input_ids=ids[i : i + batch], labels=labels[i : i + batch], **extra).loss
+        if read:
+            float(loss.detach())
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
