@@ -42,7 +42,9 @@ import numpy as np
 SAMPLERS = ("tpe", "gp", "cmaes", "qmc", "surrogate")
 PARAMETERIZATIONS = ("logratio", "exponential")
 MODEL_METHODS = ("regmix", "law", "climb")  # recommend a model's pick, not a run's score
-CANDIDATES = 20_000  # simulated mixtures a regressor ranks (RegMix ranks 1M at 7 to 40 domains; 20k cover 5)
+CANDIDATES = (
+    20_000  # simulated mixtures a regressor ranks (RegMix ranks 1M at 7 to 40 domains; 20k cover 5)
+)
 
 
 class Problem(Protocol):
@@ -124,13 +126,20 @@ def observe(problem: Problem, x: np.ndarray, z: float) -> float:
 
 
 def run(
-    method: Method, problem: Problem, n: int, seed: int, z: np.ndarray, budgets: Sequence[int],
+    method: Method,
+    problem: Problem,
+    n: int,
+    seed: int,
+    z: np.ndarray,
+    budgets: Sequence[int],
     concurrency: int = 1,
-) -> Search:  # fmt: skip
+) -> Search:
     """One search of ``n`` trials (``z``: its noise draws, one per trial)."""
     if method.sampler is not None:
         assert method.parameterization is not None
-        search = run_sampler(method.sampler, method.parameterization, problem, n, seed, z, concurrency)
+        search = run_sampler(
+            method.sampler, method.parameterization, problem, n, seed, z, concurrency
+        )
         search.recommended = {b: search.xs[int(np.argmax(search.ys[:b]))] for b in budgets}
         return search
     rng = np.random.default_rng([seed, 11])
@@ -152,9 +161,15 @@ def run(
 
 
 def run_sampler(
-    name: str, parameterization: str, problem: Problem, n: int, seed: int, z: np.ndarray,
-    concurrency: int = 1, startup: int = 8,
-) -> Search:  # fmt: skip
+    name: str,
+    parameterization: str,
+    problem: Problem,
+    n: int,
+    seed: int,
+    z: np.ndarray,
+    concurrency: int = 1,
+    startup: int = 8,
+) -> Search:
     """``n`` trials through mixopt's sampler ``name`` and simplex parameterization, the
     baselines enqueued first as a study does; with ``concurrency`` trials running at once,
     each proposal is asked while the others still run (the oldest is told first)."""
@@ -166,11 +181,15 @@ def run_sampler(
     from mixopt.search.space import Simplex
 
     names = [f"d{i}" for i in range(problem.k)]
-    domains = [TokenizedDomain(DomainSpec(nm, data=({"t": 1},), max_share=float(u)), "text", "-", 1, 10**9)
-               for nm, u in zip(names, problem.upper, strict=True)]  # fmt: skip
+    domains = [
+        TokenizedDomain(DomainSpec(nm, data=({"t": 1},), max_share=float(u)), "text", "-", 1, 10**9)
+        for nm, u in zip(names, problem.upper, strict=True)
+    ]
     simplex = Simplex(domains, 10**6, parameterization)
     sampler = make_sampler(name, seed, startup)
-    attach_simplex(sampler, simplex)  # as a study does: a sampler that proposes mixtures needs the map
+    attach_simplex(
+        sampler, simplex
+    )  # as a study does: a sampler that proposes mixtures needs the map
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -200,9 +219,18 @@ def _lightgbm(xs: Sequence[np.ndarray], ys: Sequence[float], seed: int) -> Any:
     import lightgbm
 
     # tiny data sets: LightGBM's defaults (20 rows a leaf) would fit a constant
-    model = lightgbm.LGBMRegressor(n_estimators=100, learning_rate=0.1, num_leaves=8,
-                                   min_child_samples=2, min_data_in_bin=1, subsample=0.8,
-                                   subsample_freq=1, random_state=seed, n_jobs=1, verbose=-1)  # fmt: skip
+    model = lightgbm.LGBMRegressor(
+        n_estimators=100,
+        learning_rate=0.1,
+        num_leaves=8,
+        min_child_samples=2,
+        min_data_in_bin=1,
+        subsample=0.8,
+        subsample_freq=1,
+        random_state=seed,
+        n_jobs=1,
+        verbose=-1,
+    )
     model.fit(np.array(xs), np.array(ys))
     return model
 
@@ -259,8 +287,12 @@ def _fit_law(X: np.ndarray, loss: np.ndarray, m: int, rng: np.random.Generator) 
 
     k, best, best_cost = X.shape[1], None, math.inf
     for _ in range(4):  # several starts: the fit is not convex
-        start = np.concatenate([[loss.min() - 0.1 * abs(loss.min()) - 0.01],
-                                *[[math.log(max(loss.std(), 1e-3) / m)], rng.normal(0, 1, k)] * m])  # fmt: skip
+        start = np.concatenate(
+            [
+                [loss.min() - 0.1 * abs(loss.min()) - 0.01],
+                *[[math.log(max(loss.std(), 1e-3) / m)], rng.normal(0, 1, k)] * m,
+            ]
+        )
         fit = least_squares(lambda p: _law(p, X, m) - loss, start, max_nfev=200)
         if fit.cost < best_cost:
             best, best_cost = fit.x, fit.cost
@@ -276,19 +308,41 @@ def recommend_law(
 
     X, loss = np.array(xs), -np.array(ys)
     m = 1
-    if len(xs) >= 2 * (2 * (problem.k + 1) + 1):  # enough runs for two components: 4-fold CV chooses
+    if len(xs) >= 2 * (
+        2 * (problem.k + 1) + 1
+    ):  # enough runs for two components: 4-fold CV chooses
         folds, errors = np.arange(len(X)) % 4, {}
         for cand in (1, 2):
-            errs = [np.mean((_law(_fit_law(X[folds != f], loss[folds != f], cand, rng), X[folds == f], cand) - loss[folds == f]) ** 2)
-                    for f in range(4)]  # fmt: skip
+            errs = [
+                np.mean(
+                    (
+                        _law(
+                            _fit_law(X[folds != f], loss[folds != f], cand, rng),
+                            X[folds == f],
+                            cand,
+                        )
+                        - loss[folds == f]
+                    )
+                    ** 2
+                )
+                for f in range(4)
+            ]
             errors[cand] = float(np.mean(errs))
         m = min(errors, key=errors.__getitem__)
     p = _fit_law(X, loss, m, rng)
     best, best_v = xs[int(np.argmax(ys))], math.inf
     cons = [{"type": "eq", "fun": lambda r: r.sum() - 1}]
-    for x0 in [uniform(problem), *[np.eye(problem.k)[i] * 0.7 + 0.3 / problem.k for i in range(problem.k)]]:
-        res = minimize(lambda r: float(_law(p, r[None, :], m)[0]), project(x0, problem.upper),
-                       method="SLSQP", bounds=[(0, float(u)) for u in problem.upper], constraints=cons)  # fmt: skip
+    for x0 in [
+        uniform(problem),
+        *[np.eye(problem.k)[i] * 0.7 + 0.3 / problem.k for i in range(problem.k)],
+    ]:
+        res = minimize(
+            lambda r: float(_law(p, r[None, :], m)[0]),
+            project(x0, problem.upper),
+            method="SLSQP",
+            bounds=[(0, float(u)) for u in problem.upper],
+            constraints=cons,
+        )
         r = project(np.clip(res.x, 0, None) + 1e-12, problem.upper)
         v = float(_law(p, r[None, :], m)[0])
         if v < best_v:
@@ -301,7 +355,9 @@ def trials_to_reach(
 ) -> float:
     """Trials until the recommendation's true value reaches ``target`` (inf: never)."""
     if method.name in MODEL_METHODS:
-        return next((b for b in budgets if problem.value(search.recommended[b]) >= target), math.inf)
+        return next(
+            (b for b in budgets if problem.value(search.recommended[b]) >= target), math.inf
+        )
     best, incumbent = -math.inf, search.xs[0]
     for i, (x, y) in enumerate(zip(search.xs, search.ys, strict=True)):
         if y > best:

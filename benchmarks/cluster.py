@@ -140,9 +140,11 @@ def throughput(texts: list[str], sizes: list[int]) -> None:
         end = time.perf_counter()
         rate = n / (end - start)
         first = first or rate
-        print(f"| tfidf + k-means, {n:,} records | {rate:,.0f} records/s (embed {mid - start:.1f} s, "
-              f"k-means {end - mid:.1f} s) | {rate / first:.2f} x the rate at {sizes[0]:,} |",
-              flush=True)  # fmt: skip
+        print(
+            f"| tfidf + k-means, {n:,} records | {rate:,.0f} records/s (embed {mid - start:.1f} s, "
+            f"k-means {end - mid:.1f} s) | {rate / first:.2f} x the rate at {sizes[0]:,} |",
+            flush=True,
+        )
         del pool, x
 
 
@@ -170,8 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"| ARI, {name}, k = {len(SOURCES)} | {ari:.3f} ({seconds:.1f} s) | {ari / base:.2f} x |"
         )
-    print(f"| ARI, kmeans / tfidf, k by silhouette over 3:8 (chose {k}) | {k_ari:.3f} | "
-          f"{k_ari / base:.2f} x |")  # fmt: skip
+    print(
+        f"| ARI, kmeans / tfidf, k by silhouette over 3:8 (chose {k}) | {k_ari:.3f} | "
+        f"{k_ari / base:.2f} x |"
+    )
     confusion(truth, default)
     sys.stdout.flush()
     throughput(texts, sizes)

@@ -164,8 +164,9 @@ def installed_package(pkg: str) -> tuple[list[Path], str]:
     """An installed package's files (from dpkg's own list) and version (--quick: no download)."""
     if shutil.which("dpkg-query") is None:
         raise Unavailable("no dpkg-query: --quick reads installed Debian packages")
-    done = subprocess.run(["dpkg-query", "-W", "-f", "${Status} ${Version}", pkg],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Status} ${Version}", pkg], capture_output=True, text=True
+    )
     status = done.stdout.split()
     if done.returncode != 0 or status[:3] != ["install", "ok", "installed"]:
         raise Unavailable(f"{pkg} is not installed: --quick reads it (apt-get install {pkg})")
@@ -261,16 +262,23 @@ def build(out: Path, quick: bool) -> dict[str, Any]:
             pre, pool = texts[: sizes.pretrain], texts[sizes.pretrain : sizes.pretrain + sizes.pool]
             pretrain_texts += pre
             _write_jsonl(data / f"{name}.jsonl", pool)
-            entry |= {"pretrain": len(pre), "pool": len(pool),
-                      "pool_chars": sum(len(t) for t in pool)}  # fmt: skip
+            entry |= {
+                "pretrain": len(pre),
+                "pool": len(pool),
+                "pool_chars": sum(len(t) for t in pool),
+            }
         else:
             held = texts[: sizes.heldout]
             _write_jsonl(data / f"heldout_{name}.jsonl", held)
             entry |= {"heldout": len(held)}
         languages[name] = entry
-        print(f"{name:<11} {used:>5} files  {len(texts):>6} records  "
-              + "  ".join(f"{k} {v}" for k, v in entry.items() if k in ("pretrain", "pool", "heldout")),
-              flush=True)  # fmt: skip
+        print(
+            f"{name:<11} {used:>5} files  {len(texts):>6} records  "
+            + "  ".join(
+                f"{k} {v}" for k, v in entry.items() if k in ("pretrain", "pool", "heldout")
+            ),
+            flush=True,
+        )
     (data / "domains.json").write_text(
         json.dumps([{"domain": n, "path": f"{n}.jsonl"} for n in train], indent=1)
     )
@@ -289,17 +297,28 @@ def build(out: Path, quick: bool) -> dict[str, Any]:
     # changed only those keeps the model (its stamp says how it was made)
     stamp = out / "model" / "pretrain.json"
     if not stamp.exists():
-        build_tiny_model(out / "model", TinyModelConfig(pretrain_tokens=sizes.pretrain_tokens),
-                         texts=pretrain_texts)  # fmt: skip
-        made = {"tokens": sizes.pretrain_tokens, "records": len(pretrain_texts),
-                "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+        build_tiny_model(
+            out / "model",
+            TinyModelConfig(pretrain_tokens=sizes.pretrain_tokens),
+            texts=pretrain_texts,
+        )
+        made = {
+            "tokens": sizes.pretrain_tokens,
+            "records": len(pretrain_texts),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
         stamp.write_text(json.dumps(made))
     pretrain_s = float(json.loads(stamp.read_text())["seconds"])
     manifest: dict[str, Any] = {
-        "packages": packages, "languages": languages, "train": list(train), "targets": list(targets),
-        "sizes": sizes.__dict__, "record_chars": [MIN_CHARS, MAX_CHARS],
-        "pretrain_seconds": round(pretrain_s, 1), "build_seconds": round(time.perf_counter() - started, 1),
-    }  # fmt: skip
+        "packages": packages,
+        "languages": languages,
+        "train": list(train),
+        "targets": list(targets),
+        "sizes": sizes.__dict__,
+        "record_chars": [MIN_CHARS, MAX_CHARS],
+        "pretrain_seconds": round(pretrain_s, 1),
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
     manifest_path.write_text(json.dumps(manifest, indent=1))
     print(f"base model: {sizes.pretrain_tokens:,} tokens of pre-training in {pretrain_s:.0f} s")
     return manifest
@@ -348,8 +367,15 @@ def evaluate(mix: Sequence[float], seed: int) -> dict[str, float]:
     total = sum(float(x) for x in mix)  # shares rounded to 6 digits, summed back to exactly 1
     mixture = dict(zip(setup.names, (float(x) / total for x in mix), strict=True))
     t0 = time.perf_counter()
-    spec = TrialSpec(setup.model, STATE["domains"], mixture, setup.budget, STATE["suite"],
-                     TrainConfig(**dict(setup.train), threads=1, checkpoints=1), seed)  # fmt: skip
+    spec = TrialSpec(
+        setup.model,
+        STATE["domains"],
+        mixture,
+        setup.budget,
+        STATE["suite"],
+        TrainConfig(**dict(setup.train), threads=1, checkpoints=1),
+        seed,
+    )
     result = run_trial(spec)
     losses = {t: float(result.metrics[f"{t}/loss"]) for t in setup.targets}
     seconds = round(time.perf_counter() - t0, 2)
@@ -360,9 +386,16 @@ def evaluate(mix: Sequence[float], seed: int) -> dict[str, float]:
 def _setup(out: Path, quick: bool, manifest: dict[str, Any]) -> Setup:
     data = out / "data"
     train = {"seq_len": 128, "learning_rate": 3e-3}
-    return Setup(str(out / "model"), str(data / "domains.json"), str(data / "targets.yaml"),
-                 tuple(manifest["train"]), tuple(manifest["targets"]), BUDGET_QUICK if quick else BUDGET,
-                 tuple(sorted(train.items())), str(out / "trials.jsonl"))  # fmt: skip
+    return Setup(
+        str(out / "model"),
+        str(data / "domains.json"),
+        str(data / "targets.yaml"),
+        tuple(manifest["train"]),
+        tuple(manifest["targets"]),
+        BUDGET_QUICK if quick else BUDGET,
+        tuple(sorted(train.items())),
+        str(out / "trials.jsonl"),
+    )
 
 
 BUDGET, BUDGET_QUICK = 32_000, 3_000  # training tokens per trial
@@ -436,8 +469,9 @@ def cached_rows(out: Path, quick: bool, csv_path: Path | None) -> list[dict[str,
     return rows
 
 
-def seed_subset(points: list[Point], first: list[dict[str, float]], setup: Setup,
-                quick: bool) -> list[Point]:  # fmt: skip
+def seed_subset(
+    points: list[Point], first: list[dict[str, float]], setup: Setup, quick: bool
+) -> list[Point]:
     """The points scored again on more seeds: vertices, uniform, natural, each target's best
     five at seed 0 and some random ones."""
     if quick:
@@ -610,12 +644,17 @@ def run_check(
     for label, mix in mixes:
         per_seed = [r for (lab, _, _), r in zip(jobs, res, strict=True) if lab == label]
         report[label] = {
-            "mixture": dict(zip(setup.names, mix, strict=True)), "seeds": list(seeds),
+            "mixture": dict(zip(setup.names, mix, strict=True)),
+            "seeds": list(seeds),
             "losses": {t: [r[t] for r in per_seed] for t in setup.targets},
             "mean": {t: statistics.fmean(r[t] for r in per_seed) for t in setup.targets},
-        }  # fmt: skip
-        print(f"{label:<16} [" + " ".join(f"{x:.2f}" for x in mix) + "]  "
-              + "  ".join(f"{t} {report[label]['mean'][t]:.4f}" for t in setup.targets))  # fmt: skip
+        }
+        print(
+            f"{label:<16} ["
+            + " ".join(f"{x:.2f}" for x in mix)
+            + "]  "
+            + "  ".join(f"{t} {report[label]['mean'][t]:.4f}" for t in setup.targets)
+        )
     if out_json is not None:
         out_json.write_text(json.dumps(report, indent=1))
     return report
@@ -630,10 +669,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", nargs="?", choices=("build", "grid", "show", "check"))
     parser.add_argument("out", nargs="?", help="folder for packages, records, model and trials")
-    parser.add_argument("--quick", action="store_true",
-                        help="3 languages from installed packages, a 1/2 grid, a tiny model")  # fmt: skip
-    parser.add_argument("--csv", help=f"the grid's table (default {CSV_PATH.relative_to(HERE.parent)}; "
-                        "quick: OUT/grid.csv)")  # fmt: skip
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 languages from installed packages, a 1/2 grid, a tiny model",
+    )
+    parser.add_argument(
+        "--csv",
+        help=f"the grid's table (default {CSV_PATH.relative_to(HERE.parent)}; quick: OUT/grid.csv)",
+    )
     parser.add_argument("--mixtures", help="check: JSON list of {domain: share}, or {label: {...}}")
     parser.add_argument("--seeds", default="11,12,13", help="check: seeds (default 11,12,13)")
     parser.add_argument("--out-json", help="check: write the per-target losses here")
@@ -666,8 +710,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(show(rows, manifest["train"], manifest["targets"]))
     n0 = sum(1 for r in rows if int(r["seed"]) == 0)
-    print(f"\nfigure: {n0} mixtures x {len(manifest['targets'])} targets from {len(rows)} real "
-          f"trials; ran in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"\nfigure: {n0} mixtures x {len(manifest['targets'])} targets from {len(rows)} real "
+        f"trials; ran in {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 

@@ -44,8 +44,10 @@ def build(root: Path, n: int, seed: int = 0) -> tuple[Path, dict[str, set[int]]]
 
     rng = random.Random(seed)
     finance, sql, cooking = (make_records(k, n, seed) for k in ("finance", "sql", "cooking"))
-    harmful: dict[str, set[int]] = {"finance": set(rng.sample(range(n), int(HARMFUL * n))),
-                                    "sql": set(rng.sample(range(n), int(HARMFUL * n)))}  # fmt: skip
+    harmful: dict[str, set[int]] = {
+        "finance": set(rng.sample(range(n), int(HARMFUL * n))),
+        "sql": set(rng.sample(range(n), int(HARMFUL * n))),
+    }
     for i in harmful["finance"]:
         words = finance[i]["text"].split()[: rng.randint(2, 4)]
         finance[i] = {"text": " ".join(words * rng.randint(8, 16))}
@@ -55,32 +57,56 @@ def build(root: Path, n: int, seed: int = 0) -> tuple[Path, dict[str, set[int]]]
     for name, records in (("finance", finance), ("sql", sql), ("cooking", cooking)):
         (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
         entries.append({"domain": name, "path": f"{name}.jsonl", "max_epochs": 4})
-    for name, records in (("finance", finance), ("sql", sql)):  # clean items that no training record shares
-        (root / f"{name}_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_heldout(name, 40, 7, records)))
+    for name, records in (
+        ("finance", finance),
+        ("sql", sql),
+    ):  # clean items that no training record shares
+        (root / f"{name}_eval.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in make_heldout(name, 40, 7, records))
+        )
     (root / "tasks.yaml").write_text(TASKS)
     (root / "filters.yaml").write_text(SPACE)
     (root / "domains.json").write_text(json.dumps(entries))
     return root / "domains.json", harmful
 
 
-def study(root: Path, model: str, space: str, args: argparse.Namespace, name: str | None = None) -> dict[str, Any]:
+def study(
+    root: Path, model: str, space: str, args: argparse.Namespace, name: str | None = None
+) -> dict[str, Any]:
     """One study in ``root/name`` (read back as it is when a kept ``--out`` holds it finished);
     its seconds are from its first to its last event."""
     from mixopt import optimize_mixture
 
     out = root / (name or f"study-{Path(space).stem}")
     if not (out / "best_mixture.json").exists():
-        optimize_mixture(model, str(root / "domains.json"), str(root / "tasks.yaml"), budget=args.budget, trials=args.trials,
-                         confirm=args.confirm, sampler="tpe", seed=1, out=str(out), space=space, early_stop="off", quiet=True,
-                         executor=args.executor, train={"seq_len": 64, "batch_size": 8, "learning_rate": 3e-3, "checkpoints": 1},
-                         events=str(out.with_suffix(".events.jsonl")))  # fmt: skip
+        optimize_mixture(
+            model,
+            str(root / "domains.json"),
+            str(root / "tasks.yaml"),
+            budget=args.budget,
+            trials=args.trials,
+            confirm=args.confirm,
+            sampler="tpe",
+            seed=1,
+            out=str(out),
+            space=space,
+            early_stop="off",
+            quiet=True,
+            executor=args.executor,
+            train={"seq_len": 64, "batch_size": 8, "learning_rate": 3e-3, "checkpoints": 1},
+            events=str(out.with_suffix(".events.jsonl")),
+        )
     best = json.loads((out / "best_mixture.json").read_text())
-    events = [json.loads(line) for line in out.with_suffix(".events.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line) for line in out.with_suffix(".events.jsonl").read_text().splitlines()
+    ]
     computed = sum(1 for e in events if e.get("event") == "score_done" and not e.get("cached"))
     return {"best": best, "seconds": events[-1]["time"] - events[0]["time"], "computed": computed}
 
 
-def precision_recall(root: Path, model: str, filters: dict[str, float], harmful: dict[str, set[int]]) -> tuple[float, float]:
+def precision_recall(
+    root: Path, model: str, filters: dict[str, float], harmful: dict[str, set[int]]
+) -> tuple[float, float]:
     """Of the records the found thresholds remove: the share that is harmful, and the share of the harmful removed."""
     from mixopt.data.filtering import filter_domains, source_rows
     from mixopt.data.spec import load_domains
@@ -91,10 +117,15 @@ def precision_recall(root: Path, model: str, filters: dict[str, float], harmful:
 
     domains = tokenize_domains(load_domains(str(root / "domains.json")), load_tokenizer(model))
     space = load_space(str(root / "filters.yaml")).filters
-    scores = score_domains(domains, space.settings, model, only=space.scorers_by_domain([d.name for d in domains]))
+    scores = score_domains(
+        domains, space.settings, model, only=space.scorers_by_domain([d.name for d in domains])
+    )
     kept = filter_domains(domains, scores, filters)
-    removed = {(d.name, i) for d, k in zip(domains, kept, strict=True)
-               for i in set(range(d.num_records)) - set(source_rows(k, np.arange(k.num_records)).tolist())}  # fmt: skip
+    removed = {
+        (d.name, i)
+        for d, k in zip(domains, kept, strict=True)
+        for i in set(range(d.num_records)) - set(source_rows(k, np.arange(k.num_records)).tolist())
+    }
     bad = {(n, i) for n, rows in harmful.items() for i in rows}
     hit = len(removed & bad)
     return hit / max(1, len(removed)), hit / max(1, len(bad))
@@ -122,27 +153,43 @@ def time_scoring(root: Path, model: str, records: int) -> dict[str, float]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", help="keep the studies here (default: a temporary folder)")
-    p.add_argument("--model", help="a local model to fine-tune and score with (default: a tiny one pre-trained here)")
+    p.add_argument(
+        "--model",
+        help="a local model to fine-tune and score with (default: a tiny one pre-trained here)",
+    )
     args = p.parse_args()
     args.records, args.trials, args.budget, args.confirm, args.scored, args.executor = (
-        (300, 1, "2k", 1, 2_000, "inprocess") if args.quick else (1_000, 16, "20k", 3, 100_000, "ray"))  # fmt: skip
+        (300, 1, "2k", 1, 2_000, "inprocess")
+        if args.quick
+        else (1_000, 16, "20k", 3, 100_000, "ray")
+    )
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
     root = Path(args.out or tempfile.mkdtemp(prefix="mixopt-datahp-"))
     root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     model = args.model or str(root / "model")
-    if not args.model and not (root / "model" / "config.json").exists():  # a kept --out reuses its model
-        build_tiny_model(root / "model", TinyModelConfig(pretrain_tokens=60_000 if args.quick else 400_000))
+    if (
+        not args.model and not (root / "model" / "config.json").exists()
+    ):  # a kept --out reuses its model
+        build_tiny_model(
+            root / "model", TinyModelConfig(pretrain_tokens=60_000 if args.quick else 400_000)
+        )
     print(f"tiny model built in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     _, harmful = build(root, args.records)
     plain = study(root, model, "default", args)
     filtered = study(root, model, str(root / "filters.yaml"), args)
     # a second study with the same filters and model, in its own folder: every score from the cache
-    again = None if args.quick else study(root, model, str(root / "filters.yaml"), args, "study-filters-again")
+    again = (
+        None
+        if args.quick
+        else study(root, model, str(root / "filters.yaml"), args, "study-filters-again")
+    )
     found = filtered["best"]["filters"]
     precision, recall = precision_recall(root, model, found, harmful)
     timing = time_scoring(root, model, args.scored)
@@ -159,10 +206,14 @@ def main() -> int:
     print(f"| harmful records removed (recall) | {recall:.2f} |")
     for k, v in timing.items():
         print(f"| {k}: {args.scored:,} records | {v:.2f}s |")
-    print(f"| scoring speed-up from the cache (ifd) | {timing['ifd first'] / max(timing['ifd cached'], 1e-9):.0f} x |")
+    print(
+        f"| scoring speed-up from the cache (ifd) | {timing['ifd first'] / max(timing['ifd cached'], 1e-9):.0f} x |"
+    )
     if again is not None:
         print(f"| scores computed by a second study with the same filters | {again['computed']} |")
-    print(f"| study seconds: mixture only / with filters | {plain['seconds']:.0f} / {filtered['seconds']:.0f} ({filtered['seconds'] / plain['seconds']:.2f} x) |")
+    print(
+        f"| study seconds: mixture only / with filters | {plain['seconds']:.0f} / {filtered['seconds']:.0f} ({filtered['seconds'] / plain['seconds']:.2f} x) |"
+    )
     return 0
 
 

@@ -23,10 +23,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
 # 8 domains: the six synthetic kinds, two of them twice with other seeds (other records)
 DOMAINS = [
-    ("finance", "finance", "jsonl"), ("sports", "sports", "parquet"), ("cooking", "cooking", "csv"),
-    ("code", "code", "jsonl"), ("sql", "sql", "jsonl"), ("support", "support", "jsonl"),
-    ("finance_b", "finance", "jsonl"), ("sports_b", "sports", "jsonl"),
-]  # fmt: skip
+    ("finance", "finance", "jsonl"),
+    ("sports", "sports", "parquet"),
+    ("cooking", "cooking", "csv"),
+    ("code", "code", "jsonl"),
+    ("sql", "sql", "jsonl"),
+    ("support", "support", "jsonl"),
+    ("finance_b", "finance", "jsonl"),
+    ("sports_b", "sports", "jsonl"),
+]
 
 
 def build_corpus(root: Path, records: int) -> Path:
@@ -98,11 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         first, steady = times[0], statistics.median(times[1:])
 
     rows = [
-        ("tokenize (cold)", f"{cold:.2f} s", f"{n_records / cold:,.0f} records/s, {n_tokens / cold:,.0f} tokens/s"),
+        (
+            "tokenize (cold)",
+            f"{cold:.2f} s",
+            f"{n_records / cold:,.0f} records/s, {n_tokens / cold:,.0f} tokens/s",
+        ),
         ("tokenize (cache hit)", f"{warm:.3f} s", f"{warm / cold:.4f} x the cold run"),
-        (f"sample+pack {args.budget:,} tok (first)", f"{first * 1000:.1f} ms", f"{first / 0.2:.3f} x the 0.2 s target"),
-        (f"sample+pack {args.budget:,} tok (median)", f"{steady * 1000:.1f} ms", f"{steady / 0.2:.3f} x the 0.2 s target"),
-    ]  # fmt: skip
+        (
+            f"sample+pack {args.budget:,} tok (first)",
+            f"{first * 1000:.1f} ms",
+            f"{first / 0.2:.3f} x the 0.2 s target",
+        ),
+        (
+            f"sample+pack {args.budget:,} tok (median)",
+            f"{steady * 1000:.1f} ms",
+            f"{steady / 0.2:.3f} x the 0.2 s target",
+        ),
+    ]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure'.ljust(width)}  {'time':>10}  ratio / rate")
     for name, t, note in rows:

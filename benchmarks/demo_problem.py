@@ -82,8 +82,15 @@ def evaluate(mix: np.ndarray, seed: int) -> float:
     if cached is not None:
         return float(cached["score"])
     mixture = dict(zip(setup.names, (float(x) for x in mix), strict=True))
-    spec = TrialSpec(setup.model, STATE["domains"], mixture, setup.budget, STATE["suite"],
-                     TrainConfig(**setup.train, threads=1), seed)  # fmt: skip
+    spec = TrialSpec(
+        setup.model,
+        STATE["domains"],
+        mixture,
+        setup.budget,
+        STATE["suite"],
+        TrainConfig(**setup.train, threads=1),
+        seed,
+    )
     score = run_trial(spec).score
     assert score is not None
     append_row(setup.cache, {"key": key, "score": score})
@@ -151,8 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     train = {"seq_len": 128, "learning_rate": 3e-3}  # the demo's recipe
     n = args.trials or (4 if args.quick else 16)
     fresh_seeds = tuple(range(1, 1 + (args.fresh or (1 if args.quick else 3))))
-    setup = Setup(str(model), str(domains), str(task.parent / "score.yaml"), names, budget, train,
-                  str(out / f"scores-{budget}-{len(names)}.jsonl"), fresh_seeds)  # fmt: skip
+    setup = Setup(
+        str(model),
+        str(domains),
+        str(task.parent / "score.yaml"),
+        names,
+        budget,
+        train,
+        str(out / f"scores-{budget}-{len(names)}.jsonl"),
+        fresh_seeds,
+    )
     worker_init(setup)
     from mixopt.data.allocation import max_shares, natural_mixture, uniform_mixture
 
@@ -163,16 +178,32 @@ def main(argv: list[str] | None = None) -> int:
     points = grid(len(names), step, upper)
     from mixopt.search.samplers import parameterization_for
 
-    methods = ["random", "regmix", "law", *(f"{s}/{parameterization_for(s)}" for s in ("tpe", "gp", "cmaes", "qmc"))]
+    methods = [
+        "random",
+        "regmix",
+        "law",
+        *(f"{s}/{parameterization_for(s)}" for s in ("tpe", "gp", "cmaes", "qmc")),
+    ]
     with ProcessPoolExecutor(2, initializer=worker_init, initargs=(setup,)) as pool:
         first = list(pool.map(evaluate, points, [0] * len(points)))
         top = [points[i] for i in np.argsort(first)[::-1][:TOP]]
-        fresh = list(pool.map(_score_many, [[m] for m in [*top, uniform, natural]],
-                              [fresh_seeds] * (len(top) + 2)))  # fmt: skip
+        fresh = list(
+            pool.map(
+                _score_many, [[m] for m in [*top, uniform, natural]], [fresh_seeds] * (len(top) + 2)
+            )
+        )
         fresh = [f[0] for f in fresh]
         jobs = [(m, s) for m in methods for s in range(args.seeds)]
-        found = list(pool.map(run_method, [m for m, _ in jobs], [n] * len(jobs),
-                              [s for _, s in jobs], [upper] * len(jobs), [natural] * len(jobs)))  # fmt: skip
+        found = list(
+            pool.map(
+                run_method,
+                [m for m, _ in jobs],
+                [n] * len(jobs),
+                [s for _, s in jobs],
+                [upper] * len(jobs),
+                [natural] * len(jobs),
+            )
+        )
     best_i = int(np.argmax(fresh[:TOP]))
     best_mix, best_v = top[best_i], fresh[best_i]
     uniform_v, natural_v = fresh[TOP], fresh[TOP + 1]
@@ -181,19 +212,25 @@ def main(argv: list[str] | None = None) -> int:
     def fmt_mix(m: np.ndarray) -> str:
         return " ".join(f"{x:.2f}" for x in m)
 
-    print(f"domains: {' '.join(names)}; budget {budget:,} tokens; score = -(gold SQL loss), "
-          f"fresh seeds {fresh_seeds}\n")  # fmt: skip
+    print(
+        f"domains: {' '.join(names)}; budget {budget:,} tokens; score = -(gold SQL loss), "
+        f"fresh seeds {fresh_seeds}\n"
+    )
     print(f"grid: {len(points)} mixtures (step 1/{step}); seed-0 best {max(first):.4f}")
     print(f"  grid best (of the top {TOP}, on fresh seeds): [{fmt_mix(best_mix)}] {best_v:.4f}")
-    print(f"  uniform [{fmt_mix(uniform)}] {uniform_v:.4f}; natural [{fmt_mix(natural)}] {natural_v:.4f}\n")  # fmt: skip
-    header = f"{'method':<16} {'trials':>6} {'found mixture':<{6 * len(names)}} {'seed 0':>8} {'fresh':>8} {'regret':>7}"  # fmt: skip
+    print(
+        f"  uniform [{fmt_mix(uniform)}] {uniform_v:.4f}; natural [{fmt_mix(natural)}] {natural_v:.4f}\n"
+    )
+    header = f"{'method':<16} {'trials':>6} {'found mixture':<{6 * len(names)}} {'seed 0':>8} {'fresh':>8} {'regret':>7}"
     print(header)
     print("-" * len(header))
     regrets: dict[str, list[float]] = {m: [] for m in methods}
     for (method, _), (rec, seen, score) in zip(jobs, found, strict=True):
         r = (best_v - score) / span if span > 0 else math.nan
         regrets[method].append(r)
-        print(f"{method:<16} {n:>6} {fmt_mix(rec):<{6 * len(names)}} {seen:>8.4f} {score:>8.4f} {r:>7.2f}")  # fmt: skip
+        print(
+            f"{method:<16} {n:>6} {fmt_mix(rec):<{6 * len(names)}} {seen:>8.4f} {score:>8.4f} {r:>7.2f}"
+        )
     from mixopt.study.spec import DEFAULT_SAMPLER
 
     # 1 - regret: the share of the grid best's lift over uniform that a method's pick gets

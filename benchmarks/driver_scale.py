@@ -72,8 +72,16 @@ def proposal_costs(sizes: list[int], running: int) -> list[tuple[str, str, str]]
             took = {}
             for name in ("gp", "tpe"):
                 study = optuna.create_study(direction="maximize", sampler=make_sampler(name, 0, 8))
-                study.add_trials([create_trial(params={k: float(rng.uniform(-6, 6)) for k in space}, distributions=space,
-                                               value=-float(np.sum(rng.uniform(-6, 6, 2) ** 2))) for _ in range(n)])  # fmt: skip
+                study.add_trials(
+                    [
+                        create_trial(
+                            params={k: float(rng.uniform(-6, 6)) for k in space},
+                            distributions=space,
+                            value=-float(np.sum(rng.uniform(-6, 6, 2) ** 2)),
+                        )
+                        for _ in range(n)
+                    ]
+                )
                 for _ in range(live):
                     study.ask(space)
                 times = []
@@ -83,8 +91,13 @@ def proposal_costs(sizes: list[int], running: int) -> list[tuple[str, str, str]]
                     times.append(time.perf_counter() - start)
                     study.tell(trial, -1.0)
                 took[name] = statistics.median(times)
-            rows.append((f"proposal, {n} trials, {live} running: GP / TPE", f"{took['gp']:.2f} s",
-                         f"TPE {took['tpe'] * 1000:.0f} ms = {took['tpe'] / took['gp']:.3f} x GP's"))  # fmt: skip
+            rows.append(
+                (
+                    f"proposal, {n} trials, {live} running: GP / TPE",
+                    f"{took['gp']:.2f} s",
+                    f"TPE {took['tpe'] * 1000:.0f} ms = {took['tpe'] / took['gp']:.3f} x GP's",
+                )
+            )
     return rows
 
 
@@ -92,7 +105,9 @@ def windows(n: int, size: int) -> list[tuple[int, int]]:
     return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
 
 
-def run(inputs: dict[str, Any], out: Path, args: argparse.Namespace, storage: str | None) -> list[tuple[str, str, str]]:  # fmt: skip
+def run(
+    inputs: dict[str, Any], out: Path, args: argparse.Namespace, storage: str | None
+) -> list[tuple[str, str, str]]:
     import optuna
 
     from mixopt.search.loop import StudyLoop
@@ -120,8 +135,15 @@ def run(inputs: dict[str, Any], out: Path, args: argparse.Namespace, storage: st
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     profile = cProfile.Profile() if args.profile else None
-    options = dict(budget="2k", trials=args.trials - 2, concurrency=args.concurrency, runner=WaitingTrial(args.wait),
-                   early_stop="off", storage=storage, **({"sampler": args.sampler} if args.sampler else {}))  # fmt: skip
+    options = dict(
+        budget="2k",
+        trials=args.trials - 2,
+        concurrency=args.concurrency,
+        runner=WaitingTrial(args.wait),
+        early_stop="off",
+        storage=storage,
+        **({"sampler": args.sampler} if args.sampler else {}),
+    )
     try:
         if profile:
             profile.enable()
@@ -148,24 +170,43 @@ def run(inputs: dict[str, Any], out: Path, args: argparse.Namespace, storage: st
         mlflow = sum(s for calls in logged.values() for _, s in calls[lo:hi]) / (hi - lo)
         rss = max((mb for c, mb, _ in samples if c <= hi), default=float("nan"))
         cpu = _cpu_between(samples, lo, hi) / (hi - lo)
-        rows.append((f"{label}, trials {lo + 1}-{hi}",
-                     f"{count / max(span, 1e-9):.2f}/s",
-                     f"proposal {ask * 1000:.0f} ms, tell {tell * 1000:.0f} ms, MLflow {mlflow * 1000:.0f} ms/trial, "
-                     f"RSS {rss:.0f} MB; driver CPU {cpu * 1000:.0f} ms/trial = a ceiling of {1 / max(cpu, 1e-9):.1f}/s "
-                     f"= {1 / max(cpu, 1e-9) / capacity:.2f} x the cluster's {capacity:.0f}/s"))  # fmt: skip
+        rows.append(
+            (
+                f"{label}, trials {lo + 1}-{hi}",
+                f"{count / max(span, 1e-9):.2f}/s",
+                f"proposal {ask * 1000:.0f} ms, tell {tell * 1000:.0f} ms, MLflow {mlflow * 1000:.0f} ms/trial, "
+                f"RSS {rss:.0f} MB; driver CPU {cpu * 1000:.0f} ms/trial = a ceiling of {1 / max(cpu, 1e-9):.1f}/s "
+                f"= {1 / max(cpu, 1e-9) / capacity:.2f} x the cluster's {capacity:.0f}/s",
+            )
+        )
     whole = (len(ends) - 1) / max(ends[-1] - ends[0], 1e-9)
     busy = (
         sum(s for _, s in asks)
         + sum(s for _, s in tells)
         + sum(s for c in logged.values() for _, s in c)
     ) / len(ends)
-    rows.append((f"{label}, sustained over {len(ends)} trials", f"{whole:.2f}/s",
-                 f"{whole / capacity:.2f} x the cluster's {capacity:.0f}/s; start-up {ends[0] - started:.0f} s"))  # fmt: skip
+    rows.append(
+        (
+            f"{label}, sustained over {len(ends)} trials",
+            f"{whole:.2f}/s",
+            f"{whole / capacity:.2f} x the cluster's {capacity:.0f}/s; start-up {ends[0] - started:.0f} s",
+        )
+    )
     cpu = _cpu_between(samples, 1, len(ends)) / (len(ends) - 1)
-    rows.append((f"{label}, driver time in proposal + tell + MLflow", f"{busy * 1000:.0f} ms/trial",
-                 f"{busy * whole:.2f} x the driver's time (the rest: Tune, Ray, events)"))  # fmt: skip
-    rows.append((f"{label}, driver CPU over the study", f"{cpu * 1000:.0f} ms/trial",
-                 f"a ceiling of {1 / max(cpu, 1e-9):.1f}/s on a core of its own = {1 / max(cpu, 1e-9) / capacity:.2f} x the cluster's"))  # fmt: skip
+    rows.append(
+        (
+            f"{label}, driver time in proposal + tell + MLflow",
+            f"{busy * 1000:.0f} ms/trial",
+            f"{busy * whole:.2f} x the driver's time (the rest: Tune, Ray, events)",
+        )
+    )
+    rows.append(
+        (
+            f"{label}, driver CPU over the study",
+            f"{cpu * 1000:.0f} ms/trial",
+            f"a ceiling of {1 / max(cpu, 1e-9):.1f}/s on a core of its own = {1 / max(cpu, 1e-9) / capacity:.2f} x the cluster's",
+        )
+    )
     return rows
 
 
@@ -195,10 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", default=None, metavar="FILE", help="cProfile the driver (first storage only)"
     )
-    parser.add_argument("--proposals", default=None, metavar="N,N", help="time the samplers alone at these sizes")
+    parser.add_argument(
+        "--proposals", default=None, metavar="N,N", help="time the samplers alone at these sizes"
+    )
     args = parser.parse_args(argv)
     if args.proposals:
-        print_rows(proposal_costs([int(n) for n in args.proposals.split(",")], args.concurrency - 1), "")
+        print_rows(
+            proposal_costs([int(n) for n in args.proposals.split(",")], args.concurrency - 1), ""
+        )
         return 0
     if args.quick:
         args.trials, args.concurrency, args.wait, args.window, args.storage = (
@@ -232,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ray.shutdown()
 
-    print_rows(rows, f"{args.trials} trials, {args.concurrency} at a time, {args.wait:g} s each, sampler {args.sampler or 'default'}")  # fmt: skip
+    print_rows(
+        rows,
+        f"{args.trials} trials, {args.concurrency} at a time, {args.wait:g} s each, sampler {args.sampler or 'default'}",
+    )
     return 0
 
 

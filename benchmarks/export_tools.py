@@ -31,9 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKENIZER = ROOT / "examples" / "tokenizer"
 MIXTURES = {  # sports gets 3 records at 20k, code 6: the failure case of interleave_under
     "text": {"finance": 0.5, "sports": 0.0025, "cooking": 0.3, "code": 0.1975},
-    "mixed": {"finance": 0.3, "sports": 0.0025, "cooking": 0.2, "code": 0.0045, "sql": 0.25,
-              "support": 0.243},
-}  # fmt: skip
+    "mixed": {
+        "finance": 0.3,
+        "sports": 0.0025,
+        "cooking": 0.2,
+        "code": 0.0045,
+        "sql": 0.25,
+        "support": 0.243,
+    },
+}
 CUTOFF_LEN = 64  # LLaMA-Factory's block length for stage pt (the example records are short)
 
 
@@ -42,9 +48,23 @@ def make(out: Path, model: bool = True) -> int:
         mix = out / f"{name}.mixture.json"
         out.mkdir(parents=True, exist_ok=True)
         mix.write_text(json.dumps(mixture))
-        cmd = [sys.executable, "-m", "mixopt", "export", "--domains", str(ROOT / "examples" / "domains.json"),
-               "--model", str(TOKENIZER), "--mixture", str(mix), "--budget", "20k", "--out", str(out / name),
-               "--quiet"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "mixopt",
+            "export",
+            "--domains",
+            str(ROOT / "examples" / "domains.json"),
+            "--model",
+            str(TOKENIZER),
+            "--mixture",
+            str(mix),
+            "--budget",
+            "20k",
+            "--out",
+            str(out / name),
+            "--quiet",
+        ]
         subprocess.run(cmd, check=True)
     if model:
         _model_dir(out / "model")
@@ -59,8 +79,13 @@ def _model_dir(path: Path) -> None:
 
     shutil.copytree(TOKENIZER, path)
     vocab = len(AutoTokenizer.from_pretrained(str(TOKENIZER)))
-    LlamaConfig(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=4).save_pretrained(str(path))  # fmt: skip
+    LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+    ).save_pretrained(str(path))
 
 
 def _expected(export: Path) -> dict[str, int]:
@@ -109,8 +134,10 @@ def llamafactory(export: Path, work: Path) -> bool:
     from omegaconf import OmegaConf
 
     train_yaml = work / f"{export.name}.train.yaml"
-    base = (f"model_name_or_path: {TOKENIZER}\ndo_train: true\nfinetuning_type: lora\ntemplate: empty\n"
-            f"cutoff_len: {CUTOFF_LEN}\noutput_dir: {work / 'out'}\noverwrite_cache: true\nreport_to: none\n")  # fmt: skip
+    base = (
+        f"model_name_or_path: {TOKENIZER}\ndo_train: true\nfinetuning_type: lora\ntemplate: empty\n"
+        f"cutoff_len: {CUTOFF_LEN}\noutput_dir: {work / 'out'}\noverwrite_cache: true\nreport_to: none\n"
+    )
     train_yaml.write_text(base + (export / "llamafactory" / "mixture.yaml").read_text())
     args = OmegaConf.to_container(OmegaConf.load(train_yaml))  # what llamafactory-cli reads
     if UNDER:  # the old export's setting, to show what the check catches
@@ -140,9 +167,11 @@ def llamafactory(export: Path, work: Path) -> bool:
         bos = int(tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]) * manifest["records"]
         batches = -(-manifest["records"] // data_args.preprocessing_batch_size)
         trained, exported = len(train) * CUTOFF_LEN, manifest["tokens_exported"] - bos
-        print(f"  packed: {len(train)} blocks of {CUTOFF_LEN} = {trained:,} tokens of {exported:,} "
-              f"({exported + bos:,} exported less {bos:,} BOS tokens); {exported - trained} dropped, "
-              f"under one block for each of {batches} preprocessing batches")  # fmt: skip
+        print(
+            f"  packed: {len(train)} blocks of {CUTOFF_LEN} = {trained:,} tokens of {exported:,} "
+            f"({exported + bos:,} exported less {bos:,} BOS tokens); {exported - trained} dropped, "
+            f"under one block for each of {batches} preprocessing batches"
+        )
         ok = ok and exported - batches * CUTOFF_LEN < trained <= exported
     else:  # one training example per record
         print(f"  training examples: {len(train):,} of {manifest['records']:,} records")
@@ -159,10 +188,18 @@ def _axolotl_rows(
     from axolotl.cli.config import load_cfg
     from axolotl.common.datasets import load_datasets
 
-    base = {"base_model": str(model), "chat_template": "tokenizer_default",
-            "sequence_len": 512, "sample_packing": False, "micro_batch_size": 1, "num_epochs": 1,
-            "gradient_accumulation_steps": 1, "learning_rate": 1e-4, "output_dir": str(work / "out"),
-            "dataset_prepared_path": str(work / f"prepared-{name}")}  # fmt: skip
+    base = {
+        "base_model": str(model),
+        "chat_template": "tokenizer_default",
+        "sequence_len": 512,
+        "sample_packing": False,
+        "micro_batch_size": 1,
+        "num_epochs": 1,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 1e-4,
+        "output_dir": str(work / "out"),
+        "dataset_prepared_path": str(work / f"prepared-{name}"),
+    }
     path = work / f"{name}.train.yaml"
     path.write_text(yaml.safe_dump({**base, **config}, sort_keys=False))
     train = load_datasets(cfg=load_cfg(str(path)), cli_args=PreprocessCliArgs()).train_dataset
@@ -192,8 +229,9 @@ def axolotl(export: Path, work: Path) -> bool:
 
 
 def interleave(export: Path, work: Path) -> bool:
-    run = subprocess.run([sys.executable, str(export / "interleave.py")], capture_output=True, text=True,
-                         cwd=work)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, str(export / "interleave.py")], capture_output=True, text=True, cwd=work
+    )
     report = json.loads(run.stdout.strip().splitlines()[-1])
     return _report("interleave.py", export, report["domains"]) and run.returncode == 0
 
@@ -219,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="CI's smoke: make the exports in a temporary folder and check interleave.py",
     )
-    args = parser.parse_args(argv)  # fmt: skip
+    args = parser.parse_args(argv)
     global UNDER
     UNDER = args.interleave_under
     if args.tool == "make":

@@ -43,21 +43,39 @@ from search_overhead import optuna_trials, study, study_inputs
 from trial_throughput import build_model, minimal_loop
 
 # 105.0M parameters: 12 blocks of width 768 (MLP 3072, 12 heads, 4 key/value heads), vocabulary 4096
-GPU_MODEL = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12,
-             "num_key_value_heads": 4}  # fmt: skip
+GPU_MODEL = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 4,
+}
 
 
 def settings(dry: bool, gpus: int) -> dict[str, Any]:
     """The study's settings: four trials per GPU (the 2 baselines included), so each worker is
     reused three times and a leak would show as growth."""
     if dry:
-        return {"budget": "4k", "trials": 1, "concurrency": 1, "executor": "inprocess", "tracking_uri": "none",
-                "train": {"seq_len": 64, "batch_size": 8, "precision": "bf16", "device": "cpu"}}  # fmt: skip
-    return {"budget": "1M", "trials": 4 * gpus - 2, "concurrency": gpus, "tracking_uri": "none",
-            "train": {"seq_len": 1024, "batch_size": 16, "precision": "bf16", "device": "cuda"}}  # fmt: skip
+        return {
+            "budget": "4k",
+            "trials": 1,
+            "concurrency": 1,
+            "executor": "inprocess",
+            "tracking_uri": "none",
+            "train": {"seq_len": 64, "batch_size": 8, "precision": "bf16", "device": "cpu"},
+        }
+    return {
+        "budget": "1M",
+        "trials": 4 * gpus - 2,
+        "concurrency": gpus,
+        "tracking_uri": "none",
+        "train": {"seq_len": 1024, "batch_size": 16, "precision": "bf16", "device": "cuda"},
+    }
 
 
-def minimal(model: str, train: dict[str, Any], budget: int) -> tuple[float, float, dict[str, float]]:
+def minimal(
+    model: str, train: dict[str, Any], budget: int
+) -> tuple[float, float, dict[str, float]]:
     """The minimal loop on GPU 0 (or the CPU), same model, batch and length: (tokens/s of its
     second pass, the first paying CUDA's start-up; peak MB, 0 on CPU; the loops outside a
     trial, in this process, as ratios to that speed)."""
@@ -95,12 +113,22 @@ def minimal(model: str, train: dict[str, Any], budget: int) -> tuple[float, floa
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else 0.0
     # the warm model is held["net"] until the first fresh() frees it
     variants = {
-        "minimal loop + an attention mask of ones": lambda: minimal_loop(held["net"], data, config.batch_size, device, dtype, mask=True),
-        "minimal loop + reading the loss at each step": lambda: minimal_loop(held["net"], data, config.batch_size, device, dtype, read=True),
-        "mixopt's loop (finetune), warm model": lambda: finetune(held["net"], data, config, device).tokens_per_second,
-        "minimal loop, fresh model": lambda: minimal_loop(fresh(), data, config.batch_size, device, dtype),
-        "mixopt's loop (finetune), fresh model": lambda: finetune(fresh(), data, config, device).tokens_per_second,
-    }  # fmt: skip
+        "minimal loop + an attention mask of ones": lambda: minimal_loop(
+            held["net"], data, config.batch_size, device, dtype, mask=True
+        ),
+        "minimal loop + reading the loss at each step": lambda: minimal_loop(
+            held["net"], data, config.batch_size, device, dtype, read=True
+        ),
+        "mixopt's loop (finetune), warm model": lambda: (
+            finetune(held["net"], data, config, device).tokens_per_second
+        ),
+        "minimal loop, fresh model": lambda: minimal_loop(
+            fresh(), data, config.batch_size, device, dtype
+        ),
+        "mixopt's loop (finetune), fresh model": lambda: (
+            finetune(fresh(), data, config, device).tokens_per_second
+        ),
+    }
     return speed, peak, {name: run() / speed for name, run in variants.items()}
 
 
@@ -114,11 +142,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dry-run", "--quick", dest="dry", action="store_true",
-                        help="CPU, a tiny model, in-process (smoke run)")  # fmt: skip
-    parser.add_argument("--compare-inprocess", action="store_true",
-                        help="also run the same study in this process (no Ray), to tell Ray's share of a gap "
-                             "from the trial's")  # fmt: skip
+    parser.add_argument(
+        "--dry-run",
+        "--quick",
+        dest="dry",
+        action="store_true",
+        help="CPU, a tiny model, in-process (smoke run)",
+    )
+    parser.add_argument(
+        "--compare-inprocess",
+        action="store_true",
+        help="also run the same study in this process (no Ray), to tell Ray's share of a gap "
+        "from the trial's",
+    )
     args = parser.parse_args(argv)
 
     import warnings
@@ -153,27 +189,63 @@ def main(argv: list[str] | None = None) -> int:
         results = completed(root / "study")
         local = None
         if args.compare_inprocess:
-            study(inputs, root / "local", train=train, runner=MeasuredTrial(), early_stop="off", sampler="random",
-                  **{**options, "executor": "inprocess"})  # fmt: skip
+            study(
+                inputs,
+                root / "local",
+                train=train,
+                runner=MeasuredTrial(),
+                early_stop="off",
+                sampler="random",
+                **{**options, "executor": "inprocess"},
+            )
             local = completed(root / "local")
         fast, peak_min, alone = minimal(str(model), train, parse_budget(options["budget"]))
 
     speeds = [r["tokens_per_second"] for r in results]
     where = "GPU" if not args.dry else "CPU (dry run)"
-    rows = [(f"{len(results)} trials, {max(gpus, 1)} at a time, bf16, {params / 1e6:.1f}M parameters, {where}", "", ""),
-            ("training tokens/s, mixopt's loop (median of the trials)", f"{statistics.median(speeds):,.0f}",
-             f"{statistics.median(speeds) / fast:.3f} x the minimal loop's {fast:,.0f}")]  # fmt: skip
+    rows = [
+        (
+            f"{len(results)} trials, {max(gpus, 1)} at a time, bf16, {params / 1e6:.1f}M parameters, {where}",
+            "",
+            "",
+        ),
+        (
+            "training tokens/s, mixopt's loop (median of the trials)",
+            f"{statistics.median(speeds):,.0f}",
+            f"{statistics.median(speeds) / fast:.3f} x the minimal loop's {fast:,.0f}",
+        ),
+    ]
     if local:
         there = statistics.median(r["tokens_per_second"] for r in local)
-        rows.append(("the same study in this process, no Ray (median)", f"{there:,.0f}",
-                     f"{there / fast:.3f} x the minimal loop's"))  # fmt: skip
+        rows.append(
+            (
+                "the same study in this process, no Ray (median)",
+                f"{there:,.0f}",
+                f"{there / fast:.3f} x the minimal loop's",
+            )
+        )
     times = {k: statistics.median(r["timings"][k] for r in results) for k in results[0]["timings"]}
-    rows.append(("a trial's seconds (median): " + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in times.items()), "", ""))
-    rows += [(f"outside a trial: {name}", "", f"{ratio:.3f} x the minimal loop's") for name, ratio in alone.items()]
+    rows.append(
+        (
+            "a trial's seconds (median): "
+            + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in times.items()),
+            "",
+            "",
+        )
+    )
+    rows += [
+        (f"outside a trial: {name}", "", f"{ratio:.3f} x the minimal loop's")
+        for name, ratio in alone.items()
+    ]
     if not args.dry:
         peaks = [r["metrics"]["cuda.peak_mb"] for r in results]
-        rows.append(("peak GPU memory per trial (largest)", f"{max(peaks):,.0f} MB",
-                     f"{max(peaks) / peak_min:.2f} x the minimal loop's {peak_min:,.0f} MB"))  # fmt: skip
+        rows.append(
+            (
+                "peak GPU memory per trial (largest)",
+                f"{max(peaks):,.0f} MB",
+                f"{max(peaks) / peak_min:.2f} x the minimal loop's {peak_min:,.0f} MB",
+            )
+        )
         by_worker: dict[float, list[dict[str, float]]] = defaultdict(list)
         for r in results:
             by_worker[r["metrics"]["worker.pid"]].append(r["metrics"])
@@ -182,11 +254,21 @@ def main(argv: list[str] | None = None) -> int:
         held = max((m["cuda.before_mb"] for m in reused), default=float("nan"))
         reserved = max(m["cuda.reserved_after_mb"] for runs in by_worker.values() for m in runs)
         each = ", ".join(f"{m['cuda.before_mb']:.1f}" for m in reused)
-        rows.append((f"allocated when a reused worker's next trial starts ({len(reused)} such trials)",
-                     f"{held:,.1f} MB", f"{held - base:+.1f} MB over the baseline {base:.1f} MB; "
-                     f"{held / max(peaks):.3f} x a trial's peak; in order: {each} MB"))  # fmt: skip
-        rows.append(("reserved by the caching allocator after a trial (largest)", f"{reserved:,.0f} MB",
-                     f"{reserved / max(peaks):.3f} x a trial's peak"))  # fmt: skip
+        rows.append(
+            (
+                f"allocated when a reused worker's next trial starts ({len(reused)} such trials)",
+                f"{held:,.1f} MB",
+                f"{held - base:+.1f} MB over the baseline {base:.1f} MB; "
+                f"{held / max(peaks):.3f} x a trial's peak; in order: {each} MB",
+            )
+        )
+        rows.append(
+            (
+                "reserved by the caching allocator after a trial (largest)",
+                f"{reserved:,.0f} MB",
+                f"{reserved / max(peaks):.3f} x a trial's peak",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure'.ljust(width)}  {'value':>10}  ratio")
     for name, value, ratio in rows:

@@ -37,17 +37,30 @@ TASK = "tasks:\n  - name: sql_loss\n    kind: loss\n    data: sql_hospital.jsonl
 LEAN = 0.6  # a mixture leaning on one domain gives it this share, the rest evenly
 
 
-def mixtures(names: tuple[str, ...], domains: tuple, budget: int, random: int) -> list[tuple[str, dict[str, float]]]:
+def mixtures(
+    names: tuple[str, ...], domains: tuple, budget: int, random: int
+) -> list[tuple[str, dict[str, float]]]:
     """Uniform, natural, one leaning on each domain, then ``random`` Dirichlet draws (seed 0),
     each made feasible at ``budget`` as a study's proposals are."""
     from mixopt.data.allocation import natural_mixture, scaled_mixture, uniform_mixture
 
     rest = (1 - LEAN) / (len(names) - 1)
-    out = [("uniform", uniform_mixture(domains, budget)), ("natural", natural_mixture(domains, budget))]
-    out += [(f"lean {n}", scaled_mixture(domains, [LEAN if m == n else rest for m in names], budget)) for n in names]
+    out = [
+        ("uniform", uniform_mixture(domains, budget)),
+        ("natural", natural_mixture(domains, budget)),
+    ]
+    out += [
+        (f"lean {n}", scaled_mixture(domains, [LEAN if m == n else rest for m in names], budget))
+        for n in names
+    ]
     rng = np.random.default_rng(0)
-    out += [(f"dirichlet {i}", scaled_mixture(domains, list(rng.dirichlet(np.ones(len(names)))), budget))
-            for i in range(random)]  # fmt: skip
+    out += [
+        (
+            f"dirichlet {i}",
+            scaled_mixture(domains, list(rng.dirichlet(np.ones(len(names)))), budget),
+        )
+        for i in range(random)
+    ]
     return out
 
 
@@ -67,9 +80,13 @@ def timed(spec: object) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="3 domains, 3 mixtures, 1k tokens")
-    parser.add_argument("--budget", type=int, help="training tokens per training (default 16000; quick 1000)")
+    parser.add_argument(
+        "--budget", type=int, help="training tokens per training (default 16000; quick 1000)"
+    )
     parser.add_argument("--random", type=int, help="random Dirichlet mixtures (default 2; quick 1)")
     parser.add_argument("--out", default="benchmarks-out/leave_one_out", help="the built inputs")
     args = parser.parse_args(argv)
@@ -95,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     domains = tuple(tokenize_domains(specs, load_tokenizer(str(model)), out / "cache"))
     names = tuple(d.name for d in domains)
     budget = args.budget or (1_000 if args.quick else 16_000)
-    mixes = mixtures(names, domains, budget, args.random if args.random is not None else (1 if args.quick else 2))
+    mixes = mixtures(
+        names, domains, budget, args.random if args.random is not None else (1 if args.quick else 2)
+    )
     if args.quick:
         mixes = mixes[:3]
     # the demo's recipe (examples/demo.py: --seq-len 128 --lr 3e-3), on one thread
@@ -111,12 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     rho = spearman([r[1] for r in rows], [r[2] for r in rows])
     cost = statistics.median(r[4] / r[3] for r in rows)
     k = len(names)
-    print(f"\ndomains: {' '.join(names)}; budget {budget:,} tokens per training; seed 0; "
-          f"{len(rows)} mixtures; target = -(gold SQL loss on the unseen hospital database)\n")  # fmt: skip
+    print(
+        f"\ndomains: {' '.join(names)}; budget {budget:,} tokens per training; seed 0; "
+        f"{len(rows)} mixtures; target = -(gold SQL loss on the unseen hospital database)\n"
+    )
     print(f"{'figure':<58} {'value':>8}  ratio")
     print(f"{'Spearman, leave-one-out vs target, over the mixtures':<58} {rho:>8.2f}  -")
-    print(f"{'seconds per mixture, leave-one-out / target (median)':<58} {cost:>8.2f}  {cost:.2f} x "
-          f"(k = {k} trainings)")  # fmt: skip
+    print(
+        f"{'seconds per mixture, leave-one-out / target (median)':<58} {cost:>8.2f}  {cost:.2f} x "
+        f"(k = {k} trainings)"
+    )
     print(f"\nran in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -146,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{seeds} searches per cell; hypervolume of the tried mixtures / the true front's, median [IQR]\n"
     )
-    header = f"{'problem':<26} {'sampler':<7} " + " ".join(f"{f'{b} trials':>17}" for b in budgets) + f" {'x random':>9} {'s/search':>9}"  # fmt: skip
+    header = (
+        f"{'problem':<26} {'sampler':<7} "
+        + " ".join(f"{f'{b} trials':>17}" for b in budgets)
+        + f" {'x random':>9} {'s/search':>9}"
+    )
     print(header)
     print("-" * len(header))
     medians: dict[tuple[int, str], float] = {}
@@ -172,9 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         print()
     for k in sizes:
         best = max(SAMPLERS, key=lambda s: medians[(k, s)])
-        print(f"{k} domains at {max(budgets)} trials: highest median {best} ({medians[(k, best)]:.3f}); "
-              f"mixopt's multi-objective default {DEFAULT_MO_SAMPLER} {medians[(k, DEFAULT_MO_SAMPLER)]:.3f} = "
-              f"{medians[(k, DEFAULT_MO_SAMPLER)] / max(medians[(k, 'random')], 1e-12):.2f} x random's")  # fmt: skip
+        print(
+            f"{k} domains at {max(budgets)} trials: highest median {best} ({medians[(k, best)]:.3f}); "
+            f"mixopt's multi-objective default {DEFAULT_MO_SAMPLER} {medians[(k, DEFAULT_MO_SAMPLER)]:.3f} = "
+            f"{medians[(k, DEFAULT_MO_SAMPLER)] / max(medians[(k, 'random')], 1e-12):.2f} x random's"
+        )
     print(f"figure: hypervolume table above; ran in {time.perf_counter() - started:.0f} s")
     return 0
 

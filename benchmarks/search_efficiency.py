@@ -110,7 +110,9 @@ def make_problem(k: int, seed: int, hard: bool = False) -> Problem:
         centre = np.minimum(centre / centre.sum(), upper)
         centre /= centre.sum()
         bump = (centre, 0.06, 0.15)
-    return Problem(f"law, {k} domains{' + narrow optimum' if hard else ''}", k, upper, t, c, kk, bump, NOISE)
+    return Problem(
+        f"law, {k} domains{' + narrow optimum' if hard else ''}", k, upper, t, c, kk, bump, NOISE
+    )
 
 
 @dataclass(frozen=True)
@@ -184,9 +186,13 @@ def optimum(problem: Problem | Shaped) -> tuple[np.ndarray, float]:
 
 
 PROBLEMS = {  # name -> (kind, k, hard)
-    "law4": ("law", 4, False), "law8": ("law", 8, False), "law16": ("law", 16, False),
-    "law8-narrow": ("law", 8, True), "kinked6": ("kinked", 6, False), "bowl6": ("bowl", 6, False),
-}  # fmt: skip
+    "law4": ("law", 4, False),
+    "law8": ("law", 8, False),
+    "law16": ("law", 16, False),
+    "law8-narrow": ("law", 8, True),
+    "kinked6": ("kinked", 6, False),
+    "bowl6": ("bowl", 6, False),
+}
 
 
 @functools.cache
@@ -206,21 +212,38 @@ def regret(problem: Problem | Shaped, r: np.ndarray, best_v: float, uniform_v: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer problems, trials, seeds and methods (a smoke run)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer problems, trials, seeds and methods (a smoke run)",
+    )
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--problems", help=f"comma-separated subset of {', '.join(PROBLEMS)}")
     parser.add_argument("--methods", help="comma-separated subset of the methods")
     args = parser.parse_args(argv)
-    keys = args.problems.split(",") if args.problems else (["law4", "kinked6", "bowl6"] if args.quick else
-                                                           ["law4", "law8", "law8-narrow", "kinked6", "bowl6", "law16"])  # fmt: skip
+    keys = (
+        args.problems.split(",")
+        if args.problems
+        else (
+            ["law4", "kinked6", "bowl6"]
+            if args.quick
+            else ["law4", "law8", "law8-narrow", "kinked6", "bowl6", "law16"]
+        )
+    )
     budgets = [8, 16] if args.quick else [16, 32]
     seeds = args.seeds or (2 if args.quick else 10)
     from mixopt.search.samplers import SAMPLERS
 
     methods = [m for m in all_methods() if m.sampler is None or m.sampler in SAMPLERS.names()]
-    if args.quick:  # CI's smoke: each kind of method once, the cheap samplers in both parameterizations
-        methods = [m for m in methods if m.sampler in (None, "tpe", "qmc")] + [Method("gp/logratio")]
+    if (
+        args.quick
+    ):  # CI's smoke: each kind of method once, the cheap samplers in both parameterizations
+        methods = [m for m in methods if m.sampler in (None, "tpe", "qmc")] + [
+            Method("gp/logratio")
+        ]
     if args.methods:
         methods = [m for m in methods if m.name in args.methods.split(",")]
 
@@ -229,8 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
-    print(f"{seeds} seeds per cell; regret = (optimum - found) / (optimum - uniform), median [IQR]\n")
-    header = f"{'problem':<26} {'method':<22} " + " ".join(f"{f'{b} trials':>17}" for b in budgets) + f" {'to 5%':>6} {'to 1%':>6}"
+    print(
+        f"{seeds} seeds per cell; regret = (optimum - found) / (optimum - uniform), median [IQR]\n"
+    )
+    header = (
+        f"{'problem':<26} {'method':<22} "
+        + " ".join(f"{f'{b} trials':>17}" for b in budgets)
+        + f" {'to 5%':>6} {'to 1%':>6}"
+    )
     print(header)
     print("-" * len(header))
     final: dict[tuple[str, str], float] = {}
@@ -247,8 +276,12 @@ def main(argv: list[str] | None = None) -> int:
                 for b in budgets:
                     cells[b].append(regret(problem, search.recommended[b], best_v, uniform_v))
                 gap = best_v - uniform_v
-                reach5.append(trials_to_reach(problem, search, method, best_v - 0.05 * gap, budgets))
-                reach1.append(trials_to_reach(problem, search, method, best_v - 0.01 * gap, budgets))
+                reach5.append(
+                    trials_to_reach(problem, search, method, best_v - 0.05 * gap, budgets)
+                )
+                reach1.append(
+                    trials_to_reach(problem, search, method, best_v - 0.01 * gap, budgets)
+                )
             row = f"{problem.name:<26} {method.name:<22} "
             for b in budgets:
                 q = quartiles(cells[b])
@@ -262,14 +295,18 @@ def main(argv: list[str] | None = None) -> int:
     from mixopt.study.spec import DEFAULT_SAMPLER
 
     default = f"{DEFAULT_SAMPLER}/{parameterization_for(DEFAULT_SAMPLER)}"
-    print(f"mixopt's default ({default}) against random search: median regret at {max(budgets)} trials, trials to within 5%")
+    print(
+        f"mixopt's default ({default}) against random search: median regret at {max(budgets)} trials, trials to within 5%"
+    )
     for key in keys:
         if (key, default) not in final:
             continue
         ours, rnd = final[(key, default)], final[(key, "random")]
         best = min((v, m) for (k2, m), v in final.items() if k2 == key)
-        print(f"  {make_problem_by_key(key, 0).name:<26} regret {ours:.3f} = {ours / max(rnd, 1e-12):.2f} x random's; "
-              f"to 5%: {_fmt(to_5pct[(key, default)])} vs {_fmt(to_5pct[(key, 'random')])}; lowest regret: {best[1]} ({best[0]:.3f})")  # fmt: skip
+        print(
+            f"  {make_problem_by_key(key, 0).name:<26} regret {ours:.3f} = {ours / max(rnd, 1e-12):.2f} x random's; "
+            f"to 5%: {_fmt(to_5pct[(key, default)])} vs {_fmt(to_5pct[(key, 'random')])}; lowest regret: {best[1]} ({best[0]:.3f})"
+        )
     print(f"\nfigure: regret table above; ran in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -46,7 +46,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def study_inputs(root: Path, quick: bool, model: Path | None = None, records: int = 500) -> dict[str, Any]:  # fmt: skip
+def study_inputs(
+    root: Path, quick: bool, model: Path | None = None, records: int = 500
+) -> dict[str, Any]:
     """A study's model (``model``, or a tiny one built here), 3 domains of ``records`` records
     each, and a held-out loss task."""
     from mixopt.testing import make_heldout, make_records, write_domains
@@ -71,13 +73,23 @@ def study_inputs(root: Path, quick: bool, model: Path | None = None, records: in
     return {"model": str(model), "data": str(domains), "evaluator": str(root / "tasks.yaml")}
 
 
-def study(inputs: dict[str, Any], out: Path, train: dict[str, Any] | None = None, **options: Any) -> tuple[Any, float]:  # fmt: skip
+def study(
+    inputs: dict[str, Any], out: Path, train: dict[str, Any] | None = None, **options: Any
+) -> tuple[Any, float]:
     """Run a study (no confirmation runs) in ``out``; return its result and when it started."""
     from mixopt import optimize_mixture
 
     start = time.time()
-    result = optimize_mixture(inputs["model"], inputs["data"], inputs["evaluator"], quiet=True, confirm=0,
-                              out=str(out), train=train or {"seq_len": 64, "batch_size": 8}, **options)  # fmt: skip
+    result = optimize_mixture(
+        inputs["model"],
+        inputs["data"],
+        inputs["evaluator"],
+        quiet=True,
+        confirm=0,
+        out=str(out),
+        train=train or {"seq_len": 64, "batch_size": 8},
+        **options,
+    )
     return result, start
 
 
@@ -100,7 +112,9 @@ def finish_times(out: Path) -> dict[int, float]:
     return ends
 
 
-def time_calls(owner: Any, name: str, key: Callable[[Any], int] | None = None) -> list[tuple[int, float]]:
+def time_calls(
+    owner: Any, name: str, key: Callable[[Any], int] | None = None
+) -> list[tuple[int, float]]:
     """Time every call of ``owner.name`` in this process: (``key`` of what it returned, or
     the call's index; seconds)."""
     calls: list[tuple[int, float]] = []
@@ -125,7 +139,9 @@ def time_asks() -> list[tuple[int, float]]:
     return time_calls(StudyLoop, "_ask", lambda job: job.number)
 
 
-def sample_rss(asks: list[tuple[int, float]], samples: list[tuple[int, float]], done: threading.Event) -> None:
+def sample_rss(
+    asks: list[tuple[int, float]], samples: list[tuple[int, float]], done: threading.Event
+) -> None:
     while not done.is_set():
         samples.append((len(asks), rss_mb()))
         time.sleep(0.5)
@@ -142,9 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="1 s trials, a 20-trial study, only the baselines as real trials (smoke run)"
+        "--quick",
+        action="store_true",
+        help="1 s trials, a 20-trial study, only the baselines as real trials (smoke run)",
     )
-    parser.add_argument("--model", help="a local model to fine-tune (default: a tiny one pre-trained here)")
+    parser.add_argument(
+        "--model", help="a local model to fine-tune (default: a tiny one pre-trained here)"
+    )
     args = parser.parse_args(argv)
     # 300 trials for the long study: the GP's proposals cost more as trials add up (about
     # 0.6 s each at 256 trials here), so 1,000 would take an hour of proposals alone
@@ -169,21 +189,45 @@ def main(argv: list[str] | None = None) -> int:
         # 1. overhead around trials of a known length (warm workers: the first trial of each
         #    worker also pays the worker's start and imports, counted as start-up), and start-up;
         #    2 random start-up trials, so the GP proposes (and fits) every trial after the baselines
-        _, started = study(inputs, root / "wait", budget="2k", trials=n_wait - 2, concurrency=2, startup_trials=2,
-                           runner=WaitingTrial(wait), early_stop="off")  # fmt: skip
+        _, started = study(
+            inputs,
+            root / "wait",
+            budget="2k",
+            trials=n_wait - 2,
+            concurrency=2,
+            startup_trials=2,
+            runner=WaitingTrial(wait),
+            early_stop="off",
+        )
         trials = sorted(optuna_trials(root / "wait"), key=lambda t: t.datetime_start)
-        ended = finish_times(root / "wait")  # after MLflow logged the trial: the end of its time in the study
+        ended = finish_times(
+            root / "wait"
+        )  # after MLflow logged the trial: the end of its time in the study
         spans = [ended[t.number] - t.datetime_start.timestamp() for t in trials]
         work = [t.user_attrs["result"]["timings"]["total_s"] for t in trials]
         extra = [s - w for s, w in zip(spans, work, strict=True)]
         warm = extra[2:]
         overhead = statistics.median(warm) / wait
         first = trials[0].datetime_start.timestamp() - started
-        rows.append((f"per-trial overhead at {wait:.0f} s trials (warm, GP fitted)", f"{statistics.median(warm):.2f} s",
-                     f"{overhead:.3f} x the trial's own time (target < 0.05)"))  # fmt: skip
-        rows.append(("first trial of a worker: extra time", f"{statistics.median(extra[:2]):.2f} s",
-                     f"{statistics.median(extra[:2]) / wait:.2f} x one trial (worker start, imports)"))  # fmt: skip
-        what = "study start-up (call to first trial, Ray started before)" if args.quick else "study start-up (call to first trial)"
+        rows.append(
+            (
+                f"per-trial overhead at {wait:.0f} s trials (warm, GP fitted)",
+                f"{statistics.median(warm):.2f} s",
+                f"{overhead:.3f} x the trial's own time (target < 0.05)",
+            )
+        )
+        rows.append(
+            (
+                "first trial of a worker: extra time",
+                f"{statistics.median(extra[:2]):.2f} s",
+                f"{statistics.median(extra[:2]) / wait:.2f} x one trial (worker start, imports)",
+            )
+        )
+        what = (
+            "study start-up (call to first trial, Ray started before)"
+            if args.quick
+            else "study start-up (call to first trial)"
+        )
         rows.append((what, f"{first:.1f} s", f"{first / wait:.2f} x one trial"))
 
         # 2. driver memory and the sampler's cost over a long study of trivial trials
@@ -193,28 +237,57 @@ def main(argv: list[str] | None = None) -> int:
         watcher = threading.Thread(target=sample_rss, args=(asks, samples, done), daemon=True)
         watcher.start()
         t0 = time.time()
-        study(inputs, root / "long", budget="2k", trials=n_long - 2, concurrency=2, runner=WaitingTrial(0.0),
-              early_stop="off")  # fmt: skip
+        study(
+            inputs,
+            root / "long",
+            budget="2k",
+            trials=n_long - 2,
+            concurrency=2,
+            runner=WaitingTrial(0.0),
+            early_stop="off",
+        )
         long_wall = time.time() - t0
         done.set()
         watcher.join()
         early = next((mb for c, mb in samples if c >= n_long // 10), samples[0][1])
         late = max(mb for _, mb in samples)
-        rows.append((f"driver RSS after {n_long // 10} / {n_long} trials", f"{early:.0f} / {late:.0f} MB",
-                     f"{late / early:.2f} x (flat is 1.0)"))  # fmt: skip
-        rows.append((f"{n_long} trivial trials, 2 at a time (GP)", f"{long_wall:.0f} s",
-                     f"{long_wall / n_long:.2f} s of machinery per trial"))  # fmt: skip
+        rows.append(
+            (
+                f"driver RSS after {n_long // 10} / {n_long} trials",
+                f"{early:.0f} / {late:.0f} MB",
+                f"{late / early:.2f} x (flat is 1.0)",
+            )
+        )
+        rows.append(
+            (
+                f"{n_long} trivial trials, 2 at a time (GP)",
+                f"{long_wall:.0f} s",
+                f"{long_wall / n_long:.2f} s of machinery per trial",
+            )
+        )
         for lo, hi in ask_windows(n_long):
             took = [t for n, t in asks if lo <= n < hi]
             if took:
-                rows.append((f"GP proposal (ask) at trials {lo}-{hi}", f"{statistics.median(took) * 1000:.0f} ms",
-                             f"{statistics.median(took) / wait:.4f} x a {wait:.0f} s trial"))  # fmt: skip
+                rows.append(
+                    (
+                        f"GP proposal (ask) at trials {lo}-{hi}",
+                        f"{statistics.median(took) * 1000:.0f} ms",
+                        f"{statistics.median(took) / wait:.4f} x a {wait:.0f} s trial",
+                    )
+                )
 
         # 3. real trials, 1 at a time with both cores against 2 at a time with one each
         spans3 = {}
         for conc in (1, 2):
-            study(inputs, root / f"real{conc}", budget="3k" if args.quick else "24k", trials=n_real, concurrency=conc,
-                  cpus_per_trial=2 // conc, early_stop="off")  # fmt: skip
+            study(
+                inputs,
+                root / f"real{conc}",
+                budget="3k" if args.quick else "24k",
+                trials=n_real,
+                concurrency=conc,
+                cpus_per_trial=2 // conc,
+                early_stop="off",
+            )
             ts = optuna_trials(root / f"real{conc}")
             spans3[conc] = (
                 max(t.datetime_complete for t in ts).timestamp()

@@ -108,9 +108,18 @@ def load_tables(path: Path) -> list[Table]:
     targets = [c.removesuffix("_loss") for c in columns if c.endswith("_loss")]
     x = np.array([[float(r[n]) for n in names] for r in rows])
     seconds = statistics.fmean(float(r["seconds"]) for r in rows)
-    return [Table(names, t, x, -np.array([float(r[f"{t}_loss"]) for r in rows]),
-                  np.array([int(r["seed"]) for r in rows]), tuple(r["kind"] for r in rows), seconds)
-            for t in targets]  # fmt: skip
+    return [
+        Table(
+            names,
+            t,
+            x,
+            -np.array([float(r[f"{t}_loss"]) for r in rows]),
+            np.array([int(r["seed"]) for r in rows]),
+            tuple(r["kind"] for r in rows),
+            seconds,
+        )
+        for t in targets
+    ]
 
 
 def fit_gp(x: np.ndarray, y: np.ndarray) -> Any:
@@ -118,7 +127,9 @@ def fit_gp(x: np.ndarray, y: np.ndarray) -> Any:
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     k = x.shape[1]
-    kernel = ConstantKernel(1.0) * Matern(np.full(k, 0.5), (1e-2, 1e2), nu=2.5) + WhiteKernel(1e-2, (1e-6, 1.0))
+    kernel = ConstantKernel(1.0) * Matern(np.full(k, 0.5), (1e-2, 1e2), nu=2.5) + WhiteKernel(
+        1e-2, (1e-6, 1.0)
+    )
     gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -202,11 +213,24 @@ def _run_job(job: Job) -> dict[str, Any]:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore")
     problem, method = _problem(job.path, job.target), Method(job.method)
-    search = run(method, problem, job.n, job.search, _noise(job.search, job.n), job.budgets, job.concurrency)
-    return {"job": job, "shares": {b: problem.share(search.recommended[b]) for b in job.budgets},
-            "to90": trials_to_reach(problem, search, method, problem.uniform + 0.9 * (problem.oracle - problem.uniform), job.budgets),
-            "recommended": {b: search.recommended[b].tolist() for b in job.budgets},
-            "picks": _picks(problem, search, job) if job.method == DEFAULT and job.concurrency == 1 else None}  # fmt: skip
+    search = run(
+        method, problem, job.n, job.search, _noise(job.search, job.n), job.budgets, job.concurrency
+    )
+    return {
+        "job": job,
+        "shares": {b: problem.share(search.recommended[b]) for b in job.budgets},
+        "to90": trials_to_reach(
+            problem,
+            search,
+            method,
+            problem.uniform + 0.9 * (problem.oracle - problem.uniform),
+            job.budgets,
+        ),
+        "recommended": {b: search.recommended[b].tolist() for b in job.budgets},
+        "picks": _picks(problem, search, job)
+        if job.method == DEFAULT and job.concurrency == 1
+        else None,
+    }
 
 
 def _picks(problem: TableProblem, search: Search, job: Job) -> dict[str, dict[int, float]]:
@@ -218,7 +242,10 @@ def _picks(problem: TableProblem, search: Search, job: Job) -> dict[str, dict[in
         order = np.argsort(ys)[::-1]
         out[PICKS[0]][b] = problem.share(xs[order[0]])
         top = order[:3]
-        means = [(ys[i] + sum(observe(problem, xs[i], z) for z in fresh.standard_normal(2))) / 3 for i in top]
+        means = [
+            (ys[i] + sum(observe(problem, xs[i], z) for z in fresh.standard_normal(2))) / 3
+            for i in top
+        ]
         out[PICKS[1]][b] = problem.share(xs[top[int(np.argmax(means))]])
         predicted = fit_gp(np.array(xs), np.array(ys)).predict(np.array(xs))
         out[PICKS[2]][b] = problem.share(xs[int(np.argmax(predicted))])
@@ -243,23 +270,43 @@ def describe(table: Table, problem: TableProblem) -> str:
     draws and the table's own mixtures)."""
     rng = np.random.default_rng(0)
     points = np.unique(table.x, axis=0)
-    pool = np.vstack([points, rng.dirichlet(np.ones(problem.k), 50_000), rng.dirichlet(np.full(problem.k, 0.3), 50_000)])
+    pool = np.vstack(
+        [
+            points,
+            rng.dirichlet(np.ones(problem.k), 50_000),
+            rng.dirichlet(np.full(problem.k, 0.3), 50_000),
+        ]
+    )
     values = problem.gp.predict(pool)
     best = pool[int(np.argmax(values))]
     lift = problem.oracle - problem.uniform
-    return (f"grid oracle {_where(points[int(np.argmax(problem.gp.predict(points)))], table.names)}, lift over uniform "
-            f"{lift:.4f} = {lift / table.noise:.1f} x the seed noise sd; over the whole simplex {_where(best, table.names)}, "
-            f"{float(values.max()) - problem.oracle:+.4f} against the grid oracle")  # fmt: skip
+    return (
+        f"grid oracle {_where(points[int(np.argmax(problem.gp.predict(points)))], table.names)}, lift over uniform "
+        f"{lift:.4f} = {lift / table.noise:.1f} x the seed noise sd; over the whole simplex {_where(best, table.names)}, "
+        f"{float(values.max()) - problem.oracle:+.4f} against the grid oracle"
+    )
 
 
 def _where(r: np.ndarray, names: tuple[str, ...]) -> str:
     """``r`` and its place: a vertex, a face (some domains below 2%) or the interior."""
     held = int(np.sum(r >= 0.02))
-    where = "a vertex" if held == 1 else "the interior" if held == len(r) else f"a face ({held} domains)"
-    return f"at {where} [" + ", ".join(f"{n} {v:.2f}" for n, v in zip(names, r, strict=True) if v >= 0.02) + "]"
+    where = (
+        "a vertex"
+        if held == 1
+        else "the interior"
+        if held == len(r)
+        else f"a face ({held} domains)"
+    )
+    return (
+        f"at {where} ["
+        + ", ".join(f"{n} {v:.2f}" for n, v in zip(names, r, strict=True) if v >= 0.02)
+        + "]"
+    )
 
 
-def ask_costs(path: str, target: str, samplers: list[str], n: int) -> list[tuple[str, dict[int, float]]]:
+def ask_costs(
+    path: str, target: str, samplers: list[str], n: int
+) -> list[tuple[str, dict[int, float]]]:
     """Median seconds per proposal around trial 16, 64 and 256, with 2 trials running."""
     from _methods import run_sampler
 
@@ -268,23 +315,46 @@ def ask_costs(path: str, target: str, samplers: list[str], n: int) -> list[tuple
     for name in samplers:
         sampler, parameterization = name.split("/")
         search = run_sampler(sampler, parameterization, problem, n, 0, _noise(0, n), concurrency=2)
-        at = {m: statistics.median(search.ask_seconds[max(0, m - 4) : m + 4]) for m in (16, 64, 256) if m <= n}
+        at = {
+            m: statistics.median(search.ask_seconds[max(0, m - 4) : m + 4])
+            for m in (16, 64, 256)
+            if m <= n
+        }
         out.append((name, at))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1 target, 6 methods, 2 searches, 8/16 trials (a smoke run)")
-    parser.add_argument("--targets", help="comma-separated subset of the table's targets (default: all)")
-    parser.add_argument("--concurrent-searches", type=int, help="searches a sampler runs with 2 trials at once (default: --searches)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 target, 6 methods, 2 searches, 8/16 trials (a smoke run)",
+    )
+    parser.add_argument(
+        "--targets", help="comma-separated subset of the table's targets (default: all)"
+    )
+    parser.add_argument(
+        "--concurrent-searches",
+        type=int,
+        help="searches a sampler runs with 2 trials at once (default: --searches)",
+    )
     parser.add_argument("--table", default=str(TABLE), help="the real trials (CSV)")
     parser.add_argument("--searches", type=int, help="searches per method (default 30; quick 2)")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--methods", help="comma-separated subset of the methods")
-    parser.add_argument("--out", default="benchmarks-out/search_quality", help="results and recommendations")
-    parser.add_argument("--costs", type=int, help="trials of the proposal-cost run (default 256; quick 24; 0: none)")
-    parser.add_argument("--real", help="the --out-json of `code_suite.py check` on --out's recommendations.json: adds the real-trial table")
+    parser.add_argument(
+        "--out", default="benchmarks-out/search_quality", help="results and recommendations"
+    )
+    parser.add_argument(
+        "--costs", type=int, help="trials of the proposal-cost run (default 256; quick 24; 0: none)"
+    )
+    parser.add_argument(
+        "--real",
+        help="the --out-json of `code_suite.py check` on --out's recommendations.json: adds the real-trial table",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     budgets = (8, 16) if args.quick else (8, 16, 32)
@@ -300,31 +370,50 @@ def main(argv: list[str] | None = None) -> int:
 
     methods = [m for m in all_methods() if m.sampler is None or m.sampler in SAMPLERS.names()]
     if args.quick:
-        methods = [m for m in methods if m.name in ("random", "tpe/exponential", "gp/logratio", *MODEL_METHODS)]
+        methods = [
+            m
+            for m in methods
+            if m.name in ("random", "tpe/exponential", "gp/logratio", *MODEL_METHODS)
+        ]
     if args.methods:
         methods = [m for m in methods if m.name in args.methods.split(",")]
-    print(f"table: {path}: {len(tables[0].x)} real trials, domains {', '.join(tables[0].names)}; "
-          f"mean trial {tables[0].seconds:.1f} s\n")  # fmt: skip
+    print(
+        f"table: {path}: {len(tables[0].x)} real trials, domains {', '.join(tables[0].names)}; "
+        f"mean trial {tables[0].seconds:.1f} s\n"
+    )
     for table in tables:
         problem = _problem(path, table.target)
         rmse, rho, held = held_out_error(table)
-        print(f"target {table.target}: seed noise sd {table.noise:.4f}; surrogate held-out RMSE {rmse:.4f} "
-              f"= {rmse / table.noise:.2f} x the noise (Spearman {rho:.2f} over {held} random mixtures); "
-              f"{describe(table, problem)}")  # fmt: skip
+        print(
+            f"target {table.target}: seed noise sd {table.noise:.4f}; surrogate held-out RMSE {rmse:.4f} "
+            f"= {rmse / table.noise:.2f} x the noise (Spearman {rho:.2f} over {held} random mixtures); "
+            f"{describe(table, problem)}"
+        )
     print()
     twice = args.concurrent_searches if args.concurrent_searches is not None else searches
-    jobs = [Job(path, t.target, m.name, s, max(budgets), budgets, c) for t in tables for m in methods
-            for c in ((1, 2) if m.sampler else (1,)) for s in range(searches if c == 1 else twice)]  # fmt: skip
+    jobs = [
+        Job(path, t.target, m.name, s, max(budgets), budgets, c)
+        for t in tables
+        for m in methods
+        for c in ((1, 2) if m.sampler else (1,))
+        for s in range(searches if c == 1 else twice)
+    ]
     results = run_jobs(jobs, out / "results.jsonl", args.workers)
     report(results, tables, methods, budgets, searches)
     recommendations(results, tables, methods, budgets, out)
     if args.real:
         real_table(json.loads(Path(args.real).read_text()), out, tables, path)
     most = args.costs if args.costs is not None else (24 if args.quick else 256)
-    proposers = [m.name for m in methods if m.name in ("gp/logratio", "tpe/exponential", "surrogate/logratio")]
+    proposers = [
+        m.name
+        for m in methods
+        if m.name in ("gp/logratio", "tpe/exponential", "surrogate/logratio")
+    ]
     print(f"\ncost of proposing, 2 trials running (mean real trial: {tables[0].seconds:.1f} s)")
     for name, at in ask_costs(path, tables[0].target, proposers if most else [], most):
-        cells = ", ".join(f"after {m}: {s:.3f} s = {s / tables[0].seconds:.4f} x a trial" for m, s in at.items())
+        cells = ", ".join(
+            f"after {m}: {s:.3f} s = {s / tables[0].seconds:.4f} x a trial" for m, s in at.items()
+        )
         print(f"  {name:<20} {cells}")
     print(f"\nfigure: the tables above; ran in {time.perf_counter() - started:.0f} s")
     return 0
@@ -355,51 +444,99 @@ def run_jobs(jobs: list[Job], path: Path, workers: int) -> list[dict[str, Any]]:
         row["shares"] = {int(b): v for b, v in row["shares"].items()}
         row["recommended"] = {int(b): v for b, v in row["recommended"].items()}
         if row.get("picks"):
-            row["picks"] = {rule: {int(b): v for b, v in cells.items()} for rule, cells in row["picks"].items()}
+            row["picks"] = {
+                rule: {int(b): v for b, v in cells.items()} for rule, cells in row["picks"].items()
+            }
         out.append(row)
     return out
 
 
-def report(results: list[dict[str, Any]], tables: list[Table], methods: list[Method], budgets: tuple[int, ...], searches: int) -> None:  # fmt: skip
+def report(
+    results: list[dict[str, Any]],
+    tables: list[Table],
+    methods: list[Method],
+    budgets: tuple[int, ...],
+    searches: int,
+) -> None:
     most = max(budgets)
     for table in tables:
-        print(f"target {table.target}: share of the grid oracle's lift over uniform, median [IQR] over {searches} searches")
-        header = f"  {'method':<22}" + "".join(f"{f'{b} trials':>21}" for b in budgets) + f"{'to 90%':>8}" + "".join(f"{f'{b}, 2 at once':>21}" for b in budgets[1:])  # fmt: skip
+        print(
+            f"target {table.target}: share of the grid oracle's lift over uniform, median [IQR] over {searches} searches"
+        )
+        header = (
+            f"  {'method':<22}"
+            + "".join(f"{f'{b} trials':>21}" for b in budgets)
+            + f"{'to 90%':>8}"
+            + "".join(f"{f'{b}, 2 at once':>21}" for b in budgets[1:])
+        )
         print(header)
         to90: dict[str, float] = {}
         for m in methods:
-            mine = [r for r in results if r["job"].target == table.target and r["job"].method == m.name]
+            mine = [
+                r for r in results if r["job"].target == table.target and r["job"].method == m.name
+            ]
             one = [r for r in mine if r["job"].concurrency == 1]
             two = [r for r in mine if r["job"].concurrency == 2]
-            row = f"  {m.name:<22}" + "".join(f"{_fmt(quartiles([r['shares'][b] for r in one])):>21}" for b in budgets)
+            row = f"  {m.name:<22}" + "".join(
+                f"{_fmt(quartiles([r['shares'][b] for r in one])):>21}" for b in budgets
+            )
             row += f"{_trials([r['to90'] for r in one], most):>8}"
             if two:
-                row += "".join(f"{_fmt(quartiles([r['shares'][b] for r in two])):>21}" for b in budgets[1:])
+                row += "".join(
+                    f"{_fmt(quartiles([r['shares'][b] for r in two])):>21}" for b in budgets[1:]
+                )
             print(row)
             to90[m.name] = statistics.median([r["to90"] for r in one])
         if DEFAULT in to90 and "random" in to90:
             ours, rnd = to90[DEFAULT], to90["random"]
-            verdict = (f"{ours / rnd:.2f} x random's" if math.isfinite(ours) and math.isfinite(rnd)
-                       else f"random needs more than {most}" if math.isfinite(ours) else "not within the budget")  # fmt: skip
-            print(f"  trials to 90% of the oracle's lift, median: default ({DEFAULT}) {_trials([ours], most)}, random {_trials([rnd], most)}: {verdict}")  # fmt: skip
+            verdict = (
+                f"{ours / rnd:.2f} x random's"
+                if math.isfinite(ours) and math.isfinite(rnd)
+                else f"random needs more than {most}"
+                if math.isfinite(ours)
+                else "not within the budget"
+            )
+            print(
+                f"  trials to 90% of the oracle's lift, median: default ({DEFAULT}) {_trials([ours], most)}, random {_trials([rnd], most)}: {verdict}"
+            )
         picks = [r["picks"] for r in results if r["job"].target == table.target and r["picks"]]
         if picks:
-            print("  choosing among the default's trials (share of the oracle's lift, median [IQR]; extra runs):")
+            print(
+                "  choosing among the default's trials (share of the oracle's lift, median [IQR]; extra runs):"
+            )
             for rule, cost in zip(PICKS, ("0", "6", "0"), strict=True):
-                cells = "".join(f"{_fmt(quartiles([p[rule][b] for p in picks])):>21}" for b in budgets)
+                cells = "".join(
+                    f"{_fmt(quartiles([p[rule][b] for p in picks])):>21}" for b in budgets
+                )
                 print(f"    {rule:<26}{cells}  +{cost}")
         print()
 
 
-def recommendations(results: list[dict[str, Any]], tables: list[Table], methods: list[Method], budgets: tuple[int, ...], out: Path) -> None:  # fmt: skip
+def recommendations(
+    results: list[dict[str, Any]],
+    tables: list[Table],
+    methods: list[Method],
+    budgets: tuple[int, ...],
+    out: Path,
+) -> None:
     """Each method's median search's answer at the most trials (1 at a time), per target."""
     most, recs = max(budgets), {}
     for table in tables:
         for m in methods:
-            one = sorted((r for r in results if r["job"].target == table.target and r["job"].method == m.name
-                          and r["job"].concurrency == 1), key=lambda r: r["shares"][most])  # fmt: skip
+            one = sorted(
+                (
+                    r
+                    for r in results
+                    if r["job"].target == table.target
+                    and r["job"].method == m.name
+                    and r["job"].concurrency == 1
+                ),
+                key=lambda r: r["shares"][most],
+            )
             median = one[(len(one) - 1) // 2]
-            mix = dict(zip(table.names, (round(v, 6) for v in median["recommended"][most]), strict=True))
+            mix = dict(
+                zip(table.names, (round(v, 6) for v in median["recommended"][most]), strict=True)
+            )
             recs[f"{table.target}:{m.name}"] = mix
         recs[f"{table.target}:uniform"] = {n: round(1 / len(table.names), 6) for n in table.names}
     (out / "recommendations.json").write_text(json.dumps(recs, indent=1))
@@ -414,10 +551,16 @@ def real_table(real: dict[str, Any], out: Path, tables: list[Table], path: str) 
     for table in tables:
         problem = _problem(path, table.target)
         base = statistics.fmean(-v for v in real[f"{table.target}:uniform"]["losses"][table.target])
-        print(f"\nreal check, target {table.target}: lift over uniform on fresh seeds (real) and by the surrogate")
+        print(
+            f"\nreal check, target {table.target}: lift over uniform on fresh seeds (real) and by the surrogate"
+        )
         pairs = []
         for label, mix in recs.items():
-            if not label.startswith(f"{table.target}:") or label.endswith(":uniform") or label not in real:
+            if (
+                not label.startswith(f"{table.target}:")
+                or label.endswith(":uniform")
+                or label not in real
+            ):
                 continue  # the uniform base, another target's, or one not trained for real
             losses = real[label]["losses"][table.target]
             lift = statistics.fmean(-v for v in losses) - base

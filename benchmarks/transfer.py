@@ -54,9 +54,21 @@ def study(out: Path, inputs: dict[str, Any], target: int | None, quick: bool) ->
     if (folder / "study.json").exists():
         resume_search(folder, **common)
         return folder
-    optimize_mixture(inputs["model"], inputs["domains"], inputs["task"], budget=inputs["budget"], target_budget=target,
-                     trials=inputs["trials"], confirm=inputs["seeds"], seed=0, sampler="random" if quick else "gp",
-                     early_stop="off", train=inputs["train"], out=str(folder), **common)  # fmt: skip
+    optimize_mixture(
+        inputs["model"],
+        inputs["domains"],
+        inputs["task"],
+        budget=inputs["budget"],
+        target_budget=target,
+        trials=inputs["trials"],
+        confirm=inputs["seeds"],
+        seed=0,
+        sampler="random" if quick else "gp",
+        early_stop="off",
+        train=inputs["train"],
+        out=str(folder),
+        **common,
+    )
     return folder
 
 
@@ -71,21 +83,39 @@ def ranking(folder: Path, inputs: dict[str, Any], budget: int) -> float:
     rows = top + [t for t in done if t.get("baseline") in ("uniform", "natural")]
     names = tuple(inputs["names"])
     mixes = [np.array([t["mixture"].get(n, 0.0) for n in names]) for t in rows]
-    seeds = tuple(range(1, 1 + inputs["seeds"]))  # the confirmation's fresh seeds (the study's seed is 0)
-    setup = Setup(inputs["model"], inputs["domains"], inputs["task"], names, budget, inputs["train"],
-                  str(folder.parent / f"scores-{budget}.jsonl"), seeds)  # fmt: skip
+    seeds = tuple(
+        range(1, 1 + inputs["seeds"])
+    )  # the confirmation's fresh seeds (the study's seed is 0)
+    setup = Setup(
+        inputs["model"],
+        inputs["domains"],
+        inputs["task"],
+        names,
+        budget,
+        inputs["train"],
+        str(folder.parent / f"scores-{budget}.jsonl"),
+        seeds,
+    )
     with ProcessPoolExecutor(2, initializer=worker_init, initargs=(setup,)) as pool:
         jobs = [(m, s) for m in mixes for s in seeds]
         scores = list(pool.map(evaluate, [m for m, _ in jobs], [s for _, s in jobs]))
-    at = [statistics.fmean(scores[i * len(seeds) : (i + 1) * len(seeds)]) for i in range(len(mixes))]
+    at = [
+        statistics.fmean(scores[i * len(seeds) : (i + 1) * len(seeds)]) for i in range(len(mixes))
+    ]
     rho = spearmanr([t["score"] for t in rows], at).statistic
     return float(rho)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 domains, baselines only, 2x, one seed")
-    parser.add_argument("--out", default="benchmarks-out/transfer", help="inputs, studies and cached scores")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="2 domains, baselines only, 2x, one seed"
+    )
+    parser.add_argument(
+        "--out", default="benchmarks-out/transfer", help="inputs, studies and cached scores"
+    )
     args = parser.parse_args(argv)
     from mixopt import confirm_at_budget
 
@@ -100,29 +130,53 @@ def main(argv: list[str] | None = None) -> int:
         domains.write_text(json.dumps(entries))
     proxy = 2_000 if args.quick else 4_000
     scales = (2,) if args.quick else (4, 16)
-    inputs = {"model": str(model), "domains": str(domains), "task": str(task.parent / "score.yaml"),
-              "names": [e["domain"] for e in entries], "budget": proxy, "trials": 0 if args.quick else 10,
-              "seeds": 1 if args.quick else 2, "train": {"seq_len": 128, "learning_rate": 3e-3}}  # fmt: skip
+    inputs = {
+        "model": str(model),
+        "domains": str(domains),
+        "task": str(task.parent / "score.yaml"),
+        "names": [e["domain"] for e in entries],
+        "budget": proxy,
+        "trials": 0 if args.quick else 10,
+        "seeds": 1 if args.quick else 2,
+        "train": {"seq_len": 128, "learning_rate": 3e-3},
+    }
     rows = []
     for scale in scales:
         for target in (None, scale * proxy):
             folder = study(out, inputs, target, args.quick)
-            t = confirm_at_budget(folder, scale * proxy, seeds=inputs["seeds"], quiet=True, executor="inprocess")
+            t = confirm_at_budget(
+                folder, scale * proxy, seeds=inputs["seeds"], quiet=True, executor="inprocess"
+            )
             own = json.loads((folder / "best_mixture.json").read_text())["lift"].get("uniform")
             rho = ranking(folder, inputs, scale * proxy)
-            rows.append((scale, target is not None, own, t.lift.get("uniform"), t.retained.get("uniform"), rho))
-    print(f"demo problem, {len(inputs['names'])} domains; proxy budget {proxy:,} tokens; {inputs['trials']} trials a study; "
-          f"{inputs['seeds']} fresh seed(s); score = -(gold SQL loss)\n")  # fmt: skip
+            rows.append(
+                (
+                    scale,
+                    target is not None,
+                    own,
+                    t.lift.get("uniform"),
+                    t.retained.get("uniform"),
+                    rho,
+                )
+            )
+    print(
+        f"demo problem, {len(inputs['names'])} domains; proxy budget {proxy:,} tokens; {inputs['trials']} trials a study; "
+        f"{inputs['seeds']} fresh seed(s); score = -(gold SQL loss)\n"
+    )
     header = f"{'scale':>5} {'matched':>8} {'proxy lift':>11} {'lift there':>11} {'retained':>9} {'spearman':>9}"
     print(header + "\n" + "-" * len(header))
     for scale, matched, own, there, kept, rho in rows:
         lift = "-" if there is None else f"{there.value:+.4f}"
-        print(f"{scale:>4}x {'yes' if matched else 'no':>8} {own if own is None else f'{own:+.4f}':>11} {lift:>11} "
-              f"{'-' if kept is None else f'{kept:.2f}':>9} {rho:>9.2f}")  # fmt: skip
+        print(
+            f"{scale:>4}x {'yes' if matched else 'no':>8} {own if own is None else f'{own:+.4f}':>11} {lift:>11} "
+            f"{'-' if kept is None else f'{kept:.2f}':>9} {rho:>9.2f}"
+        )
     kept = {(s, m): k for s, m, _, _, k, _ in rows}
-    print(f"\nfigure: retained share of the proxy's lift over uniform at {scales[-1]} x the proxy budget: "
-          f"{_x(kept[(scales[-1], False)])} without matching, {_x(kept[(scales[-1], True)])} with; "
-          f"ran in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"\nfigure: retained share of the proxy's lift over uniform at {scales[-1]} x the proxy budget: "
+        f"{_x(kept[(scales[-1], False)])} without matching, {_x(kept[(scales[-1], True)])} with; "
+        f"ran in {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 

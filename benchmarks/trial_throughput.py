@@ -60,8 +60,16 @@ def build_model(root: Path, quick: bool, dims: dict[str, int] | None = None) -> 
     return out
 
 
-def minimal_loop(model: Any, data: Any, batch: int, device: Any = None, dtype: Any = None, *,
-                 mask: bool = False, read: bool = False) -> float:  # fmt: skip
+def minimal_loop(
+    model: Any,
+    data: Any,
+    batch: int,
+    device: Any = None,
+    dtype: Any = None,
+    *,
+    mask: bool = False,
+    read: bool = False,
+) -> float:
     """The least a LoRA loop can do: forward (under autocast when ``dtype``), backward, AdamW
     step, on ``device`` (default CPU). Returns tokens/s. ``mask`` adds passing the attention
     mask, ``read`` reading the loss at each step (``float(loss)``: the host waits for the GPU),
@@ -70,7 +78,9 @@ def minimal_loop(model: Any, data: Any, batch: int, device: Any = None, dtype: A
 
     device = device or torch.device("cpu")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    ids, labels, attn = (torch.from_numpy(a).to(device) for a in (data.input_ids, data.labels, data.attention_mask))
+    ids, labels, attn = (
+        torch.from_numpy(a).to(device) for a in (data.input_ids, data.labels, data.attention_mask)
+    )
     model.train()
     start = time.perf_counter()
     for i in range(0, len(ids), batch):

@@ -47,12 +47,18 @@ def simplex_for(upper: np.ndarray, sampler: str) -> Any:
     from mixopt.search.samplers import parameterization_for
     from mixopt.search.space import Simplex
 
-    domains = [TokenizedDomain(DomainSpec(f"d{i}", data=({"t": 1},), max_share=float(u)), "text", "-", 1, 10**9)
-               for i, u in enumerate(upper)]  # fmt: skip
+    domains = [
+        TokenizedDomain(
+            DomainSpec(f"d{i}", data=({"t": 1},), max_share=float(u)), "text", "-", 1, 10**9
+        )
+        for i, u in enumerate(upper)
+    ]
     return Simplex(domains, 10**6, parameterization_for(sampler))
 
 
-def run_study(problem: Problem, k: int, n: int, sampler: str, seed: int, warm: Any = None) -> list[tuple[dict[str, float], float, bool]]:  # fmt: skip
+def run_study(
+    problem: Problem, k: int, n: int, sampler: str, seed: int, warm: Any = None
+) -> list[tuple[dict[str, float], float, bool]]:
     """A study on the first ``k`` domains of ``problem`` (the rest at share 0): the uniform
     baseline, then ``n`` searched trials. Returns (mixture, observed score, reused) in order,
     the reused trials first."""
@@ -67,7 +73,9 @@ def run_study(problem: Problem, k: int, n: int, sampler: str, seed: int, warm: A
     study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, seed, 8))
     rng = np.random.default_rng([seed, k, 7])
     out: list[tuple[dict[str, float], float, bool]] = []
-    uniform = simplex.mixture(dict.fromkeys(simplex.params, 0.0 if simplex.kind == "logratio" else 1 / np.e))
+    uniform = simplex.mixture(
+        dict.fromkeys(simplex.params, 0.0 if simplex.kind == "logratio" else 1 / np.e)
+    )
     study.enqueue_trial(simplex.params_for(uniform), user_attrs={Attr.MIXTURE: uniform})
     if warm is not None:
         apply_warm_start(warm, study, simplex, SearchSpace())
@@ -96,11 +104,24 @@ def taken(trials: list[tuple[dict[str, float], float, bool]], k: int, how: str, 
     for j, (mix, y, _) in enumerate(rows):
         kept = {n: mix.get(n, 0.0) for n in names}
         total = sum(kept.values())
-        out.append(Taken({n: v / total for n, v in kept.items()}, {}, {"study": "old", "trial": j, "how": how}, y, {}))
+        out.append(
+            Taken(
+                {n: v / total for n, v in kept.items()},
+                {},
+                {"study": "old", "trial": j, "how": how},
+                y,
+                {},
+            )
+        )
     return WarmStart(tuple(out), ()) if how == "reused" else WarmStart((), tuple(out[:limit]))
 
 
-def reach(trials: list[tuple[dict[str, float], float, bool]], problem: Problem, target: float, own_only: bool) -> int | None:  # fmt: skip
+def reach(
+    trials: list[tuple[dict[str, float], float, bool]],
+    problem: Problem,
+    target: float,
+    own_only: bool,
+) -> int | None:
     """New trials until the recommendation (best observed) is worth ``target`` (noise-free)."""
     pool = [t for t in trials if t[2] and not own_only]
     new = [t for t in trials if not t[2]]
@@ -112,18 +133,31 @@ def reach(trials: list[tuple[dict[str, float], float, bool]], problem: Problem, 
     return None
 
 
-def scenario(name: str, searches: int, n: int, sampler: str) -> list[tuple[int | None, int | None, int | None]]:
+def scenario(
+    name: str, searches: int, n: int, sampler: str
+) -> list[tuple[int | None, int | None, int | None]]:
     rows = []
     for s in range(searches):
         if name == "one domain gone here (--warm-start-any)":
             problem, k, old_k, how = make_problem(7, s), 6, 7, "prior"
         else:
-            problem, k, old_k, how = make_problem(6, s), 6, (6 if name == "same domains" else 5), "reused"
+            problem, k, old_k, how = (
+                make_problem(6, s),
+                6,
+                (6 if name == "same domains" else 5),
+                "reused",
+            )
         old = run_study(problem, old_k, n, sampler, 1000 + s)
         cold = run_study(problem, k, n, sampler, s)
         target = problem.value(vector(max(cold, key=lambda t: t[1])[0], problem.k))
         warm = run_study(problem, k, n, sampler, s, taken(old, k, how, (n + 1) // 2))
-        rows.append((reach(cold, problem, target, True), reach(warm, problem, target, False), reach(warm, problem, target, True)))  # fmt: skip
+        rows.append(
+            (
+                reach(cold, problem, target, True),
+                reach(warm, problem, target, False),
+                reach(warm, problem, target, True),
+            )
+        )
     return rows
 
 
@@ -138,7 +172,9 @@ def summary(values: list[int | None], n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="TPE, 2 searches: a smoke run")
-    parser.add_argument("--trials", type=int, default=16, help="searched trials a study (after the baseline)")
+    parser.add_argument(
+        "--trials", type=int, default=16, help="searched trials a study (after the baseline)"
+    )
     parser.add_argument("--searches", type=int, default=None)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -148,17 +184,25 @@ def main(argv: list[str] | None = None) -> int:
     sampler = "tpe" if args.quick else "gp"
     searches = args.searches or (2 if args.quick else 7)
     n = args.trials
-    print(f"warm start vs cold: {n} searched trials + the uniform baseline a study, sampler {sampler}, "
-          f"{searches} searches; new trials (baseline included) to reach the cold study's final best, "
-          "median [IQR]")  # fmt: skip
+    print(
+        f"warm start vs cold: {n} searched trials + the uniform baseline a study, sampler {sampler}, "
+        f"{searches} searches; new trials (baseline included) to reach the cold study's final best, "
+        "median [IQR]"
+    )
     print(f"{'scenario':40s} {'cold':>12s} {'warm':>12s} {'warm, own only':>16s}  ratio warm/cold")
     for name in ("same domains", "one domain new here", "one domain gone here (--warm-start-any)"):
         rows = scenario(name, searches, n, sampler)
         cold, warm, own = ([r[i] for r in rows] for i in range(3))
-        ratio = statistics.median((w or n + 2) / (c or n + 2) for c, w in zip(cold, warm, strict=True))
-        print(f"{name:40s} {summary(cold, n):>12s} {summary(warm, n):>12s} {summary(own, n):>16s}  {ratio:.2f} x cold")
-    print("figure: the ratio is the median over searches of warm/cold new trials to reach the cold best (below 1: "
-          "warm start saves trials); surrogate problems, not real trials")  # fmt: skip
+        ratio = statistics.median(
+            (w or n + 2) / (c or n + 2) for c, w in zip(cold, warm, strict=True)
+        )
+        print(
+            f"{name:40s} {summary(cold, n):>12s} {summary(warm, n):>12s} {summary(own, n):>16s}  {ratio:.2f} x cold"
+        )
+    print(
+        "figure: the ratio is the median over searches of warm/cold new trials to reach the cold best (below 1: "
+        "warm start saves trials); surrogate problems, not real trials"
+    )
     return 0
 
 

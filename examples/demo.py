@@ -66,11 +66,20 @@ def build(root: Path, pretrain_tokens: str) -> tuple[Path, Path, Path]:
     task = root / "task"
     task.mkdir(parents=True, exist_ok=True)
     make_sql_database(task / "hospital.sqlite", "hospital", rows=40, seed=0)
-    rows = [{"prompt": r["prompt"], "completion": r["completion"], "query": r["completion"].strip(), "db": "hospital.sqlite"}
-            for r in make_records("sql_hospital", 60, seed=777)]  # fmt: skip
+    rows = [
+        {
+            "prompt": r["prompt"],
+            "completion": r["completion"],
+            "query": r["completion"].strip(),
+            "db": "hospital.sqlite",
+        }
+        for r in make_records("sql_hospital", 60, seed=777)
+    ]
     (task / "sql_hospital.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (task / "sql_hospital.yaml").write_text(TASK)
-    finance = make_heldout("finance", 60, 778, make_records("finance", 5000, seed=0))  # what write_domains wrote
+    finance = make_heldout(
+        "finance", 60, 778, make_records("finance", 5000, seed=0)
+    )  # what write_domains wrote
     (task / "finance_heldout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in finance))
     (task / "two_objectives.yaml").write_text(TWO_OBJECTIVES)
     return model, domains, task / "sql_hospital.yaml"
@@ -96,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the tiny model's pre-training tokens (default 400k)",
     )
     parser.add_argument(
-        "--two-objectives", action="store_true",
+        "--two-objectives",
+        action="store_true",
         help="maximize the SQL score and held-out finance text apart (a Pareto front; study in OUT/study-2)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     root = Path(args.out)
     model, domains, task = build(root, args.pretrain_tokens)
@@ -107,10 +117,29 @@ def main(argv: list[str] | None = None) -> int:
         task = task.parent / "two_objectives.yaml"
     if (study / "study.json").exists():
         return mixopt(["search", "--resume", str(study)])
-    return mixopt([
-        "search", "--domains", str(domains), "--budget", args.budget, "--model", str(model), "--eval", str(task),
-        "--trials", str(args.trials), "--out", str(study), "--seq-len", "128", "--lr", "3e-3", "--confirm", "2",
-    ])  # fmt: skip
+    return mixopt(
+        [
+            "search",
+            "--domains",
+            str(domains),
+            "--budget",
+            args.budget,
+            "--model",
+            str(model),
+            "--eval",
+            str(task),
+            "--trials",
+            str(args.trials),
+            "--out",
+            str(study),
+            "--seq-len",
+            "128",
+            "--lr",
+            "3e-3",
+            "--confirm",
+            "2",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,11 @@ def optimize_mixture(
     if "data" in settings:  # the name before the API took the CLI's
         import warnings
 
-        warnings.warn("optimize_mixture(data=...) is now domains=... (as --domains)", DeprecationWarning, stacklevel=2)  # fmt: skip
+        warnings.warn(
+            "optimize_mixture(data=...) is now domains=... (as --domains)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if domains is not None:
             raise ConfigError("optimize_mixture: give domains= only (data= is its former name)")
         domains = settings.pop("data")
@@ -72,9 +76,14 @@ def optimize_mixture(
 
 
 def resume_search(
-    out: str | Path, evaluator: Any = None, *, quiet: bool = False, events: str | Path | None = None,
-    runner: Any = None, **settings: Any,
-) -> Any:  # fmt: skip
+    out: str | Path,
+    evaluator: Any = None,
+    *,
+    quiet: bool = False,
+    events: str | Path | None = None,
+    runner: Any = None,
+    **settings: Any,
+) -> Any:
     """Continue the study in ``out``: finished trials are kept, interrupted ones run again.
 
     ``evaluator`` is needed only when the study was started with an evaluator object (a task
@@ -88,9 +97,16 @@ def resume_search(
 
 
 def confirm_at_budget(
-    out: str | Path, budget: str | int, seeds: int = 2, *, evaluator: Any = None, quiet: bool = False,
-    events: str | Path | None = None, runner: Any = None, **settings: Any,
-) -> Any:  # fmt: skip
+    out: str | Path,
+    budget: str | int,
+    seeds: int = 2,
+    *,
+    evaluator: Any = None,
+    quiet: bool = False,
+    events: str | Path | None = None,
+    runner: Any = None,
+    **settings: Any,
+) -> Any:
     """Check how the finished study in ``out`` transfers to another ``budget`` (``"500k"``):
     its best mixture and the uniform and natural baselines trained there on ``seeds`` fresh
     seeds, with the study's recipe, on the whole pools (also when the study searched on pools
@@ -106,12 +122,19 @@ def confirm_at_budget(
 
     tokens = parse_budget(budget)
     spec = _held(out, evaluator, settings)
-    study = prepare_study(spec, resume=True, events=EventLog([events] if events is not None else [], quiet=quiet), runner=runner)  # fmt: skip
+    study = prepare_study(
+        spec,
+        resume=True,
+        events=EventLog([events] if events is not None else [], quiet=quiet),
+        runner=runner,
+    )
     check_transfer(study, tokens, seeds)
     run_study(study, (write_report_quietly,), tokens, seeds)
     own = study.spec.search.budget
     assert own is not None
-    return transfers(study.store.trials(), study.store.confirmations(), own, study.spec.search.pick)[tokens]
+    return transfers(
+        study.store.trials(), study.store.confirmations(), own, study.spec.search.pick
+    )[tokens]
 
 
 def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> StudySpec:
@@ -119,22 +142,34 @@ def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> Study
     store = StudyStore(out)
     record = store.read_record() if store.exists() else None
     if record is None:
-        raise ConfigError(f"{store.folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume")  # fmt: skip
+        raise ConfigError(
+            f"{store.folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume"
+        )
     if "spec" not in record:
-        raise ConfigError(f"{store.path(store.STUDY)}: written by an older mixopt; start the study anew")
+        raise ConfigError(
+            f"{store.path(store.STUDY)}: written by an older mixopt; start the study anew"
+        )
     held = StudySpec.from_dict(record["spec"], str(store.path(store.STUDY)))
     # the folder may have moved since the study started: it is where the study is now
     changes: dict[str, Any] = {"out": str(store.folder), **settings}
     if evaluator is not None:
         changes["evaluator"] = evaluator
     elif not record.get("evaluator_is_reference"):
-        raise ConfigError(f"{out}: the study's evaluator was a Python object; pass it again to resume")
+        raise ConfigError(
+            f"{out}: the study's evaluator was a Python object; pass it again to resume"
+        )
     spec = _spec(held, changes)
     # an evaluator object passed again is the study's own (its repr may differ); a moved folder is the same study
-    refused = [d for d in spec.differences(held, on_resume=True) if not d.startswith(("evaluator:", "out:"))]
+    refused = [
+        d
+        for d in spec.differences(held, on_resume=True)
+        if not d.startswith(("evaluator:", "out:"))
+    ]
     if refused:
-        raise ConfigError(f"{out}: a resumed study cannot change what its trials are ({'; '.join(refused)}); "
-                          "start a new study with another --out to change it")  # fmt: skip
+        raise ConfigError(
+            f"{out}: a resumed study cannot change what its trials are ({'; '.join(refused)}); "
+            "start a new study with another --out to change it"
+        )
     return spec
 
 
@@ -144,14 +179,18 @@ def _run(spec: StudySpec, resume: bool, quiet: bool, events: str | Path | None, 
     log = EventLog([events] if events is not None else [], quiet=quiet)
     study = prepare_study(spec, resume=resume, events=log, runner=runner)
     # the storage URL as given (with any password, which study.json does not keep)
-    return run_study(study, finishers=(functools.partial(write_report_quietly, storage=spec.output.storage),))
+    return run_study(
+        study, finishers=(functools.partial(write_report_quietly, storage=spec.output.storage),)
+    )
 
 
 def _spec(base: StudySpec, settings: Mapping[str, Any]) -> StudySpec:
     try:
         return base.replace(**settings)
     except ConfigError as exc:
-        problems = [p.replace("unknown setting", "optimize_mixture: unknown option") for p in exc.problems]
+        problems = [
+            p.replace("unknown setting", "optimize_mixture: unknown option") for p in exc.problems
+        ]
         raise ConfigError(problems) from None
 
 
@@ -170,6 +209,9 @@ def write_report_quietly(folder: Path, storage: str | None = None) -> Path | Non
         return write_report(folder, storage=storage).parent
     except Exception as exc:
         # a warning, not progress: shown even with --quiet
-        print(f"warning: the report was not written ({error_line(exc)}); retry with: mixopt report {folder}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"warning: the report was not written ({error_line(exc)}); retry with: mixopt report {folder}",
+            file=sys.stderr,
+            flush=True,
+        )
         return None

@@ -37,7 +37,9 @@ class InfeasibleMixtureError(MixoptError):
     """The proportions ask a domain for more tokens than its data allows within its cap."""
 
 
-def did_you_mean(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+def did_you_mean(
+    word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> str:
     """`` Did you mean: x?`` for the closest choice, or an empty string.
 
     Case does not count (``TPE`` is close to ``tpe``); ``aliases`` maps words that are not

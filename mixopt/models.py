@@ -40,7 +40,9 @@ def resolve_reference(ref: str) -> str:
         path = Path(ref).expanduser().resolve()
         if not path.is_dir():
             hint = _nearby(path)
-            raise ConfigError(f"model {ref!r}: no such local folder {path}{'.' + hint if hint else ''}")
+            raise ConfigError(
+                f"model {ref!r}: no such local folder {path}{'.' + hint if hint else ''}"
+            )
         return str(path)
     return ref
 

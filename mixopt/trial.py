@@ -97,13 +97,32 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
     start = time.perf_counter()
     set_threads(spec.train)
     set_seed(spec.seed)
-    lodo = spec.evaluator if isinstance(spec.evaluator, LeaveOneOut) else LeaveOneOut() if is_leave_one_out(spec.evaluator) else None  # fmt: skip
+    lodo = (
+        spec.evaluator
+        if isinstance(spec.evaluator, LeaveOneOut)
+        else LeaveOneOut()
+        if is_leave_one_out(spec.evaluator)
+        else None
+    )
     suite = None if lodo is not None else make_evaluator(spec.evaluator)
     tokenizer = load_tokenizer(spec.model)
     domains = filter_domains(spec.domains, spec.scores, spec.filters)
-    kept = {d.name: {"records": d.num_records, "tokens": d.num_tokens, "of_records": o.num_records, "of_tokens": o.num_tokens}
-            for d, o in zip(domains, spec.domains, strict=True) if d is not o}  # fmt: skip
-    common: dict[str, Any] = {"mixture": dict(spec.mixture), "seed": spec.seed, "filters": dict(spec.filters), "kept": kept}
+    kept = {
+        d.name: {
+            "records": d.num_records,
+            "tokens": d.num_tokens,
+            "of_records": o.num_records,
+            "of_tokens": o.num_tokens,
+        }
+        for d, o in zip(domains, spec.domains, strict=True)
+        if d is not o
+    }
+    common: dict[str, Any] = {
+        "mixture": dict(spec.mixture),
+        "seed": spec.seed,
+        "filters": dict(spec.filters),
+        "kept": kept,
+    }
     if lodo is not None:
         return _leave_one_out(spec, lodo, tokenizer, domains, start, common)
     assert suite is not None
@@ -119,13 +138,22 @@ def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
         loss_curve=trained.loss_curve,
         domains=sample.summary(),
         timings={**run.timings(), "data_s": data_s, "total_s": time.perf_counter() - start},
-        steps=trained.steps, total_steps=trained.total_steps, stopped_early=trained.stopped_early,
-        tokens_per_second=trained.tokens / max(1e-9, run.train_s), **common,
-    )  # fmt: skip
+        steps=trained.steps,
+        total_steps=trained.total_steps,
+        stopped_early=trained.stopped_early,
+        tokens_per_second=trained.tokens / max(1e-9, run.train_s),
+        **common,
+    )
 
 
-def _leave_one_out(spec: TrialSpec, lodo: LeaveOneOut, tokenizer: Any, domains: Any, start: float,
-                   common: dict[str, Any]) -> TrialResult:  # fmt: skip
+def _leave_one_out(
+    spec: TrialSpec,
+    lodo: LeaveOneOut,
+    tokenizer: Any,
+    domains: Any,
+    start: float,
+    common: dict[str, Any],
+) -> TrialResult:
     """One trial of the leave-one-out estimate: a training per left-out domain, on the mixture
     without it; the score is the mean of minus each left-out domain's loss. No intermediate
     scores (early stopping is off): each pass trains to its end."""
@@ -135,7 +163,9 @@ def _leave_one_out(spec: TrialSpec, lodo: LeaveOneOut, tokenizer: Any, domains: 
     metrics: dict[str, float] = {}
     curve: list[tuple[int, float]] = []
     totals = {"data_s": 0.0, "load_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "wait_s": 0.0}
-    summed: dict[str, dict[str, float]] = {d.name: {"tokens": 0, "records": 0, "epochs": 0.0} for d in domains}
+    summed: dict[str, dict[str, float]] = {
+        d.name: {"tokens": 0, "records": 0, "epochs": 0.0} for d in domains
+    }
     steps = total_steps = tokens = 0
     for held in lodo.rotating([d.name for d in domains]):
         t0 = time.perf_counter()
@@ -143,32 +173,56 @@ def _leave_one_out(spec: TrialSpec, lodo: LeaveOneOut, tokenizer: Any, domains: 
         sample = sample_mixture(rest, mixture, spec.budget, spec.seed)
         packed = sample.pack(spec.train.seq_len, _pad_id(tokenizer))
         data_s = time.perf_counter() - t0
-        left_out = next(d for d in spec.domains if d.name == held)  # its whole records, not the filtered ones
+        left_out = next(
+            d for d in spec.domains if d.name == held
+        )  # its whole records, not the filtered ones
         run = _freed(spec, lodo.suite(left_out, spec.train.seq_len), tokenizer, packed, None)
         trained, final = run.trained, run.final
         loss = final.metrics[f"lodo/{held}/loss"]
-        metrics[f"lodo/{held}/loss"] = loss  # one column per domain (its score is -loss, its record count fixed)
+        metrics[f"lodo/{held}/loss"] = (
+            loss  # one column per domain (its score is -loss, its record count fixed)
+        )
         timings = {**run.timings(), "data_s": data_s, "total_s": time.perf_counter() - t0}
         for k in totals:
             totals[k] += timings[k]
         curve += [(steps + s, v) for s, v in trained.loss_curve]
-        steps, total_steps, tokens = steps + trained.steps, total_steps + trained.total_steps, tokens + trained.tokens
+        steps, total_steps, tokens = (
+            steps + trained.steps,
+            total_steps + trained.total_steps,
+            tokens + trained.tokens,
+        )
         for name, d in sample.summary().items():
             summed[name] = {k: summed[name][k] + v for k, v in d.items()}
-        passes[held] = {"mixture": mixture, "domains": sample.summary(), "loss": loss,
-                        "steps": trained.steps, "timings": timings}  # fmt: skip
+        passes[held] = {
+            "mixture": mixture,
+            "domains": sample.summary(),
+            "loss": loss,
+            "steps": trained.steps,
+            "timings": timings,
+        }
     score = sum(-p["loss"] for p in passes.values()) / len(passes)
     return TrialResult(
-        score=score, metrics=metrics, intermediate=(), loss_curve=tuple(curve),
+        score=score,
+        metrics=metrics,
+        intermediate=(),
+        loss_curve=tuple(curve),
         domains={n: d for n, d in summed.items()},
         timings={**totals, "total_s": time.perf_counter() - start},
-        steps=steps, total_steps=total_steps, stopped_early=False,
-        tokens_per_second=tokens / max(1e-9, totals["train_s"]), passes=passes, **common,
-    )  # fmt: skip
+        steps=steps,
+        total_steps=total_steps,
+        stopped_early=False,
+        tokens_per_second=tokens / max(1e-9, totals["train_s"]),
+        passes=passes,
+        **common,
+    )
 
 
 def _pad_id(tokenizer: Any) -> int:
-    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0))
+    return int(
+        tokenizer.pad_token_id
+        if tokenizer.pad_token_id is not None
+        else (tokenizer.eos_token_id or 0)
+    )
 
 
 def _freed(spec: TrialSpec, suite: Any, tokenizer: Any, packed: Any, report: Report | None) -> _Run:
@@ -201,8 +255,12 @@ class _Run:
     def timings(self) -> dict[str, float]:
         """Seconds loading the model, training, evaluating (at the checkpoints and at the end)
         and waiting at the checkpoints for the executor's go-ahead (Ray Tune's round trip)."""
-        return {"load_s": self.load_s, "train_s": self.train_s, "eval_s": self.final_eval_s + self.probe_s,
-                "wait_s": self.wait_s}  # fmt: skip
+        return {
+            "load_s": self.load_s,
+            "train_s": self.train_s,
+            "eval_s": self.final_eval_s + self.probe_s,
+            "wait_s": self.wait_s,
+        }
 
 
 def _train_and_evaluate(

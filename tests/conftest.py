@@ -76,7 +76,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         cut = sum(1 for item in items if rank(item) < len(SLOWEST_FIRST))
         ranked, rest = items[:cut], items[cut:]
         # the rest in contiguous parts: a module's own fixtures are then made by one worker
-        parts = [rest[k * len(rest) // workers : (k + 1) * len(rest) // workers] for k in range(workers)]
+        parts = [
+            rest[k * len(rest) // workers : (k + 1) * len(rest) // workers] for k in range(workers)
+        ]
         items[:] = [item for k in range(workers) for item in (*ranked[k::workers], *parts[k])]
 
 
@@ -154,6 +156,7 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for kind in DOMAIN_KINDS:
         for r in make_records(kind, 200, seed=99):
             texts.append(r.get("text") or r.get("prompt", "") + r.get("completion", "") or str(r))
+
     def make(out: Path) -> Path:
         build_tokenizer(texts, out, vocab_size=512)
         return out
@@ -174,7 +177,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
     return once(
-        tmp_path_factory, "tiny-model", lambda out: build_tiny_model(out, TinyModelConfig(pretrain_tokens=150_000))
+        tmp_path_factory,
+        "tiny-model",
+        lambda out: build_tiny_model(out, TinyModelConfig(pretrain_tokens=150_000)),
     )
 
 
@@ -208,7 +213,10 @@ def study_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path)
 
     def make(root: Path) -> dict[str, Any]:
         domains = write_domains(
-            root / "data", {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"}, n=600, seed=1
+            root / "data",
+            {"finance": "jsonl", "cooking": "jsonl", "sports": "jsonl"},
+            n=600,
+            seed=1,
         )
         training = make_records("finance", 600, seed=1)  # what write_domains wrote for finance
         (root / "finance.jsonl").write_text(
@@ -241,12 +249,27 @@ def three_domain_run(
         stdout, stderr = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             result = optimize_mixture(
-                study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
-                train=FAST_TRAIN, trials=3, concurrency=2, sampler="random", confirm=2, seed=5,
-                early_stop="off", out=str(out), events=str(events),
-            )  # fmt: skip
-        return {"out": out, "result": result, "events": events,
-                "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}  # fmt: skip
+                study_inputs["model"],
+                study_inputs["domains"],
+                study_inputs["evaluator"],
+                budget="4k",
+                train=FAST_TRAIN,
+                trials=3,
+                concurrency=2,
+                sampler="random",
+                confirm=2,
+                seed=5,
+                early_stop="off",
+                out=str(out),
+                events=str(events),
+            )
+        return {
+            "out": out,
+            "result": result,
+            "events": events,
+            "stdout": stdout.getvalue(),
+            "stderr": stderr.getvalue(),
+        }
 
     return once(tmp_path_factory, "three-domain-study", make)
 
@@ -271,7 +294,9 @@ objectives: [finance_loss, cooking_loss]
 
 
 @pytest.fixture(scope="session")
-def two_objective_run(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def two_objective_run(
+    study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """A finished study with two objectives (finance's and cooking's held-out losses, which
     pull the mixture apart), shared by the multi-objective tests (copy it before changing
     anything): 2 baselines and 3 searched trials in process, early stopping on, the picked
@@ -281,14 +306,27 @@ def two_objective_run(study_inputs: dict[str, Any], tmp_path_factory: pytest.Tem
 
     def make(root: Path) -> dict[str, Any]:
         training = make_records("cooking", 600, seed=1)  # what write_domains wrote for cooking
-        (root / "cooking.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_heldout("cooking", 40, 555, training)))  # fmt: skip
+        (root / "cooking.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in make_heldout("cooking", 40, 555, training))
+        )
         shutil.copy(Path(study_inputs["root"]) / "finance.jsonl", root / "finance.jsonl")
         (root / "tasks.yaml").write_text(TWO_OBJECTIVES)
         out = root / "study"
         result = optimize_mixture(
-            study_inputs["model"], study_inputs["domains"], str(root / "tasks.yaml"), budget="4k", train=FAST_TRAIN,
-            trials=3, sampler="random", confirm=1, seed=5, early_stop="on", executor="inprocess", out=str(out), quiet=True,
-        )  # fmt: skip
+            study_inputs["model"],
+            study_inputs["domains"],
+            str(root / "tasks.yaml"),
+            budget="4k",
+            train=FAST_TRAIN,
+            trials=3,
+            sampler="random",
+            confirm=1,
+            seed=5,
+            early_stop="on",
+            executor="inprocess",
+            out=str(out),
+            quiet=True,
+        )
         return {"out": out, "result": result, "evaluator": str(root / "tasks.yaml")}
 
     return once(tmp_path_factory, "two-objective-study", make)

@@ -19,9 +19,13 @@ UNAVAILABLE = {"code_suite.py": 75}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")))
+@pytest.mark.parametrize(
+    "script", sorted(p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
+)
 def test_benchmark_quick_smoke(script: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    model = ["--model", str(request.getfixturevalue("tiny_model_dir"))] if script in TAKE_MODEL else []
+    model = (
+        ["--model", str(request.getfixturevalue("tiny_model_dir"))] if script in TAKE_MODEL else []
+    )
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick", *model],
         cwd=tmp_path,  # what a script writes (e.g. cached scores) stays out of the checkout

@@ -17,9 +17,22 @@ DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo.py"
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(DEMO), "--out", str(tmp_path / "demo"), "--trials", "3", "--budget", "8k", "--pretrain-tokens", "60000"],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(DEMO),
+            "--out",
+            str(tmp_path / "demo"),
+            "--trials",
+            "3",
+            "--budget",
+            "8k",
+            "--pretrain-tokens",
+            "60000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     for text in (
         "Best mixture:",

@@ -32,7 +32,10 @@ def _option_defaults() -> dict[str, tuple[Any, Any]]:
             for flag in action.option_strings:
                 out.setdefault(flag, (action.default, action.choices))
     for flat, (_, f) in flat_fields().items():
-        flags = [f.metadata.get("flag", "--" + flat.replace("_", "-")), *f.metadata.get("flags", ())]
+        flags = [
+            f.metadata.get("flag", "--" + flat.replace("_", "-")),
+            *f.metadata.get("flags", ()),
+        ]
         for flag in flags:
             out[flag] = (f.default, f.metadata.get("choices"))
     return out
@@ -51,7 +54,9 @@ def _same(documented: str, default: Any) -> bool:
     if default is None:
         return documented.lower() == "none"
     return documented == str(default) or (
-        isinstance(default, int | float) and documented.replace(".", "", 1).isdigit() and float(documented) == default
+        isinstance(default, int | float)
+        and documented.replace(".", "", 1).isdigit()
+        and float(documented) == default
     )
 
 
@@ -60,12 +65,16 @@ def test_the_readme_states_defaults_the_test_reads() -> None:
     assert {"--confirm", "--max-retries", "--trial-timeout", "--sampler", "--early-stop"} <= found
 
 
-@pytest.mark.parametrize("match", [*AFTER.finditer(PROSE), *BEFORE.finditer(PROSE)], ids=lambda m: m.group(0)[:40])
+@pytest.mark.parametrize(
+    "match", [*AFTER.finditer(PROSE), *BEFORE.finditer(PROSE)], ids=lambda m: m.group(0)[:40]
+)
 def test_each_documented_option_default_is_the_codes(match: re.Match[str]) -> None:
     flag, documented = match.group(1), match.group(2)
     assert flag in OPTIONS, f"the README documents {flag}, which no command has"
     default = OPTIONS[flag][0]
-    assert _same(documented, default), f"README: {match.group(0)!r}; the code's default is {default!r}"
+    assert _same(documented, default), (
+        f"README: {match.group(0)!r}; the code's default is {default!r}"
+    )
 
 
 @pytest.mark.parametrize("match", list(CHOICES.finditer(PROSE)), ids=lambda m: m.group(1))
@@ -95,7 +104,9 @@ def test_the_domains_file_table_states_the_domain_specs_defaults() -> None:
     checked = set()
     for keys, meaning in _table("| key | meaning |"):
         names = re.findall(r"`(\w+)`", keys)
-        listed = re.search(r"\(defaults? ((?:`\w+`(?:, )?)+)\)", meaning)  # (defaults `text`, `prompt`...)
+        listed = re.search(
+            r"\(defaults? ((?:`\w+`(?:, )?)+)\)", meaning
+        )  # (defaults `text`, `prompt`...)
         single = re.search(r"\(default:? ([\w.]+)\)|`(\w+)` \(default", meaning)
         if listed:
             values = re.findall(r"`(\w+)`", listed.group(1))
@@ -106,16 +117,27 @@ def test_the_domains_file_table_states_the_domain_specs_defaults() -> None:
         else:
             continue
         for name, value in pairs.items():
-            assert _same(value, defaults[name]), f"README says {name} defaults to {value}; it is {defaults[name]!r}"
+            assert _same(value, defaults[name]), (
+                f"README says {name} defaults to {value}; it is {defaults[name]!r}"
+            )
             checked.add(name)
-    assert {"format", "text_field", "prompt_field", "messages_field", "sample_by", "max_epochs"} <= checked
+    assert {
+        "format",
+        "text_field",
+        "prompt_field",
+        "messages_field",
+        "sample_by",
+        "max_epochs",
+    } <= checked
 
 
 def test_the_evaluator_table_states_each_kinds_fields_and_defaults() -> None:
     from mixopt.evaluators.tasks import EVALUATORS
 
     rows = _table("| kind | reads")
-    assert {re.sub(r"`", "", r[0]) for r in rows} == set(EVALUATORS.names()) - {n for n in EVALUATORS.names() if ":" in n}
+    assert {re.sub(r"`", "", r[0]) for r in rows} == set(EVALUATORS.names()) - {
+        n for n in EVALUATORS.names() if ":" in n
+    }
     for kind, reads, measures, _ in rows:
         cls = EVALUATORS.get(kind.strip("`"))
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
@@ -123,9 +145,13 @@ def test_the_evaluator_table_states_each_kinds_fields_and_defaults() -> None:
         for name, value in documented.items():
             assert name in defaults, f"{kind}: the README names {name}, which is no option"
             value = json.loads(value) if value.startswith('"') else value
-            assert value == defaults[name], f"{kind}: README says {name} defaults to {value!r}; it is {defaults[name]!r}"
+            assert value == defaults[name], (
+                f"{kind}: README says {name} defaults to {value!r}; it is {defaults[name]!r}"
+            )
         fields = {n for n in defaults if n.endswith("_field")}
-        assert fields <= set(documented), f"{kind}: the README does not state {fields - set(documented)}"
+        assert fields <= set(documented), (
+            f"{kind}: the README does not state {fields - set(documented)}"
+        )
     # the README's own words for what surprised a user: the prompt of multiple choice, its space
     assert "`prompt_field`: `question`" in README and '`delimiter`: `" "`' in README
 

@@ -74,7 +74,9 @@ def umask() -> Any:
 
 
 @pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
-def test_files_get_the_permissions_any_new_file_gets(tmp_path: Path, umask: Any, mask: int, mode: int) -> None:
+def test_files_get_the_permissions_any_new_file_gets(
+    tmp_path: Path, umask: Any, mask: int, mode: int
+) -> None:
     umask(mask)
     write_json_atomic(tmp_path / "results.json", {"score": 1.0})
     write_text_atomic(tmp_path / "index.html", "<html></html>")
@@ -87,7 +89,9 @@ def test_files_get_the_permissions_any_new_file_gets(tmp_path: Path, umask: Any,
 
 def test_a_file_holding_a_password_stays_private(tmp_path: Path, umask: Any) -> None:
     write_json_atomic(tmp_path / "study.json", {"storage": "postgresql://me:s3cret@db/mixopt"})
-    write_json_atomic(tmp_path / "other.json", {"storage": "postgresql://me@db/mixopt", "url": "http://h:5000/x"})
+    write_json_atomic(
+        tmp_path / "other.json", {"storage": "postgresql://me@db/mixopt", "url": "http://h:5000/x"}
+    )
     assert stat.S_IMODE((tmp_path / "study.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "other.json").stat().st_mode) == 0o644
     assert holds_password("mysql://u:p@h/d") and not holds_password("sqlite:////abs/study.db")
@@ -96,11 +100,21 @@ def test_a_file_holding_a_password_stays_private(tmp_path: Path, umask: Any) -> 
 def test_a_study_records_its_urls_without_their_password() -> None:
     from mixopt.study.spec import StudySpec
 
-    assert without_password("postgresql://me:s3:cr%40t@db:5432/mixopt") == "postgresql://me@db:5432/mixopt"
+    assert (
+        without_password("postgresql://me:s3:cr%40t@db:5432/mixopt")
+        == "postgresql://me@db:5432/mixopt"
+    )
     assert without_password("postgresql://me@db/mixopt") == "postgresql://me@db/mixopt"
-    given = StudySpec.from_options(storage="postgresql://me:s3cret@db/m", tracking_uri="http://u:pw@mlflow:5000")
+    given = StudySpec.from_options(
+        storage="postgresql://me:s3cret@db/m", tracking_uri="http://u:pw@mlflow:5000"
+    )
     output = given.to_dict()["output"]
-    assert (output["storage"], output["tracking_uri"]) == ("postgresql://me@db/m", "http://u@mlflow:5000")
-    assert not [v for _, v in given.items() if isinstance(v, str) and holds_password(v)]  # MLflow params
+    assert (output["storage"], output["tracking_uri"]) == (
+        "postgresql://me@db/m",
+        "http://u@mlflow:5000",
+    )
+    assert not [
+        v for _, v in given.items() if isinstance(v, str) and holds_password(v)
+    ]  # MLflow params
     # resumed with the URL given again, or without it, the study is the same
     assert not given.differences(StudySpec.from_dict(given.to_dict()))

@@ -28,13 +28,23 @@ def _modules() -> dict[str, ast.Module]:
 def _imports(tree: ast.Module, name: str, known: set[str]) -> Iterator[str]:
     """Every mixopt module ``tree`` imports, at module level or inside a function (a lazy
     import is a dependency too), except under ``if TYPE_CHECKING:``."""
-    checking = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING" for n in ast.walk(node)}  # fmt: skip
+    checking = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for n in ast.walk(node)
+    }
     for node in ast.walk(tree):
         if id(node) in checking:
             continue
         if isinstance(node, ast.Import):
             yield from (a.name for a in node.names if a.name in known)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module in known:
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module in known
+        ):
             subs = [f"{node.module}.{a.name}" for a in node.names]
             found = [s for s in subs if s in known]
             # `from mixopt.search import study` is the submodule; `from mixopt.search import X` the package
@@ -102,7 +112,9 @@ def test_a_cycle_is_found() -> None:  # the checker itself can fail
 
 def test_importing_the_report_loads_nothing_of_the_search() -> None:
     code = "import sys, mixopt.report; print(sorted(m for m in sys.modules if m.startswith('mixopt.search')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -26,8 +26,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> tup
     root = tmp_path_factory.mktemp("trial")
     domains = tokenize_domains(
         load_domains(write_domains(root, {"finance": "jsonl", "cooking": "jsonl"}, n=1500, seed=3)),
-        load_tokenizer(str(tiny_model_dir)), root / "cache",
-    )  # fmt: skip
+        load_tokenizer(str(tiny_model_dir)),
+        root / "cache",
+    )
     for kind in ("finance", "cooking"):
         (root / f"{kind}.eval.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in make_records(kind, 60, seed=4242))
@@ -89,7 +90,9 @@ def test_same_seed_same_result_and_early_stop(
 
 
 @pytest.mark.slow
-def test_waiting_at_a_checkpoint_is_not_training_time(setup: tuple[Any, EvalSuite], tiny_model_dir: Path) -> None:  # fmt: skip
+def test_waiting_at_a_checkpoint_is_not_training_time(
+    setup: tuple[Any, EvalSuite], tiny_model_dir: Path
+) -> None:
     """The time a report takes (Ray Tune's round trip, under Ray) is the trial's wait_s, apart
     from train_s, and the training speed does not count it."""
     import time
@@ -98,7 +101,11 @@ def test_waiting_at_a_checkpoint_is_not_training_time(setup: tuple[Any, EvalSuit
     spec = TrialSpec(str(tiny_model_dir), domains, {"finance": 1.0}, 6_000, suite, TRAIN, seed=7)
     result = run_trial(spec, report=lambda step, total, score: time.sleep(0.3))
     t = result.timings
-    assert len(result.intermediate) == 3 and t["wait_s"] >= 0.9 and t["total_s"] >= t["train_s"] + t["wait_s"]
+    assert (
+        len(result.intermediate) == 3
+        and t["wait_s"] >= 0.9
+        and t["total_s"] >= t["train_s"] + t["wait_s"]
+    )
     assert result.tokens_per_second == pytest.approx(6_000 / t["train_s"])
 
 
@@ -194,7 +201,15 @@ def test_a_leave_one_out_trial_trains_once_per_left_out_domain_without_it(
     from mixopt.evaluators.leave_one_out import HELDOUT_RECORDS, LeaveOneOut
 
     domains, _ = setup
-    spec = TrialSpec(str(tiny_model_dir), domains, {"finance": 0.7, "cooking": 0.3}, 2_000, "leave-one-out", TRAIN, seed=2)  # fmt: skip
+    spec = TrialSpec(
+        str(tiny_model_dir),
+        domains,
+        {"finance": 0.7, "cooking": 0.3},
+        2_000,
+        "leave-one-out",
+        TRAIN,
+        seed=2,
+    )
     result = run_trial(spec)
     assert list(result.passes) == ["finance", "cooking"] and result.intermediate == ()
     for held, other in (("finance", "cooking"), ("cooking", "finance")):
@@ -203,8 +218,13 @@ def test_a_leave_one_out_trial_trains_once_per_left_out_domain_without_it(
         assert done["domains"][other]["tokens"] == 2_000  # the whole budget, on the domain left in
         assert done["loss"] == result.metrics[f"lodo/{held}/loss"] > 0
         assert done["timings"]["train_s"] > 0 and done["steps"] == 4
-    assert result.score == pytest.approx(-(result.passes["finance"]["loss"] + result.passes["cooking"]["loss"]) / 2)
-    assert result.steps == 8 and result.domains["finance"]["tokens"] == result.domains["cooking"]["tokens"] == 2_000
+    assert result.score == pytest.approx(
+        -(result.passes["finance"]["loss"] + result.passes["cooking"]["loss"]) / 2
+    )
+    assert (
+        result.steps == 8
+        and result.domains["finance"]["tokens"] == result.domains["cooking"]["tokens"] == 2_000
+    )
     # the held-out records are the same whatever the trial's seed (and the domain's own only)
     again = run_trial(dataclasses.replace(spec, evaluator=LeaveOneOut(("cooking",)), seed=3))
     assert list(again.passes) == ["cooking"] and again.score == -again.passes["cooking"]["loss"]

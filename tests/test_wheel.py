@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def _pip(*args: str | Path, cwd: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pip", *map(str, args), "--no-index", "--quiet"],
-        cwd=cwd, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -60,24 +62,68 @@ def test_the_wheel_runs_a_study_with_a_builtin_space(
     cwd.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
-        [sys.executable, "-c", "import mixopt, mixopt.search.space as s; print(mixopt.__file__); print(s.BUILTIN_SPACES)"],
-        cwd=cwd, env=env, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import mixopt, mixopt.search.space as s; print(mixopt.__file__); print(s.BUILTIN_SPACES)",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert where == [
         str(target / "mixopt" / "__init__.py"),
         str(target / "mixopt" / "search_spaces"),
     ]
 
     out = cwd / "study"
-    train = ["--seq-len", str(FAST_TRAIN["seq_len"]), "--batch-size", str(FAST_TRAIN["batch_size"]),
-             "--lr", str(FAST_TRAIN["learning_rate"]), "--checkpoints", str(FAST_TRAIN["checkpoints"])]  # fmt: skip
+    train = [
+        "--seq-len",
+        str(FAST_TRAIN["seq_len"]),
+        "--batch-size",
+        str(FAST_TRAIN["batch_size"]),
+        "--lr",
+        str(FAST_TRAIN["learning_rate"]),
+        "--checkpoints",
+        str(FAST_TRAIN["checkpoints"]),
+    ]
     done = subprocess.run(
-        [sys.executable, "-m", "mixopt", "search", "--domains", study_inputs["domains"],
-         "--model", study_inputs["model"], "--eval", study_inputs["evaluator"], "--budget", "2k",
-         "--trials", "1", "--confirm", "0", "--space", "default", "--sampler", "random",
-         "--early-stop", "off", "--out", str(out), "--quiet", *train],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mixopt",
+            "search",
+            "--domains",
+            study_inputs["domains"],
+            "--model",
+            study_inputs["model"],
+            "--eval",
+            study_inputs["evaluator"],
+            "--budget",
+            "2k",
+            "--trials",
+            "1",
+            "--confirm",
+            "0",
+            "--space",
+            "default",
+            "--sampler",
+            "random",
+            "--early-stop",
+            "off",
+            "--out",
+            str(out),
+            "--quiet",
+            *train,
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     best = json.loads((out / "best_mixture.json").read_text())
     assert best["space"]["name"] == "default"

@@ -21,8 +21,10 @@ _GROUPS = {
 
 
 def add_spec_options(
-    parser: argparse.ArgumentParser, parts: tuple[str, ...] = tuple(_GROUPS), leave_out: tuple[str, ...] = ()
-) -> None:  # fmt: skip
+    parser: argparse.ArgumentParser,
+    parts: tuple[str, ...] = tuple(_GROUPS),
+    leave_out: tuple[str, ...] = (),
+) -> None:
     """An option for every setting of :class:`~mixopt.study.spec.StudySpec` (of ``parts``,
     but those named in ``leave_out``). Options not given stay out of the parsed namespace,
     so a config file's values are not overridden."""
@@ -54,16 +56,25 @@ def _add(group: Any, f: dataclasses.Field[Any], doc: str) -> None:
         if "choices" in meta:
             kwargs["choices"] = meta["choices"]
         elif "parse" not in meta:
-            kwargs["type"] = int if kind.startswith("int") else float if kind.startswith("float") else str
+            kwargs["type"] = (
+                int if kind.startswith("int") else float if kind.startswith("float") else str
+            )
         if "choices" not in meta:
-            kwargs["metavar"] = meta.get("metavar", "N" if kind.startswith("int") else "X" if kind.startswith("float") else "TEXT")
+            kwargs["metavar"] = meta.get(
+                "metavar",
+                "N" if kind.startswith("int") else "X" if kind.startswith("float") else "TEXT",
+            )
     group.add_argument(*flags, **kwargs)
 
 
 def _help(f: dataclasses.Field[Any], doc: str) -> str:
     default = f.default if f.default is not dataclasses.MISSING else None
     text = doc.rstrip(".").replace("``", "'")
-    if not f.metadata.get("append") and "default" not in text and not any(default is v for v in (None, False, ())):
+    if (
+        not f.metadata.get("append")
+        and "default" not in text
+        and not any(default is v for v in (None, False, ()))
+    ):
         text += f" (default: {default})"
     return text.replace("%", "%%")
 

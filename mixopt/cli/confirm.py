@@ -24,9 +24,19 @@ def add_parser(subparsers: Any) -> None:
         epilog="example: mixopt confirm my-study --budget 500k --seeds 3",
     )
     p.add_argument("study", metavar="OUT", help="a finished study's folder")
-    p.add_argument("--budget", dest="at_budget", required=True, metavar="TOKENS", help="the budget to check the study's answer at, e.g. 500k")  # fmt: skip
-    p.add_argument("--seeds", type=int, default=2, metavar="K", help="fresh seeds per mixture (default: 2)")
-    add_spec_options(p, ("execution", "output"), leave_out=("out", "storage"))  # how the runs execute and are tracked
+    p.add_argument(
+        "--budget",
+        dest="at_budget",
+        required=True,
+        metavar="TOKENS",
+        help="the budget to check the study's answer at, e.g. 500k",
+    )
+    p.add_argument(
+        "--seeds", type=int, default=2, metavar="K", help="fresh seeds per mixture (default: 2)"
+    )
+    add_spec_options(
+        p, ("execution", "output"), leave_out=("out", "storage")
+    )  # how the runs execute and are tracked
     add_output_options(p)
     p.set_defaults(handler=run)
 
@@ -35,8 +45,14 @@ def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     from mixopt.api import confirm_at_budget
 
-    transfer = confirm_at_budget(args.study, args.at_budget, args.seeds, quiet=args.quiet, events=args.events,
-                                 **given_settings(args))  # fmt: skip
+    transfer = confirm_at_budget(
+        args.study,
+        args.at_budget,
+        args.seeds,
+        quiet=args.quiet,
+        events=args.events,
+        **given_settings(args),
+    )
     print_transfer(transfer)
     return 0
 
@@ -45,12 +61,23 @@ def print_transfer(transfer: Any) -> None:
     from mixopt.budget import format_budget
 
     seeds = len(transfer.best.confirmed)
-    print(f"\nAt budget {format_budget(transfer.budget)} (mean of {seeds} fresh seed{'s' * (seeds > 1)}; higher is better):")
-    rows: list[list[object]] = [["best", _num(transfer.best.score), _num(transfer.best.spread), "", ""]]
+    print(
+        f"\nAt budget {format_budget(transfer.budget)} (mean of {seeds} fresh seed{'s' * (seeds > 1)}; higher is better):"
+    )
+    rows: list[list[object]] = [
+        ["best", _num(transfer.best.score), _num(transfer.best.spread), "", ""]
+    ]
     for name, c in sorted(transfer.baselines.items()):
         lift, kept = transfer.lift.get(name), transfer.retained.get(name)
-        rows.append([name, _num(c.score), _num(c.spread), "-" if lift is None else f"{lift.value:+.4f}",
-                     "-" if kept is None else f"{kept:.0%}"])  # fmt: skip
+        rows.append(
+            [
+                name,
+                _num(c.score),
+                _num(c.spread),
+                "-" if lift is None else f"{lift.value:+.4f}",
+                "-" if kept is None else f"{kept:.0%}",
+            ]
+        )
     print_table(["mixture", "score", "std", "lift of best", "of the study's lift"], rows)
 
 

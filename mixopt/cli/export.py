@@ -65,10 +65,18 @@ def run(args: argparse.Namespace) -> int:
         from mixopt.scorers.cache import score_domains
 
         only = filters["space"].scorers_by_domain([d.name for d in domains])
-        scores = score_domains(domains, filters["settings"], filters["model"], args.cache_dir, events, only, tokenizer)
+        scores = score_domains(
+            domains, filters["settings"], filters["model"], args.cache_dir, events, only, tokenizer
+        )
         domains = filter_domains(domains, scores, filters["values"])
-    events.emit("export_started", f"sampling {budget:,} tokens and writing {out}...",
-                out=str(out.resolve()), budget=budget, mixture=mixture, seed=args.seed)  # fmt: skip
+    events.emit(
+        "export_started",
+        f"sampling {budget:,} tokens and writing {out}...",
+        out=str(out.resolve()),
+        budget=budget,
+        mixture=mixture,
+        seed=args.seed,
+    )
     provenance = {
         "mixopt_version": __version__,
         "tokenizer": args.model,
@@ -86,8 +94,14 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
     )
     manifest = json.loads((path / "manifest.json").read_text())
-    events.emit("export_done", None, out=str(path.resolve()), records=manifest["records"],
-                tokens=manifest["tokens_exported"], domains=manifest["domains"])  # fmt: skip
+    events.emit(
+        "export_done",
+        None,
+        out=str(path.resolve()),
+        records=manifest["records"],
+        tokens=manifest["tokens_exported"],
+        domains=manifest["domains"],
+    )
     print(
         f"wrote {manifest['records']:,} records ({manifest['tokens_exported']:,} tokens) to {path}"
     )
@@ -108,4 +122,9 @@ def _filters(path: str) -> dict[str, Any] | None:
     if not isinstance(data, dict) or not data.get("filters"):
         return None
     space = FilterSpace.from_dict(data["space"]["filters"])
-    return {"values": data["filters"], "settings": dict(space.settings), "space": space, "model": data["model"]}
+    return {
+        "values": data["filters"],
+        "settings": dict(space.settings),
+        "space": space,
+        "model": data["model"],
+    }

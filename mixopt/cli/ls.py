@@ -35,16 +35,29 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
         from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT
         from mixopt.evaluators.tasks import EVALUATORS
 
-        lodo = ("No task file: each trial trains once per domain left out (k trainings), scored by "
-                "minus that domain's loss; the default without --eval (--lodo-domains A,B to rotate fewer)")  # fmt: skip
+        lodo = (
+            "No task file: each trial trains once per domain left out (k trainings), scored by "
+            "minus that domain's loss; the default without --eval (--lodo-domains A,B to rotate fewer)"
+        )
         return [*EVALUATORS.describe(), (LEAVE_ONE_OUT, lodo)]
     if kind == "samplers":
         from mixopt.search.samplers import SAMPLERS, SINGLE_OBJECTIVE
         from mixopt.study.spec import DEFAULT_MO_SAMPLER, DEFAULT_SAMPLER
 
         rows = _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
-        rows = [(n, f"{d} (default with several objectives)" if n == DEFAULT_MO_SAMPLER and n != DEFAULT_SAMPLER else d) for n, d in rows]  # fmt: skip
-        return [(n, f"{d.rstrip('.')}; one objective only" if n in SINGLE_OBJECTIVE else d) for n, d in rows]
+        rows = [
+            (
+                n,
+                f"{d} (default with several objectives)"
+                if n == DEFAULT_MO_SAMPLER and n != DEFAULT_SAMPLER
+                else d,
+            )
+            for n, d in rows
+        ]
+        return [
+            (n, f"{d.rstrip('.')}; one objective only" if n in SINGLE_OBJECTIVE else d)
+            for n, d in rows
+        ]
     if kind == "scorers":
         from mixopt.scorers import SCORERS
 

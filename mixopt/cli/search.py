@@ -28,9 +28,13 @@ def add_parser(subparsers: Any) -> None:
         "the default model (Qwen/Qwen2.5-0.5B, or $MIXOPT_MODEL) and the leave-one-out estimate "
         "(k trainings per trial for k domains).",
     )
-    p.add_argument("--config", metavar="STUDY.yaml", help="a study spec file; options given here override it")
     p.add_argument(
-        "--resume", metavar="OUT", help="continue the study in OUT (its settings are read from it; execution options may change)"
+        "--config", metavar="STUDY.yaml", help="a study spec file; options given here override it"
+    )
+    p.add_argument(
+        "--resume",
+        metavar="OUT",
+        help="continue the study in OUT (its settings are read from it; execution options may change)",
     )
     add_spec_options(p)
     add_output_options(p)
@@ -65,20 +69,40 @@ def print_result(result: Any) -> None:
     )
     confirmed = bool(best.confirmed)
     header = ["mixture", "score", "std" if confirmed else "", "search score", "lift of best"]
-    rows = [["best", _num(best.score), _spread(best) if confirmed else "", _num(best.search_score), ""]]
+    rows = [
+        ["best", _num(best.score), _spread(best) if confirmed else "", _num(best.search_score), ""]
+    ]
     for name, c in sorted(result.baselines.items()):
-        rows.append([name, _num(c.score), _spread(c) if c.confirmed else "", _num(c.search_score),
-                     _signed(result.lift.get(name))])  # fmt: skip
+        rows.append(
+            [
+                name,
+                _num(c.score),
+                _spread(c) if c.confirmed else "",
+                _num(c.search_score),
+                _signed(result.lift.get(name)),
+            ]
+        )
     if result.objectives:
         _print_objectives(result)
     seeds = len(best.confirmed)
-    what = f"mean of {seeds} fresh seed{'s' if seeds > 1 else ''}, every mixture at the best trial's training settings" if confirmed else "single runs"  # fmt: skip
+    what = (
+        f"mean of {seeds} fresh seed{'s' if seeds > 1 else ''}, every mixture at the best trial's training settings"
+        if confirmed
+        else "single runs"
+    )
     print(f"\nScores ({what}; higher is better):")
     print_table(header, rows)
     states = ", ".join(f"{v} {k}" for k, v in counts.items() if k not in ("trials", "reused"))
-    reused = f"; {counts['reused']} of them reused from earlier studies (--warm-start)" if "reused" in counts else ""
+    reused = (
+        f"; {counts['reused']} of them reused from earlier studies (--warm-start)"
+        if "reused" in counts
+        else ""
+    )
     print(f"\n{counts['trials']} trials ({states}{reused})")
-    print(f"wrote {result.paths['best_mixture']} and {result.paths['results']}" + (f" and {result.paths['pareto']}" if "pareto" in result.paths else ""))  # fmt: skip
+    print(
+        f"wrote {result.paths['best_mixture']} and {result.paths['results']}"
+        + (f" and {result.paths['pareto']}" if "pareto" in result.paths else "")
+    )
     if "report" in result.paths:
         print(f"report: {result.paths['report']}")
     if result.paths.get("tracking_uri") != "none":  # --tracking-uri none: no runs to see
@@ -88,12 +112,20 @@ def print_result(result: Any) -> None:
 def _print_objectives(result: Any) -> None:
     """The Pareto front's size, and each objective's score and lift of the picked mixture."""
     best, names = result.best, result.objectives
-    print(f"\n{len(names)} objectives; the Pareto front holds {len(result.front)} trials ({', '.join(map(str, result.front))}), "
-          f"and the mixture above is the one --pick chose. Per objective (the next table shows the first, {names[0]}):")  # fmt: skip
+    print(
+        f"\n{len(names)} objectives; the Pareto front holds {len(result.front)} trials ({', '.join(map(str, result.front))}), "
+        f"and the mixture above is the one --pick chose. Per objective (the next table shows the first, {names[0]}):"
+    )
     rows = [["best (picked)", *(_num(best.scores.get(n)) for n in names), *([""] * len(names))]]
     for name, c in sorted(result.baselines.items()):
         lifts = result.objective_lifts.get(name, {})
-        rows.append([name, *(_num(c.scores.get(n)) for n in names), *(_signed(lifts[n].value) if n in lifts else "-" for n in names)])  # fmt: skip
+        rows.append(
+            [
+                name,
+                *(_num(c.scores.get(n)) for n in names),
+                *(_signed(lifts[n].value) if n in lifts else "-" for n in names),
+            ]
+        )
     print_table(["mixture", *names, *(f"lift on {n}" for n in names)], rows)
 
 

@@ -33,13 +33,21 @@ def add_parser(subparsers: Any) -> None:
         "--budget", help="token budget, e.g. 50k or 1.5M: show each domain's maximum share"
     )
     p.add_argument(
-        "--target-budget", metavar="TOKENS",
+        "--target-budget",
+        metavar="TOKENS",
         help="the real run's budget, e.g. 5M: show the epochs each domain sees under the uniform "
         "mixture at --budget and at this budget, and warn where they differ by more than 2x",
-    )  # fmt: skip
-    p.add_argument("--eval", dest="evaluator", metavar="TASKS", help="task file, module:attr or leave-one-out")
-    p.add_argument("--objective", dest="objectives", action="append", metavar="TASK",
-                   help="a task of --eval to maximize on its own (repeatable; overrides the task file's objectives)")  # fmt: skip
+    )
+    p.add_argument(
+        "--eval", dest="evaluator", metavar="TASKS", help="task file, module:attr or leave-one-out"
+    )
+    p.add_argument(
+        "--objective",
+        dest="objectives",
+        action="append",
+        metavar="TASK",
+        help="a task of --eval to maximize on its own (repeatable; overrides the task file's objectives)",
+    )
     p.add_argument("--space", help="search space: built-in name or YAML path")
     add_output_options(p)
     p.set_defaults(handler=run)
@@ -64,9 +72,17 @@ def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     if args.objectives and not args.evaluator:
         problems.append("--objective names tasks of --eval; give --eval too")
-    checked = check_inputs(args.domains, args.model, args.evaluator, budget, args.space,
-                           cache_dir=args.cache_dir, problems=problems, events=event_log(args),
-                           objectives=args.objectives or ())  # fmt: skip
+    checked = check_inputs(
+        args.domains,
+        args.model,
+        args.evaluator,
+        budget,
+        args.space,
+        cache_dir=args.cache_dir,
+        problems=problems,
+        events=event_log(args),
+        objectives=args.objectives or (),
+    )
     if checked.domains is None:
         code = _records_only(checked.specs, args)
         if checked.suite is not None:
@@ -114,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
         from mixopt.search.filters import kept_table
         from mixopt.search.preflight import check_filters
 
-        scores = check_filters(checked.space, domains, checked.model_ref, budget, args.cache_dir, event_log(args))
+        scores = check_filters(
+            checked.space, domains, checked.model_ref, budget, args.cache_dir, event_log(args)
+        )
         print("\nfilters: what each threshold keeps on its own, at each end of its range")
         print_table(*kept_table(checked.space.filters, domains, scores))
     return 0
@@ -127,7 +145,11 @@ def _objectives_line(suite: Any) -> str:
     if suite.objectives:
         return f"objective: {suite.objectives[0]}"
     scored = [t.name for t in suite.tasks if t.share > 0]
-    return f"objective: the score of {scored[0]}" if len(scored) == 1 else f"objective: the weighted mean of {', '.join(scored)}"
+    return (
+        f"objective: the score of {scored[0]}"
+        if len(scored) == 1
+        else f"objective: the weighted mean of {', '.join(scored)}"
+    )
 
 
 def _epochs(domains: Any, budget: int, target: int) -> None:
@@ -142,17 +164,29 @@ def _epochs(domains: Any, budget: int, target: int) -> None:
 
     check_budget(domains, target)
     cut = subsample_domains(domains, budget, target)
-    at = {"proxy": allocate(uniform_mixture(domains, budget), budget, domains).epochs,
-          "matched": allocate(uniform_mixture(cut, budget), budget, cut).epochs,
-          "target": allocate(uniform_mixture(domains, target), target, domains).epochs}  # fmt: skip
+    at = {
+        "proxy": allocate(uniform_mixture(domains, budget), budget, domains).epochs,
+        "matched": allocate(uniform_mixture(cut, budget), budget, cut).epochs,
+        "target": allocate(uniform_mixture(domains, target), target, domains).epochs,
+    }
     p, t = format_budget(budget), format_budget(target)
     print("\nEpochs under the uniform mixture (passes over each domain's data):")
-    print_table(["domain", f"proxy @ {p}", f"proxy @ {p} with --target-budget {t}", f"target @ {t}"],
-                [[d.name, *(round(at[k][d.name], 4) for k in at)] for d in domains])  # fmt: skip
-    apart = [d.name for d in domains if max(at["proxy"][d.name], at["target"][d.name]) > 2 * min(at["proxy"][d.name], at["target"][d.name])]  # fmt: skip
+    print_table(
+        ["domain", f"proxy @ {p}", f"proxy @ {p} with --target-budget {t}", f"target @ {t}"],
+        [[d.name, *(round(at[k][d.name], 4) for k in at)] for d in domains],
+    )
+    apart = [
+        d.name
+        for d in domains
+        if max(at["proxy"][d.name], at["target"][d.name])
+        > 2 * min(at["proxy"][d.name], at["target"][d.name])
+    ]
     if apart:
-        print(f"warning: at {p} the proxy repeats {', '.join(apart)} more than 2x differently from the run at {t}; "
-              f"search with --target-budget {t} so each domain repeats as it will there", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: at {p} the proxy repeats {', '.join(apart)} more than 2x differently from the run at {t}; "
+            f"search with --target-budget {t} so each domain repeats as it will there",
+            file=sys.stderr,
+        )
 
 
 def _records_only(specs: Any, args: argparse.Namespace) -> int:

@@ -47,17 +47,28 @@ def cluster_domains(
 
     config, clusterer, embedder, pool, candidates = _prepare(data, out, config, settings, cache_dir)
     out = Path(out)
-    _say(events, "cluster_started", f"embedding {len(pool):,} records ({config.embed})...",
-         records=len(pool), embed=config.embed)  # fmt: skip
+    _say(
+        events,
+        "cluster_started",
+        f"embedding {len(pool):,} records ({config.embed})...",
+        records=len(pool),
+        embed=config.embed,
+    )
     x, cached = cached_embeddings(embedder, pool.texts, cache_dir)
     _say(events, "cluster_embedded", None, cached=cached, dims=int(x.shape[1]))
     return _cluster(out, pool, x, config, clusterer, candidates, cached, events)
 
 
 def _cluster(
-    out: Path, pool: Pool, x: np.ndarray, config: ClusterConfig, clusterer: Any,
-    candidates: list[int], cached: bool, events: EventLog | None,
-) -> ClusterResult:  # fmt: skip
+    out: Path,
+    pool: Pool,
+    x: np.ndarray,
+    config: ClusterConfig,
+    clusterer: Any,
+    candidates: list[int],
+    cached: bool,
+    events: EventLog | None,
+) -> ClusterResult:
 
     from mixopt.cluster.naming import cluster_names, handle_small, order_by_size, top_terms
     from mixopt.cluster.select import choose_k
@@ -69,12 +80,26 @@ def _cluster(
     terms = top_terms(pool.texts, labels, seed=config.seed)
     k = int(labels.max()) + 1
     result = ClusterResult(
-        out.resolve(), config, cluster_names(terms), [int((labels == c).sum()) for c in range(k)],
-        terms, table, chosen, small, len(pool), pool.format, cached,
-    )  # fmt: skip
+        out.resolve(),
+        config,
+        cluster_names(terms),
+        [int((labels == c).sum()) for c in range(k)],
+        terms,
+        table,
+        chosen,
+        small,
+        len(pool),
+        pool.format,
+        cached,
+    )
     _write(result, pool, x, labels)
-    _say(events, "cluster_done", f"wrote {result.domains_file} ({k} domains)",
-         out=str(result.out), k=k)  # fmt: skip
+    _say(
+        events,
+        "cluster_done",
+        f"wrote {result.domains_file} ({k} domains)",
+        out=str(result.out),
+        k=k,
+    )
     return result
 
 
@@ -115,9 +140,12 @@ def _write(result: ClusterResult, pool: Pool, x: np.ndarray, labels: np.ndarray)
 
 
 def _prepare(
-    data: str | Sequence[str], out: str | Path, config: ClusterConfig | None,
-    settings: dict[str, Any], cache_dir: str | Path | None,
-) -> tuple[ClusterConfig, Clusterer, Embedder, Pool, list[int]]:  # fmt: skip
+    data: str | Sequence[str],
+    out: str | Path,
+    config: ClusterConfig | None,
+    settings: dict[str, Any],
+    cache_dir: str | Path | None,
+) -> tuple[ClusterConfig, Clusterer, Embedder, Pool, list[int]]:
     """Every check that needs no embedding, each run even when an earlier one failed, so a
     user fixes everything in one go: one :class:`ConfigError` with a line per problem."""
     from mixopt.cluster.clusterers import CLUSTERERS

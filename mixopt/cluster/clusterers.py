@@ -21,6 +21,10 @@ def _sccl() -> Clusterer:
 CLUSTERERS: Registry[Clusterer] = Registry(
     "clustering method",
     "mixopt.clusterers",
-    {"kmeans": KMeans, "agglomerative": Agglomerative,
-     "agglomerative-average": AgglomerativeAverage, "sccl": _sccl},
-)  # fmt: skip
+    {
+        "kmeans": KMeans,
+        "agglomerative": Agglomerative,
+        "agglomerative-average": AgglomerativeAverage,
+        "sccl": _sccl,
+    },
+)

@@ -91,7 +91,6 @@ def _check_embed(c: ClusterConfig) -> list[str]:
     return []
 
 
-
 def parse_k_range(text: str) -> tuple[int, int]:
     """``"4:16"`` -> (4, 16); a one-line error otherwise."""
     lo, sep, hi = text.partition(":")

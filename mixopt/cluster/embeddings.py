@@ -63,13 +63,17 @@ class TfidfEmbedder:
         rng = np.random.default_rng(self.seed)
         fit_idx = rng.permutation(len(texts))[:_FIT_SAMPLE]
         vectorizer = TfidfVectorizer(
-            sublinear_tf=True, min_df=2, max_df=0.9, max_features=100_000, dtype=np.float32,
+            sublinear_tf=True,
+            min_df=2,
+            max_df=0.9,
+            max_features=100_000,
+            dtype=np.float32,
             # identifiers, their case and symbols tell code languages apart: keep punctuation
             # runs as tokens and case as written (ARI 0.70 vs 0.40 lowercased words on the
             # benchmark's 5 Debian sources)
             lowercase=False,
             token_pattern=r"(?u)\b\w\w+\b|[^\w\s]{1,3}",
-        )  # fmt: skip
+        )
         sample = [texts[i] for i in fit_idx]
         try:
             fitted = vectorizer.fit_transform(sample)

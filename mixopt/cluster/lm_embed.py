@@ -44,9 +44,12 @@ class ModelEmbedder:
         with torch.inference_mode():
             for start in range(0, len(texts), _BATCH):
                 enc = tokenizer(
-                    list(texts[start : start + _BATCH]), padding=True, truncation=True,
-                    max_length=_MAX_TOKENS, return_tensors="pt",
-                ).to(self.device)  # fmt: skip
+                    list(texts[start : start + _BATCH]),
+                    padding=True,
+                    truncation=True,
+                    max_length=_MAX_TOKENS,
+                    return_tensors="pt",
+                ).to(self.device)
                 hidden = model(**enc, output_hidden_states=True).hidden_states[-1]
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)

@@ -88,9 +88,13 @@ def top_terms(
         [rng.permutation(np.flatnonzero(labels == c))[:_TERMS_SAMPLE] for c in range(k)]
     )
     vectorizer = TfidfVectorizer(
-        token_pattern=_WORD, lowercase=True, stop_words="english", sublinear_tf=True,
-        max_features=50_000, dtype=np.float32,
-    )  # fmt: skip
+        token_pattern=_WORD,
+        lowercase=True,
+        stop_words="english",
+        sublinear_tf=True,
+        max_features=50_000,
+        dtype=np.float32,
+    )
     try:
         m = vectorizer.fit_transform([texts[i] for i in idx])
     except ValueError:  # no words at all (numbers, symbols)

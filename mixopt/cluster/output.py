@@ -13,8 +13,14 @@ from typing import Any
 
 from mixopt.io import write_json_atomic, write_text_atomic
 
-__all__ = ["CLUSTERS_FILE", "DOMAINS_FILE", "domain_entries", "write_domains", "write_folder",
-           "write_jsonl"]  # fmt: skip
+__all__ = [
+    "CLUSTERS_FILE",
+    "DOMAINS_FILE",
+    "domain_entries",
+    "write_domains",
+    "write_folder",
+    "write_jsonl",
+]
 
 DOMAINS_FILE = "domains.json"
 CLUSTERS_FILE = "clusters.json"

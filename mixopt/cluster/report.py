@@ -94,8 +94,11 @@ def _page(result: ClusterResult, labels: np.ndarray, texts: Sequence[str]) -> st
     import numpy as np
 
     c = result.config
-    how = f"k = {c.k} (given)" if c.k is not None else (
-        f"k = {result.k} by {c.metric} over {c.k_range[0]}:{c.k_range[1]}")  # fmt: skip
+    how = (
+        f"k = {c.k} (given)"
+        if c.k is not None
+        else (f"k = {result.k} by {c.metric} over {c.k_range[0]}:{c.k_range[1]}")
+    )
     rows = []
     for i, (name, size, terms) in enumerate(
         zip(result.names, result.sizes, result.terms, strict=True)
@@ -110,8 +113,9 @@ def _page(result: ClusterResult, labels: np.ndarray, texts: Sequence[str]) -> st
     note = (
         f"<p>{len(small.sizes)} cluster(s) under min size {c.min_size} "
         f"({small.records:,} records) were {small.action}{'d' if small.action == 'merge' else 'ped'}.</p>"
-        if small.sizes else ""
-    )  # fmt: skip
+        if small.sizes
+        else ""
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>mixopt clusters</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
 td,th{{border-bottom:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}}

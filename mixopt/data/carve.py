@@ -50,7 +50,9 @@ def carved_rows(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(HELD_OUT_RECORDS, int(n * HELD_OUT_FRACTION))
     if k < 1:
         least = int(1 / HELD_OUT_FRACTION)
-        raise ConfigError(f"domain {name!r}: {n} records; --in-domain holds out a tenth of each domain's records "
-                          f"(at most {HELD_OUT_RECORDS}) and needs at least {least}")  # fmt: skip
+        raise ConfigError(
+            f"domain {name!r}: {n} records; --in-domain holds out a tenth of each domain's records "
+            f"(at most {HELD_OUT_RECORDS}) and needs at least {least}"
+        )
     order = named_order(_SEED, name, n)
     return np.sort(order[:k]), np.sort(order[k:])

@@ -51,7 +51,10 @@ def export_mixture(
     allocation = allocate(mixture, budget, domains)
     plans = plan_records(domains, allocation, seed)
     rows_by_domain = [
-        [_tag(r, d.name) for r in load_records(d.spec, cache_dir).select(source_rows(d, idx).tolist()).to_list()]
+        [
+            _tag(r, d.name)
+            for r in load_records(d.spec, cache_dir).select(source_rows(d, idx).tolist()).to_list()
+        ]
         for d, (idx, _) in zip(domains, plans, strict=True)
     ]
     order = document_order([len(r) for r in rows_by_domain], seed)
@@ -74,7 +77,8 @@ def export_mixture(
         write_json_atomic(tmp / "weights.json", _weights(domains, allocation, mix))
         manifest = {**dict(provenance or {}), "budget": budget, "seed": seed, "records": len(rows)}
         write_json_atomic(
-            tmp / "manifest.json", {**manifest, **_exported(domains, allocation, plans, counts, mix)}
+            tmp / "manifest.json",
+            {**manifest, **_exported(domains, allocation, plans, counts, mix)},
         )
         if out.exists():
             out.rmdir()
@@ -114,12 +118,17 @@ def _exported(
         "tokens: the allocation sums to the budget, and each domain's file holds its allocated "
         "tokens rounded up to its last whole record (tokens_exported - tokens < one record)",
         "domains": {
-            d.name: {"tokens": allocation.tokens[d.name], "tokens_exported": n, "records": counts[d.name],
-                     "epochs": allocation.epochs[d.name], "format": d.format}
+            d.name: {
+                "tokens": allocation.tokens[d.name],
+                "tokens_exported": n,
+                "records": counts[d.name],
+                "epochs": allocation.epochs[d.name],
+                "format": d.format,
+            }
             for d, n in zip(domains, exported, strict=True)
         },
         "mix": mix,
-    }  # fmt: skip
+    }
 
 
 def _tag(record: dict[str, Any], domain: str) -> dict[str, Any]:

@@ -42,7 +42,9 @@ def keep_ranges(filters: Mapping[str, float], domain: str) -> dict[str, tuple[fl
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def keep_mask(scores: Mapping[str, str], ranges: Mapping[str, tuple[float, float]], n: int) -> np.ndarray:
+def keep_mask(
+    scores: Mapping[str, str], ranges: Mapping[str, tuple[float, float]], n: int
+) -> np.ndarray:
     """Which of ``n`` records every range keeps (``scores``: scorer -> cached ``.npy``)."""
     import numpy as np
 
@@ -54,7 +56,9 @@ def keep_mask(scores: Mapping[str, str], ranges: Mapping[str, tuple[float, float
 
 
 def filter_domains(
-    domains: Sequence[TokenizedDomain], scores: Mapping[str, Mapping[str, str]], filters: Mapping[str, float]
+    domains: Sequence[TokenizedDomain],
+    scores: Mapping[str, Mapping[str, str]],
+    filters: Mapping[str, float],
 ) -> tuple[TokenizedDomain, ...]:
     """The domains with ``filters`` applied (a domain no filter names is returned as it is)."""
     import numpy as np
@@ -70,9 +74,17 @@ def filter_domains(
         whole = dataclasses.replace(d, rows=None, _table=[])
         lengths = whole.lengths()
         mask = keep_mask(scores[d.name], ranges, len(lengths))
-        base = np.arange(len(lengths), dtype=np.int64) if d.rows is None else np.asarray(d.rows, dtype=np.int64)
+        base = (
+            np.arange(len(lengths), dtype=np.int64)
+            if d.rows is None
+            else np.asarray(d.rows, dtype=np.int64)
+        )
         rows = base[mask[base]]
-        out.append(dataclasses.replace(d, rows=rows, num_records=len(rows), num_tokens=int(lengths[rows].sum()), _table=[]))  # fmt: skip
+        out.append(
+            dataclasses.replace(
+                d, rows=rows, num_records=len(rows), num_tokens=int(lengths[rows].sum()), _table=[]
+            )
+        )
     return tuple(out)
 
 

@@ -262,7 +262,9 @@ def read_domains(
         )
     relative_to = None  # where relative paths were looked for, when files are checked
     if check_files:
-        relative_to = f"{named_by}, the file that names them" if named_by else str(Path(base_dir).resolve())
+        relative_to = (
+            f"{named_by}, the file that names them" if named_by else str(Path(base_dir).resolve())
+        )
     problems: list[str] = []
     specs: dict[str, DomainSpec] = {}
     usable: list[DomainSpec] = []
@@ -303,10 +305,22 @@ def check_shares(specs: Sequence[DomainSpec]) -> list[str]:
 
 
 # keys people write for a domains-file key (from other tools' formats), for did-you-mean
-_KEY_ALIASES = {"name": "domain", "records": "data", "examples": "data", "samples": "data",
-                "file": "path", "files": "path", "paths": "path", "count": "num", "size": "num",
-                "weight": "fixed_share", "share": "fixed_share", "proportion": "fixed_share",
-                "type": "format", "epochs": "max_epochs"}  # fmt: skip
+_KEY_ALIASES = {
+    "name": "domain",
+    "records": "data",
+    "examples": "data",
+    "samples": "data",
+    "file": "path",
+    "files": "path",
+    "paths": "path",
+    "count": "num",
+    "size": "num",
+    "weight": "fixed_share",
+    "share": "fixed_share",
+    "proportion": "fixed_share",
+    "type": "format",
+    "epochs": "max_epochs",
+}
 
 
 def _parse_entry(

@@ -18,14 +18,20 @@ from mixopt.errors import ConfigError
 
 __all__ = ["SUBSAMPLE_SEED", "subsample_domains"]
 
-SUBSAMPLE_SEED = 0x5B5  # fixed: every trial of a study, and every study of the same data, keeps the same records
+SUBSAMPLE_SEED = (
+    0x5B5  # fixed: every trial of a study, and every study of the same data, keeps the same records
+)
 
 
-def subsample_domains(domains: Sequence[TokenizedDomain], budget: int, target_budget: int) -> tuple[TokenizedDomain, ...]:  # fmt: skip
+def subsample_domains(
+    domains: Sequence[TokenizedDomain], budget: int, target_budget: int
+) -> tuple[TokenizedDomain, ...]:
     """Each domain keeping ``budget / target_budget`` of its tokens: a seeded random subset
     of its records, the smallest whose tokens reach that share (at least one record)."""
     if target_budget < budget:
-        raise ConfigError(f"target_budget ({target_budget:,}) must be at least the budget ({budget:,}): a proxy cannot repeat data less than its whole pool allows")  # fmt: skip
+        raise ConfigError(
+            f"target_budget ({target_budget:,}) must be at least the budget ({budget:,}): a proxy cannot repeat data less than its whole pool allows"
+        )
     return tuple(_subsample(d, budget / target_budget) for d in domains)
 
 
@@ -41,4 +47,6 @@ def _subsample(domain: TokenizedDomain, ratio: float) -> TokenizedDomain:
     # the first record at which the running total reaches the share: pools shrink by the ratio to within one record
     keep = int(np.searchsorted(np.cumsum(lengths[order]), want)) + 1
     rows = np.sort(order[: min(keep, len(order))]).astype(np.int64)
-    return dataclasses.replace(domain, rows=rows, num_records=len(rows), num_tokens=int(lengths[rows].sum()), _table=[])  # fmt: skip
+    return dataclasses.replace(
+        domain, rows=rows, num_records=len(rows), num_tokens=int(lengths[rows].sum()), _table=[]
+    )

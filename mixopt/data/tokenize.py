@@ -190,9 +190,12 @@ def tokenize_domain(
         events.emit(
             "tokenize_done",
             f"{spec.name}: {domain.num_records:,} records, {domain.num_tokens:,} tokens ({how})",
-            domain=spec.name, records=domain.num_records, tokens=domain.num_tokens, cached=cached,
+            domain=spec.name,
+            records=domain.num_records,
+            tokens=domain.num_tokens,
+            cached=cached,
             seconds=round(time.monotonic() - started, 3),
-        )  # fmt: skip
+        )
     return domain
 
 
@@ -213,15 +216,28 @@ def _tokenize(
         held, kept = carved_rows(spec.name, len(records))
         carved = records.select(held)
         held_key = key[:55] + "-held-out"  # datasets' fingerprints are at most 64 characters
-        _write_entry(spec, fmt, tokenizer, carved, entry / HELD_OUT, held_key, {"items": _item_hashes(carved)})
+        _write_entry(
+            spec,
+            fmt,
+            tokenizer,
+            carved,
+            entry / HELD_OUT,
+            held_key,
+            {"items": _item_hashes(carved)},
+        )
         records = records.select(kept)
     return _write_entry(spec, fmt, tokenizer, records, entry, key)
 
 
 def _write_entry(
-    spec: DomainSpec, fmt: str, tokenizer: Any, records: Any, entry: Path, key: str,
+    spec: DomainSpec,
+    fmt: str,
+    tokenizer: Any,
+    records: Any,
+    entry: Path,
+    key: str,
     extra: dict[str, Any] | None = None,
-) -> TokenizedDomain:  # fmt: skip
+) -> TokenizedDomain:
     """Tokenize ``records`` into ``entry``: tokens, text hashes (and ``extra`` arrays), meta last."""
     import numpy as np
     import pyarrow.compute as pc
@@ -273,8 +289,14 @@ def held_out_of(pool: TokenizedDomain) -> TokenizedDomain:
     if not (entry / "meta.json").is_file():
         raise ConfigError(f"domain {pool.name!r}: its pool was tokenized without held-out records")
     meta = json.loads((entry / "meta.json").read_text())
-    return TokenizedDomain(pool.spec, meta["format"], str(entry / "tokens.arrow"), meta["num_records"],
-                           meta["num_tokens"], meta["eos_id"])  # fmt: skip
+    return TokenizedDomain(
+        pool.spec,
+        meta["format"],
+        str(entry / "tokens.arrow"),
+        meta["num_records"],
+        meta["num_tokens"],
+        meta["eos_id"],
+    )
 
 
 def publish(

@@ -65,10 +65,20 @@ def _llamafactory_entry(d: TokenizedDomain, stage: str) -> dict[str, Any]:
     spec, file_name = d.spec, f"../{DOMAINS_DIR}/{d.name}.jsonl"  # relative to dataset_dir
     if d.format == "chat":
         # OpenAI-style messages: LLaMA-Factory's sharegpt formatting with role/content tags
-        tags = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                "assistant_tag": "assistant", "system_tag": "system", "observation_tag": "tool"}  # fmt: skip
-        return {"file_name": file_name, "formatting": "sharegpt",
-                "columns": {"messages": spec.messages_field}, "tags": tags}  # fmt: skip
+        tags = {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+            "observation_tag": "tool",
+        }
+        return {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "columns": {"messages": spec.messages_field},
+            "tags": tags,
+        }
     if d.format == "prompt_completion":
         columns = {"prompt": spec.prompt_field, "response": spec.completion_field}
         return {"file_name": file_name, "formatting": "alpaca", "columns": columns}
@@ -123,12 +133,19 @@ def _axolotl_entry(d: TokenizedDomain, final: Path) -> dict[str, Any]:
         "ds_type": "json",
     }
     if d.format == "chat":
-        entry.update(type="chat_template", field_messages=spec.messages_field,
-                     message_property_mappings={"role": "role", "content": "content"})  # fmt: skip
+        entry.update(
+            type="chat_template",
+            field_messages=spec.messages_field,
+            message_property_mappings={"role": "role", "content": "content"},
+        )
     elif d.format == "prompt_completion":
         # prompt + completion as given (the prompt holds any separator), loss on the completion
-        entry["type"] = {"field_instruction": spec.prompt_field, "field_output": spec.completion_field,
-                         "format": "{instruction}", "no_input_format": "{instruction}"}  # fmt: skip
+        entry["type"] = {
+            "field_instruction": spec.prompt_field,
+            "field_output": spec.completion_field,
+            "format": "{instruction}",
+            "no_input_format": "{instruction}",
+        }
     else:
         entry.update(type="completion", field=spec.text_field)
     return entry

@@ -32,7 +32,9 @@ def read_records(path: str | Path, limit: int | None = None) -> list[dict[str, A
     return records[:limit] if limit else records
 
 
-def require_fields(records: Sequence[Mapping[str, Any]], fields: Mapping[str, str], where: str) -> None:
+def require_fields(
+    records: Sequence[Mapping[str, Any]], fields: Mapping[str, str], where: str
+) -> None:
     """Every record has each field; ``fields`` maps each to the task option that names it,
     which the error names as the fix."""
     for i, r in enumerate(records):

@@ -46,7 +46,10 @@ class ExactMatchTask:
 
     def _items(self) -> list[tuple[str, list[str]]]:
         records = read_records(self.data, self.limit)
-        fields = {**named_fields(self.template, self.prompt_field), self.answer_field: "answer_field"}
+        fields = {
+            **named_fields(self.template, self.prompt_field),
+            self.answer_field: "answer_field",
+        }
         require_fields(records, fields, self.data)
         out = []
         for r in records:

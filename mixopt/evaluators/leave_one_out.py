@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.evaluators.suite import EvalSuite
 
-__all__ = ["HELDOUT_RECORDS", "LEAVE_ONE_OUT", "HeldOutLoss", "LeaveOneOut", "is_leave_one_out", "token_loss"]
+__all__ = [
+    "HELDOUT_RECORDS",
+    "LEAVE_ONE_OUT",
+    "HeldOutLoss",
+    "LeaveOneOut",
+    "is_leave_one_out",
+    "token_loss",
+]
 
 LEAVE_ONE_OUT = "leave-one-out"
 """The evaluator reference (``--eval leave-one-out``) that selects it."""
@@ -40,7 +47,9 @@ LEAVE_ONE_OUT = "leave-one-out"
 # (a 50k-token training is about 3 x 50k token-passes), and fewer would let a few odd records
 # decide a domain's loss. A domain with fewer records is measured on all of them.
 HELDOUT_RECORDS = 128
-_SAMPLE_SEED = 0x6C6F646F  # "lodo": apart from every trial seed, so no trial's seed moves the sample
+_SAMPLE_SEED = (
+    0x6C6F646F  # "lodo": apart from every trial seed, so no trial's seed moves the sample
+)
 
 
 def is_leave_one_out(ref: Any) -> bool:
@@ -70,8 +79,10 @@ class LeaveOneOut:
     def first_line(self, names: Sequence[str]) -> str:
         """What the study says first: what it estimates and what that costs."""
         k = len(self.rotating(names))
-        return (f"leave-one-out over {k} domains: each trial trains {k} times (one per left-out domain, "
-                f"scored by minus its loss on {self.records} of its records); early stopping is off")  # fmt: skip
+        return (
+            f"leave-one-out over {k} domains: each trial trains {k} times (one per left-out domain, "
+            f"scored by minus its loss on {self.records} of its records); early stopping is off"
+        )
 
     def problems(self, domains: Sequence[TokenizedDomain], budget: int | None) -> list[str]:
         """Why it cannot run on these domains at this budget, one line each: fewer than two
@@ -79,10 +90,15 @@ class LeaveOneOut:
         budget (named with the largest budget that fits)."""
         names = [d.name for d in domains]
         if len(names) < 2:
-            return [f"leave-one-out needs at least 2 domains (it trains on the others while one is left out); "
-                    f"got {len(names)}: give an out-of-domain task file with --eval"]  # fmt: skip
-        unknown = [f"--lodo-domains names unknown domain {n!r}.{did_you_mean(n, names)}"
-                   for n in self.domains if n not in names]  # fmt: skip
+            return [
+                f"leave-one-out needs at least 2 domains (it trains on the others while one is left out); "
+                f"got {len(names)}: give an out-of-domain task file with --eval"
+            ]
+        unknown = [
+            f"--lodo-domains names unknown domain {n!r}.{did_you_mean(n, names)}"
+            for n in self.domains
+            if n not in names
+        ]
         if unknown or budget is None:
             return unknown
         out = []
@@ -91,28 +107,42 @@ class LeaveOneOut:
             if _fits(rest, budget):
                 continue
             largest = _largest_budget(rest, budget)
-            fits = (f"the largest budget that fits is {format_budget(largest)} (--budget {largest})"
-                    if largest else "no budget fits their share bounds")  # fmt: skip
-            out.append(f"leave-one-out: without domain {held!r} the other domains cannot fill budget "
-                       f"{format_budget(budget)} within their caps and bounds; {fits}, or leave {held!r} "
-                       f"out of --lodo-domains")  # fmt: skip
+            fits = (
+                f"the largest budget that fits is {format_budget(largest)} (--budget {largest})"
+                if largest
+                else "no budget fits their share bounds"
+            )
+            out.append(
+                f"leave-one-out: without domain {held!r} the other domains cannot fill budget "
+                f"{format_budget(budget)} within their caps and bounds; {fits}, or leave {held!r} "
+                f"out of --lodo-domains"
+            )
         return out
 
-    def without(self, held: str, mixture: Mapping[str, float], domains: Sequence[TokenizedDomain],
-                budget: int) -> tuple[tuple[TokenizedDomain, ...], dict[str, float]]:  # fmt: skip
+    def without(
+        self,
+        held: str,
+        mixture: Mapping[str, float],
+        domains: Sequence[TokenizedDomain],
+        budget: int,
+    ) -> tuple[tuple[TokenizedDomain, ...], dict[str, float]]:
         """The domains without ``held``, and the mixture with ``held``'s share spread over them
         in proportion to theirs (equally where they had none), made feasible at ``budget``."""
         from mixopt.data.allocation import scaled_mixture
 
         rest = tuple(d for d in domains if d.name != held)
         weights = [max(float(mixture.get(d.name, 0.0)), 0.0) for d in rest]
-        return rest, scaled_mixture(rest, weights if math.fsum(weights) > 0 else [1.0] * len(rest), budget)
+        return rest, scaled_mixture(
+            rest, weights if math.fsum(weights) > 0 else [1.0] * len(rest), budget
+        )
 
     def suite(self, domain: TokenizedDomain, max_length: int) -> EvalSuite:
         """What scores the pass that leaves ``domain`` out: its loss, as ``lodo/<domain>``."""
         from mixopt.evaluators.suite import EvalSuite, NamedTask
 
-        return EvalSuite((NamedTask(f"lodo/{domain.name}", HeldOutLoss(domain, self.records, max_length)),))
+        return EvalSuite(
+            (NamedTask(f"lodo/{domain.name}", HeldOutLoss(domain, self.records, max_length)),)
+        )
 
 
 @dataclass(frozen=True)
@@ -133,18 +163,26 @@ class HeldOutLoss:
 
         from mixopt.data.carve import named_order
 
-        n = self.domain.num_records if self.domain.rows is None else int(self._whole().table().num_rows)
+        n = (
+            self.domain.num_records
+            if self.domain.rows is None
+            else int(self._whole().table().num_rows)
+        )
         return np.sort(named_order(_SAMPLE_SEED, self.domain.name, n)[: self.records])
 
     def _whole(self) -> TokenizedDomain:
-        return self.domain if self.domain.rows is None else replace(self.domain, rows=None, _table=[])
+        return (
+            self.domain if self.domain.rows is None else replace(self.domain, rows=None, _table=[])
+        )
 
     def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
         import pyarrow as pa
 
         table = self._whole().table().take(pa.array(self.rows()))
         loss, count = token_loss(model, table, self.max_length, self.batch_size)
-        return EvalResult(-loss, {"loss": loss, "tokens": float(count), "records": float(table.num_rows)})
+        return EvalResult(
+            -loss, {"loss": loss, "tokens": float(count), "records": float(table.num_rows)}
+        )
 
 
 def token_loss(model: Any, table: Any, max_length: int, batch_size: int = 16) -> tuple[float, int]:
@@ -155,8 +193,11 @@ def token_loss(model: Any, table: Any, max_length: int, batch_size: int = 16) ->
     from mixopt.evaluators._lm import model_device
 
     ids = [list(r)[:max_length] for r in table.column("input_ids").to_pylist()]
-    masks = ([list(m)[:max_length] for m in table.column("loss_mask").to_pylist()]
-             if "loss_mask" in table.column_names else [[1] * len(r) for r in ids])  # fmt: skip
+    masks = (
+        [list(m)[:max_length] for m in table.column("loss_mask").to_pylist()]
+        if "loss_mask" in table.column_names
+        else [[1] * len(r) for r in ids]
+    )
     device, total, count = model_device(model), 0.0, 0
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     with torch.inference_mode():
@@ -167,8 +208,12 @@ def token_loss(model: Any, table: Any, max_length: int, batch_size: int = 16) ->
             scored = torch.zeros((len(rows), width), dtype=torch.bool)
             for r, i in enumerate(rows):
                 x[r, : len(ids[i])] = torch.tensor(ids[i])
-                scored[r, 1 : len(ids[i])] = torch.tensor(masks[i][1:], dtype=torch.bool)  # the first token has no context
-            attn = (torch.arange(width)[None, :] < torch.tensor([len(ids[i]) for i in rows])[:, None]).long()
+                scored[r, 1 : len(ids[i])] = torch.tensor(
+                    masks[i][1:], dtype=torch.bool
+                )  # the first token has no context
+            attn = (
+                torch.arange(width)[None, :] < torch.tensor([len(ids[i]) for i in rows])[:, None]
+            ).long()
             logits = model(input_ids=x.to(device), attention_mask=attn.to(device)).logits.float()
             logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
             target = x[:, 1:].to(logprobs.device)

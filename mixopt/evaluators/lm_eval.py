@@ -78,9 +78,14 @@ class LmEvalTask:
         )
         with _working_dir(self.include_path):
             out = simple_evaluate(
-                model=lm, tasks=list(self.tasks), task_manager=manager,
-                num_fewshot=self.num_fewshot, limit=self.limit, bootstrap_iters=0, log_samples=False,
-            )  # fmt: skip
+                model=lm,
+                tasks=list(self.tasks),
+                task_manager=manager,
+                num_fewshot=self.num_fewshot,
+                limit=self.limit,
+                bootstrap_iters=0,
+                log_samples=False,
+            )
         if out is None:
             raise ConfigError("lm_eval: no results (was this run on a non-main rank?)")
         metrics: dict[str, float] = {}

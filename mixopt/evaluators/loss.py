@@ -40,8 +40,10 @@ class LossTask:
         records = read_records(self.data, self.limit)
         if all(self.text_field in r for r in records):
             return [("", str(r[self.text_field])) for r in records]
-        fields = {self.prompt_field: "text_field (text records) or prompt_field",
-                  self.completion_field: "completion_field"}  # fmt: skip
+        fields = {
+            self.prompt_field: "text_field (text records) or prompt_field",
+            self.completion_field: "completion_field",
+        }
         require_fields(records, fields, f"{self.data}")
         return [(str(r[self.prompt_field]), str(r[self.completion_field])) for r in records]
 

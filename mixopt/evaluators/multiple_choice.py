@@ -38,8 +38,11 @@ class MultipleChoiceTask:
 
     def _items(self) -> list[tuple[str, list[str], int]]:
         records = read_records(self.data, self.limit)
-        fields = {**named_fields(self.template, self.prompt_field),
-                  self.choices_field: "choices_field", self.answer_field: "answer_field"}  # fmt: skip
+        fields = {
+            **named_fields(self.template, self.prompt_field),
+            self.choices_field: "choices_field",
+            self.answer_field: "answer_field",
+        }
         require_fields(records, fields, self.data)
         items = []
         for i, r in enumerate(records):

@@ -103,7 +103,9 @@ def held_out_items(held: TokenizedDomain) -> np.ndarray:
     return items if held.rows is None else items[np.asarray(held.rows)]
 
 
-def held_out_overlap(held: Sequence[TokenizedDomain], pools: Sequence[TokenizedDomain]) -> list[str]:
+def held_out_overlap(
+    held: Sequence[TokenizedDomain], pools: Sequence[TokenizedDomain]
+) -> list[str]:
     """One problem per (held-out domain, pool) pair where a held-out record's text is also among
     the pool's records: what ``in_domain`` scores must never be trained on."""
     import numpy as np
@@ -115,6 +117,8 @@ def held_out_overlap(held: Sequence[TokenizedDomain], pools: Sequence[TokenizedD
         for d in pools:
             found = int(np.isin(items, d.text_hashes()).sum())
             if found:
-                problems.append(f"in_domain: {found} of the {h.num_records} records held out of domain {h.name!r} also "
-                                f"appear in training domain {d.name!r}; held-out records must not be trained on")  # fmt: skip
+                problems.append(
+                    f"in_domain: {found} of the {h.num_records} records held out of domain {h.name!r} also "
+                    f"appear in training domain {d.name!r}; held-out records must not be trained on"
+                )
     return problems

@@ -91,7 +91,9 @@ class EvalSuite:
         """Each objective's score, in order, from a result's metrics (``task/score``)."""
         missing = [o for o in self.objectives if f"{o}/score" not in metrics]
         if missing:
-            raise EvaluationError(f"the result has no score for the objective{'s' * (len(missing) > 1)} {', '.join(missing)}")  # fmt: skip
+            raise EvaluationError(
+                f"the result has no score for the objective{'s' * (len(missing) > 1)} {', '.join(missing)}"
+            )
         return {o: float(metrics[f"{o}/score"]) for o in self.objectives}
 
     def check(self) -> list[str]:
@@ -134,9 +136,13 @@ def score_scale(evaluator: Any) -> str | None:
 def _check_scales(tasks: tuple[NamedTask, ...]) -> None:
     """Refuse a plain mean of scores on different scales: each scored task needs a weight."""
     scored = [t for t in tasks if t.share > 0]
-    if len({score_scale(t.evaluator) for t in scored}) < 2 or all(t.weight is not None for t in scored):
+    if len({score_scale(t.evaluator) for t in scored}) < 2 or all(
+        t.weight is not None for t in scored
+    ):
         return
-    named = ", ".join(f"{t.name!r} ({score_scale(t.evaluator) or 'scale not declared'})" for t in scored)
+    named = ", ".join(
+        f"{t.name!r} ({score_scale(t.evaluator) or 'scale not declared'})" for t in scored
+    )
     raise ConfigError(
         f"tasks {named} score on different scales, so a plain mean would let one decide alone: "
         "give every scored task a 'weight:' (the score is the weighted mean; e.g. 1 on the "
@@ -149,19 +155,30 @@ def _check_objectives(tasks: tuple[NamedTask, ...], objectives: tuple[str, ...])
     """Each objective names one scored task, once, with no weight (one line per problem)."""
     by_name = {t.name: t for t in tasks}
     known = ", ".join(by_name)
-    problems = [f"objective {o!r} is not a task of the evaluator.{did_you_mean(o, by_name) or f' Its tasks: {known}.'}"
-                for o in dict.fromkeys(objectives) if o not in by_name]  # fmt: skip
+    problems = [
+        f"objective {o!r} is not a task of the evaluator.{did_you_mean(o, by_name) or f' Its tasks: {known}.'}"
+        for o in dict.fromkeys(objectives)
+        if o not in by_name
+    ]
     twice = sorted({o for o in objectives if objectives.count(o) > 1})
     if twice:
-        problems.append(f"objective{'s' * (len(twice) > 1)} {', '.join(map(repr, twice))} named twice; name each once")
+        problems.append(
+            f"objective{'s' * (len(twice) > 1)} {', '.join(map(repr, twice))} named twice; name each once"
+        )
     unscored = [o for o in dict.fromkeys(objectives) if o in by_name and by_name[o].weight == 0]
     if unscored:
-        problems.append(f"objective{'s' * (len(unscored) > 1)} {', '.join(map(repr, unscored))} {'has' if len(unscored) == 1 else 'have'} "
-                        "weight 0 (not scored); drop the weight, or choose a scored task")  # fmt: skip
-    weighted = [o for o in dict.fromkeys(objectives) if o in by_name and by_name[o].weight not in (None, 0)]
+        problems.append(
+            f"objective{'s' * (len(unscored) > 1)} {', '.join(map(repr, unscored))} {'has' if len(unscored) == 1 else 'have'} "
+            "weight 0 (not scored); drop the weight, or choose a scored task"
+        )
+    weighted = [
+        o for o in dict.fromkeys(objectives) if o in by_name and by_name[o].weight not in (None, 0)
+    ]
     if weighted:
-        problems.append(f"task{'s' * (len(weighted) > 1)} {', '.join(map(repr, weighted))} {'is an objective and has' if len(weighted) == 1 else 'are objectives and have'} "
-                        "a 'weight:'; weights combine tasks into one score, objectives are kept apart: drop the weight")  # fmt: skip
+        problems.append(
+            f"task{'s' * (len(weighted) > 1)} {', '.join(map(repr, weighted))} {'is an objective and has' if len(weighted) == 1 else 'are objectives and have'} "
+            "a 'weight:'; weights combine tasks into one score, objectives are kept apart: drop the weight"
+        )
     if problems:
         raise ConfigError(problems)
 

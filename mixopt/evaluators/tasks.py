@@ -39,7 +39,14 @@ from mixopt.evaluators.suite import EvalSuite, NamedTask
 from mixopt.io import is_url, read_yaml
 from mixopt.registry import Registry
 
-__all__ = ["EVALUATORS", "check_evaluator", "load_suite", "make_evaluator", "parse_suite", "read_suite"]
+__all__ = [
+    "EVALUATORS",
+    "check_evaluator",
+    "load_suite",
+    "make_evaluator",
+    "parse_suite",
+    "read_suite",
+]
 
 EVALUATORS: Registry[Evaluator] = Registry(
     "evaluator",
@@ -53,7 +60,11 @@ EVALUATORS: Registry[Evaluator] = Registry(
     },
 )
 # options that name files, resolved against the task file's folder (and what each names)
-_PATH_OPTIONS = {"data": "evaluation data", "database": "database", "include_path": "include_path folder"}
+_PATH_OPTIONS = {
+    "data": "evaluation data",
+    "database": "database",
+    "include_path": "include_path folder",
+}
 _TASK_KEYS = ("name", "kind", "weight")
 _SUITE_KEYS = ("tasks", "intermediate", "objectives")
 _KIND_ALIASES = {"type": "kind", "task": "kind", "evaluator": "kind", "metric": "kind"}
@@ -95,7 +106,11 @@ def _read_suite(
         return None, [f"{origin}: expected a mapping with 'tasks' (or a single task's 'kind')"]
     if "kind" in raw or not any(k in _SUITE_KEYS or did_you_mean(str(k), _SUITE_KEYS) for k in raw):
         raw = {"tasks": [{"name": default_name, **raw}]}  # a file holding one task
-    problems = [f"{origin}: unknown key {k!r}.{did_you_mean(str(k), _SUITE_KEYS)}" for k in raw if k not in _SUITE_KEYS]  # fmt: skip
+    problems = [
+        f"{origin}: unknown key {k!r}.{did_you_mean(str(k), _SUITE_KEYS)}"
+        for k in raw
+        if k not in _SUITE_KEYS
+    ]
     entries = raw.get("tasks")
     if not isinstance(entries, list) or not entries:
         return None, [*problems, f"{origin}: 'tasks' must be a non-empty list"]
@@ -151,8 +166,16 @@ def _parse_task(
             problems.append(f"{where}: {what} not found: {options[key]}{note}")
     if dataclasses.is_dataclass(factory):
         fields = [f.name for f in dataclasses.fields(factory)]
-        problems.extend(f"{where}: unknown option {k!r}.{did_you_mean(k, fields)}" for k in options if k not in fields)  # fmt: skip
-        options = {k: tuple(v) if isinstance(v, list) and k == "stop" else v for k, v in options.items() if k in fields}  # fmt: skip
+        problems.extend(
+            f"{where}: unknown option {k!r}.{did_you_mean(k, fields)}"
+            for k in options
+            if k not in fields
+        )
+        options = {
+            k: tuple(v) if isinstance(v, list) and k == "stop" else v
+            for k, v in options.items()
+            if k in fields
+        }
     if problems:
         return None, problems
     try:
@@ -160,7 +183,9 @@ def _parse_task(
     except TypeError as exc:
         return None, [f"{where}: {exc}"]
     if not isinstance(evaluator, Evaluator):
-        return None, [f"{where}: {entry['kind']!r} did not give an object with evaluate(model, tokenizer)"]  # fmt: skip
+        return None, [
+            f"{where}: {entry['kind']!r} did not give an object with evaluate(model, tokenizer)"
+        ]
     weight = entry.get("weight")  # None: not given (see EvalSuite on mixed scales)
     return NamedTask(name, evaluator, weight), []
 
@@ -176,8 +201,12 @@ def _no_kind(entry: Any, where: str) -> str:
     line = f"{where}: expected a mapping with a 'kind' (the evaluator: one of {', '.join(kinds)}, or module:attr)"
     if not isinstance(entry, Mapping):
         return line
-    meant = [k for k, v in entry.items() if k not in _TASK_KEYS
-             and (did_you_mean(str(k), ["kind"], _KIND_ALIASES) or (isinstance(v, str) and v in kinds))]  # fmt: skip
+    meant = [
+        k
+        for k, v in entry.items()
+        if k not in _TASK_KEYS
+        and (did_you_mean(str(k), ["kind"], _KIND_ALIASES) or (isinstance(v, str) and v in kinds))
+    ]
     return f"{line}; unknown key {meant[0]!r}. Did you mean: kind?" if meant else line
 
 
@@ -216,8 +245,10 @@ def make_evaluator(ref: Any) -> EvalSuite:
             raise ConfigError(f"evaluator {ref!r}: not an object with evaluate(model, tokenizer)")
         return EvalSuite((NamedTask(ref.rpartition(":")[2], evaluator),))
     if is_leave_one_out(ref):
-        raise ConfigError(f"{LEAVE_ONE_OUT} scores a mixture, not a model: it trains once per domain left out, "
-                          f"so only a study runs it (mixopt search --eval {LEAVE_ONE_OUT})")  # fmt: skip
+        raise ConfigError(
+            f"{LEAVE_ONE_OUT} scores a mixture, not a model: it trains once per domain left out, "
+            f"so only a study runs it (mixopt search --eval {LEAVE_ONE_OUT})"
+        )
     if isinstance(ref, str) and ref in EVALUATORS.names():
         raise ConfigError(
             f"evaluator kind {ref!r} needs data: name it in a task file (see downstream/)"

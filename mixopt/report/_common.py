@@ -18,8 +18,17 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["BEST", "SEARCH", "baseline_name", "color_of", "new_figure", "save_png", "score_of",
-           "scored_trials", "whole_scores"]  # fmt: skip
+__all__ = [
+    "BEST",
+    "SEARCH",
+    "baseline_name",
+    "color_of",
+    "new_figure",
+    "save_png",
+    "score_of",
+    "scored_trials",
+    "whole_scores",
+]
 
 DPI = 110  # ~900 px wide at the sizes below: sharp in a browser, small on disk
 BASELINE_COLORS = {"uniform": "#1f77b4", "natural": "#2ca02c"}

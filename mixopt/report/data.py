@@ -91,7 +91,9 @@ class ReportData:
         """``trial 7 (best)``, ``trial 0 (uniform)``, ``trial 3``, ``trial 2 (reused: old trial 5)``."""
         tags = [t.baseline] if t.baseline else ["best"] if t.number == self.best_number else []
         if t.origin is not None:  # an earlier study's trial (--warm-start)
-            tags.append(f"{t.origin.get('how')}: {Path(str(t.origin.get('study'))).name} trial {t.origin.get('trial')}")
+            tags.append(
+                f"{t.origin.get('how')}: {Path(str(t.origin.get('study'))).name} trial {t.origin.get('trial')}"
+            )
         shown = ", ".join(tags)
         return f"trial {t.number} ({shown})" if tags else f"trial {t.number}"
 
@@ -104,17 +106,37 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
     store = StudyStore(folder, storage or spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
     own = spec.search.budget
-    summary = summarize(trials, runs_at(confirmations, own, own) if own else confirmations, spec.search.pick)
+    summary = summarize(
+        trials, runs_at(confirmations, own, own) if own else confirmations, spec.search.pick
+    )
     importances, note = _importances(store.optuna(), trials)
     finished = store.path(store.BEST).is_file()
-    notes = [] if finished else ["The study has not finished (no best_mixture.json): this report shows what it holds so far."]  # fmt: skip
+    notes = (
+        []
+        if finished
+        else [
+            "The study has not finished (no best_mixture.json): this report shows what it holds so far."
+        ]
+    )
     return ReportData(
-        store.folder, spec, _domains(trials), trials, summary.best_number, summary.best, summary.baselines,
-        summary.baseline_numbers, summary.lift, importances, note,
-        _cost(trials, spec.execution.cpus_per_trial, len(confirmations)), finished, tuple(notes),
+        store.folder,
+        spec,
+        _domains(trials),
+        trials,
+        summary.best_number,
+        summary.best,
+        summary.baselines,
+        summary.baseline_numbers,
+        summary.lift,
+        importances,
+        note,
+        _cost(trials, spec.execution.cpus_per_trial, len(confirmations)),
+        finished,
+        tuple(notes),
         _warm(store, trials),
-        transfers(trials, confirmations, own, spec.search.pick) if own else {}, summary.objective_lift,
-    )  # fmt: skip
+        transfers(trials, confirmations, own, spec.search.pick) if own else {},
+        summary.objective_lift,
+    )
 
 
 def _warm(store: StudyStore, trials: Sequence[TrialRecord]) -> tuple[str, ...]:
@@ -124,9 +146,17 @@ def _warm(store: StudyStore, trials: Sequence[TrialRecord]) -> tuple[str, ...]:
     taken: dict[str, dict[str, list[int]]] = {}
     for t in trials:
         if t.origin is not None:
-            taken.setdefault(str(t.origin.get("study")), {}).setdefault(str(t.origin.get("how")), []).append(t.number)
-    lines = [f"{study}: " + "; ".join(f"{len(n)} {how} (here: trials {', '.join(map(str, n))})" for how, n in sorted(hows.items()))
-             for study, hows in taken.items()]  # fmt: skip
+            taken.setdefault(str(t.origin.get("study")), {}).setdefault(
+                str(t.origin.get("how")), []
+            ).append(t.number)
+    lines = [
+        f"{study}: "
+        + "; ".join(
+            f"{len(n)} {how} (here: trials {', '.join(map(str, n))})"
+            for how, n in sorted(hows.items())
+        )
+        for study, hows in taken.items()
+    ]
     path = store.path(store.EVENTS)
     if taken and path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -163,8 +193,10 @@ def _importances(ostudy: Any, trials: Sequence[TrialRecord]) -> tuple[dict[str, 
         if t.state == "COMPLETE" and t.score is not None and math.isfinite(t.score)
     ]
     if len(done) < MIN_IMPORTANCE_TRIALS:
-        return {}, (f"Parameter importances need at least {MIN_IMPORTANCE_TRIALS} completed trials; "
-                    f"this study has {len(done)}.")  # fmt: skip
+        return {}, (
+            f"Parameter importances need at least {MIN_IMPORTANCE_TRIALS} completed trials; "
+            f"this study has {len(done)}."
+        )
     rows = []
     for t in done:
         values: dict[str, Any] = {f"share.{n}": v for n, v in t.mixture.items()}
@@ -183,10 +215,16 @@ def _importances(ostudy: Any, trials: Sequence[TrialRecord]) -> tuple[dict[str, 
     if not varied:
         return {}, "Parameter importances: no parameter varied between the completed trials."
     memory = optuna.create_study(direction="maximize")
-    memory.add_trials([
-        optuna.trial.create_trial(params={k: v[k] for k in varied}, distributions={k: s[k] for k in varied}, value=score)
-        for v, s, score in rows
-    ])  # fmt: skip
+    memory.add_trials(
+        [
+            optuna.trial.create_trial(
+                params={k: v[k] for k in varied},
+                distributions={k: s[k] for k in varied},
+                value=score,
+            )
+            for v, s, score in rows
+        ]
+    )
     try:
         from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
@@ -212,5 +250,12 @@ def _cost(trials: Sequence[TrialRecord], cpus_per_trial: int, confirm_runs: int)
     ends = [t.ended for t in trials if t.ended is not None]
     wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
     hours = (total + confirm_s) / 3600
-    return Cost(counts, total / 3600, hours * resources.get("CPU", 0.0), hours * resources.get("GPU", 0.0),
-                confirm_s / 3600, resources, wall / 3600)  # fmt: skip
+    return Cost(
+        counts,
+        total / 3600,
+        hours * resources.get("CPU", 0.0),
+        hours * resources.get("GPU", 0.0),
+        confirm_s / 3600,
+        resources,
+        wall / 3600,
+    )

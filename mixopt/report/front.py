@@ -36,7 +36,12 @@ def front_points(data: ReportData) -> tuple[tuple[str, ...], list[FrontPoint]]:
         return names, []
     on = {t.number for t in front(data.trials)}
     done = [t for t in data.trials if t.state == "COMPLETE" and all(n in t.scores for n in names)]
-    return names, [FrontPoint(t.number, dict(t.scores), t.baseline, t.number in on, t.number == data.best_number) for t in done]  # fmt: skip
+    return names, [
+        FrontPoint(
+            t.number, dict(t.scores), t.baseline, t.number in on, t.number == data.best_number
+        )
+        for t in done
+    ]
 
 
 def front_plot(data: ReportData) -> Figure | None:
@@ -59,17 +64,46 @@ def front_plot(data: ReportData) -> Figure | None:
 def _two(ax: Axes, names: tuple[str, ...], points: list[FrontPoint]) -> None:
     x, y = names
     searched = [p for p in points if p.baseline is None]
-    ax.scatter([p.scores[x] for p in searched], [p.scores[y] for p in searched], color=SEARCH, s=30,
-               label="searched trial", zorder=3)  # fmt: skip
+    ax.scatter(
+        [p.scores[x] for p in searched],
+        [p.scores[y] for p in searched],
+        color=SEARCH,
+        s=30,
+        label="searched trial",
+        zorder=3,
+    )
     line = sorted((p for p in points if p.on_front), key=lambda p: p.scores[x])
-    ax.plot([p.scores[x] for p in line], [p.scores[y] for p in line], color=BEST, lw=1.2, alpha=0.8, drawstyle="steps-pre",
-            label="Pareto front", zorder=2)  # fmt: skip
+    ax.plot(
+        [p.scores[x] for p in line],
+        [p.scores[y] for p in line],
+        color=BEST,
+        lw=1.2,
+        alpha=0.8,
+        drawstyle="steps-pre",
+        label="Pareto front",
+        zorder=2,
+    )
     for p in points:
         if p.baseline is not None:
-            ax.scatter([p.scores[x]], [p.scores[y]], marker="s", color=color_of(p.baseline), s=60,
-                       label=f"baseline: {p.baseline}", zorder=4)  # fmt: skip
+            ax.scatter(
+                [p.scores[x]],
+                [p.scores[y]],
+                marker="s",
+                color=color_of(p.baseline),
+                s=60,
+                label=f"baseline: {p.baseline}",
+                zorder=4,
+            )
         if p.picked:
-            ax.scatter([p.scores[x]], [p.scores[y]], marker="*", color=BEST, s=240, label=f"picked (trial {p.number})", zorder=5)  # fmt: skip
+            ax.scatter(
+                [p.scores[x]],
+                [p.scores[y]],
+                marker="*",
+                color=BEST,
+                s=240,
+                label=f"picked (trial {p.number})",
+                zorder=5,
+            )
     ax.set_xlabel(f"{x} (higher is better)")
     ax.set_ylabel(f"{y} (higher is better)")
     ax.ticklabel_format(useOffset=False)
@@ -83,7 +117,15 @@ def _parallel(
     for p in sorted(
         points, key=lambda p: (p.picked, p.baseline is not None, p.on_front)
     ):  # the marked ones on top
-        kind = "picked" if p.picked else f"baseline: {p.baseline}" if p.baseline else "Pareto front" if p.on_front else "searched trial"  # fmt: skip
+        kind = (
+            "picked"
+            if p.picked
+            else f"baseline: {p.baseline}"
+            if p.baseline
+            else "Pareto front"
+            if p.on_front
+            else "searched trial"
+        )
         color = (
             BEST
             if p.picked
@@ -93,9 +135,16 @@ def _parallel(
             if p.on_front
             else SEARCH
         )
-        ax.plot(xs, [unit[p.number][n] for n in names], color=color, lw=2.4 if p.picked else 1.2,
-                alpha=1.0 if p.picked or p.baseline or p.on_front else 0.4, marker="o", markersize=3,
-                label=None if kind in labelled else kind)  # fmt: skip
+        ax.plot(
+            xs,
+            [unit[p.number][n] for n in names],
+            color=color,
+            lw=2.4 if p.picked else 1.2,
+            alpha=1.0 if p.picked or p.baseline or p.on_front else 0.4,
+            marker="o",
+            markersize=3,
+            label=None if kind in labelled else kind,
+        )
         labelled.add(kind)
     ax.set_xticks(xs, list(names))
     ax.set_ylabel("score scaled to [0, 1] over the completed trials")

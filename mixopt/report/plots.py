@@ -52,13 +52,34 @@ def comparison(data: ReportData) -> Figure | None:
     for x, c in enumerate(candidates):
         color = color_of(c.name)
         if c.confirmed:
-            ax.errorbar([x], [statistics.fmean(c.confirmed)], yerr=[c.spread or 0.0], fmt="o", color=color, capsize=8, markersize=9,
-                        label="confirmed mean ± std" if x == 0 else None)  # fmt: skip
-            ax.scatter([x + 0.12] * len(c.confirmed), c.confirmed, color=color, s=14, alpha=0.6,
-                       label="each fresh seed" if x == 0 else None)  # fmt: skip
+            ax.errorbar(
+                [x],
+                [statistics.fmean(c.confirmed)],
+                yerr=[c.spread or 0.0],
+                fmt="o",
+                color=color,
+                capsize=8,
+                markersize=9,
+                label="confirmed mean ± std" if x == 0 else None,
+            )
+            ax.scatter(
+                [x + 0.12] * len(c.confirmed),
+                c.confirmed,
+                color=color,
+                s=14,
+                alpha=0.6,
+                label="each fresh seed" if x == 0 else None,
+            )
         if c.search_score is not None:
-            ax.scatter([x - 0.12], [c.search_score], marker="D", facecolors="none", edgecolors=color,
-                       s=50, label="score in the search" if x == 0 else None)  # fmt: skip
+            ax.scatter(
+                [x - 0.12],
+                [c.search_score],
+                marker="D",
+                facecolors="none",
+                edgecolors=color,
+                s=50,
+                label="score in the search" if x == 0 else None,
+            )
     ax.set_xticks(range(len(candidates)), [_label(c.name, data) for c in candidates])
     ax.set_xlim(-0.6, len(candidates) - 0.4)
     ax.set_ylabel("score (higher is better)")
@@ -94,8 +115,15 @@ def history(data: ReportData) -> Figure | None:
     pruned = [t for t in search if t.state == "PRUNED"]
     reused = [t for t in search if t.reused]
     if reused:
-        ax.scatter([t.number for t in reused], [score_of(t) for t in reused], marker="x", color=SEARCH, s=30,
-                   label="reused from an earlier study (--warm-start)", zorder=3)  # fmt: skip
+        ax.scatter(
+            [t.number for t in reused],
+            [score_of(t) for t in reused],
+            marker="x",
+            color=SEARCH,
+            s=30,
+            label="reused from an earlier study (--warm-start)",
+            zorder=3,
+        )
     ax.scatter(
         [t.number for t in done],
         [score_of(t) for t in done],
@@ -108,11 +136,25 @@ def history(data: ReportData) -> Figure | None:
     shown = [t for t in pruned if score_of(t) >= floor]
     below = [t for t in pruned if score_of(t) < floor]
     if shown:
-        ax.scatter([t.number for t in shown], [score_of(t) for t in shown], facecolors="none", edgecolors=SEARCH,
-                   s=30, label="stopped early (last intermediate score)", zorder=3)  # fmt: skip
+        ax.scatter(
+            [t.number for t in shown],
+            [score_of(t) for t in shown],
+            facecolors="none",
+            edgecolors=SEARCH,
+            s=30,
+            label="stopped early (last intermediate score)",
+            zorder=3,
+        )
     if below:
-        ax.scatter([t.number for t in below], [floor] * len(below), marker="v", color=SEARCH, s=30,
-                   label=f"stopped early, scored below {floor:.4g}", zorder=3)  # fmt: skip
+        ax.scatter(
+            [t.number for t in below],
+            [floor] * len(below),
+            marker="v",
+            color=SEARCH,
+            s=30,
+            label=f"stopped early, scored below {floor:.4g}",
+            zorder=3,
+        )
     for t in scored:
         name = baseline_name(t)
         if name is not None:
@@ -189,16 +231,24 @@ def _floor(scored: Sequence[TrialRecord]) -> float:
 def shares(data: ReportData) -> Figure | None:
     """One panel per domain: its share against the score, with a least-squares line (completed
     trials only: a trial stopped early has no final score)."""
-    return _panels(data, list(data.domains), "Each domain's share against the score (r: correlation; green helps, red hurts)")
+    return _panels(
+        data,
+        list(data.domains),
+        "Each domain's share against the score (r: correlation; green helps, red hurts)",
+    )
 
 
 def filters(data: ReportData) -> Figure | None:
     """One panel per filter threshold: its value against the score (as :func:`shares`)."""
     keys = sorted({k for t in data.trials for k in t.filters})
-    return _panels(data, keys, "Each filter threshold against the score (r: correlation)", threshold=True)
+    return _panels(
+        data, keys, "Each filter threshold against the score (r: correlation)", threshold=True
+    )
 
 
-def _panels(data: ReportData, names: list[str], title: str, threshold: bool = False) -> Figure | None:
+def _panels(
+    data: ReportData, names: list[str], title: str, threshold: bool = False
+) -> Figure | None:
     scored = [t for t in scored_trials(data) if t.state == "COMPLETE"]
     if not scored or not names:
         return None
@@ -218,7 +268,9 @@ def _panels(data: ReportData, names: list[str], title: str, threshold: bool = Fa
     return fig
 
 
-def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name: str, threshold: bool = False) -> None:
+def _share_panel(
+    ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name: str, threshold: bool = False
+) -> None:
     def x(t: TrialRecord) -> float:
         return t.filters.get(name, math.nan) if threshold else t.mixture.get(name, 0.0)
 
@@ -237,9 +289,7 @@ def _share_panel(ax: Axes, data: ReportData, scored: Sequence[TrialRecord], name
                 zorder=4,
             )
         if t.number == data.best_number:
-            ax.scatter(
-                [x(t)], [score_of(t)], marker="*", color=BEST, s=120, zorder=5
-            )
+            ax.scatter([x(t)], [score_of(t)], marker="*", color=BEST, s=120, zorder=5)
     r = _correlation(xs, ys)
     if r is None:
         ax.set_title(name, fontsize=9)
@@ -329,11 +379,20 @@ def cost(data: ReportData) -> Figure:
     c = data.cost
     fig = new_figure(9, 3.8)
     left, right = fig.subplots(1, 2, width_ratios=[1.2, 1])
-    labels = {"complete": "complete", "pruned": "stopped early", "fail": "failed", "running": "running",
-              "waiting": "waiting", "confirm": "confirmation runs"}  # fmt: skip
+    labels = {
+        "complete": "complete",
+        "pruned": "stopped early",
+        "fail": "failed",
+        "running": "running",
+        "waiting": "waiting",
+        "confirm": "confirmation runs",
+    }
     keys = [k for k in labels if c.counts.get(k) or k in ("complete", "pruned", "fail", "confirm")]
-    bars = left.bar([labels[k].replace(" ", "\n") for k in keys], [c.counts.get(k, 0) for k in keys],
-                    color=["#2ca02c", "#ff7f0e", "#d62728", "#1f77b4", "#bcbd22", "#9467bd"][: len(keys)])  # fmt: skip
+    bars = left.bar(
+        [labels[k].replace(" ", "\n") for k in keys],
+        [c.counts.get(k, 0) for k in keys],
+        color=["#2ca02c", "#ff7f0e", "#d62728", "#1f77b4", "#bcbd22", "#9467bd"][: len(keys)],
+    )
     left.bar_label(bars, fontsize=8)
     left.set_ylabel("runs")
     left.set_title(f"{sum(c.counts.get(k, 0) for k in keys if k != 'confirm')} trials", fontsize=10)

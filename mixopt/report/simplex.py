@@ -70,11 +70,28 @@ def simplex(data: ReportData) -> Figure | None:
         min((values[i] for i in done), default=0.0),
         max((values[i] for i in done), default=1.0),
     )
-    sc = ax.scatter([points[i][0] for i in done], [points[i][1] for i in done], c=[values[i] for i in done],
-                    cmap="viridis", vmin=lo, vmax=hi, s=45, edgecolors="black", linewidths=0.4, zorder=3)  # fmt: skip
+    sc = ax.scatter(
+        [points[i][0] for i in done],
+        [points[i][1] for i in done],
+        c=[values[i] for i in done],
+        cmap="viridis",
+        vmin=lo,
+        vmax=hi,
+        s=45,
+        edgecolors="black",
+        linewidths=0.4,
+        zorder=3,
+    )
     if other:
-        ax.scatter([points[i][0] for i in other], [points[i][1] for i in other], facecolors="none",
-                   edgecolors="gray", s=45, zorder=3, label="stopped early")  # fmt: skip
+        ax.scatter(
+            [points[i][0] for i in other],
+            [points[i][1] for i in other],
+            facecolors="none",
+            edgecolors="gray",
+            s=45,
+            zorder=3,
+            label="stopped early",
+        )
     _mark_named(ax, data, scored, points)
     fig.colorbar(sc, ax=ax, shrink=0.7, label="score (completed trials)")
     ax.set_aspect("equal")
@@ -119,8 +136,17 @@ def _mark_named(
     for t, (x, y) in zip(scored, points, strict=True):
         role = baseline_name(t)
         if role is not None:
-            ax.scatter([x], [y], marker="s", s=80, facecolors="none", edgecolors=color_of(role), linewidths=2,
-                       zorder=4, label=f"baseline: {role}")  # fmt: skip
+            ax.scatter(
+                [x],
+                [y],
+                marker="s",
+                s=80,
+                facecolors="none",
+                edgecolors=color_of(role),
+                linewidths=2,
+                zorder=4,
+                label=f"baseline: {role}",
+            )
         if t.number == data.best_number:
             ax.scatter(
                 [x],

@@ -29,6 +29,7 @@ __all__ = [
     "make_scorer",
 ]
 
+
 class _Scorers(Registry[Any]):
     """The registry, plus ``dj:<op_name>``: a Data-Juicer filter op (checked offline when built)."""
 
@@ -42,15 +43,20 @@ class _Scorers(Registry[Any]):
         except ConfigError as exc:
             if ":" in str(name):  # a module:attr that does not import: said as it is
                 raise
-            raise ConfigError(f"{exc.problems[0]}, or a Data-Juicer filter op as '{PREFIX}<op_name>'") from None
+            raise ConfigError(
+                f"{exc.problems[0]}, or a Data-Juicer filter op as '{PREFIX}<op_name>'"
+            ) from None
 
     def describe(self) -> list[tuple[str, str]]:
         from mixopt.scorers.data_juicer import INSTALL, PREFIX, installed_version
 
         version = installed_version()
         where = f"py-data-juicer {version} is installed" if version else f"needs {INSTALL}"
-        row = (f"{PREFIX}<op_name>", f"A Data-Juicer filter op's own statistic, e.g. {PREFIX}special_characters_filter; ops "
-               f"that need the network (models, downloads, installs) are refused ({where}).")  # fmt: skip
+        row = (
+            f"{PREFIX}<op_name>",
+            f"A Data-Juicer filter op's own statistic, e.g. {PREFIX}special_characters_filter; ops "
+            f"that need the network (models, downloads, installs) are refused ({where}).",
+        )
         return [*super().describe(), row]
 
 

@@ -60,6 +60,10 @@ class ScoreInput:
             out: list[str] = []
             for start in range(0, len(records), 1000):
                 batch = records[start : start + 1000]
-                out.extend(render_batch(self.domain.spec, self.domain.format, batch, start, self.tokenizer)[0])
+                out.extend(
+                    render_batch(
+                        self.domain.spec, self.domain.format, batch, start, self.tokenizer
+                    )[0]
+                )
             self._texts.append(out)
         return self._texts[0]

@@ -51,7 +51,9 @@ def score_domains(
             if only is not None and name not in only.get(d.name, ()):
                 continue
             try:
-                out[d.name][name] = str(score_domain(d, name, settings, model, cache_dir, events, tokenizer))
+                out[d.name][name] = str(
+                    score_domain(d, name, settings, model, cache_dir, events, tokenizer)
+                )
             except MixoptError as exc:
                 problems.extend(exc.problems)
     if problems:
@@ -84,11 +86,15 @@ def score_domain(
     path = root / "scores" / key[:2] / f"{key}.npy"
     if path.exists():
         if events is not None:
-            events.emit("score_done", None, domain=domain.name, scorer=name, cached=True, seconds=0.0)
+            events.emit(
+                "score_done", None, domain=domain.name, scorer=name, cached=True, seconds=0.0
+            )
         return path
     started = time.monotonic()
     if events is not None:
-        events.emit("score_started", f"scoring {domain.name} by {name}...", domain=domain.name, scorer=name)
+        events.emit(
+            "score_started", f"scoring {domain.name} by {name}...", domain=domain.name, scorer=name
+        )
     values = np.asarray(scorer.score(ScoreInput(domain, model, tokenizer)), dtype=np.float64)
     if values.shape != (domain.num_records,) or not np.isfinite(values).all():
         raise ConfigError(
@@ -106,8 +112,14 @@ def score_domain(
             os.unlink(tmp)
     if events is not None:
         seconds = round(time.monotonic() - started, 3)
-        events.emit("score_done", f"{domain.name}: {len(values):,} records scored by {name} in {seconds:.1f}s",
-                    domain=domain.name, scorer=name, cached=False, seconds=seconds)  # fmt: skip
+        events.emit(
+            "score_done",
+            f"{domain.name}: {len(values):,} records scored by {name} in {seconds:.1f}s",
+            domain=domain.name,
+            scorer=name,
+            cached=False,
+            seconds=seconds,
+        )
     return path
 
 
@@ -115,7 +127,11 @@ def _key(domain: TokenizedDomain, name: str, scorer: Any, model: str | None) -> 
     h = hashlib.sha256()
     # the token entry's folder is named by the digest of the content, its reading and the tokenizer
     h.update(Path(domain.path).parent.name.encode())
-    h.update(json.dumps({"scorer": name, "settings": scorer.settings()}, sort_keys=True, default=str).encode())
+    h.update(
+        json.dumps(
+            {"scorer": name, "settings": scorer.settings()}, sort_keys=True, default=str
+        ).encode()
+    )
     if model is not None:
         h.update(model_fingerprint(model).encode())
     return h.hexdigest()

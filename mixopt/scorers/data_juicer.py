@@ -47,7 +47,10 @@ DISTRIBUTION = "py-data-juicer"
 INSTALL = "pip install 'mixopt[data-juicer]'"
 _BATCH = 1000
 # two records that every text op can read: what the probe before the first trial scores
-_PROBE = ["A short probe sentence, with 3 digits: 1 2 3.", "Two lines\nof probe text, the second one longer."]
+_PROBE = [
+    "A short probe sentence, with 3 digits: 1 2 3.",
+    "Two lines\nof probe text, the second one longer.",
+]
 # the built-in scorer to use instead of a refused op
 _BUILT_IN = {
     "perplexity_filter": "perplexity",
@@ -56,10 +59,19 @@ _BUILT_IN = {
     "token_num_filter": "length",
 }
 # audit events that reach the network or start a process (pip, uv, wget...)
-_EVENTS = frozenset({
-    "urllib.Request", "socket.getaddrinfo", "socket.gethostbyname", "socket.connect", "subprocess.Popen",
-    "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-})  # fmt: skip
+_EVENTS = frozenset(
+    {
+        "urllib.Request",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.connect",
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+    }
+)
 # where each process-starting event holds the command line
 _COMMAND = {"subprocess.Popen": 1, "os.system": 0, "os.exec": 1, "os.posix_spawn": 1, "os.spawn": 2}
 _BARRED: ContextVar[_Bar | None] = ContextVar("mixopt_dj_barred", default=None)
@@ -108,7 +120,9 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     command = args[_COMMAND[event]]
     words = [str(w) for w in command] if isinstance(command, list | tuple) else str(command).split()
     if "install" in words and any(w.endswith("pip") for w in words):
-        package = next((w for w in words[words.index("install") + 1 :] if not w.startswith("-")), "a package")
+        package = next(
+            (w for w in words[words.index("install") + 1 :] if not w.startswith("-")), "a package"
+        )
         _note(f"installs {package} with {' '.join(w for w in words if w in ('uv', 'pip'))}")
     _note(f"starts a process ({' '.join(words)[:80]})")
 
@@ -122,8 +136,20 @@ class _Model:
 
     def describe(self, keywords: Mapping[str, Any]) -> tuple[str, str]:
         """What the op does with the model, and a tail to say after when."""
-        named = next((keywords[k] for k in ("pretrained_model_name_or_path", "model_path", "model_name", "model", "lang")
-                      if isinstance(keywords.get(k), str)), None)  # fmt: skip
+        named = next(
+            (
+                keywords[k]
+                for k in (
+                    "pretrained_model_name_or_path",
+                    "model_path",
+                    "model_name",
+                    "model",
+                    "lang",
+                )
+                if isinstance(keywords.get(k), str)
+            ),
+            None,
+        )
         which = f" ({named})" if named else ""
         if self.kind == "api":
             return f"calls a model behind an API{which}", ""
@@ -182,7 +208,11 @@ def _filters() -> dict[str, type]:
     from loguru import logger
 
     logger.disable("data_juicer")  # its INFO lines on every op; mixopt says what matters
-    return {name: cls for name, cls in OPERATORS.modules.items() if name.endswith("_filter") and issubclass(cls, Filter)}
+    return {
+        name: cls
+        for name, cls in OPERATORS.modules.items()
+        if name.endswith("_filter") and issubclass(cls, Filter)
+    }
 
 
 def _own_parameters(cls: type) -> list[str]:
@@ -195,7 +225,11 @@ def _own_parameters(cls: type) -> list[str]:
         if klass is OP or not issubclass(klass, OP) or "__init__" not in vars(klass):
             continue
         for p in inspect.signature(vars(klass)["__init__"]).parameters.values():
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in names:
+            if (
+                p.name != "self"
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                and p.name not in names
+            ):
                 names.append(p.name)
     return names
 
@@ -209,7 +243,9 @@ def dj_factory(name: str) -> Callable[..., DataJuicerFilter]:
     ops = _filters()
     if op not in ops:
         close = did_you_mean(name, [PREFIX + o for o in ops])
-        raise ConfigError(f"Unknown scorer {name!r}: Data-Juicer {installed_version()} has no filter op {op!r}.{close}")
+        raise ConfigError(
+            f"Unknown scorer {name!r}: Data-Juicer {installed_version()} has no filter op {op!r}.{close}"
+        )
     return functools.partial(_checked, op)
 
 
@@ -225,10 +261,14 @@ def _checked(op: str, stat: str | None = None, **args: Any) -> DataJuicerFilter:
     keys = _probe(op, json.dumps(args, sort_keys=True, default=str))
     if stat is None:
         if len(keys) > 1:
-            raise ConfigError(f"scorer '{PREFIX}{op}' computes {len(keys)} statistics ({', '.join(keys)}); choose one with stat: NAME")
+            raise ConfigError(
+                f"scorer '{PREFIX}{op}' computes {len(keys)} statistics ({', '.join(keys)}); choose one with stat: NAME"
+            )
         stat = keys[0]
     elif stat not in keys:
-        raise ConfigError(f"scorer '{PREFIX}{op}': stat {stat!r} is not one it computes.{did_you_mean(stat, keys)} It computes: {', '.join(keys)}")  # fmt: skip
+        raise ConfigError(
+            f"scorer '{PREFIX}{op}': stat {stat!r} is not one it computes.{did_you_mean(stat, keys)} It computes: {', '.join(keys)}"
+        )
     return DataJuicerFilter(op, stat, args, installed_version() or "")
 
 
@@ -275,13 +315,23 @@ def _run(op: str, args: Mapping[str, Any], texts: Sequence[str]) -> list[dict[st
                         built.compute_stats_batched({built.text_key: batch, Fields.stats: stats})
                     else:
                         for text, s in zip(batch, stats, strict=True):
-                            s.update(built.compute_stats_single({built.text_key: text, Fields.stats: s})[Fields.stats])
+                            s.update(
+                                built.compute_stats_single({built.text_key: text, Fields.stats: s})[
+                                    Fields.stats
+                                ]
+                            )
                     out.extend(stats)
         except Exception as exc:  # whatever the op raised, said on one line
             if not bar.reasons:
-                missing = f"; it reads field {exc.args[0]!r}, and mixopt gives ops each record's text" if isinstance(exc, KeyError) else ""  # fmt: skip
+                missing = (
+                    f"; it reads field {exc.args[0]!r}, and mixopt gives ops each record's text"
+                    if isinstance(exc, KeyError)
+                    else ""
+                )
                 given = f" with settings {dict(args)}" if args else ""
-                raise ConfigError(f"{scorer}{given} fails when {bar.phase} ({error_line(exc)}){missing}") from None
+                raise ConfigError(
+                    f"{scorer}{given} fails when {bar.phase} ({error_line(exc)}){missing}"
+                ) from None
     if bar.reasons:
         instead = f": use the built-in scorer {_BUILT_IN[op]!r}" if op in _BUILT_IN else ""
         raise ConfigError(f"{scorer} {bar.reasons[0]}; mixopt runs offline{instead}")

@@ -84,8 +84,13 @@ class InstructionFollowingDifficulty(_ModelLoss):
             )
         ids, masks = _column(data, "input_ids"), _column(data, "loss_mask")
         bos = _bos(data)
-        given = token_losses(data, [(list(i), list(m)) for i, m in zip(ids, masks, strict=True)], self.max_length)
-        alone_rows: list[tuple[list[int], list[int] | None]] = [([*bos, *(t for t, k in zip(i, m, strict=True) if k)], None) for i, m in zip(ids, masks, strict=True)]
+        given = token_losses(
+            data, [(list(i), list(m)) for i, m in zip(ids, masks, strict=True)], self.max_length
+        )
+        alone_rows: list[tuple[list[int], list[int] | None]] = [
+            ([*bos, *(t for t, k in zip(i, m, strict=True) if k)], None)
+            for i, m in zip(ids, masks, strict=True)
+        ]
         alone = token_losses(data, alone_rows, self.max_length)
         return [g / a if a > 0 else 0.0 for g, a in zip(given, alone, strict=True)]
 
@@ -103,7 +108,9 @@ def _bos(data: ScoreInput) -> list[int]:
     return [] if tok.bos_token_id is None else [int(tok.bos_token_id)]
 
 
-def token_losses(data: ScoreInput, rows: list[tuple[list[int], list[int] | None]], max_length: int) -> list[float]:
+def token_losses(
+    data: ScoreInput, rows: list[tuple[list[int], list[int] | None]], max_length: int
+) -> list[float]:
     """Mean next-token loss of each row under the base model, over the tokens its mask marks
     (all but the first when the mask is None); 0 for a row with no such token."""
     import torch
@@ -116,7 +123,10 @@ def token_losses(data: ScoreInput, rows: list[tuple[list[int], list[int] | None]
     out: list[float] = []
     with torch.inference_mode():
         for start in range(0, len(rows), _BATCH):
-            batch = [(ids[:max_length], None if m is None else m[:max_length]) for ids, m in rows[start : start + _BATCH]]
+            batch = [
+                (ids[:max_length], None if m is None else m[:max_length])
+                for ids, m in rows[start : start + _BATCH]
+            ]
             width = max(2, *(len(ids) for ids, _ in batch))
             ids_t = torch.zeros(len(batch), width, dtype=torch.long)
             attn = torch.zeros(len(batch), width, dtype=torch.long)
@@ -124,9 +134,13 @@ def token_losses(data: ScoreInput, rows: list[tuple[list[int], list[int] | None]
             for r, (ids, mask) in enumerate(batch):
                 ids_t[r, : len(ids)] = torch.tensor(ids, dtype=torch.long)
                 attn[r, : len(ids)] = 1
-                want[r, 1 : len(ids)] = True if mask is None else torch.tensor(mask[1:], dtype=torch.bool)
+                want[r, 1 : len(ids)] = (
+                    True if mask is None else torch.tensor(mask[1:], dtype=torch.bool)
+                )
             logits = model(input_ids=ids_t, attention_mask=attn).logits[:, :-1].float()
-            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids_t[:, 1:], reduction="none")
+            loss = torch.nn.functional.cross_entropy(
+                logits.transpose(1, 2), ids_t[:, 1:], reduction="none"
+            )
             keep = want[:, 1:].float()
             mean = (loss * keep).sum(1) / keep.sum(1).clamp(min=1)
             out.extend(float(v) for v in mean)

@@ -31,9 +31,14 @@ TRANSFERRED = ("uniform", "natural")  # the baselines a transfer check re-runs b
 
 
 def confirmation_jobs(
-    trials: Sequence[TrialRecord], best: int, done: Sequence[Confirmation], seeds: int, seed: int,
-    budget: int, own: int | None = None,
-) -> list[Job]:  # fmt: skip
+    trials: Sequence[TrialRecord],
+    best: int,
+    done: Sequence[Confirmation],
+    seeds: int,
+    seed: int,
+    budget: int,
+    own: int | None = None,
+) -> list[Job]:
     """The runs still missing at ``budget``: each completed baseline and the best trial on
     ``seeds`` fresh seeds after ``seed``. A baseline that won is run once, under its own
     name. ``own``: the study's budget (what a run that recorded none trained on); a
@@ -54,9 +59,21 @@ def confirmation_jobs(
         for k in range(seeds):
             fresh = seed + 1 + k  # fresh seeds: new data samples and LoRA initializations
             if (name, fresh, t.number) not in have:
-                number = CONFIRM_BASE + len(done) + len(jobs)  # every budget's runs: numbers stay unique
-                jobs.append(Job(number, f"confirm:{name}", dict(t.mixture), knobs, fresh, True, t.number,
-                                filters=dict(t.filters)))  # each run as it was searched: its own filters
+                number = (
+                    CONFIRM_BASE + len(done) + len(jobs)
+                )  # every budget's runs: numbers stay unique
+                jobs.append(
+                    Job(
+                        number,
+                        f"confirm:{name}",
+                        dict(t.mixture),
+                        knobs,
+                        fresh,
+                        True,
+                        t.number,
+                        filters=dict(t.filters),
+                    )
+                )  # each run as it was searched: its own filters
     return jobs
 
 
@@ -75,19 +92,31 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
     pending = len(study.baselines) + study.spec.search.trials - len(store.finished())
     if not store.path(store.BEST).is_file() or pending > 0:
         why = f"{pending} trials still to run" if pending > 0 else f"no {store.BEST}"
-        raise ConfigError(f"{store.folder}: the study has not finished ({why}); finish it with mixopt search --resume {store.folder}")  # fmt: skip
+        raise ConfigError(
+            f"{store.folder}: the study has not finished ({why}); finish it with mixopt search --resume {store.folder}"
+        )
     if budget == own:
-        raise ConfigError(f"--budget {format_budget(budget)} is the study's own budget; re-run its confirmation on more seeds with mixopt search --resume {store.folder} --confirm {seeds}")  # fmt: skip
+        raise ConfigError(
+            f"--budget {format_budget(budget)} is the study's own budget; re-run its confirmation on more seeds with mixopt search --resume {store.folder} --confirm {seeds}"
+        )
     lodo = study.context.trial.evaluator
     if isinstance(lodo, LeaveOneOut) and (problems := lodo.problems(study.pools, budget)):
         raise ConfigError(problems)  # a left-out domain's pass would not fit the budget
     trials = store.trials()
     best = best_number(trials, study.spec.search.pick)
-    mixtures = {t.baseline or "best": t.mixture for t in trials if t.number == best or t.baseline in TRANSFERRED}
-    fits = {n: largest_budget(normalize_mixture(m, study.pools), study.pools) for n, m in mixtures.items()}
+    mixtures = {
+        t.baseline or "best": t.mixture
+        for t in trials
+        if t.number == best or t.baseline in TRANSFERRED
+    }
+    fits = {
+        n: largest_budget(normalize_mixture(m, study.pools), study.pools)
+        for n, m in mixtures.items()
+    }
     over = sorted(n for n, b in fits.items() if b < budget)
     if over:
         largest = min(fits.values())
-        raise InfeasibleMixtureError(f"budget {format_budget(budget)} is past the repetition caps of the {' and '.join(over)} mixture{'s' * (len(over) > 1)}; "
-                                     f"the largest budget every checked mixture fits is {format_budget(largest)} (--budget {largest}), or raise those domains' max_epochs")  # fmt: skip
-
+        raise InfeasibleMixtureError(
+            f"budget {format_budget(budget)} is past the repetition caps of the {' and '.join(over)} mixture{'s' * (len(over) > 1)}; "
+            f"the largest budget every checked mixture fits is {format_budget(largest)} (--budget {largest}), or raise those domains' max_epochs"
+        )

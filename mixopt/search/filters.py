@@ -95,7 +95,10 @@ class FilterSpace:
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"thresholds": {t.key: [t.low, t.high] for t in self.thresholds}, "settings": {k: dict(v) for k, v in self.settings.items()}}
+        return {
+            "thresholds": {t.key: [t.low, t.high] for t in self.thresholds},
+            "settings": {k: dict(v) for k, v in self.settings.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FilterSpace:
@@ -122,7 +125,9 @@ def parse_filters(raw: Any, origin: str) -> FilterSpace:
     thresholds: list[Threshold] = []
     settings: dict[str, dict[str, Any]] = {}
     per_domain = raw.get(PER_DOMAIN) or {}
-    entries: list[tuple[str | None, Any, Any]] = [(None, k, v) for k, v in raw.items() if k != PER_DOMAIN]
+    entries: list[tuple[str | None, Any, Any]] = [
+        (None, k, v) for k, v in raw.items() if k != PER_DOMAIN
+    ]
     if not isinstance(per_domain, Mapping):
         problems.append(f"{origin}: filters.{PER_DOMAIN} must map domain names to scorers")
     else:
@@ -135,18 +140,28 @@ def parse_filters(raw: Any, origin: str) -> FilterSpace:
             problems.extend(f"{origin}: filters: {p}" for p in exc.problems)
             continue
         if not isinstance(entry, Mapping) or not any(b in entry for b in BOUNDS):
-            problems.append(f"{where}: expected {{min: ...}} and/or {{max: ...}} (a number, or [low, high] to search)")
+            problems.append(
+                f"{where}: expected {{min: ...}} and/or {{max: ...}} (a number, or [low, high] to search)"
+            )
             continue
         own = {k: v for k, v in entry.items() if k not in BOUNDS}
         if domain is None or own:
             if domain is not None and scorer in settings and settings[scorer] != own:
-                problems.append(f"{where}: settings differ from the shared entry's; a scorer has one set of settings")
+                problems.append(
+                    f"{where}: settings differ from the shared entry's; a scorer has one set of settings"
+                )
             settings[str(scorer)] = own
         settings.setdefault(str(scorer), {})
-        found = [_threshold(str(scorer), b, entry[b], domain, where, problems) for b in BOUNDS if b in entry]
+        found = [
+            _threshold(str(scorer), b, entry[b], domain, where, problems)
+            for b in BOUNDS
+            if b in entry
+        ]
         kept = [t for t in found if t is not None]
         if len(kept) == 2 and kept[0].low > kept[1].high:
-            problems.append(f"{where}: min (at least {kept[0].low:g}) is above max (at most {kept[1].high:g}): it keeps nothing")
+            problems.append(
+                f"{where}: min (at least {kept[0].low:g}) is above max (at most {kept[1].high:g}): it keeps nothing"
+            )
         thresholds += kept
     for scorer, own in settings.items():
         try:
@@ -158,20 +173,26 @@ def parse_filters(raw: Any, origin: str) -> FilterSpace:
     return FilterSpace(tuple(thresholds), settings)
 
 
-def _threshold(scorer: str, bound: str, value: Any, domain: str | None, where: str, problems: list[str]) -> Threshold | None:
+def _threshold(
+    scorer: str, bound: str, value: Any, domain: str | None, where: str, problems: list[str]
+) -> Threshold | None:
     if is_number(value):
         return Threshold(scorer, bound, float(value), float(value), domain)
     if isinstance(value, list | tuple) and len(value) == 2 and all(is_number(v) for v in value):
         low, high = float(value[0]), float(value[1])
         if low > high:
-            problems.append(f"{where}.{bound}: range [{low:g}, {high:g}] is inverted; write [low, high]")
+            problems.append(
+                f"{where}.{bound}: range [{low:g}, {high:g}] is inverted; write [low, high]"
+            )
             return None
         return Threshold(scorer, bound, low, high, domain)
     problems.append(f"{where}.{bound}: expected a number or [low, high], got {value!r}")
     return None
 
 
-def kept_table(filters: FilterSpace, domains: Sequence[Any], scores: Mapping[str, Mapping[str, str]]) -> tuple[list[str], list[list[Any]]]:
+def kept_table(
+    filters: FilterSpace, domains: Sequence[Any], scores: Mapping[str, Mapping[str, str]]
+) -> tuple[list[str], list[list[Any]]]:
     """``mixopt validate --space``'s table: per threshold at each end of its range (alone),
     the records and tokens each domain keeps (``-`` where it does not apply)."""
     from mixopt.data.filtering import filter_domains
@@ -181,9 +202,16 @@ def kept_table(filters: FilterSpace, domains: Sequence[Any], scores: Mapping[str
     for t in filters.thresholds:
         for value in dict.fromkeys((t.low, t.high)):
             kept = filter_domains(domains, scores, {t.key: value})
-            rows.append([t.key, f"{value:g}", *(
-                f"{k.num_records:,}/{d.num_records:,} rec, {k.num_tokens / max(1, d.num_tokens):.0%} tok" if k is not d else "-"
-                for k, d in zip(kept, domains, strict=True)
-            )])  # fmt: skip
+            rows.append(
+                [
+                    t.key,
+                    f"{value:g}",
+                    *(
+                        f"{k.num_records:,}/{d.num_records:,} rec, {k.num_tokens / max(1, d.num_tokens):.0%} tok"
+                        if k is not d
+                        else "-"
+                        for k, d in zip(kept, domains, strict=True)
+                    ),
+                ]
+            )
     return header, rows
-

@@ -31,13 +31,20 @@ if TYPE_CHECKING:
 __all__ = ["StudyLoop", "trial_params"]
 
 
-def trial_params(mixture: Mapping[str, float], train: Mapping[str, Any], seed: int, budget: int,
-                 filters: Mapping[str, float] | None = None) -> dict[str, Any]:  # fmt: skip
+def trial_params(
+    mixture: Mapping[str, float],
+    train: Mapping[str, Any],
+    seed: int,
+    budget: int,
+    filters: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
     """A trial's parameters as MLflow shows them (``filter.<scorer>.<bound>``; MLflow keys
     allow no ``:``, which a ``module:attr`` scorer has)."""
     params: dict[str, Any] = {f"share.{k}": round(v, 6) for k, v in mixture.items()}
     params.update({f"train.{k}": v for k, v in train.items()})
-    params.update({f"filter.{k.replace(':', '_')}": round(v, 6) for k, v in (filters or {}).items()})
+    params.update(
+        {f"filter.{k.replace(':', '_')}": round(v, 6) for k, v in (filters or {}).items()}
+    )
     params.update(seed=seed, budget=budget)
     return params
 
@@ -45,7 +52,9 @@ def trial_params(mixture: Mapping[str, float], train: Mapping[str, Any], seed: i
 class StudyLoop:
     """Hands out the study's jobs and records how each ended. Lives in the driver only."""
 
-    def __init__(self, session: Session, slots: int, budget: int | None = None, seeds: int | None = None) -> None:
+    def __init__(
+        self, session: Session, slots: int, budget: int | None = None, seeds: int | None = None
+    ) -> None:
         """``budget``, ``seeds``: a transfer check, the confirmation runs on ``seeds`` fresh
         seeds at another budget (of a finished study: nothing else is left to run)."""
         spec = session.study.spec
@@ -57,7 +66,13 @@ class StudyLoop:
         # trials a resumed study already ran; those reused from earlier studies (--warm-start) are not this study's
         finished = {n: t for n, t in self.store.finished().items() if not t.reused}
         self.done = len(finished)
-        self.progress = Progress(self.total, self.done, slots, self.events, session.study.context.trial.evaluator.intermediate)
+        self.progress = Progress(
+            self.total,
+            self.done,
+            slots,
+            self.events,
+            session.study.context.trial.evaluator.intermediate,
+        )
         self.asha = self._pruning(finished.values())
         self.live: dict[int, Job] = {}
         self.asked: dict[int, Any] = {}  # trial number -> its Optuna trial
@@ -88,9 +103,11 @@ class StudyLoop:
         startup = random_startup(search.sampler, search.startup_trials)
         if not search.trials or self.total > startup:
             return
-        text = (f"--trials {search.trials} is fewer than the {startup} random start-up trials of {search.sampler} "
-                f"(the {baselines} baselines count among them): every trial is random; use --trials "
-                f"{startup - baselines + 1} or more, or --startup-trials N")  # fmt: skip
+        text = (
+            f"--trials {search.trials} is fewer than the {startup} random start-up trials of {search.sampler} "
+            f"(the {baselines} baselines count among them): every trial is random; use --trials "
+            f"{startup - baselines + 1} or more, or --startup-trials N"
+        )
         self.events.warn(text)
 
     def _pruning(self, finished: Iterable[TrialRecord]) -> Asha | None:
@@ -99,7 +116,9 @@ class StudyLoop:
         if not early:
             return None
         if self.session.study.context.trial.evaluator.intermediate is None:
-            self.events.say("note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end")  # fmt: skip
+            self.events.say(
+                "note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end"
+            )
             return None
         asha = Asha(checkpoints)
         asha.add_history([v for _, v in t.intermediate] for t in finished if t.role == SEARCH)
@@ -140,7 +159,11 @@ class StudyLoop:
 
     def finished(self, job: Job, outcome: Outcome) -> None:
         self.live.pop(job.number, None)
-        if outcome.state == "died" and job.retries < self.spec.execution.max_retries and self.stopped is None:  # fmt: skip
+        if (
+            outcome.state == "died"
+            and job.retries < self.spec.execution.max_retries
+            and self.stopped is None
+        ):
             self._retry(job)
             return
         if outcome.state == "died":
@@ -149,7 +172,9 @@ class StudyLoop:
             self._confirmed(job, outcome)
         else:
             self.done += 1
-            {"complete": self._complete, "stopped": self._pruned}.get(outcome.state, self._failed)(job, outcome)  # fmt: skip
+            {"complete": self._complete, "stopped": self._pruned}.get(outcome.state, self._failed)(
+                job, outcome
+            )
 
     # -- searched trials and baselines ------------------------------------------------
 
@@ -175,7 +200,15 @@ class StudyLoop:
         train = self.session.study.space.suggest_train(trial)
         write_proposal(trial, role, mixture, train, filters)
         self.asked[trial.number] = trial
-        return Job(trial.number, role, mixture, train, self.spec.search.seed, role != SEARCH, filters=filters)
+        return Job(
+            trial.number,
+            role,
+            mixture,
+            train,
+            self.spec.search.seed,
+            role != SEARCH,
+            filters=filters,
+        )
 
     def _infeasible(self, trial: Any, reason: str) -> None:
         """A proposal no mixture can fill: recorded as failed, with why, and never trained."""
@@ -184,7 +217,9 @@ class StudyLoop:
         trial.set_user_attr(Attr.FAIL_REASON, reason)
         self.store.optuna().tell(trial, state=TrialState.FAIL)
         self.done += 1
-        self.events.emit("trial_infeasible", f"trial {trial.number}: {reason}", trial=trial.number, error=reason)
+        self.events.emit(
+            "trial_infeasible", f"trial {trial.number}: {reason}", trial=trial.number, error=reason
+        )
 
     def _start(self, job: Job) -> Job:
         self.live[job.number] = job
@@ -192,8 +227,18 @@ class StudyLoop:
         self.steps.pop(job.number, None)
         if not job.retries:
             params = trial_params(job.mixture, job.train, job.seed, self.budget, job.filters)
-            origin = self.asked[job.number].user_attrs.get(Attr.WARM_FROM) if job.number in self.asked else None
-            extra = {"source_trial": job.source} if job.source is not None else {"warm_from": origin_text(origin)} if origin else {}  # fmt: skip
+            origin = (
+                self.asked[job.number].user_attrs.get(Attr.WARM_FROM)
+                if job.number in self.asked
+                else None
+            )
+            extra = (
+                {"source_trial": job.source}
+                if job.source is not None
+                else {"warm_from": origin_text(origin)}
+                if origin
+                else {}
+            )
             self.tracker.start_trial(job.number, job.role, {**params, **extra})
         if job.source is None:
             self.progress("start", job, None)
@@ -210,7 +255,11 @@ class StudyLoop:
 
     def _scores(self, outcome: Outcome) -> dict[str, float]:
         """Each objective's score (none without objectives). Raises EvaluationError."""
-        return self.suite.objective_scores(outcome.payload.get("metrics") or {}) if self.suite.objectives else {}
+        return (
+            self.suite.objective_scores(outcome.payload.get("metrics") or {})
+            if self.suite.objectives
+            else {}
+        )
 
     def _complete(self, job: Job, outcome: Outcome) -> None:
         from mixopt.evaluators._base import EvaluationError
@@ -221,13 +270,18 @@ class StudyLoop:
         except EvaluationError as exc:
             self._failed(job, Outcome("fail", error=str(exc)))
             return
-        payload.update(role=job.role, params=trial_params(job.mixture, job.train, job.seed, self.budget, job.filters))  # fmt: skip
+        payload.update(
+            role=job.role,
+            params=trial_params(job.mixture, job.train, job.seed, self.budget, job.filters),
+        )
         if scores:
             payload["scores"] = scores
         trial = self.asked.pop(job.number)
         trial.set_user_attr(Attr.RESULT, payload)
         # Optuna first: the source of truth; several objectives: the vector, in the study's order
-        self.store.optuna().tell(trial, list(scores.values()) if self.multi else float(payload["score"]))
+        self.store.optuna().tell(
+            trial, list(scores.values()) if self.multi else float(payload["score"])
+        )
         self.tracker.finish_trial(job.number, "COMPLETE", payload)
         self.progress("complete", job, payload)
         self.limit = None  # a trial worked: the setup is sound, failures are the trials'
@@ -237,7 +291,9 @@ class StudyLoop:
 
         last = (self.reports.get(job.number) or [float("nan")])[-1]
         self.store.optuna().tell(self.asked.pop(job.number), state=TrialState.PRUNED)
-        self.tracker.finish_trial(job.number, "PRUNED", {"score": None, "metrics": {"intermediate": last}})  # fmt: skip
+        self.tracker.finish_trial(
+            job.number, "PRUNED", {"score": None, "metrics": {"intermediate": last}}
+        )
         self.progress("prune", job, {"intermediate": last})
         self.limit = None
 
@@ -254,8 +310,10 @@ class StudyLoop:
         self.first_failure = self.first_failure or reason
         if self.limit is not None and self.failed_in_a_row >= self.limit and self.stopped is None:
             self.retry.clear()
-            self.stopped = (f"the first {self.failed_in_a_row} trials all failed, so the study stopped "
-                            f"(first failure: {self.first_failure})")  # fmt: skip
+            self.stopped = (
+                f"the first {self.failed_in_a_row} trials all failed, so the study stopped "
+                f"(first failure: {self.first_failure})"
+            )
 
     # -- confirmation runs ------------------------------------------------------------
 
@@ -265,11 +323,23 @@ class StudyLoop:
         if best is None or not self.seeds:
             return []
         done, seeds = self.store.confirmations(), self.seeds
-        jobs = confirmation_jobs(trials, best, done, seeds, self.spec.search.seed, self.budget, self.session.budget)
+        jobs = confirmation_jobs(
+            trials, best, done, seeds, self.spec.search.seed, self.budget, self.session.budget
+        )
         if jobs:
-            where = "" if self.budget == self.session.budget else f" at budget {format_budget(self.budget)}"
-            self.events.emit("confirm_started", f"confirming{where}: the best mixture and the baselines on {seeds} fresh seeds, at the best trial's training settings ({len(jobs)} runs)",
-                             runs=len(jobs), seeds=seeds, candidates=sorted({j.role.split(":", 1)[1] for j in jobs}), budget=self.budget)  # fmt: skip
+            where = (
+                ""
+                if self.budget == self.session.budget
+                else f" at budget {format_budget(self.budget)}"
+            )
+            self.events.emit(
+                "confirm_started",
+                f"confirming{where}: the best mixture and the baselines on {seeds} fresh seeds, at the best trial's training settings ({len(jobs)} runs)",
+                runs=len(jobs),
+                seeds=seeds,
+                candidates=sorted({j.role.split(":", 1)[1] for j in jobs}),
+                budget=self.budget,
+            )
         return jobs
 
     def _confirmed(self, job: Job, outcome: Outcome) -> None:
@@ -284,12 +354,25 @@ class StudyLoop:
         if outcome.state != "complete":
             reason = outcome.error or "stopped"
             self.tracker.finish_trial(job.number, "FAIL", None, reason)
-            self.events.emit("confirm_finished", f"confirmation run of {name} (seed {job.seed}) FAILED: {reason}",
-                             **ids, state="FAIL", score=None, error=reason)  # fmt: skip
+            self.events.emit(
+                "confirm_finished",
+                f"confirmation run of {name} (seed {job.seed}) FAILED: {reason}",
+                **ids,
+                state="FAIL",
+                score=None,
+                error=reason,
+            )
             return
         score = float(outcome.payload["score"])
         assert job.source is not None
-        self.store.add_confirmation(Confirmation(name, job.seed, job.source, score, dict(job.train), self.budget, scores))
+        self.store.add_confirmation(
+            Confirmation(name, job.seed, job.source, score, dict(job.train), self.budget, scores)
+        )
         self.tracker.finish_trial(job.number, "COMPLETE", outcome.payload)
-        self.events.emit("confirm_finished", f"confirmed {name} (seed {job.seed}): score {score:.4f}",
-                         **ids, state="COMPLETE", score=score)  # fmt: skip
+        self.events.emit(
+            "confirm_finished",
+            f"confirmed {name} (seed {job.seed}): score {score:.4f}",
+            **ids,
+            state="COMPLETE",
+            score=score,
+        )

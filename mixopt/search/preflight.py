@@ -91,9 +91,15 @@ def check_inputs(
     specs, domains_ok = _specs(data, found)
     loaded_space = found.attempt(load_space, space)
     # the space's bounds and caps name domains: checked against a domains file without problems
-    applied = found.attempt(loaded_space.apply_specs, specs) if loaded_space and specs and domains_ok else None  # fmt: skip
+    applied = (
+        found.attempt(loaded_space.apply_specs, specs)
+        if loaded_space and specs and domains_ok
+        else None
+    )
     suite = _suite(evaluator, found, objectives, in_domain) if evaluator is not None else None
-    if isinstance(suite, EvalSuite):  # problems with some tasks' data; the others are checked for overlap
+    if isinstance(
+        suite, EvalSuite
+    ):  # problems with some tasks' data; the others are checked for overlap
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     found.extend(
         f"baseline name {name!r} is taken; name it otherwise"
@@ -120,9 +126,17 @@ def check_inputs(
     stage = tempfile.mkdtemp(prefix="mixopt-stage-")
     try:
         domains, normalized = _tokenized_checks(
-            applied or specs, tokenizer, suite, budget if applied else None, baselines if applied else (),
-            cache_dir, stage, found, events, in_domain,
-        )  # fmt: skip
+            applied or specs,
+            tokenizer,
+            suite,
+            budget if applied else None,
+            baselines if applied else (),
+            cache_dir,
+            stage,
+            found,
+            events,
+            in_domain,
+        )
         if found:
             raise ConfigError(found)
         from mixopt.data.tokenize import publish
@@ -154,7 +168,9 @@ def _specs(data: Any, found: _Problems) -> tuple[tuple[DomainSpec, ...], bool]:
     return specs, not problems
 
 
-def _suite(evaluator: Any, found: _Problems, objectives: Sequence[str] = (), in_domain: bool = False) -> EvalSuite | LeaveOneOut | None:  # fmt: skip
+def _suite(
+    evaluator: Any, found: _Problems, objectives: Sequence[str] = (), in_domain: bool = False
+) -> EvalSuite | LeaveOneOut | None:
     from mixopt.evaluators.in_domain import with_in_domain
     from mixopt.evaluators.tasks import check_evaluator
 
@@ -162,10 +178,14 @@ def _suite(evaluator: Any, found: _Problems, objectives: Sequence[str] = (), in_
     found.extend(problems)
     if isinstance(suite, LeaveOneOut):
         if objectives:
-            found.append(f"--objective names tasks of a task file; leave-one-out gives one score (got {', '.join(objectives)})")
+            found.append(
+                f"--objective names tasks of a task file; leave-one-out gives one score (got {', '.join(objectives)})"
+            )
         if in_domain:
-            found.append("--in-domain adds a retention objective beside an out-of-domain task file's score (--eval TASKS); "
-                         "leave-one-out already scores on the domains' own records")  # fmt: skip
+            found.append(
+                "--in-domain adds a retention objective beside an out-of-domain task file's score (--eval TASKS); "
+                "leave-one-out already scores on the domains' own records"
+            )
         return suite
     if isinstance(suite, EvalSuite) and objectives:
         suite = found.attempt(suite.with_objectives, objectives)
@@ -182,8 +202,10 @@ def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
     SAMPLERS.get(name)
     if len(objectives) > 1 and SAMPLERS.canonical(name) in SINGLE_OBJECTIVE:
         takes = ", ".join(n for n in SAMPLERS.names() if n not in SINGLE_OBJECTIVE)
-        raise ConfigError(f"sampler {name!r} takes one objective, and the study has {len(objectives)} "
-                          f"({', '.join(objectives)}); use one of {takes}")  # fmt: skip
+        raise ConfigError(
+            f"sampler {name!r} takes one objective, and the study has {len(objectives)} "
+            f"({', '.join(objectives)}); use one of {takes}"
+        )
 
 
 def _pick(pick: str, objectives: Sequence[str]) -> None:
@@ -193,9 +215,13 @@ def _pick(pick: str, objectives: Sequence[str]) -> None:
     if pick == "balanced" or pick in objectives:
         return
     if len(objectives) < 2:
-        raise ConfigError(f"--pick {pick} chooses from the Pareto front of several objectives, and this study has "
-                          f"{'one score' if not objectives else 'one objective'}; give two or more --objective")  # fmt: skip
-    raise ConfigError(f"--pick {pick!r} is neither balanced nor an objective ({', '.join(objectives)}).{did_you_mean(pick, ['balanced', *objectives])}")  # fmt: skip
+        raise ConfigError(
+            f"--pick {pick} chooses from the Pareto front of several objectives, and this study has "
+            f"{'one score' if not objectives else 'one objective'}; give two or more --objective"
+        )
+    raise ConfigError(
+        f"--pick {pick!r} is neither balanced nor an objective ({', '.join(objectives)}).{did_you_mean(pick, ['balanced', *objectives])}"
+    )
 
 
 def _model(model: str, found: _Problems) -> tuple[str | None, Any]:
@@ -297,16 +323,20 @@ def check_filters(
     problems = [
         f"filters: {scorer} needs a prompt, and domain {d.name!r} holds text records; "
         f"filter {scorer} per_domain on prompt/completion or chat domains only"
-        for d in domains for scorer in only[d.name]
-        if d.format == "text" and needs_instruction(make_scorer(scorer, dict(filters.settings[scorer])))
-    ]  # fmt: skip
+        for d in domains
+        for scorer in only[d.name]
+        if d.format == "text"
+        and needs_instruction(make_scorer(scorer, dict(filters.settings[scorer])))
+    ]
     if problems:
         raise ConfigError(problems)
     tokenizer = load_tokenizer(model) if model else None
     scores = score_domains(domains, filters.settings, model, cache_dir, events, only, tokenizer)
     loosest = filter_domains(domains, scores, filters.loosest())
     if all(d.num_records == 0 for d in loosest):
-        raise ConfigError("filters: even at their loosest thresholds they keep no record of any domain")
+        raise ConfigError(
+            "filters: even at their loosest thresholds they keep no record of any domain"
+        )
     if budget is not None:
         try:
             check_budget(loosest, budget)

@@ -22,7 +22,12 @@ class Progress:
     """Called by the searcher with ``start``, ``report``, ``complete``, ``prune`` or ``fail``."""
 
     def __init__(
-        self, total: int, done: int, concurrency: int, events: EventLog, intermediate: str | None = None
+        self,
+        total: int,
+        done: int,
+        concurrency: int,
+        events: EventLog,
+        intermediate: str | None = None,
     ) -> None:
         self.total, self.done, self.concurrency, self.events = total, done, concurrency, events
         # the task scored at checkpoints: its name labels the intermediate numbers
@@ -38,46 +43,82 @@ class Progress:
         if event == "start":
             self.running += 1
             shares = ", ".join(f"{k} {v:.2f}" for k, v in live.mixture.items())
-            self.events.emit("trial_started", self._line(f"start  {label}: {shares}"), **ids,
-                             mixture=live.mixture, train=live.train)  # fmt: skip
+            self.events.emit(
+                "trial_started",
+                self._line(f"start  {label}: {shares}"),
+                **ids,
+                mixture=live.mixture,
+                train=live.train,
+            )
             return
         if event == "report":
             step, total = (payload or {}).get("step"), (payload or {}).get("total_steps")
             value = float((payload or {})["value"])
-            self.events.emit("trial_reported", self._line(f"       {label}: step {step}/{total}, {self.probe} {value:.4f}"),
-                             **ids, step=step, total_steps=total, intermediate=value)  # fmt: skip
+            self.events.emit(
+                "trial_reported",
+                self._line(f"       {label}: step {step}/{total}, {self.probe} {value:.4f}"),
+                **ids,
+                step=step,
+                total_steps=total,
+                intermediate=value,
+            )
             return
         self.running -= 1
         if event == "retry":  # its worker died: the trial runs again, it is not done
             error = (payload or {}).get("error")
-            self.events.emit("trial_retried", self._line(f"RETRY  {label} (attempt {live.retries + 1}): {error}"),
-                             **ids, attempt=live.retries + 1, error=error)  # fmt: skip
+            self.events.emit(
+                "trial_retried",
+                self._line(f"RETRY  {label} (attempt {live.retries + 1}): {error}"),
+                **ids,
+                attempt=live.retries + 1,
+                error=error,
+            )
             return
         self.done += 1
         self.finished_here += 1
         if event == "complete" and payload is not None:
             score = float(payload["score"])
             self.best = score if self.best is None else max(self.best, score)
-            self.events.emit("trial_finished", self._line(f"done   {label}: score {score:.4f}"), **ids,
-                             state="COMPLETE", score=score, metrics=payload.get("metrics", {}))  # fmt: skip
+            self.events.emit(
+                "trial_finished",
+                self._line(f"done   {label}: score {score:.4f}"),
+                **ids,
+                state="COMPLETE",
+                score=score,
+                metrics=payload.get("metrics", {}),
+            )
         elif event == "prune":
             value = float((payload or {}).get("intermediate", float("nan")))
             self.pruned += 1
-            self.events.emit("trial_finished", self._line(f"pruned {label} at {self.probe} {value:.4f}"),
-                             **ids, state="PRUNED", score=None, intermediate=value)  # fmt: skip
+            self.events.emit(
+                "trial_finished",
+                self._line(f"pruned {label} at {self.probe} {value:.4f}"),
+                **ids,
+                state="PRUNED",
+                score=None,
+                intermediate=value,
+            )
         else:
             self.failed += 1
             error = (payload or {}).get("error")
-            self.events.emit("trial_finished", self._line(f"FAILED {label}: {error}"), **ids,
-                             state="FAIL", score=None, error=error)  # fmt: skip
+            self.events.emit(
+                "trial_finished",
+                self._line(f"FAILED {label}: {error}"),
+                **ids,
+                state="FAIL",
+                score=None,
+                error=error,
+            )
 
     def _line(self, what: str) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"  # the suite's score, as "score" is
         elapsed = time.monotonic() - self.started
         left = self.total - self.done
         eta = "-" if not self.finished_here else _duration(elapsed / self.finished_here * left)
-        return (f"[{self.done:>3}/{self.total}] {what}  | running {self.running}, pruned {self.pruned}, "
-                f"failed {self.failed}, best score {best}, ETA {eta}")  # fmt: skip
+        return (
+            f"[{self.done:>3}/{self.total}] {what}  | running {self.running}, pruned {self.pruned}, "
+            f"failed {self.failed}, best score {best}, ETA {eta}"
+        )
 
 
 def _duration(seconds: float) -> str:

@@ -67,11 +67,20 @@ class SearchResult:
 
         rows = []
         for t in sorted(self.trials, key=lambda t: t.number):
-            row: dict[str, Any] = {"number": t.number, "role": t.role, "state": t.state, "score": t.score}
+            row: dict[str, Any] = {
+                "number": t.number,
+                "role": t.role,
+                "state": t.state,
+                "score": t.score,
+            }
             row.update({f"share.{k}": v for k, v in t.mixture.items()})
             row.update({f"train.{k}": v for k, v in t.train.items()})
             row.update({f"metric.{k}": v for k, v in t.metrics.items()})
-            row.update(datetime_start=t.started, datetime_complete=t.ended,
-                       duration=None if t.seconds is None else pd.Timedelta(seconds=t.seconds), error=t.error)  # fmt: skip
+            row.update(
+                datetime_start=t.started,
+                datetime_complete=t.ended,
+                duration=None if t.seconds is None else pd.Timedelta(seconds=t.seconds),
+                error=t.error,
+            )
             rows.append(row)
         return pd.DataFrame(rows)

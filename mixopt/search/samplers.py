@@ -7,7 +7,14 @@ from typing import Any
 
 from mixopt.registry import Registry
 
-__all__ = ["SAMPLERS", "SINGLE_OBJECTIVE", "attach_simplex", "make_sampler", "parameterization_for", "random_startup"]
+__all__ = [
+    "SAMPLERS",
+    "SINGLE_OBJECTIVE",
+    "attach_simplex",
+    "make_sampler",
+    "parameterization_for",
+    "random_startup",
+]
 
 
 def _tpe(seed: int, startup: int) -> Any:
@@ -72,14 +79,26 @@ def _nsga2(seed: int, startup: int) -> Any:
 SAMPLERS: Registry[Any] = Registry(
     "sampler",
     "mixopt.samplers",
-    {"tpe": _tpe, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "random": _random, "nsga2": _nsga2,
-     "surrogate": _surrogate},
+    {
+        "tpe": _tpe,
+        "gp": _gp,
+        "cmaes": _cmaes,
+        "qmc": _qmc,
+        "random": _random,
+        "nsga2": _nsga2,
+        "surrogate": _surrogate,
+    },
 )
 # Optuna 5.0's CmaEsSampler raises on a study with several objectives; the others take them
 # the surrogate fits one score (its mixing law and the proposals' judging)
 SINGLE_OBJECTIVE = frozenset({"cmaes", "surrogate"})
 _LOGRATIO = {"gp", "cmaes", "surrogate"}  # the surrogate's fallback is GP
-_STARTUP = {"tpe", "gp", "cmaes", "surrogate"}  # those whose model takes over after random start-up trials
+_STARTUP = {
+    "tpe",
+    "gp",
+    "cmaes",
+    "surrogate",
+}  # those whose model takes over after random start-up trials
 
 
 def make_sampler(name: str, seed: int, startup: int) -> Any:

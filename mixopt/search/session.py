@@ -55,7 +55,10 @@ class Session:
         kind = parameterization_for(spec.search.sampler, study.space.parameterization)
         simplex = Simplex(study.context.trial.domains, study.context.trial.budget, kind)
         uri = store.tracking_uri(spec.output.tracking_uri)
-        tracker = GuardedTracker(make_tracker(uri, store.path(store.ARTIFACTS)), lambda error: _tracking_down(study, uri, error))  # fmt: skip
+        tracker = GuardedTracker(
+            make_tracker(uri, store.path(store.ARTIFACTS)),
+            lambda error: _tracking_down(study, uri, error),
+        )
         record = dict(study.record)
         if study.resume:
             record["parent_run_id"] = store.read_record().get("parent_run_id")
@@ -66,16 +69,29 @@ class Session:
         # from here on the folder is a resumable study
         # a baseline keeps the most data its space allows: its filters at their loosest, so the
         # lift over it is what the searched shares and thresholds gain together
-        loosest = {f"filter.{t.key}": t.loosest for t in study.space.filters.thresholds if t.searched}
+        loosest = {
+            f"filter.{t.key}": t.loosest for t in study.space.filters.thresholds if t.searched
+        }
         store.enqueue_baselines(study.baselines, lambda mix: {**simplex.params_for(mix), **loosest})
-        for note in apply_warm_start(study.warm, store.optuna(), simplex, study.space):  # after the baselines: they run first
+        for note in apply_warm_start(
+            study.warm, store.optuna(), simplex, study.space
+        ):  # after the baselines: they run first
             study.events.emit("warm_start", note, text=note)
         store.requeue_interrupted()
         if study.resume:
             store.requeue_failed()
-        params = {**{k: v for k, v in spec.items() if v is not None and k != "domains"}, "space": study.space.name,
-                  "domains": ",".join(d.name for d in study.context.trial.domains), "mixopt_version": record["mixopt_version"]}  # fmt: skip
-        record["parent_run_id"] = tracker.start_study(f"study-{store.folder.name}", params, {"mixopt.out": str(store.folder)}, record["parent_run_id"])  # fmt: skip
+        params = {
+            **{k: v for k, v in spec.items() if v is not None and k != "domains"},
+            "space": study.space.name,
+            "domains": ",".join(d.name for d in study.context.trial.domains),
+            "mixopt_version": record["mixopt_version"],
+        }
+        record["parent_run_id"] = tracker.start_study(
+            f"study-{store.folder.name}",
+            params,
+            {"mixopt.out": str(store.folder)},
+            record["parent_run_id"],
+        )
         store.write_record(record)
         tracker.reconcile(_to_track(store, spec.search.budget))
         return cls(study, store, tracker, simplex, record)
@@ -99,7 +115,11 @@ class Session:
     def finish(self, finishers: Sequence[Finisher] = ()) -> SearchResult:
         """Write the results, tag the best run, run the finishers, close the parent run."""
         store, trials = self.store, self.store.trials()
-        summary = summarize(trials, runs_at(store.confirmations(), self.budget, self.budget), self.study.spec.search.pick)
+        summary = summarize(
+            trials,
+            runs_at(store.confirmations(), self.budget, self.budget),
+            self.study.spec.search.pick,
+        )
         if summary.best is None or summary.best_number is None:
             failed = [t for t in trials if t.state == "FAIL"]
             reason = f"no trial completed; nothing to report{f' (first failure: {failed[0].error})' if failed else ''}"
@@ -107,15 +127,28 @@ class Session:
             self.tracker.fail_study(reason)
             raise StudyFailedError(reason)
         uri = store.tracking_uri(self.study.spec.output.tracking_uri)
-        paths = {"best_mixture": str(store.path(store.BEST)), "results": str(store.path(store.RESULTS)),
-                 "study_storage": without_password(store.storage_url), "tracking_uri": without_password(uri), "out": str(store.folder)}  # fmt: skip
+        paths = {
+            "best_mixture": str(store.path(store.BEST)),
+            "results": str(store.path(store.RESULTS)),
+            "study_storage": without_password(store.storage_url),
+            "tracking_uri": without_password(uri),
+            "out": str(store.folder),
+        }
         pick, objectives = self.study.spec.search.pick, self.study.objectives
         front = pareto_payload(trials, pick, summary.best_number) if len(objectives) > 1 else None
         if front is not None:
             paths["pareto"] = str(store.path(store.PARETO))
-        result = SearchResult(summary.best, summary.baselines, summary.lift, trials, store.folder, paths,
-                              f"mlflow ui --backend-store-uri {without_password(uri)}", summary.objective_lift,
-                              tuple(p["number"] for p in front["front"]) if front else ())  # fmt: skip
+        result = SearchResult(
+            summary.best,
+            summary.baselines,
+            summary.lift,
+            trials,
+            store.folder,
+            paths,
+            f"mlflow ui --backend-store-uri {without_password(uri)}",
+            summary.objective_lift,
+            tuple(p["number"] for p in front["front"]) if front else (),
+        )
         store.write(store.BEST, self._answer(summary, result))
         store.write_results(trials)
         artifacts = [store.path(store.BEST), store.path(store.RESULTS)]
@@ -124,24 +157,59 @@ class Session:
             artifacts.append(store.path(store.PARETO))
             self.tracker.log_front(front_rows(front))
         lift = result.lift
-        each = {f"{o} lift over {n}": v.value for n, by in summary.objective_lift.items() for o, v in by.items()}
-        self.tracker.tag_best(summary.best_number, summary.best.mixture, {"score": summary.best.score, **{f"lift over {n}": v for n, v in lift.items()},
-                                                                          **{f"{o} score": v for o, v in summary.best.scores.items()}, **each})  # fmt: skip
+        each = {
+            f"{o} lift over {n}": v.value
+            for n, by in summary.objective_lift.items()
+            for o, v in by.items()
+        }
+        self.tracker.tag_best(
+            summary.best_number,
+            summary.best.mixture,
+            {
+                "score": summary.best.score,
+                **{f"lift over {n}": v for n, v in lift.items()},
+                **{f"{o} score": v for o, v in summary.best.scores.items()},
+                **each,
+            },
+        )
         for finish in finishers:  # after the results: a finisher that fails loses nothing
             extra = finish(store.folder)
             if extra is not None:
                 artifacts.append(extra)
                 paths[extra.name] = str(extra / "index.html" if extra.is_dir() else extra)
         per_objective = {f"best_score.{o}": v for o, v in summary.best.scores.items()}
-        per_objective.update({f"lift_over_{n}.{o}": v.value for n, by in summary.objective_lift.items() for o, v in by.items()})  # fmt: skip
-        self.tracker.finish_study({"best_score": summary.best.score or 0.0, **{f"lift_over_{n}": v for n, v in lift.items()}, **per_objective}, artifacts)  # fmt: skip
+        per_objective.update(
+            {
+                f"lift_over_{n}.{o}": v.value
+                for n, by in summary.objective_lift.items()
+                for o, v in by.items()
+            }
+        )
+        self.tracker.finish_study(
+            {
+                "best_score": summary.best.score or 0.0,
+                **{f"lift_over_{n}": v for n, v in lift.items()},
+                **per_objective,
+            },
+            artifacts,
+        )
         if self.tracker.down is None:  # MLflow holds the whole study (again)
             store.path(store.TRACKING_BEHIND).unlink(missing_ok=True)
         for name in (store.DB, store.TRACKING):  # a finished study's files stand alone
             fold_wal(store.path(name))
-        self.study.events.emit("study_finished", None, out=str(store.folder), counts=count_states(trials), lift=lift,
-                               best={"trial": summary.best_number, "mixture": summary.best.mixture,
-                                     "score": summary.best.score, "search_score": summary.best.search_score})  # fmt: skip
+        self.study.events.emit(
+            "study_finished",
+            None,
+            out=str(store.folder),
+            counts=count_states(trials),
+            lift=lift,
+            best={
+                "trial": summary.best_number,
+                "mixture": summary.best.mixture,
+                "score": summary.best.score,
+                "search_score": summary.best.search_score,
+            },
+        )
         return result
 
     def _objectives(self, summary: Summary) -> dict[str, Any]:
@@ -152,11 +220,18 @@ class Session:
         if len(objectives) < 2 or summary.best is None:
             return {}
         by = summary.objective_lift
-        return {"objectives": list(objectives), "pick": self.study.spec.search.pick, "pareto": self.store.PARETO,
-                "scores": summary.best.scores, "search_scores": summary.best.search_scores,
-                "baseline_scores": {n: c.scores for n, c in summary.baselines.items()},
-                "objective_lift": {n: {o: v.value for o, v in each.items()} for n, each in by.items()},
-                "objective_lift_std": {n: {o: v.spread for o, v in each.items()} for n, each in by.items()}}  # fmt: skip
+        return {
+            "objectives": list(objectives),
+            "pick": self.study.spec.search.pick,
+            "pareto": self.store.PARETO,
+            "scores": summary.best.scores,
+            "search_scores": summary.best.search_scores,
+            "baseline_scores": {n: c.scores for n, c in summary.baselines.items()},
+            "objective_lift": {n: {o: v.value for o, v in each.items()} for n, each in by.items()},
+            "objective_lift_std": {
+                n: {o: v.spread for o, v in each.items()} for n, each in by.items()
+            },
+        }
 
     def _answer(self, summary: Summary, result: SearchResult) -> dict[str, Any]:
         """``best_mixture.json``: the answer, and what it takes to reproduce it."""
@@ -167,30 +242,70 @@ class Session:
         best_trial = next(t for t in result.trials if t.number == summary.best_number)
         knobs = best_trial.train
         return {
-            "best_mixture": best.mixture, "score": best.score, "score_std": best.spread, "search_score": best.search_score,
-            "confirmed_scores": list(best.confirmed), "lift": result.lift, "verdict": result.verdict,
+            "best_mixture": best.mixture,
+            "score": best.score,
+            "score_std": best.spread,
+            "search_score": best.search_score,
+            "confirmed_scores": list(best.confirmed),
+            "lift": result.lift,
+            "verdict": result.verdict,
             "lift_std": {n: v.spread for n, v in summary.lift.items()},
-            "baselines": {n: {"mixture": c.mixture, "score": c.score, "score_std": c.spread, "search_score": c.search_score,
-                              "confirmed_scores": list(c.confirmed)} for n, c in summary.baselines.items()},
+            "baselines": {
+                n: {
+                    "mixture": c.mixture,
+                    "score": c.score,
+                    "score_std": c.spread,
+                    "search_score": c.search_score,
+                    "confirmed_scores": list(c.confirmed),
+                }
+                for n, c in summary.baselines.items()
+            },
             "train": knobs,
             # thresholds on per-record scores (mixopt.data.filtering); reproduce with filters: {key: value}
             "filters": best_trial.filters,
-            "confirmed_with": "every candidate re-run on fresh seeds with the best trial's training settings" if best.confirmed else None,
-            "best_trial": summary.best_number, "mixopt_version": __version__, "versions": package_versions(),
-            "seed": spec.search.seed, "budget": spec.search.budget, "model": spec.model.name, "tokenizer": record["tokenizer"],
-            "spec": record["spec"], "space": record["space"],
-            "domains": {d.name: {"tokens": d.num_tokens, "records": d.num_records, "max_epochs": d.spec.max_epochs}
-                        for d in self.study.context.trial.domains},
+            "confirmed_with": "every candidate re-run on fresh seeds with the best trial's training settings"
+            if best.confirmed
+            else None,
+            "best_trial": summary.best_number,
+            "mixopt_version": __version__,
+            "versions": package_versions(),
+            "seed": spec.search.seed,
+            "budget": spec.search.budget,
+            "model": spec.model.name,
+            "tokenizer": record["tokenizer"],
+            "spec": record["spec"],
+            "space": record["space"],
+            "domains": {
+                d.name: {
+                    "tokens": d.num_tokens,
+                    "records": d.num_records,
+                    "max_epochs": d.spec.max_epochs,
+                }
+                for d in self.study.context.trial.domains
+            },
             "target_budget": spec.search.target_budget,
             **self._objectives(summary),
-            "transfer": {str(b): t.to_dict() for b, t in transfers(result.trials, self.store.confirmations(), self.budget, spec.search.pick).items()},
-        }  # fmt: skip
+            "transfer": {
+                str(b): t.to_dict()
+                for b, t in transfers(
+                    result.trials, self.store.confirmations(), self.budget, spec.search.pick
+                ).items()
+            },
+        }
 
 
 def front_rows(front: Mapping[str, Any]) -> list[dict[str, Any]]:
     """``pareto.json``'s front as table rows: trial, role, each objective, picked, shares."""
-    return [{"trial": p["number"], "role": p["role"], **p["scores"], "picked": p["number"] == front["picked"],
-             **{f"share.{d}": round(v, 4) for d, v in p["mixture"].items()}} for p in front["front"]]  # fmt: skip
+    return [
+        {
+            "trial": p["number"],
+            "role": p["role"],
+            **p["scores"],
+            "picked": p["number"] == front["picked"],
+            **{f"share.{d}": round(v, 4) for d, v in p["mixture"].items()},
+        }
+        for p in front["front"]
+    ]
 
 
 def _sampler(study: Study, held: int) -> Any:
@@ -201,7 +316,11 @@ def _sampler(study: Study, held: int) -> Any:
     from mixopt.search.samplers import make_sampler
 
     search = study.spec.search
-    seed = int(np.random.SeedSequence([search.seed, held]).generate_state(1)[0]) if held else search.seed
+    seed = (
+        int(np.random.SeedSequence([search.seed, held]).generate_state(1)[0])
+        if held
+        else search.seed
+    )
     return make_sampler(search.sampler, seed, search.startup_trials)
 
 
@@ -214,21 +333,35 @@ def _to_track(store: StudyStore, budget: int | None) -> dict[int, TrialRecord]:
     out = store.finished()
     for i, c in enumerate(store.confirmations()):
         mixture = out[c.source].mixture if c.source in out else {}
-        at = c.budget if c.budget is not None else budget  # a transfer check's runs: their own budget
+        at = (
+            c.budget if c.budget is not None else budget
+        )  # a transfer check's runs: their own budget
         params = {**trial_params(mixture, c.train, c.seed, at or 0), "source_trial": c.source}
         role = f"confirm:{c.name}"
-        out[CONFIRM_BASE + i] = TrialRecord(CONFIRM_BASE + i, role, "COMPLETE", mixture, c.train, c.score,
-                                            result={"role": role, "score": c.score, "metrics": {}, "params": params})  # fmt: skip
+        out[CONFIRM_BASE + i] = TrialRecord(
+            CONFIRM_BASE + i,
+            role,
+            "COMPLETE",
+            mixture,
+            c.train,
+            c.score,
+            result={"role": role, "score": c.score, "metrics": {}, "params": params},
+        )
     return out
 
 
 def _tracking_down(study: Study, uri: str, error: str) -> None:
     """MLflow failed: the study goes on; its folder and a warning say so, and how to catch up."""
     store, where = study.store, without_password(uri)
-    store.write(store.TRACKING_BEHIND, {"tracking_uri": where, "error": error, "since": time.time()})
-    study.events.warn(f"MLflow at {where} failed ({error}); the study goes on without it and keeps every trial in "
-                      f"{store.folder}; once MLflow is back, `mixopt search --resume {store.folder}` logs what it missed",
-                      tracking_uri=where, error=error)  # fmt: skip
+    store.write(
+        store.TRACKING_BEHIND, {"tracking_uri": where, "error": error, "since": time.time()}
+    )
+    study.events.warn(
+        f"MLflow at {where} failed ({error}); the study goes on without it and keeps every trial in "
+        f"{store.folder}; once MLflow is back, `mixopt search --resume {store.folder}` logs what it missed",
+        tracking_uri=where,
+        error=error,
+    )
 
 
 def _open_storage(study: Study) -> None:
@@ -276,7 +409,16 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for name in ("torch", "transformers", "peft", "optuna", "ray", "mlflow", "datasets", "tokenizers"):
+    for name in (
+        "torch",
+        "transformers",
+        "peft",
+        "optuna",
+        "ray",
+        "mlflow",
+        "datasets",
+        "tokenizers",
+    ):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -49,8 +49,15 @@ __all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "describe_sp
 BUILTIN_SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
 PARAMETERIZATIONS = ("auto", "exponential", "logratio")
 _LOGRATIO_RANGE = 6.0  # e^12 between extremes: shares down to ~1e-5 of another's
-_KNOBS = {"learning_rate": float, "lora_rank": int, "lora_alpha": int, "lora_dropout": float,
-          "warmup_ratio": float, "weight_decay": float, "batch_size": int}  # fmt: skip
+_KNOBS = {
+    "learning_rate": float,
+    "lora_rank": int,
+    "lora_alpha": int,
+    "lora_dropout": float,
+    "warmup_ratio": float,
+    "weight_decay": float,
+    "batch_size": int,
+}
 _BOUND_KEYS = ("min_share", "max_share", "fixed_share")
 
 
@@ -206,7 +213,9 @@ class Simplex:
             allocate(mixture, self.budget, self.domains)
             return dict(mixture)
         except InfeasibleMixtureError:
-            return scaled_mixture(self.domains, [float(mixture.get(d.name, 0.0)) for d in self.domains], self.budget)
+            return scaled_mixture(
+                self.domains, [float(mixture.get(d.name, 0.0)) for d in self.domains], self.budget
+            )
 
     def params_for(self, mixture: Mapping[str, float]) -> dict[str, float]:
         """Parameter values that propose ``mixture`` (as closely as the space can), so a

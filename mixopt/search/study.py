@@ -56,7 +56,9 @@ class Study:
         return tuple(self.context.trial.evaluator.objectives)
 
 
-def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None = None, runner: Any = None) -> Study:  # fmt: skip
+def prepare_study(
+    spec: StudySpec, resume: bool = False, events: EventLog | None = None, runner: Any = None
+) -> Study:
     """Check everything a study needs before any trial runs; every problem is reported at once,
     and nothing is written (no output folder, no cache entry) unless every check passes.
 
@@ -77,54 +79,127 @@ def prepare_study(spec: StudySpec, resume: bool = False, events: EventLog | None
     events = events if events is not None else EventLog()
     search = spec.search
     # no line for people: a refused study prints only its problems
-    events.emit("study_started", None, out=str(store.folder), resume=resume, model=spec.model.name, budget=search.budget,
-                trials=search.trials, sampler=search.sampler, seed=search.seed)  # fmt: skip
+    events.emit(
+        "study_started",
+        None,
+        out=str(store.folder),
+        resume=resume,
+        model=spec.model.name,
+        budget=search.budget,
+        trials=search.trials,
+        sampler=search.sampler,
+        seed=search.seed,
+    )
     if spec.missing():
         needed = ", ".join(f"--{k}" if k != "evaluator" else "--eval" for k in spec.missing())
         raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
     problems = _out_problems(store, resume, spec) + _cluster_problems(spec)
     # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
     try:
-        checked = check_inputs(spec.data.domains, spec.model.name, spec.evaluator.reference(), search.target_budget or search.budget,
-                               search.space, search.baselines, spec.data.cache_dir, problems, spec.model.allow_pickle, events,
-                               search.sampler, None if _on_a_cluster(spec) else spec.train.device,
-                               spec.evaluator.objectives, search.pick, spec.evaluator.in_domain)  # fmt: skip
+        checked = check_inputs(
+            spec.data.domains,
+            spec.model.name,
+            spec.evaluator.reference(),
+            search.target_budget or search.budget,
+            search.space,
+            search.baselines,
+            spec.data.cache_dir,
+            problems,
+            spec.model.allow_pickle,
+            events,
+            search.sampler,
+            None if _on_a_cluster(spec) else spec.train.device,
+            spec.evaluator.objectives,
+            search.pick,
+            spec.evaluator.in_domain,
+        )
     except ConfigError as exc:
         raise _default_model_problem(exc, spec.model.name, chosen) from None
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     objective_problems(spec, checked.suite.objectives, store if resume else None)
     assert search.budget is not None
     domains = proxy_pools(checked.domains, search.budget, search.target_budget)
-    baselines = (("uniform", uniform_mixture(domains, search.budget)),
-                 ("natural", natural_mixture(domains, search.budget)), *checked.baselines)  # fmt: skip
-    scores = check_filters(checked.space, checked.domains, checked.model_ref, search.budget, spec.data.cache_dir, events)
+    baselines = (
+        ("uniform", uniform_mixture(domains, search.budget)),
+        ("natural", natural_mixture(domains, search.budget)),
+        *checked.baselines,
+    )
+    scores = check_filters(
+        checked.space,
+        checked.domains,
+        checked.model_ref,
+        search.budget,
+        spec.data.cache_dir,
+        events,
+    )
     # the loaded suite travels to the trials: its paths are absolute, and trials run in folders of their own
-    trial = TrialSpec(checked.model_ref, domains, {}, search.budget, checked.suite, spec.train,
-                      search.seed, spec.model.allow_pickle, scores=scores)  # fmt: skip
-    warm = plan_warm_start(spec, checked.domains, checked.space, resume) if search.warm_start else WarmStart()
+    trial = TrialSpec(
+        checked.model_ref,
+        domains,
+        {},
+        search.budget,
+        checked.suite,
+        spec.train,
+        search.seed,
+        spec.model.allow_pickle,
+        scores=scores,
+    )
+    warm = (
+        plan_warm_start(spec, checked.domains, checked.space, resume)
+        if search.warm_start
+        else WarmStart()
+    )
     if isinstance(checked.suite, LeaveOneOut):  # what it costs, before anything else the study says
         lodo = checked.suite
-        events.emit("leave_one_out", lodo.first_line([d.name for d in domains]), domains=list(lodo.rotating([d.name for d in domains])))  # fmt: skip
-    if isinstance(checked.suite, EvalSuite) and (line := in_domain_line(checked.suite)):  # what it holds out and costs
+        events.emit(
+            "leave_one_out",
+            lodo.first_line([d.name for d in domains]),
+            domains=list(lodo.rotating([d.name for d in domains])),
+        )
+    if isinstance(checked.suite, EvalSuite) and (
+        line := in_domain_line(checked.suite)
+    ):  # what it holds out and costs
         events.emit("in_domain", line, held_out=held_out_counts(checked.suite))
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     tasks = spec.evaluator.tasks
-    record = {"mixopt_version": __version__, "tokenizer": spec.model.name, "spec": spec.to_dict(),
-              "space": checked.space.to_dict(), "evaluator_is_reference": isinstance(tasks, str | Path)}  # fmt: skip
-    return Study(spec, store, context, checked.space, baselines, record, resume, events, warm, checked.domains)
+    record = {
+        "mixopt_version": __version__,
+        "tokenizer": spec.model.name,
+        "spec": spec.to_dict(),
+        "space": checked.space.to_dict(),
+        "evaluator_is_reference": isinstance(tasks, str | Path),
+    }
+    return Study(
+        spec,
+        store,
+        context,
+        checked.space,
+        baselines,
+        record,
+        resume,
+        events,
+        warm,
+        checked.domains,
+    )
 
 
-def objective_problems(spec: StudySpec, objectives: Sequence[str], held: StudyStore | None = None) -> None:
+def objective_problems(
+    spec: StudySpec, objectives: Sequence[str], held: StudyStore | None = None
+) -> None:
     """Refuse, one line each, what several objectives cannot go with: ``--warm-start`` (earlier
     trials hold one score), and a resumed study (``held``) whose objectives were others
     (their number and order define the study)."""
     problems = []
     if len(objectives) > 1 and spec.search.warm_start:
-        problems.append("--warm-start reuses trials of one score; a study with several objectives cannot take them")
+        problems.append(
+            "--warm-start reuses trials of one score; a study with several objectives cannot take them"
+        )
     if held is not None and held.exists() and held.objectives() != tuple(objectives):
         was = ", ".join(held.objectives()) or "one score"
-        problems.append(f"{held.folder}: the study's objectives are {was}, not {', '.join(objectives) or 'one score'}; "
-                        "objectives define a study: choose another --out for these")  # fmt: skip
+        problems.append(
+            f"{held.folder}: the study's objectives are {was}, not {', '.join(objectives) or 'one score'}; "
+            "objectives define a study: choose another --out for these"
+        )
     if problems:
         raise ConfigError(problems)
 
@@ -138,12 +213,18 @@ def _default_model_problem(exc: ConfigError, model: str | None, chosen: str | No
     if not found:
         return exc
     # the default hub id fails where there is no network and no cached copy; $MIXOPT_MODEL's own reason is kept
-    why = found[0][len(mine) :].lstrip(": ") if chosen.startswith("$") else "no network, and not in the Hugging Face cache"
-    line = f"no --model given, and {chosen} {model!r} cannot be loaded ({why}): give --model (a hub id or a local folder) or set {MODEL_ENV}"  # fmt: skip
+    why = (
+        found[0][len(mine) :].lstrip(": ")
+        if chosen.startswith("$")
+        else "no network, and not in the Hugging Face cache"
+    )
+    line = f"no --model given, and {chosen} {model!r} cannot be loaded ({why}): give --model (a hub id or a local folder) or set {MODEL_ENV}"
     return ConfigError([line, *(p for p in exc.problems if not p.startswith(mine))])
 
 
-def proxy_pools(domains: Sequence[TokenizedDomain], budget: int, target: int | None) -> tuple[TokenizedDomain, ...]:  # fmt: skip
+def proxy_pools(
+    domains: Sequence[TokenizedDomain], budget: int, target: int | None
+) -> tuple[TokenizedDomain, ...]:
     """The pools a study's trials draw from: the whole domains, or (with a target budget) each
     cut by the budget ratio, refused when the cut pools cannot fill the budget."""
     from mixopt.data.allocation import check_budget
@@ -174,7 +255,11 @@ def _out_problems(store: StudyStore, resume: bool, spec: StudySpec) -> list[str]
 
     folder = store.folder
     if resume:
-        return [] if store.exists() else [f"{folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume"]  # fmt: skip
+        return (
+            []
+            if store.exists()
+            else [f"{folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume"]
+        )
     if store.exists():
         return [_held_study(store, spec)]
     try:
@@ -193,20 +278,25 @@ def _held_study(store: StudyStore, spec: StudySpec) -> str:
         held = StudySpec.from_dict(store.read_record().get("spec"), str(store.path(store.STUDY)))
     except ConfigError:
         return f"{folder}: holds a study whose record does not read back; choose another --out"
-    grow = f"mixopt search --resume {folder} --trials N (N: the new total of searched trials, now {held.search.trials})"  # fmt: skip
+    grow = f"mixopt search --resume {folder} --trials N (N: the new total of searched trials, now {held.search.trials})"
     if spec.differences(held, on_resume=True):
         # a finished study can still grow, with its own settings
         more = f", or add trials to it with {grow}" if store.path(store.BEST).is_file() else ""
         return f"{folder}: holds a different study (its {'; '.join(spec.differences(held))}); choose another --out{more}"
     amend = " ".join(f"{option_of(k)} {v}" for k, (_, v) in spec.changes(held).items())
     if amend:
-        return f"{folder}: holds this study with other settings ({'; '.join(spec.differences(held))}); change them with mixopt search --resume {folder} {amend}, or choose another --out"  # fmt: skip
+        return f"{folder}: holds this study with other settings ({'; '.join(spec.differences(held))}); change them with mixopt search --resume {folder} {amend}, or choose another --out"
     if store.path(store.BEST).is_file():
         return f"{folder}: already holds this study, finished; add trials with {grow}, or choose another --out"
     return f"{folder}: already holds this study; resume it with --resume {folder}, or choose another --out"
 
 
-def run_study(study: Study, finishers: Sequence[Finisher] = (), budget: int | None = None, seeds: int | None = None) -> SearchResult:  # fmt: skip
+def run_study(
+    study: Study,
+    finishers: Sequence[Finisher] = (),
+    budget: int | None = None,
+    seeds: int | None = None,
+) -> SearchResult:
     """Run (or resume) the study to its end and write its results; then each finisher runs
     (the caller's report, say) and what it returns is logged with the study. ``budget``,
     ``seeds``: a finished study's transfer check instead (see :func:`mixopt.search.confirm.check_transfer`): its
@@ -240,17 +330,23 @@ def _on_a_cluster(spec: StudySpec) -> bool:
     whose workers' devices this machine cannot check."""
     from mixopt.search.executors.ray_tune import cluster_address
 
-    return spec.execution.executor == "ray" and cluster_address(spec.execution.ray_address) is not None
+    return (
+        spec.execution.executor == "ray" and cluster_address(spec.execution.ray_address) is not None
+    )
 
 
 def _executor(study: Study, budget: int | None = None) -> Executor:
     context = study.context
     if budget is not None:  # a transfer check: the target run's budget, on the whole pools
-        context = dataclasses.replace(context, trial=dataclasses.replace(context.trial, budget=budget, domains=study.pools))  # fmt: skip
+        context = dataclasses.replace(
+            context, trial=dataclasses.replace(context.trial, budget=budget, domains=study.pools)
+        )
     if study.spec.execution.executor == "inprocess":
         from mixopt.search.executors.inprocess import InProcessExecutor
 
         return InProcessExecutor(context)
     from mixopt.search.executors.ray_tune import RayTuneExecutor
 
-    return RayTuneExecutor(context, study.spec.execution, study.spec.train.device, study.store.path(study.store.RAY))  # fmt: skip
+    return RayTuneExecutor(
+        context, study.spec.execution, study.spec.train.device, study.store.path(study.store.RAY)
+    )

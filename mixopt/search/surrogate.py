@@ -69,8 +69,14 @@ _TOL = 1e-6  # as mixopt.data.allocation's
 class SurrogateSampler(BaseSampler):
     """Proposes the mixture a fitted mixing law and regression bag predict best (see module)."""
 
-    def __init__(self, seed: int | None = None, startup: int = 8, candidates: int = 256, members: int = 8,
-                 away: float = 0.05) -> None:  # fmt: skip
+    def __init__(
+        self,
+        seed: int | None = None,
+        startup: int = 8,
+        candidates: int = 256,
+        members: int = 8,
+        away: float = 0.05,
+    ) -> None:
         """``candidates``: random mixtures scored per proposal (and as many in local steps);
         ``members``: regressions in the bag; ``away``: the least L1 distance to a trial."""
         self.seed, self.startup, self.candidates = seed, startup, candidates
@@ -201,11 +207,15 @@ class SurrogateSampler(BaseSampler):
         """The raw parameters of the best-predicted candidate away from ``avoid``, and its prediction."""
         k = len(simplex.free)
         half = self.candidates // 2
-        logw = np.vstack([
-            np.log(rng.gamma(1.0, size=(half, k)) + 1e-300),  # flat Dirichlet
-            np.log(rng.gamma(0.3, size=(self.candidates - half, k)) + 1e-300),  # sparse: near faces
-            np.log(np.maximum(seen, 1e-12)),  # the trials' own mixtures, as starting points
-        ])  # fmt: skip
+        logw = np.vstack(
+            [
+                np.log(rng.gamma(1.0, size=(half, k)) + 1e-300),  # flat Dirichlet
+                np.log(
+                    rng.gamma(0.3, size=(self.candidates - half, k)) + 1e-300
+                ),  # sparse: near faces
+                np.log(np.maximum(seen, 1e-12)),  # the trials' own mixtures, as starting points
+            ]
+        )
         pool: tuple[np.ndarray, ...] | None = None  # log-weights, raw, predictions, far enough
         for step in (None, *_STEPS):
             if step is not None:
@@ -217,8 +227,12 @@ class SurrogateSampler(BaseSampler):
             score = model.predict(shares)
             far = _far(shares, avoid, self.away)
             if pool is not None:  # the best so far stay in the running
-                logw, raw, score, far = (np.vstack([pool[0], logw]), np.vstack([pool[1], raw]),
-                                         np.concatenate([pool[2], score]), np.concatenate([pool[3], far]))  # fmt: skip
+                logw, raw, score, far = (
+                    np.vstack([pool[0], logw]),
+                    np.vstack([pool[1], raw]),
+                    np.concatenate([pool[2], score]),
+                    np.concatenate([pool[3], far]),
+                )
             order = np.lexsort((-score, ~far))  # the far ones first, best predicted first
             top = order[:_KEEP]
             pool = (logw[top], raw[top], score[top], far[top])
@@ -258,7 +272,11 @@ def _pays(t: FrozenTrial, trials: Sequence[FrozenTrial], sign: float) -> bool | 
     value = sign * t.value
     if value > float(t.system_attrs[PROPOSED]["best"]):
         return True
-    earlier = [sign * u.value for u in trials if u.state == TrialState.COMPLETE and u.value is not None and u.number <= t.number]  # fmt: skip
+    earlier = [
+        sign * u.value
+        for u in trials
+        if u.state == TrialState.COMPLETE and u.value is not None and u.number <= t.number
+    ]
     return bool(value >= np.quantile(earlier, 0.75))
 
 

@@ -33,13 +33,19 @@ FRONT_TABLE = "pareto_front.json"
 class Tracker(Protocol):
     """Where a study's runs are recorded besides Optuna's storage (the source of truth)."""
 
-    def start_study(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None) -> str | None: ...  # fmt: skip
+    def start_study(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None
+    ) -> str | None: ...
     def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None: ...
     def log_intermediate(self, number: int, step: int, value: float) -> None: ...
-    def finish_trial(self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None) -> None: ...  # fmt: skip
+    def finish_trial(
+        self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None
+    ) -> None: ...
     def note_retry(self, number: int, retries: int) -> None: ...
     def fail_study(self, reason: str) -> None: ...
-    def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None: ...  # fmt: skip
+    def tag_best(
+        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+    ) -> None: ...
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None: ...
     def log_front(self, rows: list[dict[str, Any]]) -> None: ...
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None: ...
@@ -53,7 +59,9 @@ def make_tracker(uri: str, artifact_root: Path) -> Tracker:
 class NullTracker:
     """Records nothing (``--tracking-uri none``): the study folder still holds everything."""
 
-    def start_study(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None) -> str | None:  # fmt: skip
+    def start_study(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None
+    ) -> str | None:
         return None
 
     def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
@@ -62,7 +70,9 @@ class NullTracker:
     def log_intermediate(self, number: int, step: int, value: float) -> None:
         return None
 
-    def finish_trial(self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None) -> None:  # fmt: skip
+    def finish_trial(
+        self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None
+    ) -> None:
         return None
 
     def note_retry(self, number: int, retries: int) -> None:
@@ -71,7 +81,9 @@ class NullTracker:
     def fail_study(self, reason: str) -> None:
         return None
 
-    def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None:  # fmt: skip
+    def tag_best(
+        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+    ) -> None:
         return None
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
@@ -106,7 +118,9 @@ class GuardedTracker:
             self.on_down(self.down)
             return None
 
-    def start_study(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None) -> str | None:  # fmt: skip
+    def start_study(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None
+    ) -> str | None:
         started = self._call("start_study", name, params, tags, parent_id)
         return parent_id if started is None else str(started)
 
@@ -116,7 +130,9 @@ class GuardedTracker:
     def log_intermediate(self, number: int, step: int, value: float) -> None:
         self._call("log_intermediate", number, step, value)
 
-    def finish_trial(self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None) -> None:  # fmt: skip
+    def finish_trial(
+        self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None
+    ) -> None:
         self._call("finish_trial", number, state, result, error)
 
     def note_retry(self, number: int, retries: int) -> None:
@@ -125,7 +141,9 @@ class GuardedTracker:
     def fail_study(self, reason: str) -> None:
         self._call("fail_study", reason)
 
-    def tag_best(self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> None:  # fmt: skip
+    def tag_best(
+        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+    ) -> None:
         self._call("tag_best", number, mixture, scores)
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
@@ -158,7 +176,9 @@ class MlflowTracker:
 
             logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation chatter
 
-            path = self.uri.removeprefix("sqlite:///") if self.uri.startswith("sqlite:///") else None
+            path = (
+                self.uri.removeprefix("sqlite:///") if self.uri.startswith("sqlite:///") else None
+            )
             if path is not None:
                 from mixopt.search.tracking_store import seed_store
 
@@ -194,9 +214,13 @@ class MlflowTracker:
         return self.parent_id
 
     def _children(self) -> list[Any]:
-        return list(self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{self.parent_id}'", max_results=50_000,
-        ))  # fmt: skip
+        return list(
+            self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{self.parent_id}'",
+                max_results=50_000,
+            )
+        )
 
     def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
         """A child run for Optuna trial ``number`` (a re-run of a re-queued trial replaces the
@@ -206,10 +230,16 @@ class MlflowTracker:
             self.client.set_terminated(old, status="KILLED")
             self.client.set_tag(old, "mixopt.state", "REQUEUED")
         run = self.client.create_run(
-            self.experiment_id, run_name=_run_name(number, role, params),
-            tags={"mlflow.parentRunId": self.parent_id, "mixopt.trial_number": str(number), "mixopt.role": role,
-                  "mixopt.state": "RUNNING", **({"mixopt.budget": str(params["budget"])} if "budget" in params else {})},
-        )  # fmt: skip
+            self.experiment_id,
+            run_name=_run_name(number, role, params),
+            tags={
+                "mlflow.parentRunId": self.parent_id,
+                "mixopt.trial_number": str(number),
+                "mixopt.role": role,
+                "mixopt.state": "RUNNING",
+                **({"mixopt.budget": str(params["budget"])} if "budget" in params else {}),
+            },
+        )
         self._runs[number] = run.info.run_id
         self._log_params(run.info.run_id, params)
 
@@ -301,10 +331,14 @@ class MlflowTracker:
             path = Path(folder) / FRONT_TABLE
             path.write_text(json.dumps(table), encoding="utf-8")
             self.client.log_artifact(self.parent_id, str(path))
-        listed = json.loads(self.client.get_run(self.parent_id).data.tags.get(MLFLOW_LOGGED_ARTIFACTS, "[]"))
+        listed = json.loads(
+            self.client.get_run(self.parent_id).data.tags.get(MLFLOW_LOGGED_ARTIFACTS, "[]")
+        )
         entry = {"path": FRONT_TABLE, "type": "table"}
         if entry not in listed:
-            self.client.set_tag(self.parent_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([*listed, entry]))
+            self.client.set_tag(
+                self.parent_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([*listed, entry])
+            )
 
     def reconcile(self, finished: Mapping[int, TrialRecord]) -> None:
         """After a crash: every trial Optuna finished gets a finished run (created if missing);
@@ -325,8 +359,12 @@ class MlflowTracker:
             result = t.result or {"role": t.role, "score": None, "metrics": {}}
             if run is None:
                 self.start_trial(number, t.role, result.get("params", {}))
-                if t.origin is not None:  # an earlier study's trial (--warm-start): say where it came from
-                    self.client.set_tag(self._runs[number], "mixopt.warm_from", origin_text(t.origin))
+                if (
+                    t.origin is not None
+                ):  # an earlier study's trial (--warm-start): say where it came from
+                    self.client.set_tag(
+                        self._runs[number], "mixopt.warm_from", origin_text(t.origin)
+                    )
             else:
                 self._runs[number] = run.info.run_id
             self.finish_trial(number, t.state, result, t.error)
@@ -350,7 +388,9 @@ def _journal_ahead(path: str, client: Any) -> None:
 
     with closing(sqlite3.connect(path)) as connection:
         wal_journal(connection)
-    engine = getattr(getattr(getattr(client, "_tracking_client", None), "store", None), "engine", None)
+    engine = getattr(
+        getattr(getattr(client, "_tracking_client", None), "store", None), "engine", None
+    )
     if engine is not None:
         journal_ahead(engine)
 
@@ -372,8 +412,11 @@ def _best_note(name: str, mixture: Mapping[str, float], scores: Mapping[str, flo
     rows = "\n".join(
         f"| {d} | {v:.4f} |" for d, v in sorted(mixture.items(), key=lambda kv: -kv[1])
     )
-    figures = ", ".join(f"{k} {v:+.4f}" if k.startswith("lift") else f"{k} {v:.4f}"
-                        for k, v in scores.items() if v is not None)  # fmt: skip
+    figures = ", ".join(
+        f"{k} {v:+.4f}" if k.startswith("lift") else f"{k} {v:.4f}"
+        for k, v in scores.items()
+        if v is not None
+    )
     return f"**Best trial: {name}** ({figures})\n\n| domain | share |\n|---|---|\n{rows}\n"
 
 

@@ -45,8 +45,13 @@ def execute(
     from mixopt.trial import run_trial
 
     base = context.trial
-    spec = dataclasses.replace(base, mixture=dict(config["mixture"]), seed=int(config["seed"]), filters=dict(config.get("filters", {})),
-                               train=dataclasses.replace(base.train, **config.get("train", {})))  # fmt: skip
+    spec = dataclasses.replace(
+        base,
+        mixture=dict(config["mixture"]),
+        seed=int(config["seed"]),
+        filters=dict(config.get("filters", {})),
+        train=dataclasses.replace(base.train, **config.get("train", {})),
+    )
 
     def on_checkpoint(step: int, total: int, score: float | None) -> bool | None:
         if score is None:

@@ -50,8 +50,13 @@ def scaled(trials: Sequence[TrialRecord]) -> dict[int, dict[str, float]]:
     done = _done(trials, names)
     low = {n: min(t.scores[n] for t in done) for n in names}
     high = {n: max(t.scores[n] for t in done) for n in names}
-    return {t.number: {n: (t.scores[n] - low[n]) / (high[n] - low[n]) if high[n] > low[n] else 1.0 for n in names}
-            for t in done}  # fmt: skip
+    return {
+        t.number: {
+            n: (t.scores[n] - low[n]) / (high[n] - low[n]) if high[n] > low[n] else 1.0
+            for n in names
+        }
+        for t in done
+    }
 
 
 def pick(trials: Sequence[TrialRecord], rule: str = BALANCED) -> int | None:
@@ -63,14 +68,36 @@ def pick(trials: Sequence[TrialRecord], rule: str = BALANCED) -> int | None:
         return None
     unit = scaled(trials)
     if rule != BALANCED:
-        return max(points, key=lambda t: (t.scores[rule], statistics.fmean(unit[t.number].values()), -t.number)).number  # fmt: skip
-    return max(points, key=lambda t: (min(unit[t.number].values()), statistics.fmean(unit[t.number].values()), -t.number)).number  # fmt: skip
+        return max(
+            points,
+            key=lambda t: (t.scores[rule], statistics.fmean(unit[t.number].values()), -t.number),
+        ).number
+    return max(
+        points,
+        key=lambda t: (
+            min(unit[t.number].values()),
+            statistics.fmean(unit[t.number].values()),
+            -t.number,
+        ),
+    ).number
 
 
 def pareto_payload(trials: Sequence[TrialRecord], rule: str, picked: int | None) -> dict[str, Any]:
     """``pareto.json``: the objectives, the rule, the picked trial and every front trial."""
     return {
-        "objectives": list(objectives_of(trials)), "pick": rule, "picked": picked,
-        "front": [{"number": t.number, "role": t.role, "baseline": t.baseline, "mixture": t.mixture,
-                   "filters": t.filters, "train": t.train, "scores": t.scores} for t in front(trials)],
-    }  # fmt: skip
+        "objectives": list(objectives_of(trials)),
+        "pick": rule,
+        "picked": picked,
+        "front": [
+            {
+                "number": t.number,
+                "role": t.role,
+                "baseline": t.baseline,
+                "mixture": t.mixture,
+                "filters": t.filters,
+                "train": t.train,
+                "scores": t.scores,
+            }
+            for t in front(trials)
+        ],
+    }

@@ -69,7 +69,9 @@ def _read_baselines(paths: Any) -> tuple[tuple[str, dict[str, float]], ...]:
         return tuple((str(n), dict(m)) for n, m in paths.items())
     out: dict[str, dict[str, float]] = {}
     for path in [paths] if isinstance(paths, str | Path) else paths:
-        if isinstance(path, list | tuple) and len(path) == 2 and isinstance(path[1], Mapping):  # (name, mixture), as study.json keeps it
+        if (
+            isinstance(path, list | tuple) and len(path) == 2 and isinstance(path[1], Mapping)
+        ):  # (name, mixture), as study.json keeps it
             out[str(path[0])] = dict(path[1])
             continue
         name = Path(str(path)).stem
@@ -129,11 +131,15 @@ class ModelSpec:
 class EvaluatorSpec:
     """What scores a trial out of domain."""
 
-    tasks: Any = setting(LEAVE_ONE_OUT, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS")
+    tasks: Any = setting(
+        LEAVE_ONE_OUT, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS"
+    )
     """Task file (downstream/*.yaml), module:attr, or leave-one-out (the default: each trial
     trains once per domain left out, scored by minus that domain's loss; for when there is
     no out-of-domain set); from Python also an evaluator object."""
-    objectives: tuple[str, ...] = setting((), flag="--objective", parse=_repeated, append=True, metavar="TASK")
+    objectives: tuple[str, ...] = setting(
+        (), flag="--objective", parse=_repeated, append=True, metavar="TASK"
+    )
     """A scored task of the evaluator to maximize on its own (repeatable; overrides the task
     file's 'objectives:'). With two or more the study is multi-objective: its answer is the
     Pareto front (pareto.json) and the mixture --pick chooses from it."""
@@ -192,7 +198,9 @@ class SearchSpec:
         (), flag="--baseline", parse=_read_baselines, append=True, metavar="MIX.json"
     )
     """A mixture file to score beside uniform and natural, named by its file (repeatable)."""
-    warm_start: tuple[str, ...] = setting((), parse=_folders, append=True, metavar="OLD_OUT", amend=True)
+    warm_start: tuple[str, ...] = setting(
+        (), parse=_folders, append=True, metavar="OLD_OUT", amend=True
+    )
     """An earlier study's folder whose completed trials seed this one (repeatable): trials
     trained under the same settings are reused as they are (not re-trained, not counted in
     --trials); see the README's "Warm start"."""
@@ -339,7 +347,11 @@ class StudySpec:
         spec = cls.from_dict(raw, str(path))
         here = path.resolve().parent
         changes: dict[str, Any] = {}
-        for key, value in (("domains", spec.data.domains), ("evaluator", spec.evaluator.tasks), ("space", spec.search.space)):
+        for key, value in (
+            ("domains", spec.data.domains),
+            ("evaluator", spec.evaluator.tasks),
+            ("space", spec.search.space),
+        ):
             if isinstance(value, str) and (here / value).exists() and not Path(value).is_absolute():
                 changes[key] = str(here / value)
         return spec.replace(**changes)
@@ -350,8 +362,11 @@ class StudySpec:
         refused with a suggestion, and every problem is reported at once."""
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{origin}: expected a mapping of {', '.join(_PARTS)}")
-        problems = [f"{origin}: unknown section {k!r}.{did_you_mean(str(k), _PARTS)}"
-                    for k in raw if k not in _PARTS]  # fmt: skip
+        problems = [
+            f"{origin}: unknown section {k!r}.{did_you_mean(str(k), _PARTS)}"
+            for k in raw
+            if k not in _PARTS
+        ]
         grouped: dict[str, dict[str, Any]] = {}
         for part, kind in _PARTS.items():
             section = raw.get(part) or {}
@@ -361,7 +376,9 @@ class StudySpec:
             names = {f.name: f for f in dataclasses.fields(kind)}
             for key, value in section.items():
                 if key not in names:
-                    problems.append(f"{origin}: unknown key {part}.{key}.{did_you_mean(str(key), names)}")  # fmt: skip
+                    problems.append(
+                        f"{origin}: unknown key {part}.{key}.{did_you_mean(str(key), names)}"
+                    )
                     continue
                 try:
                     grouped.setdefault(part, {})[key] = _parsed(names[key], value)
@@ -386,7 +403,9 @@ class StudySpec:
         if not isinstance(self.data.domains, str | Path | None):
             out["data"]["domains"] = None
         tasks = self.evaluator.tasks
-        out["evaluator"]["tasks"] = None if tasks is None else str(tasks) if isinstance(tasks, str | Path) else repr(tasks)  # fmt: skip
+        out["evaluator"]["tasks"] = (
+            None if tasks is None else str(tasks) if isinstance(tasks, str | Path) else repr(tasks)
+        )
         return out
 
     def identity(self) -> dict[str, Any]:
@@ -412,12 +431,19 @@ class StudySpec:
     def differences(self, held: StudySpec, on_resume: bool = False) -> list[str]:
         """The changes from ``held``, one ``budget: 50000 -> 60000`` each; ``on_resume``: only
         those a resumed study refuses (see :func:`may_change_on_resume`)."""
-        return [f"{k}: {_shown(old)} -> {_shown(new)}" for k, (old, new) in self.changes(held).items()
-                if not (on_resume and may_change_on_resume(k))]  # fmt: skip
+        return [
+            f"{k}: {_shown(old)} -> {_shown(new)}"
+            for k, (old, new) in self.changes(held).items()
+            if not (on_resume and may_change_on_resume(k))
+        ]
 
     def missing(self) -> list[str]:
         """The settings a study cannot do without, by flat name."""
-        needed = {"domains": self.data.domains, "budget": self.search.budget, "evaluator": self.evaluator.tasks}
+        needed = {
+            "domains": self.data.domains,
+            "budget": self.search.budget,
+            "evaluator": self.evaluator.tasks,
+        }
         return [k for k, v in needed.items() if v is None]
 
     def items(self) -> Iterator[tuple[str, Any]]:
@@ -488,8 +514,10 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
-
-
 def _whole(obj: Any, keys: tuple[str, ...], least: int) -> list[str]:
     what = "a positive integer" if least == 1 else f"a whole number >= {least}"
-    return [f"{k} must be {what}" for k in keys if not is_int(getattr(obj, k)) or getattr(obj, k) < least]  # fmt: skip
+    return [
+        f"{k} must be {what}"
+        for k in keys
+        if not is_int(getattr(obj, k)) or getattr(obj, k) < least
+    ]

@@ -121,7 +121,9 @@ class StudyStore:
 
     # -- the Optuna study -------------------------------------------------------------
 
-    def optuna(self, sampler: Any = None, create: bool = False, objectives: Sequence[str] = ()) -> Any:
+    def optuna(
+        self, sampler: Any = None, create: bool = False, objectives: Sequence[str] = ()
+    ) -> Any:
         """The Optuna study (created when ``create``); with a sampler, opened anew with it.
         ``objectives``: a new study's objectives, each maximized, kept as Optuna's metric
         names (none: one score, the study's single direction)."""
@@ -137,21 +139,33 @@ class StudyStore:
             # opening a missing SQLite file would create an empty one
             raise ConfigError(f"{self.folder}: the study's storage {self.path(self.DB)} is missing")
         try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})  # fmt: skip
+            storage = optuna.storages.RDBStorage(
+                url,
+                engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {},
+            )
             if url.startswith("sqlite"):
                 journal_ahead(storage.engine)
             if create:
                 directions: list[Any] = ["maximize"] * max(1, len(objectives))
-                study = optuna.create_study(storage=storage, study_name=self.study_name, directions=directions,
-                                            sampler=sampler, load_if_exists=True)  # fmt: skip
+                study = optuna.create_study(
+                    storage=storage,
+                    study_name=self.study_name,
+                    directions=directions,
+                    sampler=sampler,
+                    load_if_exists=True,
+                )
                 if objectives and not study.metric_names:
                     with warnings.catch_warnings():  # experimental since Optuna 3.2, still in 5.0
                         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                         study.set_metric_names(list(objectives))
             else:
-                study = optuna.load_study(study_name=self.study_name, storage=storage, sampler=sampler)
+                study = optuna.load_study(
+                    study_name=self.study_name, storage=storage, sampler=sampler
+                )
         except Exception as exc:  # a missing study, an unreachable database
-            raise ConfigError(f"{self.folder}: cannot open the study {self.study_name} in {without_password(url)} ({first_line(exc)})") from None  # fmt: skip
+            raise ConfigError(
+                f"{self.folder}: cannot open the study {self.study_name} in {without_password(url)} ({first_line(exc)})"
+            ) from None
         self._optuna = study
         return study
 
@@ -166,7 +180,11 @@ class StudyStore:
         wanted = None if states is None else tuple(TrialState[s] for s in states)
         every = self.optuna().get_trials(deepcopy=False)
         replaced = {t.user_attrs.get(Attr.RERUN_OF) for t in every}
-        return [t for t in every if (wanted is None or t.state in wanted) and is_live(t) and t.number not in replaced]  # fmt: skip
+        return [
+            t
+            for t in every
+            if (wanted is None or t.state in wanted) and is_live(t) and t.number not in replaced
+        ]
 
     def trials(self) -> tuple[TrialRecord, ...]:
         return tuple(record_of(t) for t in self.frozen())
@@ -175,7 +193,9 @@ class StudyStore:
         """Trials that ended (complete, pruned or failed), by number."""
         return {t.number: record_of(t) for t in self.frozen(("COMPLETE", "PRUNED", "FAIL"))}
 
-    def enqueue_baselines(self, baselines: Sequence[tuple[str, Mapping[str, float]]], params: Any) -> None:  # fmt: skip
+    def enqueue_baselines(
+        self, baselines: Sequence[tuple[str, Mapping[str, float]]], params: Any
+    ) -> None:
         """Queue each baseline the study does not hold yet, in any state (idempotent, so a
         study killed between its first write and this still gets them). ``params``: the
         sampler's parameters for a mixture."""
@@ -224,7 +244,15 @@ class StudyStore:
                     row = json.loads(line)
                     budget = None if row.get("budget") is None else int(row["budget"])
                     scores = {str(k): float(v) for k, v in (row.get("scores") or {}).items()}
-                    c = Confirmation(row["name"], int(row["seed"]), int(row["source"]), float(row["score"]), dict(row.get("train") or {}), budget, scores)  # fmt: skip
+                    c = Confirmation(
+                        row["name"],
+                        int(row["seed"]),
+                        int(row["source"]),
+                        float(row["score"]),
+                        dict(row.get("train") or {}),
+                        budget,
+                        scores,
+                    )
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue
                 out[(c.name, c.seed, c.source, c.budget)] = c
@@ -239,9 +267,13 @@ class StudyStore:
 
     def summary(self) -> Summary:
         """At the study's budget (runs of a transfer check are left out)."""
-        search = ((self.read_record().get("spec") or {}).get("search") or {}) if self.exists() else {}
+        search = (
+            ((self.read_record().get("spec") or {}).get("search") or {}) if self.exists() else {}
+        )
         own = search.get("budget")
-        return summarize(self.trials(), runs_at(self.confirmations(), own, own), search.get("pick") or "balanced")
+        return summarize(
+            self.trials(), runs_at(self.confirmations(), own, own), search.get("pick") or "balanced"
+        )
 
     def write_results(self, trials: Sequence[TrialRecord]) -> None:
         counts = count_states(trials)
@@ -295,5 +327,7 @@ def journal_ahead(engine: Any) -> None:
 
 def _enqueue_again(study: Any, trial: Any, extra: Mapping[str, Any] | None = None) -> None:
     """Queue ``trial`` to run again: its parameters, its role, mixture and origin, and ``extra``."""
-    attrs = {k: v for k, v in trial.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE, Attr.WARM_FROM)}
+    attrs = {
+        k: v for k, v in trial.user_attrs.items() if k in (Attr.ROLE, Attr.MIXTURE, Attr.WARM_FROM)
+    }
     study.enqueue_trial(trial.params, user_attrs={**attrs, **(extra or {})}, skip_if_exists=False)

@@ -10,8 +10,18 @@ from typing import Any
 
 from mixopt.study.trials import TrialRecord
 
-__all__ = ["Candidate", "Confirmation", "Lift", "Summary", "Transfer", "best_number", "runs_at", "summarize",
-           "transfers", "verdict"]  # fmt: skip
+__all__ = [
+    "Candidate",
+    "Confirmation",
+    "Lift",
+    "Summary",
+    "Transfer",
+    "best_number",
+    "runs_at",
+    "summarize",
+    "transfers",
+    "verdict",
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,13 @@ class Candidate:
     def objective(self, name: str) -> Candidate:
         """This candidate as scored on the objective ``name`` alone."""
         search = self.search_scores.get(name)
-        return Candidate(self.name, self.mixture, search, tuple(run[name] for run in self.confirmed_scores), self.seeds)  # fmt: skip
+        return Candidate(
+            self.name,
+            self.mixture,
+            search,
+            tuple(run[name] for run in self.confirmed_scores),
+            self.seeds,
+        )
 
     @property
     def score(self) -> float | None:
@@ -113,35 +129,59 @@ class Transfer:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``transfer`` entry of ``best_mixture.json``."""
-        return {"budget": self.budget, "score": self.best.score, "score_std": self.best.spread, "seeds": list(self.best.seeds),
-                "baselines": {n: {"score": c.score, "score_std": c.spread} for n, c in self.baselines.items()},
-                "lift": {n: v.value for n, v in self.lift.items()}, "lift_std": {n: v.spread for n, v in self.lift.items()},
-                "retained": dict(self.retained)}  # fmt: skip
+        return {
+            "budget": self.budget,
+            "score": self.best.score,
+            "score_std": self.best.spread,
+            "seeds": list(self.best.seeds),
+            "baselines": {
+                n: {"score": c.score, "score_std": c.spread} for n, c in self.baselines.items()
+            },
+            "lift": {n: v.value for n, v in self.lift.items()},
+            "lift_std": {n: v.spread for n, v in self.lift.items()},
+            "retained": dict(self.retained),
+        }
 
 
-def runs_at(confirmations: Sequence[Confirmation], budget: int | None, own: int | None) -> list[Confirmation]:
+def runs_at(
+    confirmations: Sequence[Confirmation], budget: int | None, own: int | None
+) -> list[Confirmation]:
     """The runs at ``budget``; ``own``: the study's budget, which a run without one had."""
     return [c for c in confirmations if (c.budget if c.budget is not None else own) == budget]
 
 
-def transfers(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], own: int, pick: str = "balanced") -> dict[int, Transfer]:  # fmt: skip
+def transfers(
+    trials: Sequence[TrialRecord],
+    confirmations: Sequence[Confirmation],
+    own: int,
+    pick: str = "balanced",
+) -> dict[int, Transfer]:
     """A :class:`Transfer` for every budget other than the study's ``own`` at which the best
     mixture has runs, by budget."""
     at_own = summarize(trials, runs_at(confirmations, own, own), pick).lift
     out: dict[int, Transfer] = {}
-    for budget in sorted({c.budget for c in confirmations if c.budget is not None and c.budget != own}):
+    for budget in sorted(
+        {c.budget for c in confirmations if c.budget is not None and c.budget != own}
+    ):
         there = summarize(trials, runs_at(confirmations, budget, own), pick)
         if there.best is None or not there.best.confirmed:
             continue
         bases = {n: c for n, c in there.baselines.items() if c.confirmed}
         lift = {n: v for n, v in there.lift.items() if n in bases}
-        retained = {n: (v.value / at_own[n].value if n in at_own and at_own[n].value > 0 else None) for n, v in lift.items()}  # fmt: skip
+        retained = {
+            n: (v.value / at_own[n].value if n in at_own and at_own[n].value > 0 else None)
+            for n, v in lift.items()
+        }
         out[budget] = Transfer(budget, there.best, bases, lift, retained)
     return out
 
 
-def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Mapping[str, Lift],
-            objective_lift: Mapping[str, Mapping[str, Lift]] | None = None) -> str | None:  # fmt: skip
+def verdict(
+    best: Candidate | None,
+    baselines: Mapping[str, Candidate],
+    lift: Mapping[str, Lift],
+    objective_lift: Mapping[str, Mapping[str, Lift]] | None = None,
+) -> str | None:
     """``No mixture beat uniform (best X vs uniform Y, ...; lift -Z)`` when the best mixture does
     not beat the uniform one on the confirmed mean (the search score without confirmation
     runs), for the CLI, ``best_mixture.json`` and the report; None when it does (or there is
@@ -159,8 +199,10 @@ def verdict(best: Candidate | None, baselines: Mapping[str, Candidate], lift: Ma
         return None
     seeds = len(best.confirmed)
     what = f"mean of {seeds} fresh seed{'s' * (seeds > 1)}" if seeds else "search scores"
-    return (f"No mixture beat uniform (best {best.score:.4f} vs uniform {uniform.score:.4f}, {what}; "
-            f"lift {over.value:+.4f})")  # fmt: skip
+    return (
+        f"No mixture beat uniform (best {best.score:.4f} vs uniform {uniform.score:.4f}, {what}; "
+        f"lift {over.value:+.4f})"
+    )
 
 
 def best_number(trials: Sequence[TrialRecord], pick: str = "balanced") -> int | None:
@@ -175,7 +217,9 @@ def best_number(trials: Sequence[TrialRecord], pick: str = "balanced") -> int | 
     return max(done, key=lambda t: (t.score, -t.number)).number if done else None
 
 
-def summarize(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], pick: str = "balanced") -> Summary:  # fmt: skip
+def summarize(
+    trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], pick: str = "balanced"
+) -> Summary:
     """The best candidate, the baselines and the lifts, from the trials and the runs that
     confirmed them (runs of a trial that is no longer the best are left out). ``pick``: the
     rule that chooses the best from the Pareto front of a study with several objectives."""
@@ -196,16 +240,27 @@ def summarize(trials: Sequence[TrialRecord], confirmations: Sequence[Confirmatio
         for n, base in baselines.items():
             each = {o: _lift(best.objective(o), base.objective(o)) for o in best.search_scores}
             per_objective[n] = {o: v for o, v in each.items() if v}
-    return Summary(number, best, baselines, numbers, {n: v for n, v in lift.items() if v}, per_objective)
+    return Summary(
+        number, best, baselines, numbers, {n: v for n, v in lift.items() if v}, per_objective
+    )
 
 
 def _candidate(name: str, t: TrialRecord, seeds: Mapping[int, Confirmation]) -> Candidate:
     order = tuple(sorted(seeds))
     search = t.score if t.state == "COMPLETE" else None
     # per-objective runs only where every run has them (a run from before they were recorded has not)
-    by_objective = tuple(seeds[s].scores for s in order) if all(seeds[s].scores for s in order) else ()
-    return Candidate(name, t.mixture, search, tuple(seeds[s].score for s in order), order,
-                     dict(t.scores) if t.state == "COMPLETE" else {}, by_objective)  # fmt: skip
+    by_objective = (
+        tuple(seeds[s].scores for s in order) if all(seeds[s].scores for s in order) else ()
+    )
+    return Candidate(
+        name,
+        t.mixture,
+        search,
+        tuple(seeds[s].score for s in order),
+        order,
+        dict(t.scores) if t.state == "COMPLETE" else {},
+        by_objective,
+    )
 
 
 def _lift(best: Candidate | None, base: Candidate) -> Lift | None:

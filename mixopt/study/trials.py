@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Attr", "TrialRecord", "baseline_role", "is_reused", "origin_text", "proposal_attrs", "record_of", "role_name", "write_proposal"]
+__all__ = [
+    "Attr",
+    "TrialRecord",
+    "baseline_role",
+    "is_reused",
+    "origin_text",
+    "proposal_attrs",
+    "record_of",
+    "role_name",
+    "write_proposal",
+]
 
 
 class Attr:
@@ -105,9 +115,19 @@ class TrialRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The trial as ``results.json`` lists it."""
-        return {"number": self.number, "role": self.role, "state": self.state, "mixture": self.mixture,
-                "train": self.train, "filters": self.filters, "score": self.score, "metrics": self.metrics,
-                "error": self.error, "warm_from": self.origin, **({"scores": self.scores} if self.scores else {})}  # fmt: skip
+        return {
+            "number": self.number,
+            "role": self.role,
+            "state": self.state,
+            "mixture": self.mixture,
+            "train": self.train,
+            "filters": self.filters,
+            "score": self.score,
+            "metrics": self.metrics,
+            "error": self.error,
+            "warm_from": self.origin,
+            **({"scores": self.scores} if self.scores else {}),
+        }
 
 
 def record_of(t: Any) -> TrialRecord:
@@ -121,12 +141,24 @@ def record_of(t: Any) -> TrialRecord:
         score = steps[-1][1]
     reason = attrs.get(Attr.FAIL_REASON, attrs.get(Attr.LEGACY_ERROR))
     return TrialRecord(
-        t.number, attrs.get(Attr.ROLE, SEARCH), t.state.name, dict(attrs.get(Attr.MIXTURE, {})),
-        dict(attrs.get(Attr.TRAIN, {})), score, dict(result.get("metrics", {})),
-        None if reason is None else str(reason), result, steps, dict(attrs.get(Attr.FILTERS, {})),
-        t.datetime_start, t.datetime_complete, attrs.get(Attr.WARM_FROM),
-        {str(k): float(v) for k, v in (result.get("scores") or {}).items()} if t.state.name == "COMPLETE" else {},
-    )  # fmt: skip
+        t.number,
+        attrs.get(Attr.ROLE, SEARCH),
+        t.state.name,
+        dict(attrs.get(Attr.MIXTURE, {})),
+        dict(attrs.get(Attr.TRAIN, {})),
+        score,
+        dict(result.get("metrics", {})),
+        None if reason is None else str(reason),
+        result,
+        steps,
+        dict(attrs.get(Attr.FILTERS, {})),
+        t.datetime_start,
+        t.datetime_complete,
+        attrs.get(Attr.WARM_FROM),
+        {str(k): float(v) for k, v in (result.get("scores") or {}).items()}
+        if t.state.name == "COMPLETE"
+        else {},
+    )
 
 
 def origin_text(origin: Mapping[str, Any]) -> str:
@@ -145,7 +177,10 @@ def is_live(t: Any) -> bool:
 
 
 def write_proposal(
-    trial: Any, role: str, mixture: Mapping[str, float], train: Mapping[str, Any],
+    trial: Any,
+    role: str,
+    mixture: Mapping[str, float],
+    train: Mapping[str, Any],
     filters: Mapping[str, float] | None = None,
 ) -> None:
     """Record on an asked trial what it will train."""
@@ -154,7 +189,10 @@ def write_proposal(
 
 
 def proposal_attrs(
-    role: str, mixture: Mapping[str, float], train: Mapping[str, Any], filters: Mapping[str, float] | None = None
+    role: str,
+    mixture: Mapping[str, float],
+    train: Mapping[str, Any],
+    filters: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The user attributes that say what a trial trains."""
     shares = {f"{Attr.SHARE}{name}": round(share, 6) for name, share in mixture.items()}

@@ -39,14 +39,25 @@ from mixopt.study.trials import PRIOR, REUSED, SEARCH, Attr, TrialRecord, propos
 
 __all__ = ["FREE_SETTINGS", "Taken", "WarmStart", "apply_warm_start", "plan_warm_start"]
 
-FREE_SETTINGS = frozenset({
-    "domains",  # mapped domain by domain (the data of each is compared separately)
-    "space",  # bounds, caps and searched knobs: checked trial by trial
-    # another seed draws another sample of the same noisy score; the confirmation runs use fresh seeds anyway
-    "seed",
-    "trials", "sampler", "startup_trials", "confirm", "early_stop", "baselines",  # how the search goes on
-    "out", "storage", "allow_pickle", "warm_start", "warm_start_any",
-})  # fmt: skip
+FREE_SETTINGS = frozenset(
+    {
+        "domains",  # mapped domain by domain (the data of each is compared separately)
+        "space",  # bounds, caps and searched knobs: checked trial by trial
+        # another seed draws another sample of the same noisy score; the confirmation runs use fresh seeds anyway
+        "seed",
+        "trials",
+        "sampler",
+        "startup_trials",
+        "confirm",
+        "early_stop",
+        "baselines",  # how the search goes on
+        "out",
+        "storage",
+        "allow_pickle",
+        "warm_start",
+        "warm_start_any",
+    }
+)
 """Settings (flat names) in which an earlier study may differ from this one and its trials
 still be reused: none of them changes what a trial of a given mixture trains and scores.
 Every other setting that defines a study (model, budget, evaluator, the training recipe,
@@ -85,7 +96,9 @@ class WarmStart:
     """One line per earlier study: what it gave, and what was dropped and why."""
 
 
-def plan_warm_start(spec: StudySpec, domains: Sequence[Any], space: Any, resume: bool = False) -> WarmStart:  # fmt: skip
+def plan_warm_start(
+    spec: StudySpec, domains: Sequence[Any], space: Any, resume: bool = False
+) -> WarmStart:
     """Read each ``--warm-start`` study and decide what of it this study takes. ``domains``:
     this study's tokenized domains (bounds and caps applied); ``space``: its search space.
     A study that cannot be used is a one-line :class:`ConfigError` per study (on resume, a
@@ -98,7 +111,9 @@ def plan_warm_start(spec: StudySpec, domains: Sequence[Any], space: Any, resume:
         try:
             found = _from_study(folder, spec, domains, space)
         except MixoptError as exc:
-            (notes if resume else problems).extend(f"--warm-start {folder}: {p}" for p in exc.problems)
+            (notes if resume else problems).extend(
+                f"--warm-start {folder}: {p}" for p in exc.problems
+            )
             continue
         for t in found.reused:
             reused.setdefault(t.key, t)
@@ -125,31 +140,78 @@ def _from_study(folder: str, spec: StudySpec, domains: Sequence[Any], space: Any
     record = store.read_record()
     held = StudySpec.from_dict(record.get("spec"), str(store.path(store.STUDY)))
     store = StudyStore(folder, held.output.storage)
-    done = [t for t in store.trials() if t.state == "COMPLETE" and t.score is not None and math.isfinite(t.score)]
+    done = [
+        t
+        for t in store.trials()
+        if t.state == "COMPLETE" and t.score is not None and math.isfinite(t.score)
+    ]
     names = [d.name for d in domains]
-    differs = [line for line in spec.differences(held) if line.split(":", 1)[0] not in FREE_SETTINGS]
-    differs += [f"data of {n!r} ({a:,} -> {b:,} tokens)" for n, a, b in _changed_data(done, domains)]
+    differs = [
+        line for line in spec.differences(held) if line.split(":", 1)[0] not in FREE_SETTINGS
+    ]
+    differs += [
+        f"data of {n!r} ({a:,} -> {b:,} tokens)" for n, a, b in _changed_data(done, domains)
+    ]
     if differs and not spec.search.warm_start_any:
-        raise ConfigError(f"trained under other settings ({'; '.join(differs)}); its scores are no evidence "
-                          f"here: pass {option_of('warm_start_any')} to re-train its mixtures as first proposals")  # fmt: skip
+        raise ConfigError(
+            f"trained under other settings ({'; '.join(differs)}); its scores are no evidence "
+            f"here: pass {option_of('warm_start_any')} to re-train its mixtures as first proposals"
+        )
     old = sorted({n for t in done for n in t.mixture})
     dropped, added = [n for n in old if n not in names], [n for n in names if n not in old]
     reused, priors, lost = [], [], {"dropped": 0, "outside": 0}
     for t in sorted(done, key=lambda t: (-(t.score or 0.0), t.number)):
-        origin = dict(t.origin) if t.reused and t.origin else {"study": str(store.folder), "trial": t.number, "role": t.role}  # fmt: skip
+        origin = (
+            dict(t.origin)
+            if t.reused and t.origin
+            else {"study": str(store.folder), "trial": t.number, "role": t.role}
+        )
         taken = None if differs else _reusable(t, dropped, held, spec, domains, space)
         if taken is not None:
-            reused.append(Taken(taken[0], taken[1], {**origin, "how": REUSED}, float(t.score or 0.0), t.result, t.intermediate))  # fmt: skip
+            reused.append(
+                Taken(
+                    taken[0],
+                    taken[1],
+                    {**origin, "how": REUSED},
+                    float(t.score or 0.0),
+                    t.result,
+                    t.intermediate,
+                )
+            )
             continue
         lost["dropped" if any(_drew(t, n) for n in dropped) else "outside"] += 1
         prior = _prior(t, names, domains, spec) if spec.search.warm_start_any else None
         if prior is not None:
-            priors.append(Taken(prior[0], prior[1], {**origin, "how": PRIOR}, float(t.score or 0.0), {}))
-    return WarmStart(tuple(reused), tuple(priors), (_note(store.folder, len(done), len(reused), len(priors), differs, lost, dropped, added, spec),))  # fmt: skip
+            priors.append(
+                Taken(prior[0], prior[1], {**origin, "how": PRIOR}, float(t.score or 0.0), {})
+            )
+    return WarmStart(
+        tuple(reused),
+        tuple(priors),
+        (
+            _note(
+                store.folder,
+                len(done),
+                len(reused),
+                len(priors),
+                differs,
+                lost,
+                dropped,
+                added,
+                spec,
+            ),
+        ),
+    )
 
 
-def _reusable(t: TrialRecord, dropped: Sequence[str], held: StudySpec, spec: StudySpec, domains: Sequence[Any],
-              space: Any) -> tuple[dict[str, float], dict[str, Any]] | None:  # fmt: skip
+def _reusable(
+    t: TrialRecord,
+    dropped: Sequence[str],
+    held: StudySpec,
+    spec: StudySpec,
+    domains: Sequence[Any],
+    space: Any,
+) -> tuple[dict[str, float], dict[str, Any]] | None:
     """(mixture, knobs) under which this study would train exactly what ``t`` trained, or None."""
     from mixopt.data.allocation import allocate
 
@@ -166,14 +228,18 @@ def _reusable(t: TrialRecord, dropped: Sequence[str], held: StudySpec, spec: Stu
         return None
     mixture = {n: v / total for n, v in kept.items()}  # only the float dust of zero shares moves
     try:
-        allocate(mixture, int(spec.search.budget or 0), domains)  # inside this study's bounds and caps
+        allocate(
+            mixture, int(spec.search.budget or 0), domains
+        )  # inside this study's bounds and caps
     except MixoptError:
         return None
     knobs = _knobs(t.train, held, spec, space)
     return None if knobs is None else (mixture, knobs)
 
 
-def _knobs(train: Mapping[str, Any], held: StudySpec, spec: StudySpec, space: Any) -> dict[str, Any] | None:
+def _knobs(
+    train: Mapping[str, Any], held: StudySpec, spec: StudySpec, space: Any
+) -> dict[str, Any] | None:
     """The trial's training knobs as this study's space takes them, or None when it trained
     with a value this study would not use (a knob fixed here at another value, or out of range)."""
     out: dict[str, Any] = {}
@@ -194,7 +260,9 @@ def _knobs(train: Mapping[str, Any], held: StudySpec, spec: StudySpec, space: An
     return out
 
 
-def _prior(t: TrialRecord, names: Sequence[str], domains: Sequence[Any], spec: StudySpec) -> tuple[dict[str, float], dict[str, Any]] | None:  # fmt: skip
+def _prior(
+    t: TrialRecord, names: Sequence[str], domains: Sequence[Any], spec: StudySpec
+) -> tuple[dict[str, float], dict[str, Any]] | None:
     """The trial's mixture on these domains, made feasible here (it is re-trained: any
     mixture near it is as good a first proposal); None when it gave these domains nothing."""
     from mixopt.data.allocation import scaled_mixture
@@ -212,21 +280,37 @@ def _drew(t: TrialRecord, name: str) -> bool:
     return bool(tokens) if tokens is not None else t.mixture.get(name, 0.0) > 0
 
 
-def _changed_data(trials: Sequence[TrialRecord], domains: Sequence[Any]) -> list[tuple[str, int, int]]:
+def _changed_data(
+    trials: Sequence[TrialRecord], domains: Sequence[Any]
+) -> list[tuple[str, int, int]]:
     """(name, tokens then, tokens now) of each domain whose data changed: a trial records the
     tokens it drew and the epochs they made, so tokens / epochs is the domain's size then."""
     now = {d.name: int(d.num_tokens) for d in domains}
     out = []
     for name in now:
-        sizes = [round(d["tokens"] / d["epochs"]) for t in trials
-                 if (d := (t.result.get("domains") or {}).get(name)) and d.get("tokens") and d.get("epochs")]  # fmt: skip
+        sizes = [
+            round(d["tokens"] / d["epochs"])
+            for t in trials
+            if (d := (t.result.get("domains") or {}).get(name))
+            and d.get("tokens")
+            and d.get("epochs")
+        ]
         if sizes and abs(sizes[0] - now[name]) > _DATA_TOLERANCE * now[name]:
             out.append((name, sizes[0], now[name]))
     return out
 
 
-def _note(folder: Any, done: int, reused: int, priors: int, differs: Sequence[str], lost: Mapping[str, int],
-          dropped: Sequence[str], added: Sequence[str], spec: StudySpec) -> str:  # fmt: skip
+def _note(
+    folder: Any,
+    done: int,
+    reused: int,
+    priors: int,
+    differs: Sequence[str],
+    lost: Mapping[str, int],
+    dropped: Sequence[str],
+    added: Sequence[str],
+    spec: StudySpec,
+) -> str:
     """One line: what an earlier study gave this one, and what was left out and why."""
     parts = [f"warm start from {folder}: reused {reused} of its {done} completed trials"]
     if differs:
@@ -234,11 +318,17 @@ def _note(folder: Any, done: int, reused: int, priors: int, differs: Sequence[st
     if added:
         parts.append(f"{', '.join(map(repr, added))} (new here) at share 0")
     if lost["dropped"]:
-        parts.append(f"left out {lost['dropped']} that trained on {', '.join(map(repr, dropped))} (not in this study)")  # fmt: skip
+        parts.append(
+            f"left out {lost['dropped']} that trained on {', '.join(map(repr, dropped))} (not in this study)"
+        )
     if lost["outside"] and not differs:
-        parts.append(f"left out {lost['outside']} outside this study's bounds, caps, training knobs or filters")
+        parts.append(
+            f"left out {lost['outside']} outside this study's bounds, caps, training knobs or filters"
+        )
     if priors:
-        parts.append(f"{priors} of its mixtures offered as first proposals (re-trained, at most {math.ceil(spec.search.trials / 2)} in all)")  # fmt: skip
+        parts.append(
+            f"{priors} of its mixtures offered as first proposals (re-trained, at most {math.ceil(spec.search.trials / 2)} in all)"
+        )
     elif (lost["dropped"] or lost["outside"]) and not spec.search.warm_start_any:
         parts.append(f"{option_of('warm_start_any')} re-trains those as first proposals")
     return "; ".join(parts)
@@ -256,9 +346,20 @@ def apply_warm_start(warm: WarmStart, study: Any, simplex: Any, space: Any) -> l
         if t.key in held:
             continue
         params, distributions = _params(simplex, space, t)
-        attrs = {**proposal_attrs(SEARCH, t.mixture, t.train), Attr.RESULT: t.result, Attr.WARM_FROM: t.origin}
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=t.score,
-                                                  intermediate_values=dict(t.intermediate), user_attrs=attrs))  # fmt: skip
+        attrs = {
+            **proposal_attrs(SEARCH, t.mixture, t.train),
+            Attr.RESULT: t.result,
+            Attr.WARM_FROM: t.origin,
+        }
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=distributions,
+                value=t.score,
+                intermediate_values=dict(t.intermediate),
+                user_attrs=attrs,
+            )
+        )
         added += 1
     for t in warm.priors:
         if t.key in held:
@@ -274,7 +375,9 @@ def _params(simplex: Any, space: Any, t: Taken) -> tuple[dict[str, Any], dict[st
     (asked of a fixed trial, so they are the ones this study's space defines)."""
     import optuna
 
-    fixed = optuna.trial.FixedTrial({**simplex.params_for(t.mixture), **{f"train_{k}": v for k, v in t.train.items()}})  # fmt: skip
+    fixed = optuna.trial.FixedTrial(
+        {**simplex.params_for(t.mixture), **{f"train_{k}": v for k, v in t.train.items()}}
+    )
     simplex.suggest(fixed)
     if all(k in t.train for k in space.train):
         space.suggest_train(fixed)

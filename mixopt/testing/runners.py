@@ -30,11 +30,29 @@ def trivial_result(spec: TrialSpec, elapsed: float, score: float | None = None) 
     if score is None:
         score = -sum((v - 1 / len(shares)) ** 2 for v in shares.values())
     return TrialResult(
-        score=score, metrics={}, intermediate=(), loss_curve=(),
-        domains={n: {"tokens": round(v * spec.budget), "records": 0, "epochs": 0.0} for n, v in shares.items()},
-        timings={"data_s": 0.0, "load_s": 0.0, "train_s": elapsed, "eval_s": 0.0, "wait_s": 0.0, "total_s": elapsed},
-        steps=0, total_steps=0, stopped_early=False, tokens_per_second=0.0, mixture=shares, seed=spec.seed,
-    )  # fmt: skip
+        score=score,
+        metrics={},
+        intermediate=(),
+        loss_curve=(),
+        domains={
+            n: {"tokens": round(v * spec.budget), "records": 0, "epochs": 0.0}
+            for n, v in shares.items()
+        },
+        timings={
+            "data_s": 0.0,
+            "load_s": 0.0,
+            "train_s": elapsed,
+            "eval_s": 0.0,
+            "wait_s": 0.0,
+            "total_s": elapsed,
+        },
+        steps=0,
+        total_steps=0,
+        stopped_early=False,
+        tokens_per_second=0.0,
+        mixture=shares,
+        seed=spec.seed,
+    )
 
 
 @dataclass(frozen=True)
@@ -73,9 +91,14 @@ class MeasuredTrial:
         result = run_trial(spec, report)
         extra = {"worker.pid": float(os.getpid())}
         if cuda:  # run_trial has freed the model (gc, then empty_cache) before it returns
-            extra.update({"cuda.before_mb": before, "cuda.peak_mb": torch.cuda.max_memory_allocated() / mb,
-                          "cuda.after_mb": torch.cuda.memory_allocated() / mb,
-                          "cuda.reserved_after_mb": torch.cuda.memory_reserved() / mb})  # fmt: skip
+            extra.update(
+                {
+                    "cuda.before_mb": before,
+                    "cuda.peak_mb": torch.cuda.max_memory_allocated() / mb,
+                    "cuda.after_mb": torch.cuda.memory_allocated() / mb,
+                    "cuda.reserved_after_mb": torch.cuda.memory_reserved() / mb,
+                }
+            )
         return dataclasses.replace(result, metrics={**result.metrics, **extra})
 
 

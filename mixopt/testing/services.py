@@ -32,8 +32,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServiceUnavailable", "free_port", "mlflow_server", "postgres_bin", "postgres_server", "ray_cluster",
-           "stop_groups"]
+__all__ = [
+    "ServiceUnavailable",
+    "free_port",
+    "mlflow_server",
+    "postgres_bin",
+    "postgres_server",
+    "ray_cluster",
+    "stop_groups",
+]
 
 # both start in about 5 s; on a 2-core machine shared with other jobs, MLflow took over 60 s
 START_S = 180.0
@@ -61,7 +68,9 @@ def postgres_bin() -> Path:
     candidates = [Path(on_path).resolve().parent] if on_path else []
     versions = sorted(PG_DEBIAN.glob("*/bin"), key=lambda p: _version(p.parent.name), reverse=True)
     for folder in [*candidates, *versions]:
-        if all((folder / name).exists() for name in ("initdb", "postgres", "createdb", "pg_isready")):
+        if all(
+            (folder / name).exists() for name in ("initdb", "postgres", "createdb", "pg_isready")
+        ):
             return folder
     raise ServiceUnavailable(
         f"PostgreSQL is not installed: no initdb on PATH or in {PG_DEBIAN}/<version>/bin "
@@ -81,7 +90,9 @@ def _server_user() -> pwd.struct_passwd | None:
     for name in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
-    raise ServiceUnavailable("running as root and no 'postgres' or 'nobody' user to run PostgreSQL as")
+    raise ServiceUnavailable(
+        "running as root and no 'postgres' or 'nobody' user to run PostgreSQL as"
+    )
 
 
 @contextlib.contextmanager
@@ -92,7 +103,9 @@ def postgres_server(folder: str | Path, database: str = PG_USER) -> Iterator[str
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     bin_dir, user = postgres_bin(), _server_user()
-    as_user: dict[str, Any] = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
+    as_user: dict[str, Any] = (
+        {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
+    )
     # not under ``folder``: the server's user must reach it (a root-owned test folder is 0700),
     # and the socket's path must stay short (108 bytes at most)
     root = Path(tempfile.mkdtemp(prefix="mixopt-pg-"))
@@ -102,16 +115,34 @@ def postgres_server(folder: str | Path, database: str = PG_USER) -> Iterator[str
     try:
         _initdb(bin_dir, root, password, log, as_user)
         # fsync off: tests kill drivers, never this server, and a study's commits stay cheap
-        cmd = [str(bin_dir / "postgres"), "-D", str(root / "data"), "-p", str(port),
-               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root}",
-               "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]  # fmt: skip
+        cmd = [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(root / "data"),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={root}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
         # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave)
         with _process(cmd, log, signal.SIGINT, cwd=root, **as_user) as proc:
             client = ["-h", "127.0.0.1", "-p", str(port), "-U", PG_USER]
             ready = [str(bin_dir / "pg_isready"), *client, "-d", "postgres"]
             _wait(proc, log, lambda: subprocess.run(ready, capture_output=True).returncode == 0)
-            subprocess.run([str(bin_dir / "createdb"), *client, database], check=True, capture_output=True,
-                           env={**os.environ, "PGPASSWORD": password})  # fmt: skip
+            subprocess.run(
+                [str(bin_dir / "createdb"), *client, database],
+                check=True,
+                capture_output=True,
+                env={**os.environ, "PGPASSWORD": password},
+            )
             yield f"postgresql://{PG_USER}:{password}@127.0.0.1:{port}/{database}"
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -126,12 +157,30 @@ def _initdb(bin_dir: Path, root: Path, password: str, log: Path, as_user: dict[s
     try:
         with open(log, "ab") as fh:
             subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", PG_USER, "-E", "UTF8",
-                 "--pwfile", str(pwfile), "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync"],
-                stdout=fh, stderr=subprocess.STDOUT, check=True, cwd=root, **as_user,
-            )  # fmt: skip
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(root / "data"),
+                    "-U",
+                    PG_USER,
+                    "-E",
+                    "UTF8",
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=trust",
+                    "--no-sync",
+                ],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                check=True,
+                cwd=root,
+                **as_user,
+            )
     except subprocess.CalledProcessError as e:
-        raise ServiceUnavailable(f"initdb failed (exit {e.returncode}); its output is in {log}") from e
+        raise ServiceUnavailable(
+            f"initdb failed (exit {e.returncode}); its output is in {log}"
+        ) from e
     finally:
         pwfile.unlink(missing_ok=True)
 
@@ -150,10 +199,27 @@ def mlflow_server(
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     store = backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}"
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1", "--backend-store-uri", store,
-           "--artifacts-destination", str(artifacts or folder / "mlartifacts")]  # fmt: skip
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        store,
+        "--artifacts-destination",
+        str(artifacts or folder / "mlartifacts"),
+    ]
+    env = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
     url = f"http://127.0.0.1:{port}"
     log = folder / "mlflow-server.log"
     with _process(cmd, log, env=env) as proc:
@@ -162,7 +228,9 @@ def mlflow_server(
 
 
 @contextlib.contextmanager
-def ray_cluster(nodes: int = 1, cpus: int | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+def ray_cluster(
+    nodes: int = 1, cpus: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A Ray cluster on 127.0.0.1 started with ``ray start`` as from a shell of its own: a head
     node and ``nodes`` - 1 worker nodes joining it, each declaring ``cpus`` CPUs (default:
     the machine's) and no GPU, with ``env`` added to this process's environment (what its
@@ -181,17 +249,33 @@ def ray_cluster(nodes: int = 1, cpus: int | None = None, env: dict[str, str] | N
     groups: list[int] = []
     failed = True
     try:
-        _ray_start(["--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--temp-dir={temp}",
-                    "--include-dashboard=false", *common], environ, groups)  # fmt: skip
+        _ray_start(
+            [
+                "--head",
+                "--node-ip-address=127.0.0.1",
+                f"--port={port}",
+                f"--temp-dir={temp}",
+                "--include-dashboard=false",
+                *common,
+            ],
+            environ,
+            groups,
+        )
         for _ in range(nodes - 1):
-            _ray_start([f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", *common], environ, groups)
+            _ray_start(
+                [f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", *common],
+                environ,
+                groups,
+            )
         yield f"127.0.0.1:{port}"
         failed = False
     finally:
         left = stop_groups(groups)
         shutil.rmtree(temp, ignore_errors=True)
         if left and not failed:
-            raise RuntimeError(f"still running after the Ray cluster was stopped: {', '.join(left)}")
+            raise RuntimeError(
+                f"still running after the Ray cluster was stopped: {', '.join(left)}"
+            )
 
 
 def _ray_start(args: list[str], env: dict[str, str], groups: list[int]) -> None:
@@ -199,12 +283,20 @@ def _ray_start(args: list[str], env: dict[str, str], groups: list[int]) -> None:
     inherit; the group is recorded before the outcome is checked, so that a node which
     failed halfway is stopped too."""
     ray = str(Path(sys.executable).parent / "ray")  # the CLI that ray[tune] installs beside python
-    proc = subprocess.Popen([ray, "start", *args], env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [ray, "start", *args],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     groups.append(proc.pid)
     _, err = proc.communicate(timeout=START_S)
     if proc.returncode != 0:
-        raise RuntimeError(f"ray start {' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}")
+        raise RuntimeError(
+            f"ray start {' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}"
+        )
 
 
 def stop_groups(groups: list[int]) -> list[str]:
@@ -254,7 +346,11 @@ def _process(
     with everything it started."""
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, **popen  # type: ignore[call-overload]
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen,  # type: ignore[call-overload]
         )
     pid_file = log.with_suffix(".pid")
     pid_file.write_text(f"{proc.pid}\n")
@@ -278,7 +374,11 @@ def _wait(proc: subprocess.Popen[bytes], log: Path, ready: Callable[[], bool]) -
     deadline = time.monotonic() + START_S
     while not ready():
         if proc.poll() is not None:
-            raise RuntimeError(f"the server exited ({proc.returncode}); {log}: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"the server exited ({proc.returncode}); {log}: {log.read_text()[-2000:]}"
+            )
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the server is not up in {START_S:.0f} s; {log}: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"the server is not up in {START_S:.0f} s; {log}: {log.read_text()[-2000:]}"
+            )
         time.sleep(0.2)

@@ -72,11 +72,16 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             problems.append(f"train config: precision must be one of {', '.join(PRECISIONS)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            problems.append(f"train config: device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+            problems.append(
+                f"train config: device must be auto, cpu, cuda or cuda:N, got {self.device!r}"
+            )
         if self.micro_batch_size is not None and (
-            not isinstance(self.micro_batch_size, int) or not 1 <= self.micro_batch_size <= self.batch_size
+            not isinstance(self.micro_batch_size, int)
+            or not 1 <= self.micro_batch_size <= self.batch_size
         ):
-            problems.append("train config: micro_batch_size must be an integer from 1 to batch_size")
+            problems.append(
+                "train config: micro_batch_size must be an integer from 1 to batch_size"
+            )
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             problems.append("train config: threads must be a positive integer")
         if problems:

@@ -29,14 +29,19 @@ def device_problems(device: str) -> list[str]:
     import torch
 
     if not torch.cuda.is_available():
-        why = (f"this torch ({torch.__version__}) is built without CUDA" if torch.version.cuda is None
-               else "torch sees no CUDA device on this machine")  # fmt: skip
+        why = (
+            f"this torch ({torch.__version__}) is built without CUDA"
+            if torch.version.cuda is None
+            else "torch sees no CUDA device on this machine"
+        )
         return [f"--device {device}: {why}; use --device cpu (or auto), or install torch with CUDA"]
     count = torch.cuda.device_count()
     if index and int(index) >= count:
         names = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
-        return [f"--device {device}: this machine has {count} CUDA device{'s' if count != 1 else ''} "
-                f"({names}); choose one of them, or --device cuda"]  # fmt: skip
+        return [
+            f"--device {device}: this machine has {count} CUDA device{'s' if count != 1 else ''} "
+            f"({names}); choose one of them, or --device cuda"
+        ]
     return []
 
 

@@ -86,7 +86,9 @@ def finetune(
         rows = slice((step - 1) * config.batch_size, step * config.batch_size)
         for group in opt.param_groups:
             group["lr"] = config.learning_rate * _lr_scale(step, total, config)
-        loss, counted = _step(model, opt, scaler, params, config, device, dtype, (ids[rows], labels[rows], attn[rows]))
+        loss, counted = _step(
+            model, opt, scaler, params, config, device, dtype, (ids[rows], labels[rows], attn[rows])
+        )
         pending.append((step, loss))
         tokens += counted
         if step in marks or step % _READ_EVERY == 0:
@@ -118,9 +120,15 @@ def _read(pending: list[tuple[int, Any]], curve: list[tuple[int, float]], total:
 
 
 def _step(
-    model: Any, opt: Any, scaler: Any, params: list[Any], config: TrainConfig, device: Any, dtype: Any,
+    model: Any,
+    opt: Any,
+    scaler: Any,
+    params: list[Any],
+    config: TrainConfig,
+    device: Any,
+    dtype: Any,
     batch: tuple[Any, Any, Any],
-) -> tuple[Any, int]:  # fmt: skip
+) -> tuple[Any, int]:
     """One optimizer step over ``batch`` (input ids, labels, attention mask), in micro-batches
     of ``micro_batch_size``; returns the batch's loss (a tensor on the device, not read: reading
     it would make the host wait for the GPU at every step) and its tokens."""
@@ -130,7 +138,9 @@ def _step(
     size = config.micro_batch_size or ids.shape[0]
     # each micro-batch's mean loss weighted by its share of the batch's predicted tokens:
     # the accumulated gradient is the whole batch's (the model averages over label tokens)
-    predicted = [int((labels[i : i + size][:, 1:] != -100).sum()) for i in range(0, ids.shape[0], size)]
+    predicted = [
+        int((labels[i : i + size][:, 1:] != -100).sum()) for i in range(0, ids.shape[0], size)
+    ]
     # a mask of all ones means what no mask means (causal attention over every token), and
     # without one the model may take its fastest attention kernel
     masked = not bool(attn.all())
@@ -141,7 +151,10 @@ def _step(
         if masked:
             part["attention_mask"] = attn[i : i + size]
         # from pinned memory the copy is asynchronous; from pageable memory it waits for the GPU
-        part = {name: (t.pin_memory() if pin else t).to(device, non_blocking=True) for name, t in part.items()}
+        part = {
+            name: (t.pin_memory() if pin else t).to(device, non_blocking=True)
+            for name, t in part.items()
+        }
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = model(**part).loss * (predicted[k] / whole)
         summed = summed + loss.detach().float()

@@ -91,8 +91,21 @@ def test_export_events_and_quiet(
     mix = tmp_path / "mix.json"
     mix.write_text(json.dumps({"finance": 0.5, "sql": 0.5}))
     log = tmp_path / "events.jsonl"
-    args = ["export", "--domains", str(domains), "--model", str(tokenizer_dir), "--mixture", str(mix),
-            "--budget", "1k", "--out", str(tmp_path / "out"), "--events", str(log)]  # fmt: skip
+    args = [
+        "export",
+        "--domains",
+        str(domains),
+        "--model",
+        str(tokenizer_dir),
+        "--mixture",
+        str(mix),
+        "--budget",
+        "1k",
+        "--out",
+        str(tmp_path / "out"),
+        "--events",
+        str(log),
+    ]
     assert main([*args, "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "wrote" in captured.out  # quiet: no progress, results still

@@ -33,7 +33,9 @@ def test_ls_lists_every_builtin_with_a_description(capsys: pytest.CaptureFixture
     assert spaces and set(expected) <= set(rows)
     assert all(rows[name] for name in expected)  # each has its one line
     assert rows[DEFAULT_SAMPLER].endswith("(default)") and rows["default"].endswith("(default)")
-    assert rows["cmaes"].endswith("one objective only") and "nsga2" in rows  # what takes several objectives
+    assert (
+        rows["cmaes"].endswith("one objective only") and "nsga2" in rows
+    )  # what takes several objectives
     assert text.index("evaluators") < text.index("samplers") < text.index("spaces")
 
 

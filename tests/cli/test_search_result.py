@@ -26,10 +26,33 @@ def tie(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     def make(root: Path) -> dict[str, Any]:
         (root / "space.yaml").write_text(ONE_POINT)
         train = [f"--{k.replace('_', '-')}={v}" for k, v in FAST_TRAIN.items()]
-        argv = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"],
-                "--eval", study_inputs["evaluator"], "--budget", "2k", "--trials", "0", "--confirm", "1",
-                "--space", str(root / "space.yaml"), "--executor", "inprocess", "--tracking-uri", "none",
-                "--cache-dir", str(root / "cache"), "--out", str(root / "study"), "--quiet", *train]  # fmt: skip
+        argv = [
+            "search",
+            "--domains",
+            study_inputs["domains"],
+            "--model",
+            study_inputs["model"],
+            "--eval",
+            study_inputs["evaluator"],
+            "--budget",
+            "2k",
+            "--trials",
+            "0",
+            "--confirm",
+            "1",
+            "--space",
+            str(root / "space.yaml"),
+            "--executor",
+            "inprocess",
+            "--tracking-uri",
+            "none",
+            "--cache-dir",
+            str(root / "cache"),
+            "--out",
+            str(root / "study"),
+            "--quiet",
+            *train,
+        ]
         old = os.umask(0o022)
         try:
             import contextlib
@@ -45,11 +68,17 @@ def tie(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     return once(tmp_path_factory, "tie-study", make)
 
 
-def test_a_best_that_does_not_beat_uniform_is_not_printed_as_the_best_mixture(tie: dict[str, Any]) -> None:
+def test_a_best_that_does_not_beat_uniform_is_not_printed_as_the_best_mixture(
+    tie: dict[str, Any],
+) -> None:
     assert tie["status"] == 0
     text = tie["stdout"]
     assert "Best mixture:" not in text
-    assert "No mixture beat uniform (best " in text and "vs uniform " in text and "mean of 1 fresh seed" in text
+    assert (
+        "No mixture beat uniform (best " in text
+        and "vs uniform " in text
+        and "mean of 1 fresh seed" in text
+    )
     assert "lift +0.0000" in text  # the uniform trial won: it is the best, with a lift of 0
     answer = json.loads((tie["out"] / "best_mixture.json").read_text())
     assert answer["verdict"].startswith("No mixture beat uniform (best ")
@@ -69,6 +98,12 @@ def test_one_confirmation_seed_shows_no_spread_never_a_std_of_zero(tie: dict[str
 def test_the_study_folder_is_readable_by_the_group(tie: dict[str, Any]) -> None:
     written = [p for p in tie["out"].rglob("*") if p.is_file()]
     names = {p.relative_to(tie["out"]).as_posix() for p in written}
-    assert {"study.json", "best_mixture.json", "results.json", "report/index.html", "report/history.png"} <= names
+    assert {
+        "study.json",
+        "best_mixture.json",
+        "results.json",
+        "report/index.html",
+        "report/history.png",
+    } <= names
     modes = {p.relative_to(tie["out"]).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in written}
     assert all(m & stat.S_IRGRP for m in modes.values()), modes

@@ -112,8 +112,20 @@ def test_validate_runs_the_search_checks(
     (tmp_path / "held.jsonl").write_text(leaked)
     (tmp_path / "tasks.yaml").write_text("kind: loss\ndata: held.jsonl\n")
     (tmp_path / "space.yaml").write_text("mixture: {max_epochs: {sportz: 2}}\n")
-    argv = ["validate", "--quiet", "--domains", str(path), "--model", str(tokenizer_dir), "--eval",
-            str(tmp_path / "tasks.yaml"), "--space", str(tmp_path / "space.yaml"), "--budget", "50q"]  # fmt: skip
+    argv = [
+        "validate",
+        "--quiet",
+        "--domains",
+        str(path),
+        "--model",
+        str(tokenizer_dir),
+        "--eval",
+        str(tmp_path / "tasks.yaml"),
+        "--space",
+        str(tmp_path / "space.yaml"),
+        "--budget",
+        "50q",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "not a token count" in err[0] and "unknown domain 'sportz'" in err[1]

@@ -69,9 +69,14 @@ def test_a_domains_file_is_pooled(tmp_path: Path) -> None:
 
 def test_chat_records_cluster_by_their_contents(tmp_path: Path) -> None:
     rows = make_records("support", 30) + [
-        {"messages": [{"role": "user", "content": r["text"]}, {"role": "assistant", "content": "ok"}]}
+        {
+            "messages": [
+                {"role": "user", "content": r["text"]},
+                {"role": "assistant", "content": "ok"},
+            ]
+        }
         for r in make_records("cooking", 30)
-    ]  # fmt: skip
+    ]
     (tmp_path / "chat.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = mixopt.cluster_domains(str(tmp_path / "chat.jsonl"), tmp_path / "out", k=2, dims=16)
     assert sorted(result.sizes) == [30, 30] and result.format == "chat"

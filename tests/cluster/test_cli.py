@@ -35,9 +35,12 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     ],
 )
 def test_bad_options_are_one_line_before_any_work(
-    pool: tuple[Path, list[int]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    extra: list[str], expected: str,
-) -> None:  # fmt: skip
+    pool: tuple[Path, list[int]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    expected: str,
+) -> None:
     line = _error(capsys, ["cluster", "--data", str(pool[0]), "--out", str(tmp_path / "o"), *extra])
     assert expected in line
     assert not (tmp_path / "o").exists()
@@ -65,19 +68,35 @@ def test_bad_pools_are_one_line(
 def test_missing_pool_and_full_output_folder(
     pool: tuple[Path, list[int]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert "no such file" in _error(capsys, ["cluster", "--data", str(tmp_path / "no*.jsonl"),
-                                             "--out", str(tmp_path / "o")])  # fmt: skip
+    assert "no such file" in _error(
+        capsys, ["cluster", "--data", str(tmp_path / "no*.jsonl"), "--out", str(tmp_path / "o")]
+    )
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
-    assert "not empty" in _error(capsys, ["cluster", "--data", str(pool[0]), "--out",
-                                          str(tmp_path / "full")])  # fmt: skip
+    assert "not empty" in _error(
+        capsys, ["cluster", "--data", str(pool[0]), "--out", str(tmp_path / "full")]
+    )
 
 
 def test_cluster_prints_the_k_table_and_what_min_size_did(
     pool: tuple[Path, list[int]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["cluster", "--data", str(pool[0]), "--out", str(tmp_path / "o"), "--k-range", "3:6",
-            "--min-size", "55", "--small", "drop", "--metric", "davies-bouldin", "--quiet"]  # fmt: skip
+    argv = [
+        "cluster",
+        "--data",
+        str(pool[0]),
+        "--out",
+        str(tmp_path / "o"),
+        "--k-range",
+        "3:6",
+        "--min-size",
+        "55",
+        "--small",
+        "drop",
+        "--metric",
+        "davies-bouldin",
+        "--quiet",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "choosing k by davies-bouldin" in out and "<-" in out
@@ -90,26 +109,50 @@ def test_cluster_prints_the_k_table_and_what_min_size_did(
 @pytest.mark.parametrize(
     ("data", "extra", "expected"),
     [
-        ("pool", ["--method", "kmean", "--embed", "tfid"],
-         ["Unknown clustering method 'kmean'", "unknown embedding 'tfid'"]),
-        ("pool", ["--method", "kmean", "--k", "1000"],
-         ["Unknown clustering method 'kmean'", "k 1000 is not smaller than the pool"]),
-        ("pool", ["--k-range", "4-8", "--embed", "tfid", "--metric", "dbi"],
-         ["k range must be A:B", "unknown k metric 'dbi'", "unknown embedding 'tfid'"]),
+        (
+            "pool",
+            ["--method", "kmean", "--embed", "tfid"],
+            ["Unknown clustering method 'kmean'", "unknown embedding 'tfid'"],
+        ),
+        (
+            "pool",
+            ["--method", "kmean", "--k", "1000"],
+            ["Unknown clustering method 'kmean'", "k 1000 is not smaller than the pool"],
+        ),
+        (
+            "pool",
+            ["--k-range", "4-8", "--embed", "tfid", "--metric", "dbi"],
+            ["k range must be A:B", "unknown k metric 'dbi'", "unknown embedding 'tfid'"],
+        ),
         ("empty", ["--method", "kmean"], ["Unknown clustering method", "no records"]),
         ("numbers", ["--embed", "tfid"], ["unknown embedding", "'text' must be text, got int"]),
     ],
-)  # fmt: skip
+)
 def test_every_problem_is_reported_at_once_and_nothing_is_written(
-    pool: tuple[Path, list[int]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    data: str, extra: list[str], expected: list[str],
-) -> None:  # fmt: skip
+    pool: tuple[Path, list[int]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    data: str,
+    extra: list[str],
+    expected: list[str],
+) -> None:
     (tmp_path / "empty.jsonl").write_text("")
     (tmp_path / "numbers.jsonl").write_text('{"text": "fine"}\n{"text": 5}\n')
     path = pool[0] if data == "pool" else tmp_path / f"{data}.jsonl"
     cache = tmp_path / "cache"
-    lines = _errors(capsys, ["cluster", "--data", str(path), "--out", str(tmp_path / "o"),
-                             "--cache-dir", str(cache), *extra])  # fmt: skip
+    lines = _errors(
+        capsys,
+        [
+            "cluster",
+            "--data",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--cache-dir",
+            str(cache),
+            *extra,
+        ],
+    )
     assert len(lines) == len(expected)
     assert all(sum(want in line for line in lines) == 1 for want in expected), lines
     assert not (tmp_path / "o").exists() and not (cache / "embeddings").exists()

@@ -28,16 +28,60 @@ def test_pool_to_clusters_to_search(tiny_model_dir: Path, tmp_path: Path) -> Non
     (tmp_path / "tasks.yaml").write_text(TASKS)
     clusters, cache = tmp_path / "clusters", str(tmp_path / "cache")
 
-    assert main(["cluster", "--data", str(tmp_path / "pool.jsonl"), "--out", str(clusters),
-                 "--k", "3", "--cache-dir", cache, "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "cluster",
+                "--data",
+                str(tmp_path / "pool.jsonl"),
+                "--out",
+                str(clusters),
+                "--k",
+                "3",
+                "--cache-dir",
+                cache,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     domains = str(clusters / "domains.json")
-    common = ["--domains", domains, "--model", str(tiny_model_dir), "--budget", "2k",
-              "--eval", str(tmp_path / "tasks.yaml"), "--cache-dir", cache]  # fmt: skip
+    common = [
+        "--domains",
+        domains,
+        "--model",
+        str(tiny_model_dir),
+        "--budget",
+        "2k",
+        "--eval",
+        str(tmp_path / "tasks.yaml"),
+        "--cache-dir",
+        cache,
+    ]
     assert main(["validate", *common]) == 0
     study = tmp_path / "study"
-    assert main(["search", *common, "--out", str(study), "--executor", "inprocess",
-                 "--tracking-uri", "none", "--trials", "1", "--confirm", "0",
-                 "--seq-len", "64", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "search",
+                *common,
+                "--out",
+                str(study),
+                "--executor",
+                "inprocess",
+                "--tracking-uri",
+                "none",
+                "--trials",
+                "1",
+                "--confirm",
+                "0",
+                "--seq-len",
+                "64",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     best = json.loads((study / "best_mixture.json").read_text())
     names = [d["domain"] for d in json.loads(Path(domains).read_text())]
     assert sorted(best["best_mixture"]) == sorted(names)

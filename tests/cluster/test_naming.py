@@ -7,8 +7,13 @@ from mixopt.cluster.naming import cluster_names, handle_small, order_by_size, to
 from mixopt.data.spec import DomainSpec
 from mixopt.errors import ConfigError
 
-TEXTS = ["the cat sat on the mat", "a cat and a kitten", "stocks fell on Monday",
-         "stocks and bonds rallied", "the kitten purred"]  # fmt: skip
+TEXTS = [
+    "the cat sat on the mat",
+    "a cat and a kitten",
+    "stocks fell on Monday",
+    "stocks and bonds rallied",
+    "the kitten purred",
+]
 
 
 def test_names_come_from_top_terms_and_are_valid_domain_names() -> None:

@@ -184,12 +184,17 @@ def test_a_problem_does_not_hide_the_rest_of_the_file(tmp_path: Path) -> None:
     from mixopt.data.spec import read_domains_file
 
     (tmp_path / "b.jsonl").write_text('{"text": "x"}\n')
-    path = _write(tmp_path, [
-        {"domain": "a", "data": ["x"], "records": 1, "format": "txt"},
-        {"domain": "b", "path": "b.jsonl"}, {"domain": "b", "path": "b.jsonl"},
-        {"domain": "c", "path": "sub/c.jsonl"}, {"domain": "d", "data": ["y"], "shape": 2},
-        {"domain": "a", "data": ["z"]},  # a duplicate of an entry with problems of its own
-    ])  # fmt: skip
+    path = _write(
+        tmp_path,
+        [
+            {"domain": "a", "data": ["x"], "records": 1, "format": "txt"},
+            {"domain": "b", "path": "b.jsonl"},
+            {"domain": "b", "path": "b.jsonl"},
+            {"domain": "c", "path": "sub/c.jsonl"},
+            {"domain": "d", "data": ["y"], "shape": 2},
+            {"domain": "a", "data": ["z"]},  # a duplicate of an entry with problems of its own
+        ],
+    )
     specs, problems = read_domains_file(path, check_files=True)
     assert [s.name for s in specs] == ["b", "d"]  # 'a' makes no spec, 'c' has no file
     where = str(path.resolve())
@@ -198,11 +203,28 @@ def test_a_problem_does_not_hide_the_rest_of_the_file(tmp_path: Path) -> None:
         "domain 'a': unknown format 'txt'. Did you mean: text? Formats: auto, text, prompt_completion, chat",
         "domain 'b' is listed twice",
         f"domain 'c': no such file: {tmp_path.resolve()}/sub/c.jsonl (paths are relative to {where}, the file that names them)",
-        "domain 'd': unknown key 'shape'. Valid keys: " + ", ".join(
-            ["domain", "data", "path", "format", "text_field", "prompt_field", "completion_field", "messages_field",
-             "sample_by", "num", "min_share", "max_share", "fixed_share", "max_epochs"]) + ".",
+        "domain 'd': unknown key 'shape'. Valid keys: "
+        + ", ".join(
+            [
+                "domain",
+                "data",
+                "path",
+                "format",
+                "text_field",
+                "prompt_field",
+                "completion_field",
+                "messages_field",
+                "sample_by",
+                "num",
+                "min_share",
+                "max_share",
+                "fixed_share",
+                "max_epochs",
+            ]
+        )
+        + ".",
         "domain 'a' is listed twice",
-    ]  # fmt: skip
+    ]
     with pytest.raises(ConfigError) as info:
         load_domains(path)  # all or nothing; files are read later, when tokenized
     assert len(info.value.problems) == 5

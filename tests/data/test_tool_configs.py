@@ -56,9 +56,10 @@ def _constants(path: Path) -> dict[str, Any]:
     return {
         node.targets[0].id: ast.literal_eval(node.value)
         for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
         and isinstance(node.value, ast.Dict | ast.Constant)
-    }  # fmt: skip
+    }
 
 
 def _records(manifest: dict[str, Any]) -> dict[str, int]:
@@ -157,8 +158,11 @@ def test_axolotl_datasets_load(exported: tuple[Path, dict[str, Any]]) -> None:
     )
     assert entries["sql"]["type"]["field_output"] == "completion"
     # together the files are the whole export: the same records as mixture.jsonl
-    together = sorted(json.dumps(r, sort_keys=True) for e in entries.values()
-                      for r in _load_json(e["path"]).to_list())  # fmt: skip
+    together = sorted(
+        json.dumps(r, sort_keys=True)
+        for e in entries.values()
+        for r in _load_json(e["path"]).to_list()
+    )
     whole = sorted(
         json.dumps(json.loads(line), sort_keys=True)
         for line in (out / "mixture.jsonl").read_text().splitlines()

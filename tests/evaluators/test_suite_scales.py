@@ -51,7 +51,9 @@ def test_each_built_in_kind_declares_its_scale() -> None:
     assert score_scale(object()) is None
 
 
-def test_a_loss_and_an_accuracy_without_weights_are_refused_saying_how_to_choose(tmp_path: Path) -> None:
+def test_a_loss_and_an_accuracy_without_weights_are_refused_saying_how_to_choose(
+    tmp_path: Path,
+) -> None:
     _files(tmp_path)
     path = tmp_path / "tasks.yaml"
     path.write_text(MIXED % ("", ""))
@@ -82,18 +84,30 @@ def test_chosen_weights_decide_and_the_loss_no_longer_dominates(tmp_path: Path) 
     with pytest.raises(ConfigError, match="different scales"):
         EvalSuite((NamedTask("heldout", loss), NamedTask("mc", acc)))
     # tasks on one scale keep the plain mean
-    same = EvalSuite((NamedTask("a", Fixed(0.2, "fraction")), NamedTask("b", Fixed(0.4, "fraction"))))
+    same = EvalSuite(
+        (NamedTask("a", Fixed(0.2, "fraction")), NamedTask("b", Fixed(0.4, "fraction")))
+    )
     assert same.evaluate(None, None).score == pytest.approx(0.3)
 
 
-def test_mixopt_validate_refuses_the_mixed_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mixopt_validate_refuses_the_mixed_suite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _files(tmp_path)
     domains = tmp_path / "domains.json"
-    domains.write_text(json.dumps([{"domain": "a", "data": ["some text"] * 3}, {"domain": "b", "data": ["more"] * 3}]))
+    domains.write_text(
+        json.dumps(
+            [{"domain": "a", "data": ["some text"] * 3}, {"domain": "b", "data": ["more"] * 3}]
+        )
+    )
     tasks = tmp_path / "tasks.yaml"
     tasks.write_text(MIXED % ("", ""))
     assert main(["validate", "--domains", str(domains), "--eval", str(tasks), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert any(line.startswith("mixopt: error: ") and "different scales" in line for line in err), err
+    assert any(line.startswith("mixopt: error: ") and "different scales" in line for line in err), (
+        err
+    )
     tasks.write_text(MIXED % (", weight: 0", ", weight: 1"))
-    assert main(["validate", "--domains", str(domains), "--eval", str(tasks), "--quiet"]) == 0, capsys.readouterr().err
+    assert main(["validate", "--domains", str(domains), "--eval", str(tasks), "--quiet"]) == 0, (
+        capsys.readouterr().err
+    )

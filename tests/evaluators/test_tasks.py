@@ -261,10 +261,14 @@ def test_a_task_problem_does_not_hide_the_others(tmp_path: Path) -> None:
 
     (tmp_path / "held.jsonl").write_text('{"text": "held out"}\n')
     path = tmp_path / "t.yaml"
-    path.write_text("tasks:\n  - {name: a, kind: LOSS, data: held.jsonl}\n  - {name: b, type: loss, data: held.jsonl}\n"
-                    "  - {name: c, kind: loss, data: sub/gone.jsonl}\nintermediate: z\n")  # fmt: skip
+    path.write_text(
+        "tasks:\n  - {name: a, kind: LOSS, data: held.jsonl}\n  - {name: b, type: loss, data: held.jsonl}\n"
+        "  - {name: c, kind: loss, data: sub/gone.jsonl}\nintermediate: z\n"
+    )
     suite, problems = check_evaluator(str(path))
-    assert suite is not None and [t.name for t in suite.tasks] == ["a"] and suite.intermediate is None
+    assert (
+        suite is not None and [t.name for t in suite.tasks] == ["a"] and suite.intermediate is None
+    )
     kinds = ", ".join(EVALUATORS.names())
     assert problems == [
         f"{path}: task #2: expected a mapping with a 'kind' (the evaluator: one of {kinds}, or module:attr); "
@@ -272,7 +276,7 @@ def test_a_task_problem_does_not_hide_the_others(tmp_path: Path) -> None:
         f"{path}: task #3 (c): evaluation data not found: {tmp_path.resolve()}/sub/gone.jsonl "
         f"(paths are relative to {path.resolve()}, the file that names them)",
         f"{path}: intermediate task 'z' is not one of ['a']",
-    ]  # fmt: skip
+    ]
     with pytest.raises(ConfigError) as info:
         load_suite(path)  # files are read later, when checked
     assert len(info.value.problems) == 2

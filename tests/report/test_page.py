@@ -15,8 +15,15 @@ from mixopt.report import write_report
 
 pytestmark = pytest.mark.slow
 
-EVERY_FIGURE = {"comparison.png", "history.png", "shares.png", "importances.png", "simplex.png",
-                "metrics.png", "cost.png"}  # fmt: skip
+EVERY_FIGURE = {
+    "comparison.png",
+    "history.png",
+    "shares.png",
+    "importances.png",
+    "simplex.png",
+    "metrics.png",
+    "cost.png",
+}
 
 
 def check_png(path: Path) -> None:

@@ -20,7 +20,9 @@ from mixopt.scorers.repetition import char_rep_ratio, word_rep_ratio
 from mixopt.testing import make_records
 
 
-def _domain(name: str, kind: str, tokenizer: Any, n: int = 40, extra: list[dict[str, Any]] | None = None) -> Any:
+def _domain(
+    name: str, kind: str, tokenizer: Any, n: int = 40, extra: list[dict[str, Any]] | None = None
+) -> Any:
     records = make_records(kind, n, seed=3) + list(extra or [])
     return tokenize_domain(DomainSpec(name, data=tuple(records)), tokenizer)
 
@@ -39,12 +41,16 @@ def test_builtin_scorers_score_real_records(tiny_model_dir: Path) -> None:
     from mixopt.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model_dir))
-    loop = {"prompt": "Question: how many orders have price above 3?\nSQL:", "completion": " SELECT " * 30}
+    loop = {
+        "prompt": "Question: how many orders have price above 3?\nSQL:",
+        "completion": " SELECT " * 30,
+    }
     sql = _domain("sql", "sql", tok, extra=[loop])
     text = _domain("finance", "finance", tok, extra=[{"text": "buy now " * 40}])
     chat = _domain("support", "support", tok, n=12)
     model = str(tiny_model_dir)
     cache = None  # the test's own (MIXOPT_CACHE_DIR)
+
     def scores(d: Any, name: str, **settings: Any) -> np.ndarray:
         return np.load(score_domain(d, name, settings, model, cache, tokenizer=tok))
 
@@ -69,17 +75,25 @@ def test_scores_are_cached_and_a_second_call_computes_none(tokenizer: Any, tmp_p
     mtime = Path(first["finance"]["word_repetition"]).stat().st_mtime_ns
     again = score_domains([d], {"word_repetition": {}}, cache_dir=tmp_path, tokenizer=tokenizer)
     assert again == first and Path(first["finance"]["word_repetition"]).stat().st_mtime_ns == mtime
-    other = score_domains([d], {"word_repetition": {"rep_len": 3}}, cache_dir=tmp_path, tokenizer=tokenizer)
-    assert other["finance"]["word_repetition"] != first["finance"]["word_repetition"]  # settings key it
+    other = score_domains(
+        [d], {"word_repetition": {"rep_len": 3}}, cache_dir=tmp_path, tokenizer=tokenizer
+    )
+    assert (
+        other["finance"]["word_repetition"] != first["finance"]["word_repetition"]
+    )  # settings key it
     assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_unknown_scorer_and_bad_settings_are_one_line() -> None:
-    with pytest.raises(ConfigError, match=r"Unknown scorer 'word_repetiton'\. Did you mean: word_repetition"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown scorer 'word_repetiton'\. Did you mean: word_repetition"
+    ):
         make_scorer("word_repetiton")
     with pytest.raises(ConfigError, match="scorer 'length': bad settings"):
         make_scorer("length", {"rep_len": 3})
-    assert {"ifd", "perplexity", "length", "word_repetition", "char_repetition"} <= set(SCORERS.names())
+    assert {"ifd", "perplexity", "length", "word_repetition", "char_repetition"} <= set(
+        SCORERS.names()
+    )
 
 
 def test_a_dj_scorer_where_data_juicer_is_not_installed_says_how_to_install_it() -> None:
@@ -90,7 +104,14 @@ def test_a_dj_scorer_where_data_juicer_is_not_installed_says_how_to_install_it()
         "try:\n    SCORERS.get('dj:word_repetition_filter')\nexcept ConfigError as exc:\n    print(exc)\n"
     )
     root = str(Path(__file__).resolve().parents[2])
-    out = subprocess.run([sys.executable, "-S", "-c", code], env={**os.environ, "PYTHONPATH": root},
-                         capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        env={**os.environ, "PYTHONPATH": root},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert out[0].endswith("(needs pip install 'mixopt[data-juicer]').")
-    assert out[1:] == ["scorer 'dj:word_repetition_filter': Data-Juicer is not installed; pip install 'mixopt[data-juicer]'"]
+    assert out[1:] == [
+        "scorer 'dj:word_repetition_filter': Data-Juicer is not installed; pip install 'mixopt[data-juicer]'"
+    ]

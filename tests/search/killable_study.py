@@ -88,9 +88,14 @@ def main(settings: dict[str, Any]) -> None:
         resume_search(settings["out"], quiet=True, runner=runner)
     else:
         optimize_mixture(
-            settings["model"], settings["domains"], settings["evaluator"], runner=runner,
-            **settings["options"], out=settings["out"], quiet=True,
-        )  # fmt: skip
+            settings["model"],
+            settings["domains"],
+            settings["evaluator"],
+            runner=runner,
+            **settings["options"],
+            out=settings["out"],
+            quiet=True,
+        )
 
 
 if __name__ == "__main__":

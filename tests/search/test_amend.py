@@ -19,13 +19,36 @@ from tests.conftest import FAST_TRAIN
 
 def _argv(inputs: dict[str, Any], out: Path, *extra: str) -> list[str]:
     train = [x for k, v in FAST_TRAIN.items() for x in (f"--{k.replace('_', '-')}", str(v))]
-    return ["search", "--domains", inputs["domains"], "--model", inputs["model"], "--eval", inputs["evaluator"],
-            "--budget", "2k", "--confirm", "0", "--early-stop", "off", "--executor", "inprocess",
-            "--tracking-uri", "none", "--out", str(out), "--quiet", *train, *extra]  # fmt: skip
+    return [
+        "search",
+        "--domains",
+        inputs["domains"],
+        "--model",
+        inputs["model"],
+        "--eval",
+        inputs["evaluator"],
+        "--budget",
+        "2k",
+        "--confirm",
+        "0",
+        "--early-stop",
+        "off",
+        "--executor",
+        "inprocess",
+        "--tracking-uri",
+        "none",
+        "--out",
+        str(out),
+        "--quiet",
+        *train,
+        *extra,
+    ]
 
 
 def _errors(capsys: pytest.CaptureFixture[str]) -> list[str]:
-    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("mixopt: error: ")]
+    return [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("mixopt: error: ")
+    ]
 
 
 def _tree(path: Path) -> dict[str, bytes]:
@@ -64,17 +87,26 @@ def test_a_finished_study_grows_and_keeps_what_resume_changed(
     assert main(_argv(study_inputs, out, "--trials", "0")) == 2
     assert f"add trials with mixopt search --resume {out} --trials N" in _errors(capsys)[0]
     assert main(_argv(study_inputs, out, "--trials", "2")) == 2
-    assert (f"holds this study with other settings (trials: 0 -> 2); change them with mixopt search "
-            f"--resume {out} --trials 2") in _errors(capsys)[0]  # fmt: skip
+    assert (
+        f"holds this study with other settings (trials: 0 -> 2); change them with mixopt search "
+        f"--resume {out} --trials 2"
+    ) in _errors(capsys)[0]
     assert main(_argv(study_inputs, out, "--trials", "0", "--seed", "3", "--budget", "3k")) == 2
     assert "holds a different study (its budget: 2000 -> 3000; seed: 0 -> 3)" in _errors(capsys)[0]
     before = _tree(out)
-    assert main(["search", "--resume", str(out), "--budget", "3k", "--seed", "3", "--trials", "1"]) == 2
-    assert _errors(capsys) == [f"mixopt: error: {out}: a resumed study cannot change what its trials are "
-                               "(budget: 2000 -> 3000; seed: 0 -> 3); start a new study with another --out to change it"]  # fmt: skip
+    assert (
+        main(["search", "--resume", str(out), "--budget", "3k", "--seed", "3", "--trials", "1"])
+        == 2
+    )
+    assert _errors(capsys) == [
+        f"mixopt: error: {out}: a resumed study cannot change what its trials are "
+        "(budget: 2000 -> 3000; seed: 0 -> 3); start a new study with another --out to change it"
+    ]
     assert _tree(out) == before
 
-    assert main(["search", "--resume", str(out), "--trials", "1", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["search", "--resume", str(out), "--trials", "1", "--device", "cpu", "--quiet"]) == 0
+    )
     err = capsys.readouterr().err
     # gp's 8 random start-up trials cover all 3 (the baselines count): said even under --quiet
     assert "warning: --trials 1 is fewer than the 8 random start-up trials of gp" in err
@@ -95,12 +127,30 @@ def test_a_study_whose_every_trial_failed_runs_them_again_once_fixed(
 ) -> None:
     out = tmp_path / "study"
     # a time limit no trial can meet: a setup that fails every trial, so the study stops
-    assert main(_argv(study_inputs, out, "--trials", "1", "--sampler", "random", "--trial-timeout", "0.001")) == 2  # fmt: skip
+    assert (
+        main(
+            _argv(
+                study_inputs,
+                out,
+                "--trials",
+                "1",
+                "--sampler",
+                "random",
+                "--trial-timeout",
+                "0.001",
+            )
+        )
+        == 2
+    )
     assert "the first 3 trials all failed" in _errors(capsys)[0]
     assert main(["search", "--resume", str(out), "--trial-timeout", "600", "--quiet"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["counts"] == {"trials": 3, "complete": 3}  # the failed ones ran again
-    assert sorted(t["role"] for t in results["trials"]) == ["baseline:natural", "baseline:uniform", "search"]  # fmt: skip
+    assert sorted(t["role"] for t in results["trials"]) == [
+        "baseline:natural",
+        "baseline:uniform",
+        "search",
+    ]
     assert json.loads((out / "study.json").read_text())["spec"]["execution"]["trial_timeout"] == 600
 
 
@@ -119,12 +169,29 @@ def test_a_grown_study_confirms_the_baselines_again_at_its_new_best_knobs(
 
     space, out = tmp_path / "space.yaml", tmp_path / "s"
     space.write_text("train:\n  learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}\n")
-    options = {"executor": "inprocess", "tracking_uri": "none", "quiet": True, "runner": LearningRateTrial()}
-    first = optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-                             trials=0, confirm=1, sampler="random", space=str(space), out=str(out), **options)  # fmt: skip
+    options = {
+        "executor": "inprocess",
+        "tracking_uri": "none",
+        "quiet": True,
+        "runner": LearningRateTrial(),
+    }
+    first = optimize_mixture(
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        trials=0,
+        confirm=1,
+        sampler="random",
+        space=str(space),
+        out=str(out),
+        **options,
+    )
     grown = resume_search(out, trials=6, **options)
-    old, new = (next(t for t in r.trials if t.mixture == r.best.mixture and t.score == r.best.search_score)
-                for r in (first, grown))  # fmt: skip
+    old, new = (
+        next(t for t in r.trials if t.mixture == r.best.mixture and t.score == r.best.search_score)
+        for r in (first, grown)
+    )
     assert new.train != old.train  # the precondition: growing found a better learning rate
     assert len(grown.trials) == 8 and len(first.trials) == 2
     kept: dict[tuple[str, int], dict[str, Any]] = {}

@@ -35,10 +35,18 @@ def test_fifty_trials_two_at_a_time_are_each_recorded_once(
     out = tmp_path / "study"
     # trials of 0.2 s: long enough that two overlap, short enough for a 50-trial study
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        trials=50, concurrency=2, confirm=0, sampler="random", out=str(out), quiet=True,
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        trials=50,
+        concurrency=2,
+        confirm=0,
+        sampler="random",
+        out=str(out),
+        quiet=True,
         runner=WaitingTrial(0.2),
-    )  # fmt: skip
+    )
     assert result.counts() == {"trials": 52, "complete": 52}
 
     study = optuna.load_study(study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}")

@@ -55,8 +55,14 @@ def _loopback(ip: str) -> bool:
 def test_local_ray_listens_on_loopback_only(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ENABLE_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
-                          timeout=300, cwd=tmp_path)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert _loopback(report["node_ip"]) and _loopback(report["gcs"].rpartition(":")[0])
@@ -85,9 +91,16 @@ def test_a_study_joins_the_cluster_in_ray_address(
     finally:
         ray.shutdown()
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        trials=1, confirm=0, out=str(tmp_path / "s"), runner=WaitingTrial(0.0), quiet=True,
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        trials=1,
+        confirm=0,
+        out=str(tmp_path / "s"),
+        runner=WaitingTrial(0.0),
+        quiet=True,
+    )
     assert {t.result["node"] for t in result.trials} == {node}
     ray.init(address=shared_ray, logging_level="ERROR")  # still up after the study
     ray.shutdown()
@@ -95,11 +108,21 @@ def test_a_study_joins_the_cluster_in_ray_address(
     # --ray-address wins; an address where nothing answers is refused in one line, before
     # anything is written (Ray would retry it for minutes)
     dead = f"127.0.0.1:{free_port()}"
-    with pytest.raises(ConfigError, match=f"--ray-address {dead}: no Ray cluster answers there") as err:
+    with pytest.raises(
+        ConfigError, match=f"--ray-address {dead}: no Ray cluster answers there"
+    ) as err:
         optimize_mixture(
-            study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-            trials=1, confirm=0, out=str(tmp_path / "t"), runner=WaitingTrial(0.0), quiet=True, ray_address=dead,
-        )  # fmt: skip
+            study_inputs["model"],
+            study_inputs["domains"],
+            study_inputs["evaluator"],
+            budget="2k",
+            trials=1,
+            confirm=0,
+            out=str(tmp_path / "t"),
+            runner=WaitingTrial(0.0),
+            quiet=True,
+            ray_address=dead,
+        )
     assert len(str(err.value).splitlines()) == 1 and not (tmp_path / "t").exists()
 
 
@@ -111,12 +134,46 @@ def test_a_cluster_address_nothing_answers_at_is_refused_in_one_line(
 
     dead = f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("RAY_ADDRESS", dead)
-    assert main(["search", "--domains", str(tmp_path / "none.json"), "--budget", "1k", "--model", "m", "--eval", "e",
-                 "--out", str(tmp_path / "s")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "search",
+                "--domains",
+                str(tmp_path / "none.json"),
+                "--budget",
+                "1k",
+                "--model",
+                "m",
+                "--eval",
+                "e",
+                "--out",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 2
+    )
     assert f"RAY_ADDRESS {dead}: no Ray cluster answers there" in capsys.readouterr().err
     assert address_problems("auto") == [] and address_problems("nohost") == [
         "--ray-address 'nohost' is not HOST:PORT, ray://HOST:PORT or auto"
     ]
-    assert main(["search", "--domains", str(tmp_path / "none.json"), "--budget", "1k", "--model", "m", "--eval", "e",
-                 "--out", str(tmp_path / "s"), "--executor", "inprocess"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "search",
+                "--domains",
+                str(tmp_path / "none.json"),
+                "--budget",
+                "1k",
+                "--model",
+                "m",
+                "--eval",
+                "e",
+                "--out",
+                str(tmp_path / "s"),
+                "--executor",
+                "inprocess",
+            ]
+        )
+        == 2
+    )
     assert "RAY_ADDRESS" not in capsys.readouterr().err  # trials in this process join no cluster

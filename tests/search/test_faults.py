@@ -84,10 +84,20 @@ def _mlflow(out: Path) -> tuple[Any, dict[int, Any]]:
 
 
 # call n (in the order trials start, one at a time) suffers FAULTS[n]
-FAULTS = (None, "train_error", "eval_error", "nan", "inf", "slow", "oom",
-          "kill_worker", None,           # trial 7: its worker dies, the re-run completes
-          "kill_worker", "kill_worker",  # trial 8: dies twice, out of retries
-          None)  # fmt: skip
+FAULTS = (
+    None,
+    "train_error",
+    "eval_error",
+    "nan",
+    "inf",
+    "slow",
+    "oom",
+    "kill_worker",
+    None,  # trial 7: its worker dies, the re-run completes
+    "kill_worker",
+    "kill_worker",  # trial 8: dies twice, out of retries
+    None,
+)
 REASONS = {
     1: "RuntimeError: injected training fault in call 1",
     2: "RuntimeError: injected evaluation fault in call 2",
@@ -107,10 +117,21 @@ def test_each_fault_fails_its_trial_only_with_its_reason(
     # the limit is far above a quick trial's time on a loaded CI machine (where a worker's
     # start after the stopped trial took over 5 s), far below the slow fault's 600 s
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        trials=8, concurrency=1, confirm=0, early_stop="off", sampler="random", out=str(out), quiet=True,
-        trial_timeout=20, max_retries=1, runner=FaultyTrial(str(calls), FAULTS),
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        trials=8,
+        concurrency=1,
+        confirm=0,
+        early_stop="off",
+        sampler="random",
+        out=str(out),
+        quiet=True,
+        trial_timeout=20,
+        max_retries=1,
+        runner=FaultyTrial(str(calls), FAULTS),
+    )
     # the study went on past every fault, and reports the trials that worked
     assert {t.number: t.error for t in result.trials if t.state == "FAIL"} == REASONS
     assert sorted(t.number for t in result.trials if t.state == "COMPLETE") == [0, 7, 9]
@@ -155,10 +176,18 @@ def test_a_study_where_every_trial_fails_stops_early(
     out = tmp_path / "study"
     with pytest.raises(StudyFailedError) as caught:
         optimize_mixture(
-            study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-            trials=20, concurrency=2, confirm=0, early_stop="off", out=str(out), quiet=True,
+            study_inputs["model"],
+            study_inputs["domains"],
+            study_inputs["evaluator"],
+            budget="2k",
+            trials=20,
+            concurrency=2,
+            confirm=0,
+            early_stop="off",
+            out=str(out),
+            quiet=True,
             runner=FaultyTrial(str(tmp_path / "calls"), ("train_error",) * 30),
-        )  # fmt: skip
+        )
     message = str(caught.value)
     assert "\n" not in message and message.startswith("the first 3 trials all failed")
     assert "(first failure: RuntimeError: injected training fault in call" in message

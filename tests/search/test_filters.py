@@ -22,23 +22,37 @@ from tests.conftest import FAST_TRAIN
 
 
 def test_filters_parse_fixed_and_searched_thresholds() -> None:
-    space = parse_space({"filters": {"word_repetition": {"max": [0.05, 0.6], "rep_len": 3},
-                                     "per_domain": {"sql": {"ifd": {"min": 0.2, "max": [0.5, 1.5]}}}}})  # fmt: skip
+    space = parse_space(
+        {
+            "filters": {
+                "word_repetition": {"max": [0.05, 0.6], "rep_len": 3},
+                "per_domain": {"sql": {"ifd": {"min": 0.2, "max": [0.5, 1.5]}}},
+            }
+        }
+    )
     f = space.filters
     assert [t.key for t in f.thresholds] == ["word_repetition.max", "sql/ifd.min", "sql/ifd.max"]
     assert dict(f.settings) == {"word_repetition": {"rep_len": 3}, "ifd": {}}
     assert f.loosest() == {"word_repetition.max": 0.6, "sql/ifd.min": 0.2, "sql/ifd.max": 1.5}
     assert keep_ranges({"length.min": 3, "sql/length.min": 9, "ifd.max": 1.0}, "sql") == {
-        "length": (9.0, float("inf")), "ifd": (float("-inf"), 1.0)}  # fmt: skip
+        "length": (9.0, float("inf")),
+        "ifd": (float("-inf"), 1.0),
+    }
     assert load_space("mixture_and_filters").filters
 
 
 @pytest.mark.parametrize(
     ("filters", "message"),
     [
-        ({"word_repetiton": {"max": 0.5}}, "Unknown scorer 'word_repetiton'. Did you mean: word_repetition"),
+        (
+            {"word_repetiton": {"max": 0.5}},
+            "Unknown scorer 'word_repetiton'. Did you mean: word_repetition",
+        ),
         ({"ifd": {"min": [0.5, 0.2]}}, r"filters.ifd.min: range \[0.5, 0.2\] is inverted"),
-        ({"ifd": {"min": [0.6, 0.9], "max": [0.1, 0.5]}}, "min .at least 0.6. is above max .at most 0.5.: it keeps nothing"),
+        (
+            {"ifd": {"min": [0.6, 0.9], "max": [0.1, 0.5]}},
+            "min .at least 0.6. is above max .at most 0.5.: it keeps nothing",
+        ),
         ({"length": {"max": "ten"}}, "expected a number or"),
         ({"length": {"rep_len": 3}}, "expected {min: ...}"),
         ({"word_repetition": {"max": 0.5, "n": 3}}, "scorer 'word_repetition': bad settings"),
@@ -54,7 +68,9 @@ def _domains(tokenizer: Any) -> tuple[Any, ...]:
     junk = [{"text": "buy now " * 30} for _ in range(60)]
     return (
         # the junk first: the kept records are not the first rows of the table
-        tokenize_domain(DomainSpec("finance", data=tuple(junk + make_records("finance", 60, 1))), tokenizer),
+        tokenize_domain(
+            DomainSpec("finance", data=tuple(junk + make_records("finance", 60, 1))), tokenizer
+        ),
         tokenize_domain(DomainSpec("sql", data=tuple(make_records("sql", 60, 1))), tokenizer),
     )
 
@@ -81,7 +97,9 @@ def test_a_filtered_pool_is_sampled_to_the_exact_budget(tokenizer: Any) -> None:
 def test_filters_that_cannot_work_are_refused_before_the_first_trial(tokenizer: Any) -> None:
     domains = _domains(tokenizer)
     ifd = parse_space({"filters": {"ifd": {"max": 0.9}}})
-    with pytest.raises(ConfigError, match="ifd needs a prompt, and domain 'finance' holds text records"):
+    with pytest.raises(
+        ConfigError, match="ifd needs a prompt, and domain 'finance' holds text records"
+    ):
         check_filters(ifd, domains, "unused", 2000)
     empty = parse_space({"filters": {"length": {"min": 10_000}}})
     with pytest.raises(ConfigError, match="keep no record of any domain"):
@@ -92,19 +110,34 @@ def test_filters_that_cannot_work_are_refused_before_the_first_trial(tokenizer: 
 
 
 @pytest.mark.slow
-def test_a_study_searches_filters_with_the_shares(study_inputs: dict[str, Any], tmp_path: Path) -> None:
+def test_a_study_searches_filters_with_the_shares(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
     from mlflow.tracking import MlflowClient
 
     from mixopt import optimize_mixture
 
     space = tmp_path / "space.yaml"
-    space.write_text("filters:\n  word_repetition: {max: [0.05, 0.9], rep_len: 2}\n  length: {min: [1, 12]}\n")
+    space.write_text(
+        "filters:\n  word_repetition: {max: [0.05, 0.9], rep_len: 2}\n  length: {min: [1, 12]}\n"
+    )
     out = tmp_path / "study"
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        train=FAST_TRAIN, trials=1, concurrency=2, sampler="random", confirm=1, seed=2, out=str(out),
-        space=str(space), early_stop="off", quiet=True,
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        train=FAST_TRAIN,
+        trials=1,
+        concurrency=2,
+        sampler="random",
+        confirm=1,
+        seed=2,
+        out=str(out),
+        space=str(space),
+        early_stop="off",
+        quiet=True,
+    )
     assert all(set(t.filters) == {"word_repetition.max", "length.min"} for t in result.trials)
     best = json.loads((out / "best_mixture.json").read_text())
     assert set(best["filters"]) == {"word_repetition.max", "length.min"}
@@ -112,7 +145,9 @@ def test_a_study_searches_filters_with_the_shares(study_inputs: dict[str, Any], 
     results = json.loads((out / "results.json").read_text())
     assert all("filters" in t for t in results["trials"])
     done = [t for t in result.trials if t.state == "COMPLETE"]
-    assert done and all(sum(d["tokens"] for d in t.result["domains"].values()) == 2000 for t in done)
+    assert done and all(
+        sum(d["tokens"] for d in t.result["domains"].values()) == 2000 for t in done
+    )
     assert all(set(t.result["kept"]) == {"finance", "cooking", "sports"} for t in done)
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("mixopt").experiment_id])
@@ -122,9 +157,13 @@ def test_a_study_searches_filters_with_the_shares(study_inputs: dict[str, Any], 
     # the best's confirmation runs its filters; a baseline's, its own: the loosest thresholds
     # of the space (keep the most data), as it ran in the search
     loosest = {"word_repetition.max": 0.9, "length.min": 1.0}
-    assert all(t.filters == pytest.approx(loosest) for t in result.trials if t.role.startswith("baseline"))
+    assert all(
+        t.filters == pytest.approx(loosest) for t in result.trials if t.role.startswith("baseline")
+    )
     assert confirm
     for r in confirm:
         want = best["filters"] if r.data.tags["mixopt.role"] == "confirm:best" else loosest
-        assert float(r.data.params["filter.length.min"]) == pytest.approx(want["length.min"], abs=1e-6)
+        assert float(r.data.params["filter.length.min"]) == pytest.approx(
+            want["length.min"], abs=1e-6
+        )
     assert np.isfinite(best["score"])

@@ -18,16 +18,39 @@ from tests.conftest import FAST_TRAIN, once
 
 
 @pytest.fixture(scope="module")
-def lodo_run(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def lodo_run(
+    study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """A study with neither --model ($MIXOPT_MODEL names the tiny model) nor --eval, leaving
     out two of its three domains in turn: 2 baselines and 1 searched trial, then the best and
     the baselines on 1 fresh seed; then resumed, finished, as it is."""
 
     def make(root: Path) -> dict[str, Any]:
-        train = [f"--{k.replace('_', '-')}={v}" for k, v in FAST_TRAIN.items() if k != "checkpoints"]
-        argv = ["search", "--domains", study_inputs["domains"], "--budget", "1k", "--lodo-domains", "finance,cooking",
-                "--trials", "1", "--confirm", "1", "--sampler", "random", "--executor", "inprocess",
-                "--cache-dir", str(root / "cache"), "--out", str(root / "study"), *train]  # fmt: skip
+        train = [
+            f"--{k.replace('_', '-')}={v}" for k, v in FAST_TRAIN.items() if k != "checkpoints"
+        ]
+        argv = [
+            "search",
+            "--domains",
+            study_inputs["domains"],
+            "--budget",
+            "1k",
+            "--lodo-domains",
+            "finance,cooking",
+            "--trials",
+            "1",
+            "--confirm",
+            "1",
+            "--sampler",
+            "random",
+            "--executor",
+            "inprocess",
+            "--cache-dir",
+            str(root / "cache"),
+            "--out",
+            str(root / "study"),
+            *train,
+        ]
         stdout, stderr = io.StringIO(), io.StringIO()
         old = os.environ.get("MIXOPT_MODEL")
         os.environ["MIXOPT_MODEL"] = study_inputs["model"]
@@ -36,9 +59,16 @@ def lodo_run(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFact
                 status = main(argv)
                 resumed = main(["search", "--resume", str(root / "study"), "--quiet"])
         finally:
-            os.environ.pop("MIXOPT_MODEL") if old is None else os.environ.__setitem__("MIXOPT_MODEL", old)
-        return {"status": status, "resumed": resumed, "out": root / "study",
-                "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}  # fmt: skip
+            os.environ.pop("MIXOPT_MODEL") if old is None else os.environ.__setitem__(
+                "MIXOPT_MODEL", old
+            )
+        return {
+            "status": status,
+            "resumed": resumed,
+            "out": root / "study",
+            "stdout": stdout.getvalue(),
+            "stderr": stderr.getvalue(),
+        }
 
     return once(tmp_path_factory, "lodo-study", make)
 
@@ -48,17 +78,28 @@ def test_a_study_without_eval_or_model_runs_leave_one_out_and_says_so_first(
     lodo_run: dict[str, Any], study_inputs: dict[str, Any]
 ) -> None:
     assert lodo_run["status"] == 0 and lodo_run["resumed"] == 0, lodo_run["stderr"][-2000:]
-    lines = [line for line in lodo_run["stderr"].splitlines() if not line.startswith(("tokenizing", "finance:", "cooking:", "sports:"))]  # fmt: skip
+    lines = [
+        line
+        for line in lodo_run["stderr"].splitlines()
+        if not line.startswith(("tokenizing", "finance:", "cooking:", "sports:"))
+    ]
     assert lines[0].startswith("leave-one-out over 2 domains: each trial trains 2 times"), lines[:3]
     assert "early stopping is off" in lines[0]
     record = json.loads((lodo_run["out"] / "study.json").read_text())
-    assert record["spec"]["model"]["name"] == study_inputs["model"]  # resumable whatever $MIXOPT_MODEL is then
+    assert (
+        record["spec"]["model"]["name"] == study_inputs["model"]
+    )  # resumable whatever $MIXOPT_MODEL is then
     evaluator = record["spec"]["evaluator"]
-    assert (evaluator["tasks"], evaluator["lodo_domains"]) == ("leave-one-out", ["finance", "cooking"])
+    assert (evaluator["tasks"], evaluator["lodo_domains"]) == (
+        "leave-one-out",
+        ["finance", "cooking"],
+    )
 
 
 @pytest.mark.slow
-def test_its_trials_confirmations_results_and_report_hold_each_left_out_loss(lodo_run: dict[str, Any]) -> None:
+def test_its_trials_confirmations_results_and_report_hold_each_left_out_loss(
+    lodo_run: dict[str, Any],
+) -> None:
     out = lodo_run["out"]
     results = json.loads((out / "results.json").read_text())
     trials = [t for t in results["trials"] if t["state"] == "COMPLETE"]
@@ -78,21 +119,35 @@ def test_its_trials_confirmations_results_and_report_hold_each_left_out_loss(lod
     import mlflow
 
     client = mlflow.MlflowClient(answer_uri := f"sqlite:///{out / 'mlflow.db'}")
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`mixopt.role` = 'search'")
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "tags.`mixopt.role` = 'search'"
+    )
     assert runs and all("lodo/finance/loss" in r.data.metrics for r in runs), answer_uri
 
 
 def test_without_model_the_default_offline_is_one_line_naming_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:  # fmt: skip
+) -> None:
     from mixopt.study.spec import DEFAULT_MODEL
     from mixopt.testing import write_domains
 
     monkeypatch.delenv("MIXOPT_MODEL", raising=False)
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # as in every test: the hub cannot be reached
     domains = write_domains(tmp_path / "data", {"finance": "jsonl", "cooking": "jsonl"}, n=20)
-    status = main(["search", "--domains", str(domains), "--budget", "2k", "--out", str(tmp_path / "o"),
-                   "--cache-dir", str(tmp_path / "cache"), "--quiet"])  # fmt: skip
+    status = main(
+        [
+            "search",
+            "--domains",
+            str(domains),
+            "--budget",
+            "2k",
+            "--out",
+            str(tmp_path / "o"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ]
+    )
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(lines) == 1, lines
     assert f"the default base model {DEFAULT_MODEL!r} cannot be loaded" in lines[0]

@@ -34,9 +34,18 @@ def test_study_on_a_two_node_cluster(
     import optuna
 
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k", train=FAST_TRAIN,
-        trials=4, concurrency=2, confirm=0, out=str(tmp_path / "s"), ray_address=cluster, quiet=True,
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        train=FAST_TRAIN,
+        trials=4,
+        concurrency=2,
+        confirm=0,
+        out=str(tmp_path / "s"),
+        ray_address=cluster,
+        quiet=True,
+    )
     assert [t.state for t in result.trials].count("COMPLETE") == 6
     study = optuna.load_study(
         study_name="mixopt", storage=f"sqlite:///{tmp_path / 's' / 'study.db'}"
@@ -53,7 +62,7 @@ def test_stopping_a_cluster_spares_other_processes() -> None:
     from mixopt.testing.services import _running, stop_groups
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    spawn = f"import subprocess, time; subprocess.Popen({sleeper!r}, start_new_session=True); time.sleep(60)"  # fmt: skip
+    spawn = f"import subprocess, time; subprocess.Popen({sleeper!r}, start_new_session=True); time.sleep(60)"
     node = subprocess.Popen([sys.executable, "-c", spawn], start_new_session=True)
     other = subprocess.Popen(sleeper, start_new_session=True)
     workers: list[Any] = []

@@ -17,9 +17,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_postgres_study_killed_mid_trial_resumes_with_nothing_lost(
-    study_inputs: dict[str, Any], reference: dict[str, Any], postgres_url: str,  # noqa: F811
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+    study_inputs: dict[str, Any],
+    reference: dict[str, Any],  # noqa: F811
+    postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import optuna
     from mlflow.tracking import MlflowClient
 
@@ -33,18 +36,29 @@ def test_postgres_study_killed_mid_trial_resumes_with_nothing_lost(
     assert password
     out, calls = tmp_path / "study", str(tmp_path / "calls")
     options = {**OPTIONS, "executor": "inprocess", "storage": postgres_url}
-    settings = {"out": str(out), "calls": calls, "ready": str(tmp_path / "ready"),
-                "model": study_inputs["model"], "domains": study_inputs["domains"],
-                "evaluator": study_inputs["evaluator"], "options": options}  # fmt: skip
+    settings = {
+        "out": str(out),
+        "calls": calls,
+        "ready": str(tmp_path / "ready"),
+        "model": study_inputs["model"],
+        "domains": study_inputs["domains"],
+        "evaluator": study_inputs["evaluator"],
+        "options": options,
+    }
     _drive({**settings, "point": "trial", "at": 3}, tmp_path)  # during searched trial 2
     record = json.loads((out / "study.json").read_text())
     stored = record["spec"]["output"]["storage"]
     assert stored == postgres_url.replace(f":{password}@", "@")  # the same database, no password
     assert not (out / "study.db").exists()  # nothing in SQLite beside it
     # resumed with the URL given again (its password), growing confirmation runs on the way
-    result = resume_search(out, quiet=True, runner=FaultyTrial(calls), storage=postgres_url, confirm=1)
+    result = resume_search(
+        out, quiet=True, runner=FaultyTrial(calls), storage=postgres_url, confirm=1
+    )
     outcome = _outcome(out)
-    assert (outcome["trials"], outcome["counts"]) == (reference["trials"], reference["counts"])  # as if never killed
+    assert (outcome["trials"], outcome["counts"]) == (
+        reference["trials"],
+        reference["counts"],
+    )  # as if never killed
     assert len(result.best.confirmed) == 1
 
     study = optuna.load_study(study_name=record["study_name"], storage=postgres_url)
@@ -55,12 +69,18 @@ def test_postgres_study_killed_mid_trial_resumes_with_nothing_lost(
     assert len(interrupted) == 1 and interrupted[0].state.name == "FAIL"
 
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("mixopt").experiment_id], max_results=1000)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("mixopt").experiment_id], max_results=1000
+    )
     assert not [r for r in runs if r.info.status == "RUNNING"]
     finished = [r for r in runs if r.data.tags.get("mixopt.state") == "COMPLETE"]
     searched = [r for r in finished if not r.data.tags["mixopt.role"].startswith("confirm:")]
-    assert sorted(int(r.data.tags["mixopt.trial_number"]) for r in searched) == sorted(t.number for t in complete)
-    assert len(finished) - len(searched) == 2  # uniform (the best too: the trivial score favours it), natural
+    assert sorted(int(r.data.tags["mixopt.trial_number"]) for r in searched) == sorted(
+        t.number for t in complete
+    )
+    assert (
+        len(finished) - len(searched) == 2
+    )  # uniform (the best too: the trivial score favours it), natural
     parent = next(r for r in runs if r.data.tags.get("mixopt.kind") == "study")
     assert parent.data.params["storage"] == stored
     assert (out / "report" / "index.html").is_file()

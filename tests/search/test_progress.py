@@ -45,7 +45,11 @@ def test_the_event_log_tells_the_study_as_it_ran(three_domain_run: dict[str, Any
             for i, e in enumerate(events)
             if e.get("number") == t.number and e["event"] == "trial_started"
         )
-        end = next(i for i, e in enumerate(events) if e.get("number") == t.number and e["event"] == "trial_finished")  # fmt: skip
+        end = next(
+            i
+            for i, e in enumerate(events)
+            if e.get("number") == t.number and e["event"] == "trial_finished"
+        )
         assert first <= start < end
         assert finished[t.number]["state"] == t.state == "COMPLETE"
         assert finished[t.number]["score"] == pytest.approx(t.score)
@@ -81,6 +85,8 @@ def test_progress_lines_say_what_each_number_is(three_domain_run: dict[str, Any]
     # trial's score and the best so far are the suite's: labelled so, never side by side unnamed
     err = three_domain_run["stderr"].splitlines()
     reported = [line for line in err if ": step " in line]
-    assert reported and all("intermediate 'finance_loss' " in line for line in reported), reported[:2]
+    assert reported and all("intermediate 'finance_loss' " in line for line in reported), reported[
+        :2
+    ]
     assert all(", best score " in line for line in err if line.startswith("[")), err[:3]
     assert not any(", best -" in line or ", best 0" in line for line in err)

@@ -11,22 +11,48 @@ from mixopt import optimize_mixture
 from mixopt.errors import ConfigError
 from tests.search.test_loop import FinanceTrial
 
-QUICK = {"budget": "2k", "trials": 1, "confirm": 0, "sampler": "random", "executor": "inprocess",
-         "tracking_uri": "none", "quiet": True, "runner": FinanceTrial()}  # fmt: skip
+QUICK = {
+    "budget": "2k",
+    "trials": 1,
+    "confirm": 0,
+    "sampler": "random",
+    "executor": "inprocess",
+    "tracking_uri": "none",
+    "quiet": True,
+    "runner": FinanceTrial(),
+}
 
 
-def test_optimize_mixture_takes_the_options_names(study_inputs: dict[str, Any], tmp_path: Path) -> None:
-    result = optimize_mixture(model=study_inputs["model"], domains=study_inputs["domains"],
-                              evaluator=study_inputs["evaluator"], out=str(tmp_path / "a"), **QUICK)  # fmt: skip
+def test_optimize_mixture_takes_the_options_names(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    result = optimize_mixture(
+        model=study_inputs["model"],
+        domains=study_inputs["domains"],
+        evaluator=study_inputs["evaluator"],
+        out=str(tmp_path / "a"),
+        **QUICK,
+    )
     assert len(result.trials) == 3 and set(result.best_mixture) == {"finance", "cooking", "sports"}
     # the former name of domains= still works, and says so
     with pytest.warns(DeprecationWarning, match=r"now domains="):
-        old = optimize_mixture(model=study_inputs["model"], data=study_inputs["domains"],
-                               evaluator=study_inputs["evaluator"], out=str(tmp_path / "b"), **QUICK)  # fmt: skip
+        old = optimize_mixture(
+            model=study_inputs["model"],
+            data=study_inputs["domains"],
+            evaluator=study_inputs["evaluator"],
+            out=str(tmp_path / "b"),
+            **QUICK,
+        )
     assert [t.mixture for t in old.trials] == [t.mixture for t in result.trials]
     with pytest.warns(DeprecationWarning), pytest.raises(ConfigError, match="give domains= only"):
-        optimize_mixture(model=study_inputs["model"], domains=study_inputs["domains"], data="other.json",
-                         evaluator=study_inputs["evaluator"], out=str(tmp_path / "c"), **QUICK)  # fmt: skip
+        optimize_mixture(
+            model=study_inputs["model"],
+            domains=study_inputs["domains"],
+            data="other.json",
+            evaluator=study_inputs["evaluator"],
+            out=str(tmp_path / "c"),
+            **QUICK,
+        )
     assert not (tmp_path / "c").exists()
 
 
@@ -37,8 +63,20 @@ def test_trials_dataframe_has_a_row_a_trial(three_domain_run: dict[str, Any]) ->
     frame = result.trials_dataframe()
     assert isinstance(frame, pd.DataFrame) and len(frame) == len(result.trials) == 5
     assert list(frame["number"]) == sorted(t.number for t in result.trials)
-    assert {"number", "role", "state", "score", "share.finance", "share.cooking", "share.sports",
-            "metric.finance_loss/loss", "datetime_start", "datetime_complete", "duration", "error"} <= set(frame.columns)  # fmt: skip
+    assert {
+        "number",
+        "role",
+        "state",
+        "score",
+        "share.finance",
+        "share.cooking",
+        "share.sports",
+        "metric.finance_loss/loss",
+        "datetime_start",
+        "datetime_complete",
+        "duration",
+        "error",
+    } <= set(frame.columns)
     shares = frame[["share.finance", "share.cooking", "share.sports"]].sum(axis=1)
     assert shares.to_numpy() == pytest.approx(1.0)
     assert (frame["duration"] > pd.Timedelta(0)).all() and set(frame["state"]) == {"COMPLETE"}

@@ -45,9 +45,33 @@ def test_sigkill_mid_study_then_resume_keeps_every_trial_once(
     from mlflow.tracking import MlflowClient
 
     out = tmp_path / "study"
-    cmd = [sys.executable, "-m", "mixopt", "search", "--domains", study_inputs["domains"], "--budget", "4k",
-           "--model", study_inputs["model"], "--eval", study_inputs["evaluator"], "--trials", "5", "--out", str(out),
-           "--seq-len", "64", "--batch-size", "8", "--confirm", "0", "--sampler", "random", "--quiet"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "mixopt",
+        "search",
+        "--domains",
+        study_inputs["domains"],
+        "--budget",
+        "4k",
+        "--model",
+        study_inputs["model"],
+        "--eval",
+        study_inputs["evaluator"],
+        "--trials",
+        "5",
+        "--out",
+        str(out),
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "8",
+        "--confirm",
+        "0",
+        "--sampler",
+        "random",
+        "--quiet",
+    ]
     proc = subprocess.Popen(
         cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -98,8 +122,15 @@ def test_sigkill_mid_study_then_resume_keeps_every_trial_once(
 
 # --- kills at chosen points of a study of trivial trials -------------------------------
 
-OPTIONS = {"budget": "2k", "trials": 4, "concurrency": 1, "confirm": 0, "early_stop": "off",
-           "sampler": SAMPLER, "seed": 0}  # fmt: skip
+OPTIONS = {
+    "budget": "2k",
+    "trials": 4,
+    "concurrency": 1,
+    "confirm": 0,
+    "early_stop": "off",
+    "sampler": SAMPLER,
+    "seed": 0,
+}
 
 
 def _kill_points(seed: int) -> list[tuple[str, Any]]:
@@ -121,9 +152,13 @@ def _drive(settings: dict[str, Any], tmp: Path) -> None:
     ready.unlink(missing_ok=True)
     path = tmp / "settings.json"
     path.write_text(json.dumps(settings))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.search.killable_study", str(path)],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            cwd=Path(__file__).parents[2])  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.search.killable_study", str(path)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+    )
     try:
         deadline = time.monotonic() + 120
         while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -170,8 +205,14 @@ def _outcome(out: Path) -> dict[str, Any]:
     trials = sorted(
         (t["role"], t["state"], sorted(t["mixture"].items()), t["score"]) for t in results["trials"]
     )
-    return {"best": best["best_mixture"], "score": best["score"], "lift": best["lift"], "baselines": best["baselines"],
-            "counts": results["counts"], "trials": trials}  # fmt: skip
+    return {
+        "best": best["best_mixture"],
+        "score": best["score"],
+        "lift": best["lift"],
+        "baselines": best["baselines"],
+        "counts": results["counts"],
+        "trials": trials,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +224,15 @@ def reference(
     from mixopt.testing.runners import FaultyTrial
 
     def make(tmp: Path) -> dict[str, Any]:
-        optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"],
-                         runner=FaultyTrial(str(tmp / "calls")), **OPTIONS, out=str(tmp / "study"), quiet=True)  # fmt: skip
+        optimize_mixture(
+            study_inputs["model"],
+            study_inputs["domains"],
+            study_inputs["evaluator"],
+            runner=FaultyTrial(str(tmp / "calls")),
+            **OPTIONS,
+            out=str(tmp / "study"),
+            quiet=True,
+        )
         return _outcome(tmp / "study")
 
     return once(tmp_path_factory, "resume-reference", make)
@@ -194,7 +242,11 @@ def reference(
 # the running trial with it; either way the folder must hold what the reference holds
 @pytest.mark.parametrize(("seed", "executor"), [(0, "ray"), (1, "inprocess")])
 def test_sigkill_at_chosen_points_then_resume_loses_nothing(
-    seed: int, executor: str, study_inputs: dict[str, Any], reference: dict[str, Any], tmp_path: Path
+    seed: int,
+    executor: str,
+    study_inputs: dict[str, Any],
+    reference: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
     import optuna
     from mlflow.tracking import MlflowClient
@@ -203,9 +255,15 @@ def test_sigkill_at_chosen_points_then_resume_loses_nothing(
     from mixopt.testing.runners import FaultyTrial
 
     out = tmp_path / "study"
-    base = {"out": str(out), "calls": str(tmp_path / "calls"), "ready": str(tmp_path / "ready"),
-            "model": study_inputs["model"], "domains": study_inputs["domains"],
-            "evaluator": study_inputs["evaluator"], "options": {**OPTIONS, "executor": executor}}  # fmt: skip
+    base = {
+        "out": str(out),
+        "calls": str(tmp_path / "calls"),
+        "ready": str(tmp_path / "ready"),
+        "model": study_inputs["model"],
+        "domains": study_inputs["domains"],
+        "evaluator": study_inputs["evaluator"],
+        "options": {**OPTIONS, "executor": executor},
+    }
     kills = _kill_points(seed)
     for i, (point, at) in enumerate(kills):
         _drive({**base, "point": point, "at": at, "resume": i > 0}, tmp_path)

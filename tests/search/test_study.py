@@ -36,10 +36,20 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
 
     out = tmp_path / "study"
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
-        train=FAST_TRAIN, trials=3, concurrency=2, sampler="tpe", confirm=1, seed=3, out=str(out),
-        baselines={"all_finance": {"finance": 1.0}}, early_stop="off",
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="4k",
+        train=FAST_TRAIN,
+        trials=3,
+        concurrency=2,
+        sampler="tpe",
+        confirm=1,
+        seed=3,
+        out=str(out),
+        baselines={"all_finance": {"finance": 1.0}},
+        early_stop="off",
+    )
     # baselines always present, plus the user's; each scored and confirmed on a fresh seed
     assert set(result.baselines) == {"uniform", "natural", "all_finance"}
     assert (
@@ -124,11 +134,15 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
         else f"trial-{saved['best_trial']:03d}-{best_role.replace(':', '-')}"
     )
     assert sorted(r.info.run_name for r in trials if r.data.tags["mixopt.role"] != "search") == [
-        "trial-000-baseline-uniform", "trial-001-baseline-natural", "trial-002-baseline-all_finance",
-    ]  # fmt: skip
+        "trial-000-baseline-uniform",
+        "trial-001-baseline-natural",
+        "trial-002-baseline-all_finance",
+    ]
     assert {r.info.run_name for r in confirms} >= {
-        "confirm-uniform-seed4", "confirm-natural-seed4", "confirm-all_finance-seed4",
-    }  # fmt: skip
+        "confirm-uniform-seed4",
+        "confirm-natural-seed4",
+        "confirm-all_finance-seed4",
+    }
     assert parent.info.run_name == "study-study"
     assert parent.data.tags["mixopt.best_trial"] == best_run.info.run_name
     assert parent.data.tags["mixopt.best_run_id"] == best_run.info.run_id
@@ -147,9 +161,16 @@ def test_trials_zero_scores_only_the_baselines(
     specs = list(load_domains(study_inputs["domains"]))  # domains as objects, not a file
     out = tmp_path / "s"
     result = optimize_mixture(
-        study_inputs["model"], specs, study_inputs["evaluator"], budget="2k",
-        train=FAST_TRAIN, trials=0, confirm=0, out=str(out), quiet=True,
-    )  # fmt: skip
+        study_inputs["model"],
+        specs,
+        study_inputs["evaluator"],
+        budget="2k",
+        train=FAST_TRAIN,
+        trials=0,
+        confirm=0,
+        out=str(out),
+        quiet=True,
+    )
     assert sorted(t.role for t in result.trials) == ["baseline:natural", "baseline:uniform"]
     assert result.best.confirmed == () and result.best.score == max(
         t.score for t in result.trials if t.score is not None
@@ -186,13 +207,23 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(
     (tmp_path / "flaky_evals.py").write_text(FLAKY)
     monkeypatch.syspath_prepend(str(tmp_path))
     tasks = tmp_path / "tasks.yaml"
-    tasks.write_text(f"tasks:\n  - {{name: flaky, kind: 'flaky_evals:FailsOnce', flag: '{tmp_path / 'flag'}', "
-                     f"data: '{study_inputs['root'] / 'finance.jsonl'}'}}\n")  # fmt: skip
+    tasks.write_text(
+        f"tasks:\n  - {{name: flaky, kind: 'flaky_evals:FailsOnce', flag: '{tmp_path / 'flag'}', "
+        f"data: '{study_inputs['root'] / 'finance.jsonl'}'}}\n"
+    )
     out = tmp_path / "study"
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], str(tasks), budget="2k", train=FAST_TRAIN,
-        trials=2, concurrency=1, confirm=0, out=str(out), quiet=True,
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        str(tasks),
+        budget="2k",
+        train=FAST_TRAIN,
+        trials=2,
+        concurrency=1,
+        confirm=0,
+        out=str(out),
+        quiet=True,
+    )
     states = [t.state for t in result.trials]
     assert states.count("FAIL") == 1 and states.count("COMPLETE") == 3
     failed = next(t for t in result.trials if t.state == "FAIL")
@@ -215,11 +246,20 @@ def test_asha_prunes_poor_trials_but_never_a_baseline(
     # sequential searched trials, in a known order: all finance, mostly finance, then all
     # cooking and all sports, whose held-out finance loss at the first cut is the worst seen
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="4k",
-        train={**FAST_TRAIN, "checkpoints": 4}, trials=4, concurrency=1, confirm=0, early_stop="on",
-        sampler="tests.search.fixed_sampler:make", baselines={"cooking_only": {"cooking": 1.0}},
-        out=str(tmp_path / "s"), quiet=True,
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="4k",
+        train={**FAST_TRAIN, "checkpoints": 4},
+        trials=4,
+        concurrency=1,
+        confirm=0,
+        early_stop="on",
+        sampler="tests.search.fixed_sampler:make",
+        baselines={"cooking_only": {"cooking": 1.0}},
+        out=str(tmp_path / "s"),
+        quiet=True,
+    )
     searched = sorted((t for t in result.trials if t.role == "search"), key=lambda t: t.number)
     assert [max(t.mixture, key=t.mixture.get) for t in searched] == [
         "finance",
@@ -242,9 +282,31 @@ def test_cli_study(
     out = tmp_path / "cli"
     mix = tmp_path / "today.json"
     mix.write_text(json.dumps({"finance": 0.5, "cooking": 0.5}))
-    args = ["search", "--domains", study_inputs["domains"], "--budget", "2k", "--model", study_inputs["model"],
-            "--eval", study_inputs["evaluator"], "--trials", "2", "--out", str(out), "--seq-len", "64",
-            "--batch-size", "8", "--confirm", "1", "--sampler", "random", "--baseline", str(mix)]  # fmt: skip
+    args = [
+        "search",
+        "--domains",
+        study_inputs["domains"],
+        "--budget",
+        "2k",
+        "--model",
+        study_inputs["model"],
+        "--eval",
+        study_inputs["evaluator"],
+        "--trials",
+        "2",
+        "--out",
+        str(out),
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "8",
+        "--confirm",
+        "1",
+        "--sampler",
+        "random",
+        "--baseline",
+        str(mix),
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     text = captured.out
@@ -277,11 +339,39 @@ def test_bad_search_input_writes_nothing(
     study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "never"
-    status = main(["search", "--domains", study_inputs["domains"], "--budget", "50q", "--model", study_inputs["model"],
-                   "--eval", study_inputs["evaluator"], "--out", str(out)])  # fmt: skip
+    status = main(
+        [
+            "search",
+            "--domains",
+            study_inputs["domains"],
+            "--budget",
+            "50q",
+            "--model",
+            study_inputs["model"],
+            "--eval",
+            study_inputs["evaluator"],
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 2 and "not a token count" in capsys.readouterr().err and not out.exists()
-    status = main(["search", "--domains", study_inputs["domains"], "--budget", "1M", "--model", study_inputs["model"],
-                   "--eval", str(tmp_path / "missing.yaml"), "--out", str(out), "--sampler", "tpe"])  # fmt: skip
+    status = main(
+        [
+            "search",
+            "--domains",
+            study_inputs["domains"],
+            "--budget",
+            "1M",
+            "--model",
+            study_inputs["model"],
+            "--eval",
+            str(tmp_path / "missing.yaml"),
+            "--out",
+            str(out),
+            "--sampler",
+            "tpe",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 2 and "task file not found" in err and not out.exists()
     assert main(["search", "--resume", str(tmp_path)]) == 2
@@ -298,9 +388,16 @@ def test_a_runner_replaces_the_trial(study_inputs: dict[str, Any], tmp_path: Pat
     from mixopt.testing.runners import WaitingTrial
 
     result = optimize_mixture(
-        study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-        trials=2, confirm=0, out=str(tmp_path / "s"), runner=WaitingTrial(0.0), quiet=True,
-    )  # fmt: skip
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        trials=2,
+        confirm=0,
+        out=str(tmp_path / "s"),
+        runner=WaitingTrial(0.0),
+        quiet=True,
+    )
     assert [t.state for t in result.trials] == ["COMPLETE"] * 4
     for t in result.trials:  # the runner's score (closeness to uniform), not a trained model's
         assert t.score == pytest.approx(-sum((v - 1 / 3) ** 2 for v in t.mixture.values()))

@@ -38,16 +38,28 @@ def one_thread() -> Iterator[None]:
 
 def _simplex(kind: str, k: int = 5, bounds: dict[str, dict[str, float]] | None = None) -> Simplex:
     domains = tuple(
-        TokenizedDomain(DomainSpec(f"d{i}", data=({"t": 1},), **(bounds or {}).get(f"d{i}", {})), "text", "-", 1, 10**9)
+        TokenizedDomain(
+            DomainSpec(f"d{i}", data=({"t": 1},), **(bounds or {}).get(f"d{i}", {})),
+            "text",
+            "-",
+            1,
+            10**9,
+        )
         for i in range(k)
-    )  # fmt: skip
+    )
     return Simplex(domains, 10**6, kind)
 
 
 def _study(
-    kind: str, objective: Callable[[np.ndarray], float], trials: int, seed: int = 0, startup: int = 6,
-    simplex: Simplex | None = None, name: str = "surrogate", until: Callable[[np.ndarray], bool] | None = None,
-) -> tuple[optuna.Study, Simplex, list[np.ndarray]]:  # fmt: skip
+    kind: str,
+    objective: Callable[[np.ndarray], float],
+    trials: int,
+    seed: int = 0,
+    startup: int = 6,
+    simplex: Simplex | None = None,
+    name: str = "surrogate",
+    until: Callable[[np.ndarray], bool] | None = None,
+) -> tuple[optuna.Study, Simplex, list[np.ndarray]]:
     """``trials`` proposals scored by ``objective`` (of the shares, in domain order), one at a
     time; stopped early at a mixture that meets ``until``."""
     simplex = simplex or _simplex(kind)
@@ -83,8 +95,13 @@ def _optimum() -> float:
 
     best = -math.inf
     for x0 in np.random.default_rng(0).dirichlet(np.ones(5), 20):
-        res = minimize(lambda r: -_law_value(r), x0, method="SLSQP", bounds=[(0, 1)] * 5,
-                       constraints=[{"type": "eq", "fun": lambda r: r.sum() - 1}])  # fmt: skip
+        res = minimize(
+            lambda r: -_law_value(r),
+            x0,
+            method="SLSQP",
+            bounds=[(0, 1)] * 5,
+            constraints=[{"type": "eq", "fun": lambda r: r.sum() - 1}],
+        )
         best = max(best, _law_value(np.clip(res.x, 0, 1) / np.clip(res.x, 0, 1).sum()))
     return best
 
@@ -136,8 +153,9 @@ def test_proposals_are_feasible_with_caps_and_fixed_shares(kind: str) -> None:
     bounds = {"d0": {"max_share": 0.12}, "d2": {"fixed_share": 0.25}, "d4": {"min_share": 0.05}}
     simplex = _simplex(kind, 5, bounds)
     # the unconstrained optimum is mostly d0: the cap binds
-    study, _, mixes = _study(kind, lambda r: -float(np.sum((r - [0.6, 0.1, 0.1, 0.1, 0.1]) ** 2)), 22,
-                             simplex=simplex)  # fmt: skip
+    study, _, mixes = _study(
+        kind, lambda r: -float(np.sum((r - [0.6, 0.1, 0.1, 0.1, 0.1]) ** 2)), 22, simplex=simplex
+    )
     assert len(_ours(study)) >= 5  # the surrogate proposed, from its first turn on
     for r in mixes:
         assert r.sum() == pytest.approx(1) and r[0] <= 0.12 + 1e-9 and r[2] == pytest.approx(0.25)
@@ -229,8 +247,9 @@ def test_the_policy_backs_off_after_misses_and_resumes_from_storage(tmp_path: Pa
     def opened() -> optuna.Study:
         sampler = SurrogateSampler(seed=0, startup=5)
         sampler.attach(simplex)
-        return optuna.create_study(storage=url, study_name="s", direction="maximize", sampler=sampler,
-                                   load_if_exists=True)  # fmt: skip
+        return optuna.create_study(
+            storage=url, study_name="s", direction="maximize", sampler=sampler, load_if_exists=True
+        )
 
     study = opened()
     who = [step(study) for _ in range(9)]  # 5 start-up trials, then S F S F F
@@ -268,10 +287,35 @@ def test_mixopt_search_runs_with_the_surrogate_sampler(
 
     out = tmp_path / "study"
     train = [f"--{k.replace('_', '-')}={v}" for k, v in FAST_TRAIN.items()]
-    argv = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"],
-            "--eval", study_inputs["evaluator"], "--budget", "2k", "--trials", "4", "--startup-trials", "2",
-            "--sampler", "surrogate", "--confirm", "0", "--early-stop", "off", "--executor", "inprocess",
-            "--tracking-uri", "none", "--out", str(out), "--quiet", *train]  # fmt: skip
+    argv = [
+        "search",
+        "--domains",
+        study_inputs["domains"],
+        "--model",
+        study_inputs["model"],
+        "--eval",
+        study_inputs["evaluator"],
+        "--budget",
+        "2k",
+        "--trials",
+        "4",
+        "--startup-trials",
+        "2",
+        "--sampler",
+        "surrogate",
+        "--confirm",
+        "0",
+        "--early-stop",
+        "off",
+        "--executor",
+        "inprocess",
+        "--tracking-uri",
+        "none",
+        "--out",
+        str(out),
+        "--quiet",
+        *train,
+    ]
     assert main(argv) == 0
     storage = f"sqlite:///{out / 'study.db'}"
     (name,) = optuna.get_all_study_names(storage)
@@ -290,9 +334,24 @@ def test_a_study_with_two_objectives_refuses_it_in_one_line(
 ) -> None:
     from mixopt.cli import main
 
-    argv = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"], "--budget", "4k",
-            "--eval", two_objective_run["evaluator"], "--executor", "inprocess", "--quiet", "--sampler", "surrogate",
-            "--out", str(tmp_path / "a")]  # fmt: skip
+    argv = [
+        "search",
+        "--domains",
+        study_inputs["domains"],
+        "--model",
+        study_inputs["model"],
+        "--budget",
+        "4k",
+        "--eval",
+        two_objective_run["evaluator"],
+        "--executor",
+        "inprocess",
+        "--quiet",
+        "--sampler",
+        "surrogate",
+        "--out",
+        str(tmp_path / "a"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert (

@@ -51,8 +51,16 @@ def test_tracking_server_down_mid_study_then_resume_logs_what_it_missed(
     with mlflow_server(server, port=port) as url:
         # the server dies as searched trial 2 starts (calls 0-1 are the baselines)
         runner = ServerKillingTrial(calls, str(server / "mlflow-server.pid"), at=3)
-        result = optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"],
-                                  runner=runner, **options, tracking_uri=url, out=str(out), quiet=True)  # fmt: skip
+        result = optimize_mixture(
+            study_inputs["model"],
+            study_inputs["domains"],
+            study_inputs["evaluator"],
+            runner=runner,
+            **options,
+            tracking_uri=url,
+            out=str(out),
+            quiet=True,
+        )
     # every trial ran and was kept; the folder says where tracking stopped
     assert result.counts()["complete"] == 6 and (out / "best_mixture.json").is_file()
     behind = json.loads((out / StudyStore.TRACKING_BEHIND).read_text())
@@ -71,20 +79,30 @@ def test_tracking_server_down_mid_study_then_resume_logs_what_it_missed(
     assert not (out / StudyStore.TRACKING_BEHIND).exists()
 
     parent = _parent(runs)
-    assert parent.info.status == "FINISHED" and parent.data.metrics["best_score"] == result.best_score
+    assert (
+        parent.info.status == "FINISHED" and parent.data.metrics["best_score"] == result.best_score
+    )
     assert parent.data.params["tracking_uri"] == url
-    assert {"best_mixture.json", "results.json", "report"} <= artifacts and "report/index.html" in report
+    assert {
+        "best_mixture.json",
+        "results.json",
+        "report",
+    } <= artifacts and "report/index.html" in report
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert not [r for r in children if r.info.status == "RUNNING"]
     study = optuna.load_study(study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}")
     done = [r for r in children if r.data.tags.get("mixopt.state") == "COMPLETE"]
     searched = [r for r in done if not r.data.tags["mixopt.role"].startswith("confirm:")]
     # one finished run per completed trial, with its figures, its mixture as params
-    assert sorted(int(r.data.tags["mixopt.trial_number"]) for r in searched) == [t.number for t in study.trials]
+    assert sorted(int(r.data.tags["mixopt.trial_number"]) for r in searched) == [
+        t.number for t in study.trials
+    ]
     for run in searched:
         trial = study.trials[int(run.data.tags["mixopt.trial_number"])]
         assert run.info.status == "FINISHED" and run.data.metrics["score"] == trial.value
-        assert {k: float(v) for k, v in run.data.params.items() if k.startswith("share.")} == {  # 6 decimals
+        assert {
+            k: float(v) for k, v in run.data.params.items() if k.startswith("share.")
+        } == {  # 6 decimals
             f"share.{d}": pytest.approx(v, abs=1e-6) for d, v in trial.user_attrs["mixture"].items()
         }
     assert len(done) - len(searched) == 2  # the confirmation runs: uniform (also the best), natural

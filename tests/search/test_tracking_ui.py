@@ -25,9 +25,14 @@ pytestmark = [
 # headless in a closed network: no sandbox (root in a container), and none of Chromium's own
 # background connections (refused here, and each refusal stalls the page)
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # MLflow 3 opens on its GenAI views (traces) unless asked for model training
 ML_VIEW = "workflowType=machine_learning"
 # the React app renders its first page in a few seconds; 30 s leaves room for a loaded machine

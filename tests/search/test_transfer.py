@@ -26,21 +26,42 @@ def test_cli_confirm_on_a_copy_of_the_shared_study(
     copy = tmp_path / "study"
     shutil.copytree(three_domain_study, copy)
     before = (copy / "confirm.jsonl").read_text().splitlines()
-    args = ["confirm", str(copy), "--budget", "6k", "--seeds", "1", "--executor", "inprocess", "--tracking-uri", "none", "--quiet"]  # fmt: skip
+    args = [
+        "confirm",
+        str(copy),
+        "--budget",
+        "6k",
+        "--seeds",
+        "1",
+        "--executor",
+        "inprocess",
+        "--tracking-uri",
+        "none",
+        "--quiet",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "At budget 6k (mean of 1 fresh seed" in out and "of the study's lift" in out
     lines = [json.loads(x) for x in (copy / "confirm.jsonl").read_text().splitlines()]
-    assert lines[: len(before)] == [json.loads(x) for x in before]  # the study's own runs stay as they were
+    assert lines[: len(before)] == [
+        json.loads(x) for x in before
+    ]  # the study's own runs stay as they were
     assert {x["budget"] for x in lines[len(before) :]} == {6000}
     answer = json.loads((copy / "best_mixture.json").read_text())
     entry = answer["transfer"]["6000"]
-    assert len(entry["seeds"]) == 1 and entry["baselines"] and set(entry["baselines"]) <= {"uniform", "natural"}
+    assert (
+        len(entry["seeds"]) == 1
+        and entry["baselines"]
+        and set(entry["baselines"]) <= {"uniform", "natural"}
+    )
     for name, kept in entry["retained"].items():
         own = answer["lift"][name]
         assert kept is None if own <= 0 else kept == pytest.approx(entry["lift"][name] / own)
     # the study's own answer is unchanged by the runs at another budget
-    assert answer["score"] == json.loads((three_domain_study / "best_mixture.json").read_text())["score"]
+    assert (
+        answer["score"]
+        == json.loads((three_domain_study / "best_mixture.json").read_text())["score"]
+    )
     assert "Transfer to budget 6k" in (copy / "report" / "index.html").read_text()
 
 
@@ -52,15 +73,28 @@ def trivial_study(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPat
     root = tmp_path_factory.mktemp("transfer")
     out = root / "trivial"
     # a cache of its own: built before the per-test cache is set
-    optimize_mixture(study_inputs["model"], study_inputs["domains"], study_inputs["evaluator"], budget="2k",
-                     trials=2, confirm=1, sampler="random", executor="inprocess", runner=WaitingTrial(),
-                     out=str(out), quiet=True, cache_dir=str(root / "cache"))  # fmt: skip
+    optimize_mixture(
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
+        budget="2k",
+        trials=2,
+        confirm=1,
+        sampler="random",
+        executor="inprocess",
+        runner=WaitingTrial(),
+        out=str(out),
+        quiet=True,
+        cache_dir=str(root / "cache"),
+    )
     return out
 
 
 def test_confirm_tags_runs_under_the_parent_and_resumes(trivial_study: Path) -> None:
     # the trivial runner is not saved with the study: the API takes it again
-    t = confirm_at_budget(trivial_study, "3k", seeds=2, executor="inprocess", runner=WaitingTrial(), quiet=True)
+    t = confirm_at_budget(
+        trivial_study, "3k", seeds=2, executor="inprocess", runner=WaitingTrial(), quiet=True
+    )
     runs = [json.loads(x) for x in (trivial_study / "confirm.jsonl").read_text().splitlines()]
     at = [r for r in runs if r["budget"] == 3000]
     names = {r["name"] for r in at}
@@ -73,23 +107,43 @@ def test_confirm_tags_runs_under_the_parent_and_resumes(trivial_study: Path) -> 
     children = client.search_runs(
         [client.get_experiment_by_name("mixopt").experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{record['parent_run_id']}' and tags.`mixopt.budget` = '3000'",
-    )  # fmt: skip
+    )
     assert len(children) == len(at)
     # killed before its last run was recorded: the rerun trains only that one
     lines = (trivial_study / "confirm.jsonl").read_text().splitlines()
     (trivial_study / "confirm.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     counter = _Counting(str(trivial_study.parent / "calls"))
-    confirm_at_budget(trivial_study, "3k", seeds=2, executor="inprocess", runner=counter, quiet=True)
+    confirm_at_budget(
+        trivial_study, "3k", seeds=2, executor="inprocess", runner=counter, quiet=True
+    )
     assert len(list(Path(counter.folder).iterdir())) == 1
     assert len((trivial_study / "confirm.jsonl").read_text().splitlines()) == len(lines)
 
 
-def test_bad_budgets_are_refused_before_anything_runs(trivial_study: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_bad_budgets_are_refused_before_anything_runs(
+    trivial_study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (trivial_study / "confirm.jsonl").read_text()
-    cases = {"100M": "the largest budget every checked mixture fits is", "2k": "the study's own budget",
-             "lots": "not a token count"}  # fmt: skip
+    cases = {
+        "100M": "the largest budget every checked mixture fits is",
+        "2k": "the study's own budget",
+        "lots": "not a token count",
+    }
     for budget, said in cases.items():
-        assert main(["confirm", str(trivial_study), "--budget", budget, "--executor", "inprocess", "--quiet"]) == 2
+        assert (
+            main(
+                [
+                    "confirm",
+                    str(trivial_study),
+                    "--budget",
+                    budget,
+                    "--executor",
+                    "inprocess",
+                    "--quiet",
+                ]
+            )
+            == 2
+        )
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and said in err[0], err
     assert main(["confirm", str(trivial_study), "--budget", "3k", "--seeds", "0", "--quiet"]) == 2
@@ -111,22 +165,36 @@ class _Counting:
         return WaitingTrial()(spec, report)
 
 
-def test_target_budget_cuts_each_pool_by_the_ratio_and_keeps_the_budget_exact(study_inputs: dict[str, Any], tmp_path: Path) -> None:  # fmt: skip
+def test_target_budget_cuts_each_pool_by_the_ratio_and_keeps_the_budget_exact(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
     from mixopt.data.allocation import allocate
     from mixopt.data.sampling import sample_mixture
     from mixopt.search.study import prepare_study
     from mixopt.study.spec import StudySpec
 
-    spec = StudySpec.from_options(model=study_inputs["model"], domains=study_inputs["domains"], evaluator=study_inputs["evaluator"],
-                                  budget="2k", target_budget="8k", out=str(tmp_path / "s"))  # fmt: skip
+    spec = StudySpec.from_options(
+        model=study_inputs["model"],
+        domains=study_inputs["domains"],
+        evaluator=study_inputs["evaluator"],
+        budget="2k",
+        target_budget="8k",
+        out=str(tmp_path / "s"),
+    )
     study = prepare_study(spec)
     assert not (tmp_path / "s").exists()  # prepared, nothing written
     cut, whole = study.context.trial.domains, study.pools
     for c, w in zip(cut, whole, strict=True):
         longest = int(w.lengths().max())
-        assert w.num_tokens / 4 <= c.num_tokens < w.num_tokens / 4 + longest  # shrunk by the ratio, to within a record
-        assert c.num_records == len(c.rows) == len(c.lengths()) and c.num_tokens == int(c.lengths().sum())
-        assert set(c.table().column("length").to_pylist()) <= set(w.table().column("length").to_pylist())
+        assert (
+            w.num_tokens / 4 <= c.num_tokens < w.num_tokens / 4 + longest
+        )  # shrunk by the ratio, to within a record
+        assert c.num_records == len(c.rows) == len(c.lengths()) and c.num_tokens == int(
+            c.lengths().sum()
+        )
+        assert set(c.table().column("length").to_pylist()) <= set(
+            w.table().column("length").to_pylist()
+        )
     uniform = dict(study.baselines)["uniform"]
     sample = sample_mixture(cut, uniform, 2000, seed=3)
     assert len(sample.input_ids) == 2000  # the budget stays exact
@@ -139,8 +207,18 @@ def test_target_budget_cuts_each_pool_by_the_ratio_and_keeps_the_budget_exact(st
         StudySpec.from_options(budget="8k", target_budget="2k")
 
 
-def test_validate_shows_the_epochs_at_proxy_and_target(study_inputs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    base = ["validate", "--domains", study_inputs["domains"], "--model", study_inputs["model"], "--budget", "2k"]
+def test_validate_shows_the_epochs_at_proxy_and_target(
+    study_inputs: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = [
+        "validate",
+        "--domains",
+        study_inputs["domains"],
+        "--model",
+        study_inputs["model"],
+        "--budget",
+        "2k",
+    ]
     assert main([*base, "--target-budget", "20k"]) == 0
     out, err = capsys.readouterr()
     assert "proxy @ 2k" in out and "target @ 20k" in out and "with --target-budget 20k" in out

@@ -46,7 +46,10 @@ def _actor(runner: Steps, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     return Actor(config={"number": 0, "mixture": {}, "train": {}, "seed": 1})
 
-def test_a_stopped_job_ends_at_its_report_before_the_next_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_a_stopped_job_ends_at_its_report_before_the_next_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log: list[tuple[Any, ...]] = []
     actor = _actor(Steps(log), tmp_path, monkeypatch)
     assert actor.train()["intermediate"] == 1.0
@@ -58,7 +61,10 @@ def test_a_stopped_job_ends_at_its_report_before_the_next_starts(tmp_path: Path,
     actor.stop()
     assert log[2:] == [("trained", 2, 1), ("trained", 2, 2), ("ended", 2)]
 
-def test_a_failing_job_reports_its_error_then_raises_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_a_failing_job_reports_its_error_then_raises_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     actor = _actor(Steps([], fail_at=2), tmp_path, monkeypatch)
     assert actor.train()["intermediate"] == 1.0
     result = actor.train()

@@ -18,7 +18,9 @@ from mixopt.training.config import TrainConfig
 
 def test_every_setting_has_a_docstring_and_one_flat_name() -> None:
     fields = flat_fields()
-    assert len(fields) == sum(len(dataclasses.fields(part_of(p))) for p in {p for p, _ in fields.values()})
+    assert len(fields) == sum(
+        len(dataclasses.fields(part_of(p))) for p in {p for p, _ in fields.values()}
+    )
     for part, f in fields.values():
         assert field_docs(part_of(part)).get(f.name), f"{part}.{f.name} has no docstring"
 
@@ -37,28 +39,60 @@ def test_every_setting_is_an_option_of_search_with_its_help() -> None:
 
 def test_options_build_the_same_spec_as_python() -> None:
     args = build_parser().parse_args(
-        ["search", "--budget", "50k", "--lr", "1e-3", "--trials", "4", "--target-modules", "q_proj,v_proj",
-         "--allow-pickle", "--early-stop", "off"]
-    )  # fmt: skip
+        [
+            "search",
+            "--budget",
+            "50k",
+            "--lr",
+            "1e-3",
+            "--trials",
+            "4",
+            "--target-modules",
+            "q_proj,v_proj",
+            "--allow-pickle",
+            "--early-stop",
+            "off",
+        ]
+    )
     from mixopt.cli._spec import given_settings
 
     spec = StudySpec.from_options(**given_settings(args))
-    assert spec == StudySpec.from_options(budget=50_000, learning_rate=1e-3, trials=4, allow_pickle=True,
-                                          target_modules=("q_proj", "v_proj"), early_stop="off")  # fmt: skip
+    assert spec == StudySpec.from_options(
+        budget=50_000,
+        learning_rate=1e-3,
+        trials=4,
+        allow_pickle=True,
+        target_modules=("q_proj", "v_proj"),
+        early_stop="off",
+    )
     assert spec.train == TrainConfig(learning_rate=1e-3, target_modules=("q_proj", "v_proj"))
 
 
 def test_round_trip_through_json() -> None:
-    spec = StudySpec.from_options(domains="d.json", model="m", evaluator="t.yaml", budget="1.5k", seed=3,
-                                  baselines={"mine": {"a": 1.0}}, trial_timeout=9.5, target_modules=("x",))  # fmt: skip
+    spec = StudySpec.from_options(
+        domains="d.json",
+        model="m",
+        evaluator="t.yaml",
+        budget="1.5k",
+        seed=3,
+        baselines={"mine": {"a": 1.0}},
+        trial_timeout=9.5,
+        target_modules=("x",),
+    )
     assert StudySpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     assert spec.search.budget == 1500 and spec.search.baselines == (("mine", {"a": 1.0}),)
 
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as exc:
-        StudySpec.from_dict({"serch": {}, "search": {"trails": 3, "budget": "5q", "confirm": -1},
-                             "train": {"lora_rank": 0}, "execution": {"trial_timeout": 0}})  # fmt: skip
+        StudySpec.from_dict(
+            {
+                "serch": {},
+                "search": {"trails": 3, "budget": "5q", "confirm": -1},
+                "train": {"lora_rank": 0},
+                "execution": {"trial_timeout": 0},
+            }
+        )
     problems = exc.value.problems
     assert any("unknown section 'serch'. Did you mean: search?" in p for p in problems)
     assert any("unknown key search.trails. Did you mean: trials?" in p for p in problems)
@@ -74,17 +108,25 @@ def test_a_study_file_names_files_relative_to_itself(tmp_path: Path) -> None:
     (tmp_path / "conf" / "domains.json").write_text("[]")
     (tmp_path / "conf" / "tasks.yaml").write_text("tasks: []")
     path = tmp_path / "conf" / "study.yaml"
-    path.write_text("data: {domains: domains.json}\nmodel: {name: some/model}\nevaluator: {tasks: tasks.yaml}\n"
-                    "search: {budget: 2k, trials: 3}\ntrain: {learning_rate: 0.001}\n")  # fmt: skip
+    path.write_text(
+        "data: {domains: domains.json}\nmodel: {name: some/model}\nevaluator: {tasks: tasks.yaml}\n"
+        "search: {budget: 2k, trials: 3}\ntrain: {learning_rate: 0.001}\n"
+    )
     spec = StudySpec.load(path)
     assert spec.data.domains == str(tmp_path / "conf" / "domains.json")
     assert spec.evaluator.tasks == str(tmp_path / "conf" / "tasks.yaml")
-    assert spec.model.name == "some/model" and spec.search.budget == 2000 and spec.train.learning_rate == 1e-3
+    assert (
+        spec.model.name == "some/model"
+        and spec.search.budget == 2000
+        and spec.train.learning_rate == 1e-3
+    )
 
 
 def test_identity_leaves_out_what_may_change_on_resume() -> None:
     a = StudySpec.from_options(budget=100, seed=1)
-    b = a.replace(concurrency=4, executor="inprocess", tracking_uri="none", device="cpu", cache_dir="/x")
+    b = a.replace(
+        concurrency=4, executor="inprocess", tracking_uri="none", device="cpu", cache_dir="/x"
+    )
     assert a.identity() == b.identity()
     assert a.identity() != a.replace(trials=3).identity()
 
@@ -96,5 +138,9 @@ def test_a_resumed_study_may_change_only_what_does_not_define_its_trials() -> No
     asked = held.replace(trials=32, confirm=3, device="cpu", concurrency=2, budget=200)
     assert asked.differences(held) == ["budget: 100 -> 200", "trials: 16 -> 32", "confirm: 2 -> 3"]
     assert asked.differences(held, on_resume=True) == ["budget: 100 -> 200"]
-    assert all(may_change_on_resume(k) for k in ("trials", "confirm", "device", "executor", "tracking_uri"))
-    assert not any(may_change_on_resume(k) for k in ("budget", "seed", "sampler", "startup_trials", "model"))
+    assert all(
+        may_change_on_resume(k) for k in ("trials", "confirm", "device", "executor", "tracking_uri")
+    )
+    assert not any(
+        may_change_on_resume(k) for k in ("budget", "seed", "sampler", "startup_trials", "model")
+    )

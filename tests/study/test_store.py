@@ -23,12 +23,19 @@ def _store(tmp_path: Path) -> StudyStore:
     store = StudyStore(tmp_path / "s")
     store.folder.mkdir()
     study = store.optuna(optuna.samplers.RandomSampler(seed=0), create=True)
-    store.enqueue_baselines([("uniform", {"a": 0.5, "b": 0.5}), ("natural", {"a": 0.8, "b": 0.2})], _params)
+    store.enqueue_baselines(
+        [("uniform", {"a": 0.5, "b": 0.5}), ("natural", {"a": 0.8, "b": 0.2})], _params
+    )
     store.enqueue_baselines([("uniform", {"a": 0.5, "b": 0.5})], _params)  # idempotent
     for value in (1.0, 2.0, 3.0, 2.5):
         trial = study.ask({f"u_{k}": optuna.distributions.FloatDistribution(0, 1) for k in "ab"})
-        mix = trial.user_attrs.get(Attr.MIXTURE) or {"a": trial.params["u_a"], "b": trial.params["u_b"]}
-        write_proposal(trial, trial.user_attrs.get(Attr.ROLE, "search"), mix, {"learning_rate": value / 1000})
+        mix = trial.user_attrs.get(Attr.MIXTURE) or {
+            "a": trial.params["u_a"],
+            "b": trial.params["u_b"],
+        }
+        write_proposal(
+            trial, trial.user_attrs.get(Attr.ROLE, "search"), mix, {"learning_rate": value / 1000}
+        )
         trial.set_user_attr(Attr.RESULT, {"score": value, "metrics": {"m": value}})
         study.tell(trial, value)
     return store
@@ -42,19 +49,34 @@ def test_trials_roles_and_the_best(tmp_path: Path) -> None:
     assert trials[0].mixture == {"a": 0.5, "b": 0.5} and trials[2].train == {"learning_rate": 0.003}
     assert all(t.seconds is not None and t.seconds >= 0 for t in trials)
     summary = store.summary()
-    assert summary.best_number == 2 and summary.best is not None and summary.best.search_score == 3.0
-    assert summary.lift["uniform"].value == pytest.approx(2.0) and summary.lift["uniform"].seeds == 0
+    assert (
+        summary.best_number == 2 and summary.best is not None and summary.best.search_score == 3.0
+    )
+    assert (
+        summary.lift["uniform"].value == pytest.approx(2.0) and summary.lift["uniform"].seeds == 0
+    )
 
 
 def test_confirmations_pair_seeds_and_survive_a_torn_line(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    for name, source, seed, score in (("best", 2, 1, 2.9), ("best", 2, 2, 3.1), ("uniform", 0, 1, 0.9), ("uniform", 0, 2, 1.3)):  # fmt: skip
+    for name, source, seed, score in (
+        ("best", 2, 1, 2.9),
+        ("best", 2, 2, 3.1),
+        ("uniform", 0, 1, 0.9),
+        ("uniform", 0, 2, 1.3),
+    ):
         store.add_confirmation(Confirmation(name, seed, source, score, {"learning_rate": 0.003}))
-    store.add_confirmation(Confirmation("best", 1, 2, 2.9))  # recorded twice (a resumed study): counts once
+    store.add_confirmation(
+        Confirmation("best", 1, 2, 2.9)
+    )  # recorded twice (a resumed study): counts once
     with open(store.path(store.CONFIRM), "a") as fh:
         fh.write('{"name": "natural", "se')  # a killed process's last line
     summary = store.summary()
-    assert summary.best is not None and summary.best.confirmed == (2.9, 3.1) and summary.best.score == pytest.approx(3.0)
+    assert (
+        summary.best is not None
+        and summary.best.confirmed == (2.9, 3.1)
+        and summary.best.score == pytest.approx(3.0)
+    )
     lift = summary.lift["uniform"]
     assert lift.value == pytest.approx(3.0 - 1.1) and lift.seeds == 2
     assert lift.spread == pytest.approx(0.1414, abs=1e-3)  # std of (2.0, 1.8)

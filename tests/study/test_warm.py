@@ -41,21 +41,40 @@ def old(three_domain_study: Path, tmp_path: Path) -> Path:
 
 def _settings(inputs: dict[str, Any], out: Path) -> dict[str, Any]:
     """The shared study's settings, in-process and untracked, with no searched trial."""
-    return {"model": inputs["model"], "domains": inputs["domains"], "evaluator": inputs["evaluator"], "budget": "4k",
-            **FAST_TRAIN, "trials": 0, "confirm": 0, "sampler": "random", "early_stop": "off",
-            "executor": "inprocess", "tracking_uri": "none", "out": str(out)}  # fmt: skip
+    return {
+        "model": inputs["model"],
+        "domains": inputs["domains"],
+        "evaluator": inputs["evaluator"],
+        "budget": "4k",
+        **FAST_TRAIN,
+        "trials": 0,
+        "confirm": 0,
+        "sampler": "random",
+        "early_stop": "off",
+        "executor": "inprocess",
+        "tracking_uri": "none",
+        "out": str(out),
+    }
 
 
 def _study(inputs: dict[str, Any], out: Path, **options: Any) -> Any:
     return optimize_mixture(**{**_settings(inputs, out), **options}, quiet=True, runner=low_score)
 
 
-def _domains(inputs: dict[str, Any], tmp_path: Path, names: list[str], new: str | None = None) -> str:
+def _domains(
+    inputs: dict[str, Any], tmp_path: Path, names: list[str], new: str | None = None
+) -> str:
     """A domains file naming some of the shared study's domains (the same files), and ``new``."""
     src = Path(inputs["domains"])
-    entries = [dict(e, path=str((src.parent / e["path"]).resolve())) for e in json.loads(src.read_text()) if e["domain"] in names]  # fmt: skip
+    entries = [
+        dict(e, path=str((src.parent / e["path"]).resolve()))
+        for e in json.loads(src.read_text())
+        if e["domain"] in names
+    ]
     if new is not None:
-        (tmp_path / f"{new}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_records(new, 600, seed=1)))
+        (tmp_path / f"{new}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in make_records(new, 600, seed=1))
+        )
         entries.append({"domain": new, "path": str(tmp_path / f"{new}.jsonl")})
     path = tmp_path / f"domains-{len(entries)}.json"
     path.write_text(json.dumps(entries))
@@ -77,10 +96,18 @@ def test_the_same_study_reuses_every_trial_its_best_is_confirmed_here_and_resumi
     for t in reused:
         before = held[t.origin["trial"]]  # type: ignore[index]
         assert t.score == before.score and t.mixture == pytest.approx(before.mixture)
-        assert t.origin == {"study": str(old), "trial": before.number, "role": before.role, "how": "reused"}
+        assert t.origin == {
+            "study": str(old),
+            "trial": before.number,
+            "role": before.role,
+            "how": "reused",
+        }
         assert t.baseline is None  # the baselines are this study's own
     own = [t for t in result.trials if not t.reused]
-    assert sorted(t.role for t in own) == ["baseline:natural", "baseline:uniform"]  # --trials 0: only the baselines ran
+    assert sorted(t.role for t in own) == [
+        "baseline:natural",
+        "baseline:uniform",
+    ]  # --trials 0: only the baselines ran
     assert {t.score for t in own} == {LOW}
     # the earlier study's best is the best here, and this study re-ran it on its own fresh seed
     best_old = max(held.values(), key=lambda t: t.score or LOW)
@@ -90,21 +117,29 @@ def test_the_same_study_reuses_every_trial_its_best_is_confirmed_here_and_resumi
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("mixopt").experiment_id], max_results=100)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("mixopt").experiment_id], max_results=100
+    )
     tags = [r.data.tags.get("mixopt.warm_from") for r in runs]
     assert sum(bool(t) for t in tags) == len(held) and f"reused from {old} trial 0" in tags
     from mixopt.report.data import gather
     from mixopt.report.page import render
 
     data = gather(out)
-    assert data.label(next(t for t in data.trials if t.reused)).endswith(f"reused: old trial {reused[0].origin['trial']})")  # type: ignore[index]
+    assert data.label(next(t for t in data.trials if t.reused)).endswith(
+        f"reused: old trial {reused[0].origin['trial']})"
+    )  # type: ignore[index]
     page = render(data, [])
     assert "<h2>Warm start</h2>" in page and "reused 5 of its 5 completed trials" in page
     # resumed, it grows by its own trials and imports nothing twice
     result = resume_search(out, trials=1, quiet=True, runner=low_score, tracking_uri="none")
     assert len(_reused(result.trials)) == 5
     assert [t.role for t in result.trials if not t.reused].count("search") == 1
-    assert result.counts() == {"trials": 8, "complete": 8, "reused": 5}  # 5 reused + 2 baselines + 1 searched
+    assert result.counts() == {
+        "trials": 8,
+        "complete": 8,
+        "reused": 5,
+    }  # 5 reused + 2 baselines + 1 searched
 
 
 def test_a_superset_maps_at_share_0_and_a_subset_drops_what_trained_on_the_missing_domain(
@@ -114,24 +149,38 @@ def test_a_superset_maps_at_share_0_and_a_subset_drops_what_trained_on_the_missi
     result = _study(study_inputs, tmp_path / "more", domains=more, warm_start=[str(old)])
     reused = _reused(result.trials)
     assert len(reused) == 5 and all(t.mixture["code"] == 0.0 for t in reused)
-    notes = [json.loads(line) for line in (tmp_path / "more" / "events.jsonl").read_text().splitlines()]
+    notes = [
+        json.loads(line) for line in (tmp_path / "more" / "events.jsonl").read_text().splitlines()
+    ]
     said = [e["text"] for e in notes if e["event"] == "warm_start"]
-    assert said == [f"warm start from {old}: reused 5 of its 5 completed trials; 'code' (new here) at share 0"]
+    assert said == [
+        f"warm start from {old}: reused 5 of its 5 completed trials; 'code' (new here) at share 0"
+    ]
 
     # a subset: every earlier trial drew on sports; checked before anything is written
     fewer = _domains(study_inputs, tmp_path, ["finance", "cooking"])
-    spec = StudySpec().replace(**{**_settings(study_inputs, tmp_path / "fewer"), "domains": fewer, "trials": 2,
-                                  "warm_start": [str(old)]})  # fmt: skip
+    spec = StudySpec().replace(
+        **{
+            **_settings(study_inputs, tmp_path / "fewer"),
+            "domains": fewer,
+            "trials": 2,
+            "warm_start": [str(old)],
+        }
+    )
     warm = prepare_study(spec, events=EventLog(quiet=True)).warm
     assert not warm.reused and not warm.priors
-    assert warm.notes == (f"warm start from {old}: reused 0 of its 5 completed trials; left out 5 that trained on "
-                          "'sports' (not in this study); --warm-start-any re-trains those as first proposals",)  # fmt: skip
+    assert warm.notes == (
+        f"warm start from {old}: reused 0 of its 5 completed trials; left out 5 that trained on "
+        "'sports' (not in this study); --warm-start-any re-trains those as first proposals",
+    )
     # with --warm-start-any they are a prior: the best first, at most half of --trials, renormalized
     warm = prepare_study(spec.replace(warm_start_any=True), events=EventLog(quiet=True)).warm
     best_old = max(StudyStore(old).trials(), key=lambda t: t.score or LOW)
     assert [t.origin["trial"] for t in warm.priors] == [best_old.number]
     total = best_old.mixture["finance"] + best_old.mixture["cooking"]
-    assert warm.priors[0].mixture["finance"] == pytest.approx(best_old.mixture["finance"] / total, abs=1e-6)
+    assert warm.priors[0].mixture["finance"] == pytest.approx(
+        best_old.mixture["finance"] / total, abs=1e-6
+    )
     assert not (tmp_path / "fewer").exists()
 
 
@@ -140,10 +189,29 @@ def test_a_study_trained_under_other_settings_is_refused_in_one_line(
 ) -> None:
     train = [x for k, v in FAST_TRAIN.items() for x in (f"--{k.replace('_', '-')}", str(v))]
     out = tmp_path / "new"
-    argv = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"], "--eval",
-            study_inputs["evaluator"], "--trials", "0", "--executor", "inprocess", "--out", str(out), *train]  # fmt: skip
-    assert main([*argv, "--budget", "5k", "--warm-start", str(old), "--warm-start", str(tmp_path)]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mixopt: error: ")]
+    argv = [
+        "search",
+        "--domains",
+        study_inputs["domains"],
+        "--model",
+        study_inputs["model"],
+        "--eval",
+        study_inputs["evaluator"],
+        "--trials",
+        "0",
+        "--executor",
+        "inprocess",
+        "--out",
+        str(out),
+        *train,
+    ]
+    assert (
+        main([*argv, "--budget", "5k", "--warm-start", str(old), "--warm-start", str(tmp_path)])
+        == 2
+    )
+    errors = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("mixopt: error: ")
+    ]
     assert errors == [
         f"mixopt: error: --warm-start {old}: trained under other settings (budget: 4000 -> 5000); its scores "
         "are no evidence here: pass --warm-start-any to re-train its mixtures as first proposals",
@@ -157,14 +225,27 @@ def test_a_study_trained_under_other_settings_is_refused_in_one_line(
 def test_warm_start_any_retrains_the_best_mixtures_of_a_mismatched_study_first(
     study_inputs: dict[str, Any], old: Path, tmp_path: Path
 ) -> None:
-    result = _study(study_inputs, tmp_path / "new", budget="5k", warm_start=[str(old)], warm_start_any=True, trials=2)  # fmt: skip
+    result = _study(
+        study_inputs,
+        tmp_path / "new",
+        budget="5k",
+        warm_start=[str(old)],
+        warm_start_any=True,
+        trials=2,
+    )
     assert not _reused(result.trials)
     held = sorted(StudyStore(old).trials(), key=lambda t: -(t.score or LOW))
     priors = sorted((t for t in result.trials if t.origin is not None), key=lambda t: t.number)
     # right after the baselines, the earlier study's best (half of --trials 2), re-trained here
-    assert [t.number for t in priors] == [2] and priors[0].state == "COMPLETE" and priors[0].score == LOW
+    assert (
+        [t.number for t in priors] == [2]
+        and priors[0].state == "COMPLETE"
+        and priors[0].score == LOW
+    )
     assert priors[0].origin["trial"] == held[0].number and priors[0].origin["how"] == "prior"  # type: ignore[index]
-    assert result.counts()["trials"] == 4  # 2 baselines + 2 searched: the prior is one of this study's trials
+    assert (
+        result.counts()["trials"] == 4
+    )  # 2 baselines + 2 searched: the prior is one of this study's trials
 
 
 def test_a_study_that_filters_reuses_nothing_as_it_is(
@@ -173,8 +254,14 @@ def test_a_study_that_filters_reuses_nothing_as_it_is(
     # thresholds are not mapped between studies: the earlier mixtures are a prior at most
     space = tmp_path / "filtered.yaml"
     space.write_text("mixture: {}\nfilters:\n  length: {max: 100000}\n")
-    spec = StudySpec().replace(**{**_settings(study_inputs, tmp_path / "f"), "space": str(space), "trials": 2,
-                                  "warm_start": [str(old)]})  # fmt: skip
+    spec = StudySpec().replace(
+        **{
+            **_settings(study_inputs, tmp_path / "f"),
+            "space": str(space),
+            "trials": 2,
+            "warm_start": [str(old)],
+        }
+    )
     warm = prepare_study(spec, events=EventLog(quiet=True)).warm
     assert not warm.reused and "left out 5 outside this study's bounds" in warm.notes[0]
     warm = prepare_study(spec.replace(warm_start_any=True), events=EventLog(quiet=True)).warm

@@ -77,8 +77,10 @@ def test_a_suite_checks_each_task_and_names_the_intermediate(
     tiny_model: Any, tmp_path: Path
 ) -> None:
     model, tok = tiny_model
-    tasks = [{"name": "mc", "kind": "multiple_choice", "weight": 1, **KINDS["multiple_choice"]},
-             {"name": "heldout", "kind": "loss", "weight": 0, **KINDS["loss"]}]  # fmt: skip
+    tasks = [
+        {"name": "mc", "kind": "multiple_choice", "weight": 1, **KINDS["multiple_choice"]},
+        {"name": "heldout", "kind": "loss", "weight": 0, **KINDS["loss"]},
+    ]
     check_evaluator(
         _task_file(tmp_path / "ok.yaml", {"tasks": tasks, "intermediate": "heldout"}), model, tok
     )

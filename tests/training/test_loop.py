@@ -63,11 +63,15 @@ def test_checkpoints_and_early_stop(tiny_model: Any, packed: Any) -> None:
     assert seen == [(3, 12), (6, 12)] and result.stopped_early and result.steps == 6
 
 
-def test_micro_batches_make_the_same_update_as_the_whole_batch(tiny_model: Any, packed: Any) -> None:
+def test_micro_batches_make_the_same_update_as_the_whole_batch(
+    tiny_model: Any, packed: Any
+) -> None:
     import torch
 
     whole = TrainConfig(batch_size=8, seq_len=64, learning_rate=3e-3)
-    micro = TrainConfig(batch_size=8, seq_len=64, learning_rate=3e-3, micro_batch_size=3)  # uneven: 3+3+2
+    micro = TrainConfig(
+        batch_size=8, seq_len=64, learning_rate=3e-3, micro_batch_size=3
+    )  # uneven: 3+3+2
     a, b = _lora(tiny_model, whole), _lora(tiny_model, micro)
     ra, rb = (finetune(m, packed, c, torch.device("cpu")) for m, c in ((a, whole), (b, micro)))
     assert ra.tokens == rb.tokens == 6000 and ra.total_steps == rb.total_steps == 12
@@ -88,14 +92,18 @@ def test_a_nan_loss_fails_clearly(tiny_model: Any, packed: Any) -> None:
         finetune(model, packed, config, torch.device("cpu"))
 
 
-def test_a_later_divergence_is_caught_at_its_step_within_the_read_interval(tiny_model: Any, packed: Any) -> None:  # fmt: skip
+def test_a_later_divergence_is_caught_at_its_step_within_the_read_interval(
+    tiny_model: Any, packed: Any
+) -> None:
     """Losses are read from the device every _READ_EVERY steps, not at each: a loss that turns
     NaN at step 5 still fails at step 5, after at most _READ_EVERY steps of training."""
     import torch
 
     from mixopt.training.loop import _READ_EVERY
 
-    config = TrainConfig(batch_size=2, seq_len=64, checkpoints=1)  # 47 steps, one checkpoint: the last
+    config = TrainConfig(
+        batch_size=2, seq_len=64, checkpoints=1
+    )  # 47 steps, one checkpoint: the last
     model = _lora(tiny_model, config)
     head = next(m for name, m in model.named_modules() if name.endswith("lm_head"))
     calls = []
@@ -123,7 +131,9 @@ def test_a_mask_of_all_ones_is_left_out(tiny_model: Any, packed: Any) -> None:
         ones = model(input_ids=ids, labels=labels, attention_mask=torch.ones_like(ids)).loss
     assert torch.equal(plain, ones)
     masked: list[bool] = []
-    model.register_forward_pre_hook(lambda m, a, kw: masked.append("attention_mask" in kw), with_kwargs=True)
+    model.register_forward_pre_hook(
+        lambda m, a, kw: masked.append("attention_mask" in kw), with_kwargs=True
+    )
     finetune(model, packed, config, torch.device("cpu"))
     assert not packed.attention_mask[-1].all() and masked == [False] * 11 + [True]
 

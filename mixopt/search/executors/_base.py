@@ -37,7 +37,13 @@ class Job:
 
     def config(self) -> dict[str, Any]:
         """What the worker receives."""
-        return {"number": self.number, "mixture": self.mixture, "train": self.train, "seed": self.seed, "filters": self.filters}
+        return {
+            "number": self.number,
+            "mixture": self.mixture,
+            "train": self.train,
+            "seed": self.seed,
+            "filters": self.filters,
+        }
 
 
 @dataclass(frozen=True)

@@ -82,10 +82,14 @@ class TrialActor(Trainable):
             final = {"score": payload["score"], "result_json": json.dumps(payload), "done": True}
         except _Halted:
             return
-        except BaseException as exc:  # every way a job ends must reach Tune, or its step waits forever
+        except (
+            BaseException
+        ) as exc:  # every way a job ends must reach Tune, or its step waits forever
             # the job's own fault, told apart from a dead worker (which reports nothing): the
             # reason reaches Optuna and MLflow as one line, Tune keeps it and the traceback
-            self._out.put(({"error": error_line(exc), "traceback": traceback.format_exc()[-4000:]}, exc))
+            self._out.put(
+                ({"error": error_line(exc), "traceback": traceback.format_exc()[-4000:]}, exc)
+            )
             return
         self._out.put((final, None))
 
@@ -134,7 +138,9 @@ class LoopSearcher(Searcher):
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         self.last[trial_id] = result
 
-    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:  # fmt: skip
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
         job = self.live.pop(trial_id, None)
         if job is None:
             return

@@ -37,10 +37,14 @@ class InProcessExecutor:
 
     def _run(self, job: Job, source: JobSource) -> Outcome:
         try:
-            payload = execute(self.context, job.config(), lambda s, t, v: source.reported(job, s, t, v))
+            payload = execute(
+                self.context, job.config(), lambda s, t, v: source.reported(job, s, t, v)
+            )
         except Exception as exc:  # the trial's own fault: recorded, and the study goes on
             return Outcome("fail", error=error_line(exc))
-        payload["resources"] = {"CPU": float(self.context.trial.train.threads or os.cpu_count() or 1)}
+        payload["resources"] = {
+            "CPU": float(self.context.trial.train.threads or os.cpu_count() or 1)
+        }
         return Outcome("complete" if payload.get("score") is not None else "stopped", payload)
 
     def close(self) -> None:

@@ -52,7 +52,9 @@ def address_problems(given: str | None) -> list[str]:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
-        return [f"{where} {address}: no Ray cluster answers there ({why}); start it (ray start --head) or fix the address"]  # fmt: skip
+        return [
+            f"{where} {address}: no Ray cluster answers there ({why}); start it (ray start --head) or fix the address"
+        ]
     return []
 
 
@@ -63,7 +65,9 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     machine's), e.g. more than there are, for trials that wait rather than compute
     (benchmarks/driver_scale.py). A local Ray is started even where ``RAY_ADDRESS`` is set:
     callers that should honour it pass :func:`cluster_address`'s answer."""
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
+    os.environ.setdefault(
+        "RAY_AUTH_MODE", "disabled"
+    )  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     # results without the intermediate score (an error report, a final result) are expected
@@ -78,15 +82,33 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     # workers import what the driver can: user evaluators given as module:attr included
-    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
-                                "MLFLOW_DISABLE_TELEMETRY": "true", "TOKENIZERS_PARALLELISM": "false",
-                                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}}  # fmt: skip
+    runtime_env = {
+        "env_vars": {
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        }
+    }
     if address:
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, logging_level=logging.ERROR)
+        ray.init(
+            address=address,
+            runtime_env=runtime_env,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
     else:
         # a short temp dir: Ray's socket paths must stay under the OS limit of ~107 characters
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"), runtime_env=runtime_env,
-                 log_to_driver=False, logging_level=logging.ERROR)  # fmt: skip
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"),
+            runtime_env=runtime_env,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
     return True
 
 
@@ -94,7 +116,9 @@ class RayTuneExecutor:
     """Construct, then :meth:`start` (Ray must start before anything imports it for the
     study), :meth:`run` one or more sources, :meth:`close`."""
 
-    def __init__(self, context: StudyContext, execution: ExecutionSpec, device: str, folder: Path) -> None:  # fmt: skip
+    def __init__(
+        self, context: StudyContext, execution: ExecutionSpec, device: str, folder: Path
+    ) -> None:
         self.context, self.execution, self.device, self.folder = context, execution, device, folder
         self.started = False
         self.resources: dict[str, float] = {}
@@ -107,7 +131,10 @@ class RayTuneExecutor:
         available = ray.cluster_resources()  # type: ignore[no-untyped-call]
         gpus, cpus = int(available.get("GPU", 0)), int(available.get("CPU", 1))
         if gpus and self.device != "cpu":
-            self.resources, self.concurrency = {"cpu": 1, "gpu": 1}, self.execution.concurrency or gpus
+            self.resources, self.concurrency = (
+                {"cpu": 1, "gpu": 1},
+                self.execution.concurrency or gpus,
+            )
         else:
             per = self.execution.cpus_per_trial
             self.resources = {"cpu": per}
@@ -123,14 +150,25 @@ class RayTuneExecutor:
 
         searcher = LoopSearcher(source)
         tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(TrialActor, context=self.context), self.resources),
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=LoopScheduler(source, searcher), num_samples=-1,
-                                        max_concurrent_trials=self.concurrency, reuse_actors=True),
-            run_config=tune.RunConfig(storage_path=str(self.folder), name=f"study-{time.strftime('%Y%m%d-%H%M%S')}",
-                                      verbose=0, failure_config=tune.FailureConfig(max_failures=0),
-                                      # a class trainable is checkpointed at its end by default; a job has nothing to keep
-                                      checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)),
-        )  # fmt: skip
+            tune.with_resources(
+                tune.with_parameters(TrialActor, context=self.context), self.resources
+            ),
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=LoopScheduler(source, searcher),
+                num_samples=-1,
+                max_concurrent_trials=self.concurrency,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                storage_path=str(self.folder),
+                name=f"study-{time.strftime('%Y%m%d-%H%M%S')}",
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+                # a class trainable is checkpointed at its end by default; a job has nothing to keep
+                checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
+            ),
+        )
         tuner.fit()
 
     def close(self) -> None:
