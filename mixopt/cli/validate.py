@@ -119,13 +119,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
     if budget and target:
         _epochs(domains, budget, target)
-    from mixopt.evaluators.leave_one_out import LeaveOneOut
-
-    if isinstance(checked.suite, LeaveOneOut):
-        print(f"evaluator: {checked.suite.first_line([d.name for d in domains])}")
-    elif checked.suite is not None:
-        print(f"evaluator: {len(checked.suite.tasks)} tasks checked, no overlap with training data")
-        print(_objectives_line(checked.suite))
+    _evaluator_lines(checked.suite, domains)
     if checked.space.filters:
         from mixopt.search.filters import kept_table
         from mixopt.search.preflight import check_filters
@@ -136,6 +130,17 @@ def run(args: argparse.Namespace) -> int:
         print("\nfilters: what each threshold keeps on its own, at each end of its range")
         print_table(*kept_table(checked.space.filters, domains, scores))
     return 0
+
+
+def _evaluator_lines(suite: Any, domains: Any) -> None:
+    """What the checked evaluator will do: leave-one-out's cost, or the tasks and objectives."""
+    from mixopt.evaluators.leave_one_out import LeaveOneOut
+
+    if isinstance(suite, LeaveOneOut):
+        print(f"evaluator: {suite.first_line([d.name for d in domains])}")
+    elif suite is not None:
+        print(f"evaluator: {len(suite.tasks)} tasks checked, no overlap with training data")
+        print(_objectives_line(suite))
 
 
 def _objectives_line(suite: Any) -> str:

@@ -19,6 +19,7 @@ from mixopt.report._common import (
     save_png,
     score_of,
     scored_trials,
+    whole_scores,
 )
 from mixopt.report.data import ReportData
 from mixopt.report.front import front_plot
@@ -83,9 +84,7 @@ def comparison(data: ReportData) -> Figure | None:
     ax.set_xticks(range(len(candidates)), [_label(c.name, data) for c in candidates])
     ax.set_xlim(-0.6, len(candidates) - 0.4)
     ax.set_ylabel("score (higher is better)")
-    ax.ticklabel_format(
-        axis="y", useOffset=False
-    )  # scores differ in the 3rd decimal: show them whole
+    whole_scores(ax)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     ax.set_title("Best mixture vs baselines", fontsize=11)
@@ -133,28 +132,7 @@ def history(data: ReportData) -> Figure | None:
         zorder=3,
     )
     floor = _floor(scored)
-    shown = [t for t in pruned if score_of(t) >= floor]
-    below = [t for t in pruned if score_of(t) < floor]
-    if shown:
-        ax.scatter(
-            [t.number for t in shown],
-            [score_of(t) for t in shown],
-            facecolors="none",
-            edgecolors=SEARCH,
-            s=30,
-            label="stopped early (last intermediate score)",
-            zorder=3,
-        )
-    if below:
-        ax.scatter(
-            [t.number for t in below],
-            [floor] * len(below),
-            marker="v",
-            color=SEARCH,
-            s=30,
-            label=f"stopped early, scored below {floor:.4g}",
-            zorder=3,
-        )
+    _stopped_early(ax, pruned, floor)
     for t in scored:
         name = baseline_name(t)
         if name is not None:
@@ -190,13 +168,38 @@ def history(data: ReportData) -> Figure | None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial number")
     ax.set_ylabel("score (higher is better)")
-    ax.ticklabel_format(
-        axis="y", useOffset=False
-    )  # scores differ in the 3rd decimal: show them whole
+    whole_scores(ax)
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     ax.set_title("Optimization history", fontsize=11)
     return fig
+
+
+def _stopped_early(ax: Axes, pruned: Sequence[TrialRecord], floor: float) -> None:
+    """Trials stopped early, at their last intermediate score, or on the plot's floor (a
+    downward marker) when that score lies below it."""
+    shown = [t for t in pruned if score_of(t) >= floor]
+    below = [t for t in pruned if score_of(t) < floor]
+    if shown:
+        ax.scatter(
+            [t.number for t in shown],
+            [score_of(t) for t in shown],
+            facecolors="none",
+            edgecolors=SEARCH,
+            s=30,
+            label="stopped early (last intermediate score)",
+            zorder=3,
+        )
+    if below:
+        ax.scatter(
+            [t.number for t in below],
+            [floor] * len(below),
+            marker="v",
+            color=SEARCH,
+            s=30,
+            label=f"stopped early, scored below {floor:.4g}",
+            zorder=3,
+        )
 
 
 def _best_so_far(ax: Axes, data: ReportData, scored: Sequence[TrialRecord]) -> None:
@@ -306,9 +309,7 @@ def _share_panel(
     ax.set_xlabel("threshold" if threshold else "share", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
-    ax.ticklabel_format(
-        axis="y", useOffset=False
-    )  # scores differ in the 3rd decimal: show them whole
+    whole_scores(ax)
 
 
 def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:

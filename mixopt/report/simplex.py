@@ -14,6 +14,7 @@ from mixopt.report._common import (
     new_figure,
     score_of,
     scored_trials,
+    whole_scores,
 )
 from mixopt.report.data import ReportData
 from mixopt.study.trials import TrialRecord
@@ -55,14 +56,7 @@ def simplex(data: ReportData) -> Figure | None:
             weight="bold",
         )
 
-    def place(mix: dict[str, float]) -> tuple[float, float]:
-        total = sum(mix.get(d, 0.0) for d in data.domains) or 1.0
-        w = [mix.get(d, 0.0) / total for d in data.domains]
-        return sum(wi * c[0] for wi, c in zip(w, corners, strict=True)), sum(
-            wi * c[1] for wi, c in zip(w, corners, strict=True)
-        )
-
-    points = [place(t.mixture) for t in scored]
+    points = [_place(t.mixture, data.domains, corners) for t in scored]
     values = [score_of(t) for t in scored]
     done = [i for i, t in enumerate(scored) if t.state == "COMPLETE"]
     other = [i for i in range(len(scored)) if i not in done]
@@ -106,6 +100,16 @@ def simplex(data: ReportData) -> Figure | None:
     )
     fig.suptitle(f"Proposals on the simplex ({kind})", fontsize=11)
     return fig
+
+
+def _place(
+    mix: dict[str, float], domains: Sequence[str], corners: Sequence[tuple[float, float]]
+) -> tuple[float, float]:
+    """A mixture's point: the share-weighted mean of its domains' corners."""
+    total = sum(mix.get(d, 0.0) for d in domains) or 1.0
+    w = [mix.get(d, 0.0) / total for d in domains]
+    x = sum(wi * c[0] for wi, c in zip(w, corners, strict=True))
+    return x, sum(wi * c[1] for wi, c in zip(w, corners, strict=True))
 
 
 def _ternary_grid(ax: Axes, corners: Sequence[tuple[float, float]]) -> None:
@@ -174,9 +178,7 @@ def _two_domains(fig: Figure, ax: Axes, data: ReportData, scored: Sequence[Trial
     ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel(f"share of {first} (the rest is {data.domains[1]})")
     ax.set_ylabel("score")
-    ax.ticklabel_format(
-        axis="y", useOffset=False
-    )  # scores differ in the 3rd decimal: show them whole
+    whole_scores(ax)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Proposals on the simplex (two domains: a line)", fontsize=11)

@@ -97,20 +97,11 @@ def check_inputs(
         else None
     )
     suite = _suite(evaluator, found, objectives, in_domain) if evaluator is not None else None
-    if isinstance(
-        suite, EvalSuite
-    ):  # problems with some tasks' data; the others are checked for overlap
+    # problems with some tasks' data; the others are checked for overlap
+    if isinstance(suite, EvalSuite):
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
-    found.extend(
-        f"baseline name {name!r} is taken; name it otherwise"
-        for name, _ in baselines
-        if name in RESERVED_BASELINES
-    )
     chosen = suite.objectives if suite is not None else tuple(objectives)
-    if sampler is not None:
-        found.attempt(_sampler, sampler, chosen)
-    if evaluator is not None:
-        found.attempt(_pick, pick, chosen)
+    _check_choices(found, baselines, sampler, pick if evaluator is not None else None, chosen)
     if device is not None:
         from mixopt.training.device import device_problems
 
@@ -123,31 +114,69 @@ def check_inputs(
             raise ConfigError(found)
         assert loaded_space is not None
         return Checked(applied or specs, loaded_space, suite, model_ref, None)
-    stage = tempfile.mkdtemp(prefix="mixopt-stage-")
-    try:
-        domains, normalized = _tokenized_checks(
-            applied or specs,
-            tokenizer,
-            suite,
-            budget if applied else None,
-            baselines if applied else (),
-            cache_dir,
-            stage,
-            found,
-            events,
-            in_domain,
-        )
-        if found:
-            raise ConfigError(found)
-        from mixopt.data.tokenize import publish
-
-        assert domains is not None and loaded_space is not None and applied is not None
-        domains = publish(domains, stage, cache_dir)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    domains, normalized = _publish_checked(
+        applied or specs,
+        tokenizer,
+        suite,
+        budget if applied else None,
+        baselines if applied else (),
+        cache_dir,
+        found,
+        events,
+        in_domain,
+    )
+    assert loaded_space is not None and applied is not None
     if in_domain and isinstance(suite, EvalSuite):  # the held-out records, from the cache
         suite = _held_out(suite, domains, _Problems())
     return Checked(applied, loaded_space, suite, model_ref, domains, normalized)
+
+
+def _check_choices(
+    found: _Problems,
+    baselines: Sequence[tuple[str, Mapping[str, float]]],
+    sampler: str | None,
+    pick: str | None,
+    objectives: Sequence[str],
+) -> None:
+    """The names a study chooses by: its extra baselines' (not a reserved one), its sampler's
+    and its Pareto pick's (each able to serve ``objectives``); None: not checked."""
+    found.extend(
+        f"baseline name {name!r} is taken; name it otherwise"
+        for name, _ in baselines
+        if name in RESERVED_BASELINES
+    )
+    if sampler is not None:
+        found.attempt(_sampler, sampler, objectives)
+    if pick is not None:
+        found.attempt(_pick, pick, objectives)
+
+
+def _publish_checked(
+    specs: Sequence[DomainSpec],
+    tokenizer: Any,
+    suite: EvalSuite | LeaveOneOut | None,
+    budget: int | None,
+    baselines: Sequence[tuple[str, Mapping[str, float]]],
+    cache_dir: str | Path | None,
+    found: _Problems,
+    events: EventLog | None,
+    in_domain: bool,
+) -> tuple[tuple[TokenizedDomain, ...], tuple[tuple[str, dict[str, float]], ...]]:
+    """Tokenize the domains into a staging folder and run the checks that need tokens; only
+    when no problem is found (``found`` included) do the tokens enter the cache."""
+    from mixopt.data.tokenize import publish
+
+    stage = tempfile.mkdtemp(prefix="mixopt-stage-")
+    try:
+        domains, normalized = _tokenized_checks(
+            specs, tokenizer, suite, budget, baselines, cache_dir, stage, found, events, in_domain
+        )
+        if found:
+            raise ConfigError(found)
+        assert domains is not None
+        return publish(domains, stage, cache_dir), normalized
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _specs(data: Any, found: _Problems) -> tuple[tuple[DomainSpec, ...], bool]:

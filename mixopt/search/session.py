@@ -156,7 +156,35 @@ class Session:
             store.write(store.PARETO, front)
             artifacts.append(store.path(store.PARETO))
             self.tracker.log_front(front_rows(front))
-        lift = result.lift
+        self._tag_best(summary)
+        for finish in finishers:  # after the results: a finisher that fails loses nothing
+            extra = finish(store.folder)
+            if extra is not None:
+                artifacts.append(extra)
+                paths[extra.name] = str(extra / "index.html" if extra.is_dir() else extra)
+        self._finish_tracking(summary, artifacts)
+        if self.tracker.down is None:  # MLflow holds the whole study (again)
+            store.path(store.TRACKING_BEHIND).unlink(missing_ok=True)
+        for name in (store.DB, store.TRACKING):  # a finished study's files stand alone
+            fold_wal(store.path(name))
+        self.study.events.emit(
+            "study_finished",
+            None,
+            out=str(store.folder),
+            counts=count_states(trials),
+            lift=result.lift,
+            best={
+                "trial": summary.best_number,
+                "mixture": summary.best.mixture,
+                "score": summary.best.score,
+                "search_score": summary.best.search_score,
+            },
+        )
+        return result
+
+    def _tag_best(self, summary: Summary) -> None:
+        """Tag the best trial's run in MLflow with its mixture, score and lifts."""
+        assert summary.best is not None and summary.best_number is not None
         each = {
             f"{o} lift over {n}": v.value
             for n, by in summary.objective_lift.items()
@@ -167,16 +195,16 @@ class Session:
             summary.best.mixture,
             {
                 "score": summary.best.score,
-                **{f"lift over {n}": v for n, v in lift.items()},
+                **{f"lift over {n}": v.value for n, v in summary.lift.items()},
                 **{f"{o} score": v for o, v in summary.best.scores.items()},
                 **each,
             },
         )
-        for finish in finishers:  # after the results: a finisher that fails loses nothing
-            extra = finish(store.folder)
-            if extra is not None:
-                artifacts.append(extra)
-                paths[extra.name] = str(extra / "index.html" if extra.is_dir() else extra)
+
+    def _finish_tracking(self, summary: Summary, artifacts: list[Path]) -> None:
+        """Close the parent run with the best score, the lifts (per objective too) and the
+        study's files."""
+        assert summary.best is not None
         per_objective = {f"best_score.{o}": v for o, v in summary.best.scores.items()}
         per_objective.update(
             {
@@ -188,29 +216,11 @@ class Session:
         self.tracker.finish_study(
             {
                 "best_score": summary.best.score or 0.0,
-                **{f"lift_over_{n}": v for n, v in lift.items()},
+                **{f"lift_over_{n}": v.value for n, v in summary.lift.items()},
                 **per_objective,
             },
             artifacts,
         )
-        if self.tracker.down is None:  # MLflow holds the whole study (again)
-            store.path(store.TRACKING_BEHIND).unlink(missing_ok=True)
-        for name in (store.DB, store.TRACKING):  # a finished study's files stand alone
-            fold_wal(store.path(name))
-        self.study.events.emit(
-            "study_finished",
-            None,
-            out=str(store.folder),
-            counts=count_states(trials),
-            lift=lift,
-            best={
-                "trial": summary.best_number,
-                "mixture": summary.best.mixture,
-                "score": summary.best.score,
-                "search_score": summary.best.search_score,
-            },
-        )
-        return result
 
     def _objectives(self, summary: Summary) -> dict[str, Any]:
         """``best_mixture.json``'s entries of a study with several objectives: which, the pick

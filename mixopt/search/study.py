@@ -18,6 +18,7 @@ from mixopt.evaluators.leave_one_out import LeaveOneOut
 from mixopt.evaluators.suite import EvalSuite
 from mixopt.events import EventLog
 from mixopt.search.executors._base import Executor
+from mixopt.search.preflight import Checked
 from mixopt.search.results import SearchResult
 from mixopt.search.session import Finisher, Session
 from mixopt.search.space import SearchSpace
@@ -67,7 +68,7 @@ def prepare_study(
     """
     from mixopt._version import __version__
     from mixopt.data.allocation import natural_mixture, uniform_mixture
-    from mixopt.search.preflight import check_filters, check_inputs
+    from mixopt.search.preflight import check_filters
     from mixopt.trial import TrialSpec
 
     spec = _absolute(spec)
@@ -77,44 +78,9 @@ def prepare_study(
         spec = spec.replace(model=name)
     store = StudyStore(spec.output.out, spec.output.storage)
     events = events if events is not None else EventLog()
+    _started(spec, store, resume, events)
     search = spec.search
-    # no line for people: a refused study prints only its problems
-    events.emit(
-        "study_started",
-        None,
-        out=str(store.folder),
-        resume=resume,
-        model=spec.model.name,
-        budget=search.budget,
-        trials=search.trials,
-        sampler=search.sampler,
-        seed=search.seed,
-    )
-    if spec.missing():
-        needed = ", ".join(f"--{k}" if k != "evaluator" else "--eval" for k in spec.missing())
-        raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
-    problems = _out_problems(store, resume, spec) + _cluster_problems(spec)
-    # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
-    try:
-        checked = check_inputs(
-            spec.data.domains,
-            spec.model.name,
-            spec.evaluator.reference(),
-            search.target_budget or search.budget,
-            search.space,
-            search.baselines,
-            spec.data.cache_dir,
-            problems,
-            spec.model.allow_pickle,
-            events,
-            search.sampler,
-            None if _on_a_cluster(spec) else spec.train.device,
-            spec.evaluator.objectives,
-            search.pick,
-            spec.evaluator.in_domain,
-        )
-    except ConfigError as exc:
-        raise _default_model_problem(exc, spec.model.name, chosen) from None
+    checked = _checked(spec, store, resume, events, chosen)
     assert checked.domains is not None and checked.suite is not None and checked.model_ref
     objective_problems(spec, checked.suite.objectives, store if resume else None)
     assert search.budget is not None
@@ -149,25 +115,14 @@ def prepare_study(
         if search.warm_start
         else WarmStart()
     )
-    if isinstance(checked.suite, LeaveOneOut):  # what it costs, before anything else the study says
-        lodo = checked.suite
-        events.emit(
-            "leave_one_out",
-            lodo.first_line([d.name for d in domains]),
-            domains=list(lodo.rotating([d.name for d in domains])),
-        )
-    if isinstance(checked.suite, EvalSuite) and (
-        line := in_domain_line(checked.suite)
-    ):  # what it holds out and costs
-        events.emit("in_domain", line, held_out=held_out_counts(checked.suite))
+    _say_costs(checked.suite, domains, events)
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
-    tasks = spec.evaluator.tasks
     record = {
         "mixopt_version": __version__,
         "tokenizer": spec.model.name,
         "spec": spec.to_dict(),
         "space": checked.space.to_dict(),
-        "evaluator_is_reference": isinstance(tasks, str | Path),
+        "evaluator_is_reference": isinstance(spec.evaluator.tasks, str | Path),
     }
     return Study(
         spec,
@@ -181,6 +136,69 @@ def prepare_study(
         warm,
         checked.domains,
     )
+
+
+def _started(spec: StudySpec, store: StudyStore, resume: bool, events: EventLog) -> None:
+    """The event that opens the log, then a refusal of a spec that lacks a needed setting."""
+    search = spec.search
+    # no line for people: a refused study prints only its problems
+    events.emit(
+        "study_started",
+        None,
+        out=str(store.folder),
+        resume=resume,
+        model=spec.model.name,
+        budget=search.budget,
+        trials=search.trials,
+        sampler=search.sampler,
+        seed=search.seed,
+    )
+    if spec.missing():
+        needed = ", ".join(f"--{k}" if k != "evaluator" else "--eval" for k in spec.missing())
+        raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
+
+
+def _checked(
+    spec: StudySpec, store: StudyStore, resume: bool, events: EventLog, chosen: str | None
+) -> Checked:
+    """Every input checked at once, the output folder and the clusters' files included."""
+    from mixopt.search.preflight import check_inputs
+
+    search = spec.search
+    problems = _out_problems(store, resume, spec) + _cluster_problems(spec)
+    # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
+    try:
+        return check_inputs(
+            spec.data.domains,
+            spec.model.name,
+            spec.evaluator.reference(),
+            search.target_budget or search.budget,
+            search.space,
+            search.baselines,
+            spec.data.cache_dir,
+            problems,
+            spec.model.allow_pickle,
+            events,
+            search.sampler,
+            None if _on_a_cluster(spec) else spec.train.device,
+            spec.evaluator.objectives,
+            search.pick,
+            spec.evaluator.in_domain,
+        )
+    except ConfigError as exc:
+        raise _default_model_problem(exc, spec.model.name, chosen) from None
+
+
+def _say_costs(
+    suite: EvalSuite | LeaveOneOut, domains: Sequence[TokenizedDomain], events: EventLog
+) -> None:
+    """What the evaluation costs, before anything else the study says: leave-one-out's k
+    trainings a trial, or what --in-domain holds out."""
+    names = [d.name for d in domains]
+    if isinstance(suite, LeaveOneOut):
+        events.emit("leave_one_out", suite.first_line(names), domains=list(suite.rotating(names)))
+    elif line := in_domain_line(suite):
+        events.emit("in_domain", line, held_out=held_out_counts(suite))
 
 
 def objective_problems(
