@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (Python 3.11+, a package index, nothing else):
 #   make demo   install into .venv (created if missing), then run examples/demo.py
-#   make test   what CI runs: a fresh .ci-venv, the README's test install, ruff, mypy, pytest
+#   make test   what CI runs: a fresh .ci-venv, the README's test install, ruff (lint and
+#               format), mypy, pytest
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -32,6 +33,7 @@ test:
 	$(IN_CI_VENV) pip install -q $(CPU_TORCH)  # README, "Run the tests": CPU torch first
 	$(IN_CI_VENV) pip install -q -e ".[dev]"
 	$(IN_CI_VENV) ruff check mixopt tests benchmarks examples
+	$(IN_CI_VENV) ruff format --check mixopt tests benchmarks examples
 	$(IN_CI_VENV) mypy
 	# pip byte-compiles what it installs, but not an editable install's own sources; where
 	# PYTHONDONTWRITEBYTECODE is set nothing compiled at import is kept, so every process

@@ -173,9 +173,8 @@ def _leave_one_out(
         sample = sample_mixture(rest, mixture, spec.budget, spec.seed)
         packed = sample.pack(spec.train.seq_len, _pad_id(tokenizer))
         data_s = time.perf_counter() - t0
-        left_out = next(
-            d for d in spec.domains if d.name == held
-        )  # its whole records, not the filtered ones
+        # its whole records, not the filtered ones
+        left_out = next(d for d in spec.domains if d.name == held)
         run = _freed(spec, lodo.suite(left_out, spec.train.seq_len), tokenizer, packed, None)
         trained, final = run.trained, run.final
         loss = final.metrics[f"lodo/{held}/loss"]
@@ -274,9 +273,8 @@ def _train_and_evaluate(
 
     t0 = time.perf_counter()
     device = resolve_device(spec.train)
-    dtype = (
-        autocast_dtype(spec.train, device) if device.type == "cuda" else None
-    )  # CPU weights stay fp32
+    # CPU weights stay fp32
+    dtype = autocast_dtype(spec.train, device) if device.type == "cuda" else None
     model = add_lora(load_model(spec.model, device, dtype, spec.allow_pickle), spec.train)
     run = _Run(None, None, [], time.perf_counter() - t0, 0.0, 0.0)
     probe = suite.intermediate_evaluator()

@@ -34,9 +34,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--seeds", type=int, default=2, metavar="K", help="fresh seeds per mixture (default: 2)"
     )
-    add_spec_options(
-        p, ("execution", "output"), leave_out=("out", "storage")
-    )  # how the runs execute and are tracked
+    # how the runs execute and are tracked
+    add_spec_options(p, ("execution", "output"), leave_out=("out", "storage"))
     add_output_options(p)
     p.set_defaults(handler=run)
 

@@ -161,9 +161,8 @@ def sample_mixture(
     for d, (idx, keep) in zip(domains, plans, strict=True):
         n = allocation.tokens[d.name]
         table = d.table().take(pa.array(idx))
-        ids = (
-            pc.list_flatten(table.column("input_ids")).to_numpy()[:n].astype(np.int32)
-        )  # a writable copy
+        # a writable copy
+        ids = pc.list_flatten(table.column("input_ids")).to_numpy()[:n].astype(np.int32)
         if "loss_mask" in table.column_names:
             mask = pc.list_flatten(table.column("loss_mask")).to_numpy()[:n].astype(bool)
         else:

@@ -208,9 +208,8 @@ def token_loss(model: Any, table: Any, max_length: int, batch_size: int = 16) ->
             scored = torch.zeros((len(rows), width), dtype=torch.bool)
             for r, i in enumerate(rows):
                 x[r, : len(ids[i])] = torch.tensor(ids[i])
-                scored[r, 1 : len(ids[i])] = torch.tensor(
-                    masks[i][1:], dtype=torch.bool
-                )  # the first token has no context
+                # the first token has no context
+                scored[r, 1 : len(ids[i])] = torch.tensor(masks[i][1:], dtype=torch.bool)
             attn = (
                 torch.arange(width)[None, :] < torch.tensor([len(ids[i]) for i in rows])[:, None]
             ).long()

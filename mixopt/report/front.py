@@ -114,9 +114,8 @@ def _parallel(
 ) -> None:
     xs = list(range(len(names)))
     labelled: set[str] = set()
-    for p in sorted(
-        points, key=lambda p: (p.picked, p.baseline is not None, p.on_front)
-    ):  # the marked ones on top
+    # the marked ones on top
+    for p in sorted(points, key=lambda p: (p.picked, p.baseline is not None, p.on_front)):
         kind = (
             "picked"
             if p.picked

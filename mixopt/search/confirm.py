@@ -59,9 +59,9 @@ def confirmation_jobs(
         for k in range(seeds):
             fresh = seed + 1 + k  # fresh seeds: new data samples and LoRA initializations
             if (name, fresh, t.number) not in have:
-                number = (
-                    CONFIRM_BASE + len(done) + len(jobs)
-                )  # every budget's runs: numbers stay unique
+                # every budget's runs: numbers stay unique
+                number = CONFIRM_BASE + len(done) + len(jobs)
+                # each run as it was searched: its own filters
                 jobs.append(
                     Job(
                         number,
@@ -73,7 +73,7 @@ def confirmation_jobs(
                         t.number,
                         filters=dict(t.filters),
                     )
-                )  # each run as it was searched: its own filters
+                )
     return jobs
 
 

@@ -93,12 +93,13 @@ SAMPLERS: Registry[Any] = Registry(
 # the surrogate fits one score (its mixing law and the proposals' judging)
 SINGLE_OBJECTIVE = frozenset({"cmaes", "surrogate"})
 _LOGRATIO = {"gp", "cmaes", "surrogate"}  # the surrogate's fallback is GP
+# those whose model takes over after random start-up trials
 _STARTUP = {
     "tpe",
     "gp",
     "cmaes",
     "surrogate",
-}  # those whose model takes over after random start-up trials
+}
 
 
 def make_sampler(name: str, seed: int, startup: int) -> Any:

@@ -73,9 +73,8 @@ class Session:
             f"filter.{t.key}": t.loosest for t in study.space.filters.thresholds if t.searched
         }
         store.enqueue_baselines(study.baselines, lambda mix: {**simplex.params_for(mix), **loosest})
-        for note in apply_warm_start(
-            study.warm, store.optuna(), simplex, study.space
-        ):  # after the baselines: they run first
+        # after the baselines: they run first
+        for note in apply_warm_start(study.warm, store.optuna(), simplex, study.space):
             study.events.emit("warm_start", note, text=note)
         store.requeue_interrupted()
         if study.resume:
@@ -343,9 +342,8 @@ def _to_track(store: StudyStore, budget: int | None) -> dict[int, TrialRecord]:
     out = store.finished()
     for i, c in enumerate(store.confirmations()):
         mixture = out[c.source].mixture if c.source in out else {}
-        at = (
-            c.budget if c.budget is not None else budget
-        )  # a transfer check's runs: their own budget
+        # a transfer check's runs: their own budget
+        at = c.budget if c.budget is not None else budget
         params = {**trial_params(mixture, c.train, c.seed, at or 0), "source_trial": c.source}
         role = f"confirm:{c.name}"
         out[CONFIRM_BASE + i] = TrialRecord(

@@ -210,9 +210,8 @@ class SurrogateSampler(BaseSampler):
         logw = np.vstack(
             [
                 np.log(rng.gamma(1.0, size=(half, k)) + 1e-300),  # flat Dirichlet
-                np.log(
-                    rng.gamma(0.3, size=(self.candidates - half, k)) + 1e-300
-                ),  # sparse: near faces
+                # sparse: near faces
+                np.log(rng.gamma(0.3, size=(self.candidates - half, k)) + 1e-300),
                 np.log(np.maximum(seen, 1e-12)),  # the trials' own mixtures, as starting points
             ]
         )
@@ -292,9 +291,8 @@ def _to_raw(simplex: Simplex, logw: np.ndarray) -> np.ndarray:
     from mixopt.search.space import _LOGRATIO_RANGE
 
     if simplex.kind == "exponential":
-        e = np.maximum(
-            np.exp(logw - logw.max(axis=1, keepdims=True)), 1e-12
-        )  # the largest weight is 1
+        # the largest weight is 1
+        e = np.maximum(np.exp(logw - logw.max(axis=1, keepdims=True)), 1e-12)
         return np.exp(-e)  # type: ignore[no-any-return]
     return np.clip(logw[:, :-1] - logw[:, -1:], -_LOGRATIO_RANGE, _LOGRATIO_RANGE)  # type: ignore[no-any-return]
 

@@ -359,9 +359,8 @@ class MlflowTracker:
             result = t.result or {"role": t.role, "score": None, "metrics": {}}
             if run is None:
                 self.start_trial(number, t.role, result.get("params", {}))
-                if (
-                    t.origin is not None
-                ):  # an earlier study's trial (--warm-start): say where it came from
+                # an earlier study's trial (--warm-start): say where it came from
+                if t.origin is not None:
                     self.client.set_tag(
                         self._runs[number], "mixopt.warm_from", origin_text(t.origin)
                     )

@@ -69,9 +69,8 @@ def _read_baselines(paths: Any) -> tuple[tuple[str, dict[str, float]], ...]:
         return tuple((str(n), dict(m)) for n, m in paths.items())
     out: dict[str, dict[str, float]] = {}
     for path in [paths] if isinstance(paths, str | Path) else paths:
-        if (
-            isinstance(path, list | tuple) and len(path) == 2 and isinstance(path[1], Mapping)
-        ):  # (name, mixture), as study.json keeps it
+        # (name, mixture), as study.json keeps it
+        if isinstance(path, list | tuple) and len(path) == 2 and isinstance(path[1], Mapping):
             out[str(path[0])] = dict(path[1])
             continue
         name = Path(str(path)).stem

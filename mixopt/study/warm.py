@@ -228,9 +228,8 @@ def _reusable(
         return None
     mixture = {n: v / total for n, v in kept.items()}  # only the float dust of zero shares moves
     try:
-        allocate(
-            mixture, int(spec.search.budget or 0), domains
-        )  # inside this study's bounds and caps
+        # inside this study's bounds and caps
+        allocate(mixture, int(spec.search.budget or 0), domains)
     except MixoptError:
         return None
     knobs = _knobs(t.train, held, spec, space)

@@ -65,9 +65,8 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     machine's), e.g. more than there are, for trials that wait rather than compute
     (benchmarks/driver_scale.py). A local Ray is started even where ``RAY_ADDRESS`` is set:
     callers that should honour it pass :func:`cluster_address`'s answer."""
-    os.environ.setdefault(
-        "RAY_AUTH_MODE", "disabled"
-    )  # a local run needs no token (Ray 2.60 writes one to ~/.ray)
+    # a local run needs no token (Ray 2.60 writes one to ~/.ray)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     # results without the intermediate score (an error report, a final result) are expected
