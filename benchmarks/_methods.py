@@ -9,7 +9,7 @@ of real trials) import it, so every method is run the same way on every problem:
   normal z[s, i], scaled by the problem's noise sd at the proposed mixture;
 - the same parameterizations: every Optuna sampler runs in both of mixopt's simplex
   parameterizations (``exponential``: a flat Dirichlet for independent samplers;
-  ``logratio``), through mixopt's own :class:`~mixopt.search.space.Simplex`;
+  ``logratio``), through mixopt's own :class:`~mixopt.search.proposals.space.Simplex`;
 - the same recommendation rule for every method that proposes one trial at a time: the best
   observed score; the methods that fit a model recommend the model's pick (their own recipe).
 
@@ -177,8 +177,8 @@ def run_sampler(
 
     from mixopt.data.spec import DomainSpec
     from mixopt.data.tokenize import TokenizedDomain
-    from mixopt.search.samplers import attach_simplex, make_sampler
-    from mixopt.search.space import Simplex
+    from mixopt.search.proposals.samplers import attach_simplex, make_sampler
+    from mixopt.search.proposals.space import Simplex
 
     names = [f"d{i}" for i in range(problem.k)]
     domains = [

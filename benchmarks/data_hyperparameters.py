@@ -113,7 +113,7 @@ def precision_recall(
     from mixopt.data.tokenize import tokenize_domains
     from mixopt.models import load_tokenizer
     from mixopt.scorers.cache import score_domains
-    from mixopt.search.space import load_space
+    from mixopt.search.proposals.space import load_space
 
     domains = tokenize_domains(load_domains(str(root / "domains.json")), load_tokenizer(model))
     space = load_space(str(root / "filters.yaml")).filters

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     uniform = np.array([uniform_mixture(doms, budget)[nm] for nm in names])
     natural = np.array([natural_mixture(doms, budget)[nm] for nm in names])
     points = grid(len(names), step, upper)
-    from mixopt.search.samplers import parameterization_for
+    from mixopt.search.proposals.samplers import parameterization_for
 
     methods = [
         "random",

@@ -62,7 +62,7 @@ def proposal_costs(sizes: list[int], running: int) -> list[tuple[str, str, str]]
     from optuna.distributions import FloatDistribution
     from optuna.trial import create_trial
 
-    from mixopt.search.samplers import make_sampler
+    from mixopt.search.proposals.samplers import make_sampler
 
     space = {f"z_{i}": FloatDistribution(-6, 6) for i in range(2)}
     rng = np.random.default_rng(0)
@@ -110,8 +110,8 @@ def run(
 ) -> list[tuple[str, str, str]]:
     import optuna
 
-    from mixopt.search.loop import StudyLoop
-    from mixopt.search.tracking import MlflowTracker
+    from mixopt.search.orchestration.loop import StudyLoop
+    from mixopt.search.tracking.tracker import MlflowTracker
     from mixopt.testing.runners import WaitingTrial
 
     timed = [

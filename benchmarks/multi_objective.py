@@ -100,8 +100,8 @@ def run_sampler(
 
     from mixopt.data.spec import DomainSpec
     from mixopt.data.tokenize import TokenizedDomain
-    from mixopt.search.samplers import make_sampler, parameterization_for
-    from mixopt.search.space import Simplex
+    from mixopt.search.proposals.samplers import make_sampler, parameterization_for
+    from mixopt.search.proposals.space import Simplex
 
     names = [f"d{i}" for i in range(problem.k)]
     domains = [

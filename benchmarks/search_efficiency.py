@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     budgets = [8, 16] if args.quick else [16, 32]
     seeds = args.seeds or (2 if args.quick else 10)
-    from mixopt.search.samplers import SAMPLERS
+    from mixopt.search.proposals.samplers import SAMPLERS
 
     methods = [m for m in all_methods() if m.sampler is None or m.sampler in SAMPLERS.names()]
     if (
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             to_5pct[(key, method.name)] = statistics.median(reach5)
             print(row, flush=True)
         print()
-    from mixopt.search.samplers import parameterization_for
+    from mixopt.search.proposals.samplers import parameterization_for
     from mixopt.study.spec import DEFAULT_SAMPLER
 
     default = f"{DEFAULT_SAMPLER}/{parameterization_for(DEFAULT_SAMPLER)}"

@@ -134,7 +134,7 @@ def time_asks() -> list[tuple[int, float]]:
     """Time every proposal in this process: Optuna's ask, then the sampler's model, which
     Optuna runs at the trial's first suggest (timing ``ask`` alone misses it): (the trial's
     number, seconds)."""
-    from mixopt.search.loop import StudyLoop
+    from mixopt.search.orchestration.loop import StudyLoop
 
     return time_calls(StudyLoop, "_ask", lambda job: job.number)
 

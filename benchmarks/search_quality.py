@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.targets or args.quick:
         wanted = args.targets.split(",") if args.targets else [tables[0].target]
         tables = [t for t in tables if t.target in wanted]
-    from mixopt.search.samplers import SAMPLERS
+    from mixopt.search.proposals.samplers import SAMPLERS
 
     methods = [m for m in all_methods() if m.sampler is None or m.sampler in SAMPLERS.names()]
     if args.quick:

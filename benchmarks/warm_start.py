@@ -44,8 +44,8 @@ from search_efficiency import Problem, make_problem
 def simplex_for(upper: np.ndarray, sampler: str) -> Any:
     from mixopt.data.spec import DomainSpec
     from mixopt.data.tokenize import TokenizedDomain
-    from mixopt.search.samplers import parameterization_for
-    from mixopt.search.space import Simplex
+    from mixopt.search.proposals.samplers import parameterization_for
+    from mixopt.search.proposals.space import Simplex
 
     domains = [
         TokenizedDomain(
@@ -64,8 +64,8 @@ def run_study(
     the reused trials first."""
     import optuna
 
-    from mixopt.search.samplers import make_sampler
-    from mixopt.search.space import SearchSpace
+    from mixopt.search.proposals.samplers import make_sampler
+    from mixopt.search.proposals.space import SearchSpace
     from mixopt.study.trials import Attr
     from mixopt.study.warm import apply_warm_start
 

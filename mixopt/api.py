@@ -36,7 +36,7 @@ def optimize_mixture(
     **settings: Any,
 ) -> Any:
     """Search the mixture of ``domains`` that maximizes ``evaluator``'s out-of-domain score;
-    return a :class:`~mixopt.search.results.SearchResult` (``trials_dataframe()`` for a table).
+    return a :class:`~mixopt.search.orchestration.results.SearchResult` (``trials_dataframe()`` for a table).
 
     Every keyword is the setting's name in ``mixopt search`` (``--domains``, ``--model``,
     ``--eval``/``--evaluator``, ``--budget``, ``--trials``...), with underscores.
@@ -116,8 +116,8 @@ def confirm_at_budget(
     only what is missing. A budget past the repetition caps is refused before anything runs.
     ``evaluator``, ``runner``, ``settings`` (how the runs execute): as for :func:`resume_search`."""
     from mixopt.budget import parse_budget
-    from mixopt.search.confirm import check_transfer
-    from mixopt.search.study import prepare_study, run_study
+    from mixopt.search.orchestration.confirm import check_transfer
+    from mixopt.search.orchestration.study import prepare_study, run_study
     from mixopt.study.summary import transfers
 
     tokens = parse_budget(budget)
@@ -174,7 +174,7 @@ def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> Study
 
 
 def _run(spec: StudySpec, resume: bool, quiet: bool, events: str | Path | None, runner: Any) -> Any:
-    from mixopt.search.study import prepare_study, run_study
+    from mixopt.search.orchestration.study import prepare_study, run_study
 
     log = EventLog([events] if events is not None else [], quiet=quiet)
     study = prepare_study(spec, resume=resume, events=log, runner=runner)

@@ -65,7 +65,7 @@ def test_the_wheel_runs_a_study_with_a_builtin_space(
         [
             sys.executable,
             "-c",
-            "import mixopt, mixopt.search.space as s; print(mixopt.__file__); print(s.BUILTIN_SPACES)",
+            "import mixopt, mixopt.search.proposals.space as s; print(mixopt.__file__); print(s.BUILTIN_SPACES)",
         ],
         cwd=cwd,
         env=env,

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 def _filters(path: str) -> dict[str, Any] | None:
     """The filter thresholds of a search's ``best_mixture.json`` (None for a plain mixture file),
     with the space they were searched in and the model its scores were computed with."""
-    from mixopt.search.filters import FilterSpace
+    from mixopt.search.proposals.filters import FilterSpace
 
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not data.get("filters"):

@@ -41,7 +41,7 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
         )
         return [*EVALUATORS.describe(), (LEAVE_ONE_OUT, lodo)]
     if kind == "samplers":
-        from mixopt.search.samplers import SAMPLERS, SINGLE_OBJECTIVE
+        from mixopt.search.proposals.samplers import SAMPLERS, SINGLE_OBJECTIVE
         from mixopt.study.spec import DEFAULT_MO_SAMPLER, DEFAULT_SAMPLER
 
         rows = _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
@@ -62,7 +62,7 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
         from mixopt.scorers import SCORERS
 
         return SCORERS.describe()
-    from mixopt.search.space import describe_spaces
+    from mixopt.search.proposals.space import describe_spaces
 
     return _mark(describe_spaces(), "default")
 

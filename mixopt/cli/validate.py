@@ -56,7 +56,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from mixopt.budget import format_budget, parse_budget
     from mixopt.errors import MixoptError
-    from mixopt.search.preflight import check_inputs
+    from mixopt.search.orchestration.preflight import check_inputs
 
     problems: list[str] = []
     budget, target = None, None
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         _epochs(domains, budget, target)
     _evaluator_lines(checked.suite, domains)
     if checked.space.filters:
-        from mixopt.search.filters import kept_table
-        from mixopt.search.preflight import check_filters
+        from mixopt.search.orchestration.preflight import check_filters
+        from mixopt.search.proposals.filters import kept_table
 
         scores = check_filters(
             checked.space, domains, checked.model_ref, budget, args.cache_dir, event_log(args)

@@ -204,8 +204,8 @@ def check_sampler(sampler: str | SamplerFactory, *, trials: int = 20, seed: int 
     again; and what the sampler stores on the study is JSON, as SQLite storage needs.
     Takes seconds.
     """
-    from mixopt.search.samplers import parameterization_for
-    from mixopt.search.space import Simplex
+    from mixopt.search.proposals.samplers import parameterization_for
+    from mixopt.search.proposals.space import Simplex
 
     name, factory = _resolve(sampler)
     own = parameterization_for(name)  # a plug-in gets exponential, as with --sampler
@@ -219,7 +219,7 @@ def check_sampler(sampler: str | SamplerFactory, *, trials: int = 20, seed: int 
 
 
 def _resolve(sampler: str | SamplerFactory) -> tuple[str, SamplerFactory]:
-    from mixopt.search.samplers import SAMPLERS
+    from mixopt.search.proposals.samplers import SAMPLERS
 
     if isinstance(sampler, str):
         try:

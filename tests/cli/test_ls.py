@@ -9,8 +9,8 @@ import pytest
 
 from mixopt.cli import main
 from mixopt.evaluators import EVALUATORS
-from mixopt.search.samplers import SAMPLERS
-from mixopt.search.space import BUILTIN_SPACES
+from mixopt.search.proposals.samplers import SAMPLERS
+from mixopt.search.proposals.space import BUILTIN_SPACES
 from mixopt.study.spec import DEFAULT_SAMPLER
 
 

@@ -19,7 +19,7 @@ from mixopt.scorers import make_scorer
 from mixopt.scorers._base import ScoreInput
 from mixopt.scorers.cache import score_domain
 from mixopt.scorers.repetition import char_rep_ratio, word_rep_ratio
-from mixopt.search.space import parse_space
+from mixopt.search.proposals.space import parse_space
 from mixopt.testing import make_records
 from tests.conftest import FAST_TRAIN
 

@@ -54,7 +54,7 @@ def _pause(ready: Path) -> None:
 
 def install_pause(point: str, at: Any, ready: Path) -> None:
     if point == "mlflow":
-        from mixopt.search.tracking import MlflowTracker
+        from mixopt.search.tracking.tracker import MlflowTracker
 
         real = MlflowTracker.finish_trial
         count = [0]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 SCRIPT = """
 import json, sys
 import psutil
-import mixopt.cli, mixopt.search.study, mixopt.search.executors.ray_tune
+import mixopt.cli, mixopt.search.orchestration.study, mixopt.search.executors.ray_tune
 assert "ray" not in sys.modules, "Ray was imported before mixopt started it"
 from mixopt.search.executors.ray_tune import start_ray
 

@@ -13,7 +13,7 @@ import pytest
 from mixopt import optimize_mixture
 from mixopt.cli import build_parser
 from mixopt.errors import ConfigError, MixoptError, error_line
-from mixopt.search.faults import (
+from mixopt.search.orchestration.faults import (
     NonFiniteScoreError,
     StudyFailedError,
     TimeLimit,

@@ -15,8 +15,8 @@ from mixopt.data.sampling import sample_mixture
 from mixopt.data.spec import DomainSpec
 from mixopt.data.tokenize import tokenize_domain
 from mixopt.errors import ConfigError
-from mixopt.search.preflight import check_filters
-from mixopt.search.space import Simplex, load_space, parse_space
+from mixopt.search.orchestration.preflight import check_filters
+from mixopt.search.proposals.space import Simplex, load_space, parse_space
 from mixopt.testing import make_records
 from tests.conftest import FAST_TRAIN
 

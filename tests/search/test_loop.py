@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mixopt import optimize_mixture
-from mixopt.search.faults import StudyFailedError
+from mixopt.search.orchestration.faults import StudyFailedError
 from mixopt.testing.runners import trivial_result
 from mixopt.trial import TrialResult, TrialSpec
 

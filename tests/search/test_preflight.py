@@ -767,7 +767,7 @@ def test_built_in_names_are_matched_whatever_their_case(
     case: Case, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--sampler TPE`` and ``kind: LOSS`` pass the checks (the only problem left is the budget)."""
-    from mixopt.search.samplers import make_sampler, parameterization_for, random_startup
+    from mixopt.search.proposals.samplers import make_sampler, parameterization_for, random_startup
 
     case.tasks("kind: LOSS\ndata: held.jsonl\n")
     case.extra += ["--sampler", "TPE", "--budget", "50q"]

@@ -11,8 +11,8 @@ import pytest
 from mixopt.data.spec import DomainSpec
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
-from mixopt.search.samplers import SAMPLERS, make_sampler, parameterization_for
-from mixopt.search.space import Simplex
+from mixopt.search.proposals.samplers import SAMPLERS, make_sampler, parameterization_for
+from mixopt.search.proposals.space import Simplex
 
 # One clear optimum inside a 4-domain simplex (3 free parameters), away from the corners
 TARGET = {"a": 0.45, "b": 0.3, "c": 0.15, "d": 0.1}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mixopt.search.confirm import CONFIRM_BASE
-from mixopt.search.session import _to_track
+from mixopt.search.orchestration.confirm import CONFIRM_BASE
+from mixopt.search.orchestration.session import _to_track
 from mixopt.study.summary import Confirmation
 from tests.study.test_store import _store
 

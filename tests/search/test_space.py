@@ -10,7 +10,7 @@ import pytest
 from mixopt.data.spec import DomainSpec
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
-from mixopt.search.space import BUILTIN_SPACES, Simplex, load_space, parse_space
+from mixopt.search.proposals.space import BUILTIN_SPACES, Simplex, load_space, parse_space
 
 
 def _domains(**bounds: dict[str, float]) -> tuple[TokenizedDomain, ...]:

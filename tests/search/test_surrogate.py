@@ -17,10 +17,15 @@ import pytest
 
 from mixopt.data.spec import DomainSpec
 from mixopt.data.tokenize import TokenizedDomain
-from mixopt.search.mixing_law import fit_mixing_law
-from mixopt.search.samplers import make_sampler, parameterization_for, random_startup
-from mixopt.search.space import Simplex
-from mixopt.search.surrogate import PROPOSED, SurrogateSampler, batch_shares, fallback_turns_owed
+from mixopt.search.proposals.mixing_law import fit_mixing_law
+from mixopt.search.proposals.samplers import make_sampler, parameterization_for, random_startup
+from mixopt.search.proposals.space import Simplex
+from mixopt.search.proposals.surrogate import (
+    PROPOSED,
+    SurrogateSampler,
+    batch_shares,
+    fallback_turns_owed,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 KINDS = ("exponential", "logratio")
@@ -121,7 +126,7 @@ def test_the_law_fit_recovers_known_parameters_from_noise_free_scores() -> None:
 def test_a_bootstrap_draw_that_holds_every_trial_is_fitted_too() -> None:
     """With few trials some of the bag's draws hold all of them (none out of the bag); the
     fit must not fail on those (it did, and stopped a study at its surrogate proposal)."""
-    from mixopt.search.surrogate_model import fit_surrogate
+    from mixopt.search.proposals.surrogate_model import fit_surrogate
 
     rng = np.random.default_rng(0)
     x = rng.dirichlet(np.ones(3), size=4)

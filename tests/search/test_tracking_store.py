@@ -8,8 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-
-from mixopt.search.tracking_store import seed_store
+from mixopt.search.tracking.template import seed_store
 
 
 def _schema(path: Path) -> tuple[dict[str, list[str]], list[tuple[str]]]:

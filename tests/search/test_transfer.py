@@ -170,7 +170,7 @@ def test_target_budget_cuts_each_pool_by_the_ratio_and_keeps_the_budget_exact(
 ) -> None:
     from mixopt.data.allocation import allocate
     from mixopt.data.sampling import sample_mixture
-    from mixopt.search.study import prepare_study
+    from mixopt.search.orchestration.study import prepare_study
     from mixopt.study.spec import StudySpec
 
     spec = StudySpec.from_options(

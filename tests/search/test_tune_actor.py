@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mixopt.search.trainable import StudyContext
+from mixopt.search.executors.context import StudyContext
 from mixopt.trial import TrialSpec
 
 

@@ -111,7 +111,7 @@ def test_sqlite_stores_journal_ahead_and_survive_a_reopen(tmp_path: Path) -> Non
     connection, as after a killed driver."""
     import sqlite3
 
-    from mixopt.search.tracking import MlflowTracker
+    from mixopt.search.tracking.tracker import MlflowTracker
 
     store = _store(tmp_path)
     with store.optuna()._storage._backend.engine.connect() as connection:

@@ -16,7 +16,7 @@ import pytest
 from mixopt import optimize_mixture, resume_search
 from mixopt.cli import main
 from mixopt.events import EventLog
-from mixopt.search.study import prepare_study
+from mixopt.search.orchestration.study import prepare_study
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
 from mixopt.study.trials import TrialRecord

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mixopt.evaluators import EVALUATORS, LossTask
-from mixopt.search.samplers import SAMPLERS
+from mixopt.search.proposals.samplers import SAMPLERS
 from mixopt.testing import ContractError, check_evaluator, check_sampler
 from tests.testing import plugins
 

@@ -1,6 +1,6 @@
 """What an executor runs and what it hands back: jobs in, reports and outcomes out.
 
-The study loop (:mod:`mixopt.search.loop`) is a :class:`JobSource`: it hands out jobs,
+The study loop (:mod:`mixopt.search.orchestration.loop`) is a :class:`JobSource`: it hands out jobs,
 decides at each report whether a job goes on (early stopping), and records each outcome.
 An :class:`Executor` only runs jobs; it knows nothing of Optuna, MLflow or the study.
 """

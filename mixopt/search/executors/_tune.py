@@ -17,7 +17,7 @@ from ray.tune.search import Searcher
 
 from mixopt.errors import error_line
 from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, JobSource, Outcome
-from mixopt.search.trainable import StudyContext, execute
+from mixopt.search.executors.context import StudyContext, execute
 
 __all__ = ["LoopScheduler", "LoopSearcher", "TrialActor"]
 

@@ -11,7 +11,7 @@ import os
 
 from mixopt.errors import error_line
 from mixopt.search.executors._base import FINISHED, Job, JobSource, Outcome
-from mixopt.search.trainable import StudyContext, execute
+from mixopt.search.executors.context import StudyContext, execute
 
 __all__ = ["InProcessExecutor"]
 

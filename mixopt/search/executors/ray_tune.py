@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from mixopt.search.executors._base import JobSource
-from mixopt.search.trainable import StudyContext
+from mixopt.search.executors.context import StudyContext
 from mixopt.study.spec import ExecutionSpec
 
 __all__ = ["RayTuneExecutor", "address_problems", "cluster_address", "start_ray"]

@@ -5,12 +5,12 @@ rest.
 Each ask, once at least ``startup`` trials are complete and at least ``k + 2`` for ``k``
 free domains (the mixing law has ``k + 1`` coefficients), and unless it is backing off:
 
-1. fit :func:`~mixopt.search.surrogate_model.fit_surrogate` (the data mixing law and a bag
+1. fit :func:`~mixopt.search.proposals.surrogate_model.fit_surrogate` (the data mixing law and a bag
    of quadratic ridge regressions, weighted by held-out error) to every completed trial;
 2. score candidates: random mixtures (flat and sparse Dirichlet draws) and the trials'
    own, then three rounds of local steps around the best eight (log-weight steps of sd 0.7,
    0.35, 0.15). Each candidate is a point of the study's parameters mapped by the
-   :class:`~mixopt.search.space.Simplex`, so it is feasible (bounds, fixed shares, caps) by
+   :class:`~mixopt.search.proposals.space.Simplex`, so it is feasible (bounds, fixed shares, caps) by
    construction;
 3. propose the best candidate farther than L1 0.05 from every completed and running trial:
    scoring the same mixture again teaches the model little, and a point next to a running
@@ -52,8 +52,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
-    from mixopt.search.space import Simplex
-    from mixopt.search.surrogate_model import Surrogate
+    from mixopt.search.proposals.space import Simplex
+    from mixopt.search.proposals.surrogate_model import Surrogate
 
 __all__ = ["PROPOSED", "SurrogateSampler", "batch_shares", "fallback_turns_owed"]
 
@@ -145,7 +145,7 @@ class SurrogateSampler(BaseSampler):
     # -- the proposal -------------------------------------------------------------
 
     def _share_space(self) -> dict[str, BaseDistribution]:
-        from mixopt.search.space import _LOGRATIO_RANGE
+        from mixopt.search.proposals.space import _LOGRATIO_RANGE
 
         s = self._simplex
         if s is None:
@@ -163,7 +163,7 @@ class SurrogateSampler(BaseSampler):
 
     def _propose(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, float] | None:
         """The surrogate's parameters for ``trial``, or None where the fallback proposes."""
-        from mixopt.search.surrogate_model import fit_surrogate
+        from mixopt.search.proposals.surrogate_model import fit_surrogate
 
         simplex = self._simplex
         if simplex is None or len(simplex.free) < 2 or "fixed_params" in trial.system_attrs:
@@ -288,7 +288,7 @@ def _far(shares: np.ndarray, avoid: np.ndarray, away: float) -> np.ndarray:
 
 def _to_raw(simplex: Simplex, logw: np.ndarray) -> np.ndarray:
     """Parameter values (columns: ``simplex.params``) whose weights are ``exp(logw)``, kept in range."""
-    from mixopt.search.space import _LOGRATIO_RANGE
+    from mixopt.search.proposals.space import _LOGRATIO_RANGE
 
     if simplex.kind == "exponential":
         # the largest weight is 1

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mixopt.data.spec import DomainSpec
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.events import EventLog
-    from mixopt.search.space import SearchSpace
+    from mixopt.search.proposals.space import SearchSpace
 
 __all__ = ["Checked", "check_inputs"]
 
@@ -85,7 +85,7 @@ def check_inputs(
     Pareto front; ``in_domain``: carve each domain's held-out records off before tokenization
     and add the ``in_domain`` task that scores them (:mod:`mixopt.evaluators.in_domain`)."""
     from mixopt.evaluators.overlap import shared_files
-    from mixopt.search.space import load_space
+    from mixopt.search.proposals.space import load_space
 
     found = _Problems(problems)
     specs, domains_ok = _specs(data, found)
@@ -226,7 +226,7 @@ def _suite(
 def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
     """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), and
     it can search the study's objectives (a user's sampler is trusted to)."""
-    from mixopt.search.samplers import SAMPLERS, SINGLE_OBJECTIVE
+    from mixopt.search.proposals.samplers import SAMPLERS, SINGLE_OBJECTIVE
 
     SAMPLERS.get(name)
     if len(objectives) > 1 and SAMPLERS.canonical(name) in SINGLE_OBJECTIVE:

@@ -1,7 +1,7 @@
 """What the surrogate sampler predicts scores with: the data mixing law and a bootstrap bag of
 quadratic ridge regressions, weighted by how well each predicts trials it was not fitted to.
 
-The law (:mod:`mixopt.search.mixing_law`) is right when scores follow its shape, and then
+The law (:mod:`mixopt.search.proposals.mixing_law`) is right when scores follow its shape, and then
 extrapolates well from few trials; the quadratic bag (Scheffe's classic model for mixture
 experiments, all pairwise products of the shares) assumes less and follows whatever shape
 the trials show, a bump included. Each gets the weight ``1 / error``, its mean squared error
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mixopt.search.mixing_law import MixingLaw, fit_mixing_law
+from mixopt.search.proposals.mixing_law import MixingLaw, fit_mixing_law
 
 __all__ = ["Surrogate", "fit_surrogate"]
 

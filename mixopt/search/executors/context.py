@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mixopt.search.faults import TimeLimit, check_finite
+from mixopt.search.orchestration.faults import TimeLimit, check_finite
 from mixopt.trial import TrialSpec
 
 __all__ = ["StudyContext", "execute", "result_to_dict"]

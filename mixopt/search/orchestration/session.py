@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mixopt.io import without_password
-from mixopt.search.faults import StudyFailedError
-from mixopt.search.results import SearchResult
-from mixopt.search.space import Simplex
-from mixopt.search.tracking import GuardedTracker, make_tracker
+from mixopt.search.orchestration.faults import StudyFailedError
+from mixopt.search.orchestration.results import SearchResult
+from mixopt.search.proposals.space import Simplex
+from mixopt.search.tracking.tracker import GuardedTracker, make_tracker
 from mixopt.study.pareto import pareto_payload
 from mixopt.study.store import StudyStore, count_states, fold_wal
 from mixopt.study.summary import Summary, runs_at, summarize, transfers
@@ -21,7 +21,7 @@ from mixopt.study.trials import TrialRecord
 from mixopt.study.warm import apply_warm_start
 
 if TYPE_CHECKING:
-    from mixopt.search.study import Study
+    from mixopt.search.orchestration.study import Study
 
 __all__ = ["Finisher", "Session", "package_versions"]
 
@@ -49,7 +49,7 @@ class Session:
         folder, storage and parent run, and queue what must run. A new study that fails
         before its record is written removes what it created, so the next command finds the
         folder as it was."""
-        from mixopt.search.samplers import parameterization_for
+        from mixopt.search.proposals.samplers import parameterization_for
 
         store, spec = study.store, study.spec
         kind = parameterization_for(spec.search.sampler, study.space.parameterization)
@@ -322,7 +322,7 @@ def _sampler(study: Study, held: int) -> Any:
     trials: seeded as at the start, it would propose the points it proposed then again."""
     import numpy as np
 
-    from mixopt.search.samplers import make_sampler
+    from mixopt.search.proposals.samplers import make_sampler
 
     search = study.spec.search
     seed = (
@@ -336,8 +336,8 @@ def _sampler(study: Study, held: int) -> Any:
 def _to_track(store: StudyStore, budget: int | None) -> dict[int, TrialRecord]:
     """What MLflow must hold, by run number: every trial that ended, and every confirmation
     run (numbered from CONFIRM_BASE in ``confirm.jsonl``'s order, as the loop numbers them)."""
-    from mixopt.search.confirm import CONFIRM_BASE
-    from mixopt.search.loop import trial_params
+    from mixopt.search.orchestration.confirm import CONFIRM_BASE
+    from mixopt.search.orchestration.loop import trial_params
 
     out = store.finished()
     for i, c in enumerate(store.confirmations()):

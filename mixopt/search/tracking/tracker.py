@@ -180,7 +180,7 @@ class MlflowTracker:
                 self.uri.removeprefix("sqlite:///") if self.uri.startswith("sqlite:///") else None
             )
             if path is not None:
-                from mixopt.search.tracking_store import seed_store
+                from mixopt.search.tracking.template import seed_store
 
                 seed_store(path)  # a new store without MLflow's migrations
             self._client = MlflowClient(self.uri)

@@ -22,7 +22,7 @@ from mixopt.study.summary import Confirmation, runs_at
 from mixopt.study.trials import TrialRecord
 
 if TYPE_CHECKING:
-    from mixopt.search.study import Study
+    from mixopt.search.orchestration.study import Study
 
 __all__ = ["CONFIRM_BASE", "TRANSFERRED", "check_transfer", "confirmation_jobs"]
 

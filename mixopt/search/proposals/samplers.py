@@ -64,7 +64,7 @@ def _random(seed: int, startup: int) -> Any:
 
 def _surrogate(seed: int, startup: int) -> Any:
     """A fitted mixing law and regression bag propose their predicted best; GP otherwise."""
-    from mixopt.search.surrogate import SurrogateSampler
+    from mixopt.search.proposals.surrogate import SurrogateSampler
 
     return SurrogateSampler(seed=seed, startup=startup)
 

@@ -11,7 +11,7 @@ training knobs searched jointly. Files under ``search_spaces/`` are data::
       learning_rate: {low: 1.0e-4, high: 3.0e-3, log: true}
       lora_rank: {choices: [4, 8, 16]}
     filters:                        # optional: thresholds on per-record scores
-      word_repetition: {max: [0.05, 0.6]}   # see mixopt.search.filters
+      word_repetition: {max: [0.05, 0.6]}   # see mixopt.search.proposals.filters
 
 How the simplex is parameterized matters to the sampler:
 
@@ -41,12 +41,12 @@ from mixopt.data.spec import DomainSpec, check_shares
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError, did_you_mean
 from mixopt.io import read_yaml
-from mixopt.search.filters import FilterSpace, parse_filters
+from mixopt.search.proposals.filters import FilterSpace, parse_filters
 
 __all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "describe_spaces", "load_space"]
 
 # package data (pyproject), so a wheel install finds them; the repo's top-level search_spaces/ links here
-BUILTIN_SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
+BUILTIN_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 PARAMETERIZATIONS = ("auto", "exponential", "logratio")
 _LOGRATIO_RANGE = 6.0  # e^12 between extremes: shares down to ~1e-5 of another's
 _KNOBS = {
@@ -92,7 +92,7 @@ class SearchSpace:
     train: Mapping[str, KnobRange] = field(default_factory=dict)
     """Training knobs searched with the mixture."""
     filters: FilterSpace = field(default_factory=FilterSpace)
-    """Thresholds on per-record scores, fixed or searched (:mod:`mixopt.search.filters`)."""
+    """Thresholds on per-record scores, fixed or searched (:mod:`mixopt.search.proposals.filters`)."""
 
     def __post_init__(self) -> None:
         if self.parameterization not in PARAMETERIZATIONS:

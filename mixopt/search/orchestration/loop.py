@@ -17,16 +17,16 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mixopt.budget import format_budget
-from mixopt.search.confirm import confirmation_jobs
 from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, Outcome
-from mixopt.search.faults import fail_limit
-from mixopt.search.progress import Progress
-from mixopt.search.pruning import Asha
+from mixopt.search.orchestration.confirm import confirmation_jobs
+from mixopt.search.orchestration.faults import fail_limit
+from mixopt.search.orchestration.progress import Progress
+from mixopt.search.orchestration.pruning import Asha
 from mixopt.study.summary import Confirmation, best_number
 from mixopt.study.trials import SEARCH, Attr, TrialRecord, origin_text, write_proposal
 
 if TYPE_CHECKING:
-    from mixopt.search.session import Session
+    from mixopt.search.orchestration.session import Session
 
 __all__ = ["StudyLoop", "trial_params"]
 
@@ -89,7 +89,7 @@ class StudyLoop:
         self.stopped: str | None = None
         self.confirming: list[Job] | None = None
         self._warn_if_random(len(session.study.baselines))
-        from mixopt.search.samplers import attach_simplex
+        from mixopt.search.proposals.samplers import attach_simplex
 
         # a sampler that proposes mixtures itself (the surrogate) maps them through the study's simplex
         attach_simplex(self.store.optuna().sampler, session.simplex)
@@ -97,7 +97,7 @@ class StudyLoop:
     def _warn_if_random(self, baselines: int) -> None:
         """Say when the sampler's random start-up phase covers every trial: its model, the
         reason to choose it, would never propose one (a warning: shown even when quiet)."""
-        from mixopt.search.samplers import random_startup
+        from mixopt.search.proposals.samplers import random_startup
 
         search = self.spec.search
         startup = random_startup(search.sampler, search.startup_trials)

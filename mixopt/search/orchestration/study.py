@@ -18,11 +18,11 @@ from mixopt.evaluators.leave_one_out import LeaveOneOut
 from mixopt.evaluators.suite import EvalSuite
 from mixopt.events import EventLog
 from mixopt.search.executors._base import Executor
-from mixopt.search.preflight import Checked
-from mixopt.search.results import SearchResult
-from mixopt.search.session import Finisher, Session
-from mixopt.search.space import SearchSpace
-from mixopt.search.trainable import StudyContext
+from mixopt.search.executors.context import StudyContext
+from mixopt.search.orchestration.preflight import Checked
+from mixopt.search.orchestration.results import SearchResult
+from mixopt.search.orchestration.session import Finisher, Session
+from mixopt.search.proposals.space import SearchSpace
 from mixopt.study.spec import MODEL_ENV, StudySpec, default_model
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
@@ -68,7 +68,7 @@ def prepare_study(
     """
     from mixopt._version import __version__
     from mixopt.data.allocation import natural_mixture, uniform_mixture
-    from mixopt.search.preflight import check_filters
+    from mixopt.search.orchestration.preflight import check_filters
     from mixopt.trial import TrialSpec
 
     spec = _absolute(spec)
@@ -162,7 +162,7 @@ def _checked(
     spec: StudySpec, store: StudyStore, resume: bool, events: EventLog, chosen: str | None
 ) -> Checked:
     """Every input checked at once, the output folder and the clusters' files included."""
-    from mixopt.search.preflight import check_inputs
+    from mixopt.search.orchestration.preflight import check_inputs
 
     search = spec.search
     problems = _out_problems(store, resume, spec) + _cluster_problems(spec)
@@ -317,9 +317,9 @@ def run_study(
 ) -> SearchResult:
     """Run (or resume) the study to its end and write its results; then each finisher runs
     (the caller's report, say) and what it returns is logged with the study. ``budget``,
-    ``seeds``: a finished study's transfer check instead (see :func:`mixopt.search.confirm.check_transfer`): its
+    ``seeds``: a finished study's transfer check instead (see :func:`mixopt.search.orchestration.confirm.check_transfer`): its
     best mixture and baselines on ``seeds`` fresh seeds at ``budget``, on the whole pools."""
-    from mixopt.search.loop import StudyLoop
+    from mixopt.search.orchestration.loop import StudyLoop
 
     executor = _executor(study, budget)
     try:
