@@ -4,15 +4,13 @@ holds."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mixopt.cli._common import (
-    add_data_options,
-    add_output_options,
-    event_log,
-    print_table,
-    quiet_libraries,
-)
+from mixopt.cli._common import add_output_options, event_log, print_table, quiet_libraries
+from mixopt.cli._spec import add_spec_options, given_settings
+
+if TYPE_CHECKING:
+    from mixopt.study.spec import StudySpec
 
 __all__ = ["add_parser", "run"]
 
@@ -21,76 +19,72 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "validate",
         help="check a domains file (and evaluator, space, budget); count records and tokens",
-        description="Check a domains file. With --model, tokenize every domain (cached) and "
-        "count tokens; with --budget too, show the largest share each domain can fill. "
-        "--eval and --space check a task file and a search space as mixopt search would, "
-        "evaluation data overlapping training data included. All problems are reported at once.",
+        description="Check what mixopt search would run, with the same options and the same "
+        "checks, all problems reported at once, and write nothing. Without --model, count each "
+        "domain's records; with --model, tokenize every domain (cached) and count tokens; with "
+        "--budget too, show the largest share each domain can fill, and with --target-budget "
+        "the epochs each domain sees at both budgets. The evaluator (--eval, or the "
+        "leave-one-out estimate without it), the space, the sampler, --pick, --baseline and "
+        "--in-domain are checked as mixopt search checks them, evaluation data overlapping "
+        "training data included.",
         epilog="example: mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B "
         "--budget 50k --eval downstream/my_task.yaml",
     )
-    add_data_options(p, model_required=False)
     p.add_argument(
-        "--budget", help="token budget, e.g. 50k or 1.5M: show each domain's maximum share"
+        "--config", metavar="STUDY.yaml", help="a study spec file; options given here override it"
     )
-    p.add_argument(
-        "--target-budget",
-        metavar="TOKENS",
-        help="the real run's budget, e.g. 5M: show the epochs each domain sees under the uniform "
-        "mixture at --budget and at this budget, and warn where they differ by more than 2x",
-    )
-    p.add_argument(
-        "--eval", dest="evaluator", metavar="TASKS", help="task file, module:attr or leave-one-out"
-    )
-    p.add_argument(
-        "--objective",
-        dest="objectives",
-        action="append",
-        metavar="TASK",
-        help="a task of --eval to maximize on its own (repeatable; overrides the task file's objectives)",
-    )
-    p.add_argument("--space", help="search space: built-in name or YAML path")
+    # everything that decides what a study checks; where it writes (output) is not checked
+    add_spec_options(p, ("data", "model", "evaluator", "search", "train", "execution"))
     add_output_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mixopt.budget import format_budget, parse_budget
-    from mixopt.errors import MixoptError
     from mixopt.search.orchestration.preflight import check_inputs
 
-    problems: list[str] = []
-    budget, target = None, None
-    for name in ("budget", "target_budget"):
-        try:
-            value = None if getattr(args, name) is None else parse_budget(getattr(args, name))
-        except MixoptError as exc:
-            problems.extend(exc.problems)
-            continue
-        budget, target = (value, target) if name == "budget" else (budget, value)
+    spec, problems = _spec(args)
+    budget, target = spec.search.budget, spec.search.target_budget
     if target is not None and budget is None:
         problems.append("--target-budget needs --budget (the proxy's budget) to compare with")
     quiet_libraries()
-    if args.objectives and not args.evaluator:
-        problems.append("--objective names tasks of --eval; give --eval too")
-    checked = check_inputs(
-        args.domains,
-        args.model,
-        args.evaluator,
-        budget,
-        args.space,
-        cache_dir=args.cache_dir,
-        problems=problems,
-        events=event_log(args),
-        objectives=args.objectives or (),
-    )
+    checked = check_inputs(spec, problems, event_log(args))
     if checked.domains is None:
-        code = _records_only(checked.specs, args)
-        if checked.suite is not None:
-            print(_objectives_line(checked.suite))
+        code = _records_only(checked.specs)
+        _evaluator_lines(checked.suite, checked.specs, tokens=False)
         return code
+    domains = checked.domains
+    _tokens_table(domains, budget)
+    total = sum(d.num_tokens for d in domains)
+    print(
+        f"\n{len(domains)} domains, {sum(d.num_records for d in domains):,} records, "
+        f"{total:,} tokens "
+        f"(tokens of the {spec.model.name} tokenizer)"
+    )
+    if budget:
+        from mixopt.budget import format_budget
+
+        print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
+    if budget and target:
+        _epochs(domains, budget, target)
+    _evaluator_lines(checked.suite, domains)
+    if checked.space.filters:
+        from mixopt.search.orchestration.preflight import check_filters
+        from mixopt.search.proposals.filters import kept_table
+
+        scores = check_filters(
+            checked.space, domains, checked.model_ref, budget, spec.data.cache_dir, event_log(args)
+        )
+        print("\nfilters: what each threshold keeps on its own, at each end of its range")
+        print_table(*kept_table(checked.space.filters, domains, scores))
+    return 0
+
+
+def _tokens_table(domains: Any, budget: int | None) -> None:
+    """Each domain's format, records, tokens, cap and bounds, and its largest share at the
+    budget."""
+    from mixopt.budget import format_budget
     from mixopt.data.allocation import max_shares
 
-    domains = checked.domains
     shares = max_shares(domains, budget) if budget else {}
     header = ["domain", "format", "records", "tokens", "max_epochs", "share bounds"]
     if budget:
@@ -109,38 +103,41 @@ def run(args: argparse.Namespace) -> int:
             row.append(shares[d.name])
         rows.append(row)
     print_table(header, rows)
-    total = sum(d.num_tokens for d in domains)
-    print(
-        f"\n{len(domains)} domains, {sum(d.num_records for d in domains):,} records, "
-        f"{total:,} tokens "
-        f"(tokens of the {args.model} tokenizer)"
-    )
-    if budget:
-        print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
-    if budget and target:
-        _epochs(domains, budget, target)
-    _evaluator_lines(checked.suite, domains)
-    if checked.space.filters:
-        from mixopt.search.orchestration.preflight import check_filters
-        from mixopt.search.proposals.filters import kept_table
-
-        scores = check_filters(
-            checked.space, domains, checked.model_ref, budget, args.cache_dir, event_log(args)
-        )
-        print("\nfilters: what each threshold keeps on its own, at each end of its range")
-        print_table(*kept_table(checked.space.filters, domains, scores))
-    return 0
 
 
-def _evaluator_lines(suite: Any, domains: Any) -> None:
-    """What the checked evaluator will do: leave-one-out's cost, or the tasks and objectives."""
+def _evaluator_lines(suite: Any, domains: Any, tokens: bool = True) -> None:
+    """What the checked evaluator will do: leave-one-out's cost, or the tasks (checked for
+    overlap with the training data when the domains were tokenized) and the objectives."""
     from mixopt.evaluators.leave_one_out import LeaveOneOut
 
     if isinstance(suite, LeaveOneOut):
         print(f"evaluator: {suite.first_line([d.name for d in domains])}")
     elif suite is not None:
-        print(f"evaluator: {len(suite.tasks)} tasks checked, no overlap with training data")
+        if tokens:
+            print(f"evaluator: {len(suite.tasks)} tasks checked, no overlap with training data")
         print(_objectives_line(suite))
+
+
+def _spec(args: argparse.Namespace) -> tuple[StudySpec, list[str]]:
+    """The study spec mixopt search would build from these options, and the problems of the
+    options that do not parse (each left out, so the checks of the others still run)."""
+    from mixopt.errors import ConfigError
+    from mixopt.study.spec import StudySpec
+
+    spec = StudySpec.load(args.config) if args.config else StudySpec()
+    settings = given_settings(args)
+    problems: list[str] = []
+    for name, value in list(settings.items()):
+        try:
+            spec.replace(**{name: value})
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            del settings[name]
+    if spec.data.domains is None and "domains" not in settings:
+        raise ConfigError(
+            [*problems, "mixopt validate needs --domains (or a --config naming them)"]
+        )
+    return spec.replace(**settings), problems
 
 
 def _objectives_line(suite: Any) -> str:
@@ -194,7 +191,7 @@ def _epochs(domains: Any, budget: int, target: int) -> None:
         )
 
 
-def _records_only(specs: Any, args: argparse.Namespace) -> int:
+def _records_only(specs: Any) -> int:
     import tempfile
 
     from mixopt.data.formats import resolve_format

@@ -45,7 +45,11 @@ def test_validate_reports_an_infeasible_budget(
     tokenizer_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_domains(tmp_path, {"finance": "jsonl"}, n=10)
+    # an out-of-domain task: leave-one-out (the default without one) needs two domains
+    (tmp_path / "held.jsonl").write_text('{"text": "A sentence from no training domain."}\n')
+    (tmp_path / "tasks.yaml").write_text("kind: loss\ndata: held.jsonl\n")
     args = ["validate", "--domains", str(path), "--model", str(tokenizer_dir), "--budget", "1M"]
+    args += ["--eval", str(tmp_path / "tasks.yaml")]
     assert main([*args, "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()  # --quiet: the error alone
     assert (
@@ -144,8 +148,16 @@ def test_validate_the_research_notes_shape(
 ) -> None:
     """Inline ``data`` as plain strings: text records, counted and tokenized."""
     texts = ["The central bank held rates.", "Bond yields fell.", "Earnings beat estimates."]
+    games = ["The home side won.", "A late goal levelled it."]
     p = tmp_path / "domains.json"
-    p.write_text(json.dumps([{"domain": "finance", "num": 3, "data": texts}]))
+    p.write_text(
+        json.dumps(
+            [
+                {"domain": "finance", "num": 3, "data": texts},
+                {"domain": "sports", "num": 2, "data": games},
+            ]
+        )
+    )
     assert main(["validate", "--domains", str(p)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^finance\s+text\s+3\s", out, re.MULTILINE), out
@@ -168,3 +180,29 @@ def test_validate_checks_num_against_the_records(
     assert main(["validate", "--domains", str(p)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "domain 'finance': 'num' is 4 but the data has 3 records" in err[0]
+
+
+def test_validate_refuses_what_search_refuses(
+    tokenizer_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same spec and the same checks as mixopt search: the default leave-one-out estimate
+    with one domain, an unknown sampler, a --pick that is no objective, a reserved --baseline
+    name and an unknown --lodo-domains name, all at once; a --config's settings are read."""
+    one = write_domains(tmp_path / "one", {"finance": "jsonl"}, n=5)
+    base = ["validate", "--quiet", "--domains", str(one), "--model", str(tokenizer_dir)]
+    assert main(base) == 2
+    assert "leave-one-out needs at least 2 domains" in capsys.readouterr().err
+    two = write_domains(tmp_path / "two", {"finance": "jsonl", "sports": "jsonl"}, n=5)
+    (tmp_path / "uniform.json").write_text(json.dumps({"finance": 0.5, "sports": 0.5}))
+    (tmp_path / "study.yaml").write_text(f"data: {{domains: {two}}}\nsearch: {{sampler: gq}}\n")
+    argv = [
+        *["validate", "--quiet", "--config", str(tmp_path / "study.yaml")],
+        *["--model", str(tokenizer_dir), "--pick", "accuracy", "--lodo-domains", "sportz"],
+        *["--baseline", str(tmp_path / "uniform.json")],
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    for line in ("gq", "accuracy", "'uniform' is taken", "unknown domain 'sportz'"):
+        assert line in err, err
+    assert main(["validate", "--quiet", "--config", str(tmp_path / "study.yaml")]) == 2
+    assert "gq" in capsys.readouterr().err  # the config's sampler, checked without a model too

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.events import EventLog
     from mixopt.search.proposals.space import SearchSpace
+    from mixopt.study.spec import StudySpec
 
-__all__ = ["Checked", "check_inputs"]
+__all__ = ["Checked", "check_inputs", "on_a_cluster"]
 
 T = TypeVar("T")
 RESERVED_BASELINES = ("uniform", "natural", "best")
@@ -57,39 +58,36 @@ class _Problems(list[str]):
 
 
 def check_inputs(
-    data: Any,
-    model: str | None = None,
-    evaluator: Any = None,
-    budget: int | None = None,
-    space: str | Path | None = None,
-    baselines: Sequence[tuple[str, Mapping[str, float]]] = (),
-    cache_dir: str | Path | None = None,
-    problems: Sequence[str] = (),
-    allow_pickle: bool = False,
-    events: EventLog | None = None,
-    sampler: str | None = None,
-    device: str | None = None,
-    objectives: Sequence[str] = (),
-    pick: str = "balanced",
-    in_domain: bool = False,
+    spec: StudySpec, problems: Sequence[str] = (), events: EventLog | None = None
 ) -> Checked:
-    """Check every input that is given; raise one :class:`ConfigError` listing all problems
-    (``problems`` found by the caller first, e.g. about the output folder).
+    """Check every input the spec gives; raise one :class:`ConfigError` listing all problems
+    (``problems`` found by the caller first, e.g. about the output folder). ``mixopt search``
+    and ``mixopt validate`` both run it, so they refuse the same things.
 
     A problem in one input does not stop the checks of the others, nor of the rest of the
     same file: the domains that parse are still read and tokenized, the tasks that parse
-    still read their data. ``sampler``: its name is looked up (a ``module:attr`` one is
-    imported). ``device``: whether this machine's torch can train on it (None: not checked,
-    as for trials that run on a Ray cluster). ``objectives``: the evaluator's objectives in
-    place of its task file's (``--objective``); ``pick``: the rule that picks from their
-    Pareto front; ``in_domain``: carve each domain's held-out records off before tokenization
-    and add the ``in_domain`` task that scores them (:mod:`mixopt.evaluators.in_domain`)."""
+    still read their data. Without a model (``validate`` without ``--model``) the checks
+    that need tokens are left out. The sampler's name is looked up (a ``module:attr`` one is
+    imported); the training device is checked against this machine's torch unless the
+    trials run on a Ray cluster joined; ``--objective`` replaces the task file's objectives
+    and ``--pick`` must name one of them; ``--in-domain`` carves each domain's held-out
+    records off before tokenization and adds the ``in_domain`` task that scores them
+    (:mod:`mixopt.evaluators.in_domain`). With a target budget the whole pools must fill it
+    (the proxy's cut pools then fill the budget)."""
+    search, model = spec.search, spec.model.name
+    evaluator, objectives = spec.evaluator.reference(), spec.evaluator.objectives
+    in_domain, cache_dir, baselines = (
+        spec.evaluator.in_domain,
+        spec.data.cache_dir,
+        search.baselines,
+    )
+    budget = search.target_budget or search.budget
     from mixopt.evaluators.overlap import shared_files
     from mixopt.search.proposals.space import load_space
 
     found = _Problems(problems)
-    specs, domains_ok = _specs(data, found)
-    loaded_space = found.attempt(load_space, space)
+    specs, domains_ok = _specs(spec.data.domains, found)
+    loaded_space = found.attempt(load_space, search.space)
     # the space's bounds and caps name domains: checked against a domains file without problems
     applied = (
         found.attempt(loaded_space.apply_specs, specs)
@@ -101,13 +99,13 @@ def check_inputs(
     if isinstance(suite, EvalSuite):
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     chosen = suite.objectives if suite is not None else tuple(objectives)
-    _check_choices(found, baselines, sampler, pick if evaluator is not None else None, chosen)
-    if device is not None:
+    _check_choices(found, baselines, search.sampler, search.pick, chosen)
+    if not on_a_cluster(spec):  # a cluster's workers' devices cannot be checked from here
         from mixopt.training.device import device_problems
 
-        found.extend(device_problems(device))
+        found.extend(device_problems(spec.train.device))
     model_ref, tokenizer = _model(model, found) if model is not None else (None, None)
-    if model_ref is not None and not allow_pickle:
+    if model_ref is not None and not spec.model.allow_pickle:
         found.extend(_pickled_only(model_ref))
     if tokenizer is None or not specs:
         if found:
@@ -131,24 +129,32 @@ def check_inputs(
     return Checked(applied, loaded_space, suite, model_ref, domains, normalized)
 
 
+def on_a_cluster(spec: StudySpec) -> bool:
+    """Whether the trials run on a Ray cluster joined (``--ray-address`` or ``RAY_ADDRESS``),
+    whose workers' devices this machine cannot check."""
+    from mixopt.search.executors.ray_tune import cluster_address
+
+    return (
+        spec.execution.executor == "ray" and cluster_address(spec.execution.ray_address) is not None
+    )
+
+
 def _check_choices(
     found: _Problems,
     baselines: Sequence[tuple[str, Mapping[str, float]]],
-    sampler: str | None,
-    pick: str | None,
+    sampler: str,
+    pick: str,
     objectives: Sequence[str],
 ) -> None:
     """The names a study chooses by: its extra baselines' (not a reserved one), its sampler's
-    and its Pareto pick's (each able to serve ``objectives``); None: not checked."""
+    and its Pareto pick's (each able to serve ``objectives``)."""
     found.extend(
         f"baseline name {name!r} is taken; name it otherwise"
         for name, _ in baselines
         if name in RESERVED_BASELINES
     )
-    if sampler is not None:
-        found.attempt(_sampler, sampler, objectives)
-    if pick is not None:
-        found.attempt(_pick, pick, objectives)
+    found.attempt(_sampler, sampler, objectives)
+    found.attempt(_pick, pick, objectives)
 
 
 def _publish_checked(

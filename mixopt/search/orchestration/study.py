@@ -164,27 +164,9 @@ def _checked(
     """Every input checked at once, the output folder and the clusters' files included."""
     from mixopt.search.orchestration.preflight import check_inputs
 
-    search = spec.search
     problems = _out_problems(store, resume, spec) + _cluster_problems(spec)
-    # with a target budget the target run must fit the whole pools (the proxy's cut pools then fit its budget)
     try:
-        return check_inputs(
-            spec.data.domains,
-            spec.model.name,
-            spec.evaluator.reference(),
-            search.target_budget or search.budget,
-            search.space,
-            search.baselines,
-            spec.data.cache_dir,
-            problems,
-            spec.model.allow_pickle,
-            events,
-            search.sampler,
-            None if _on_a_cluster(spec) else spec.train.device,
-            spec.evaluator.objectives,
-            search.pick,
-            spec.evaluator.in_domain,
-        )
+        return check_inputs(spec, problems, events)
     except ConfigError as exc:
         raise _default_model_problem(exc, spec.model.name, chosen) from None
 
@@ -341,16 +323,6 @@ def _cluster_problems(spec: StudySpec) -> list[str]:
     from mixopt.search.executors.ray_tune import address_problems
 
     return address_problems(spec.execution.ray_address)
-
-
-def _on_a_cluster(spec: StudySpec) -> bool:
-    """Whether the trials run on a Ray cluster joined (``--ray-address`` or ``RAY_ADDRESS``),
-    whose workers' devices this machine cannot check."""
-    from mixopt.search.executors.ray_tune import cluster_address
-
-    return (
-        spec.execution.executor == "ray" and cluster_address(spec.execution.ray_address) is not None
-    )
 
 
 def _executor(study: Study, budget: int | None = None) -> Executor:
