@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "cluster_domains",
     "confirm_at_budget",
+    "export_mixture",
     "optimize_mixture",
     "parse_budget",
     "resume_search",
@@ -29,6 +30,10 @@ def __getattr__(name: str) -> object:
         from mixopt import api
 
         return getattr(api, name)
+    if name == "export_mixture":  # loads the export code (not datasets) on first use
+        from mixopt.export import api as export_api
+
+        return export_api.export_mixture
     if name == "cluster_domains":  # loads the clustering code (not scikit-learn) on first use
         from mixopt.cluster import api as cluster_api
 

@@ -10,24 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mixopt.events import EventLog
 
-__all__ = ["add_data_options", "add_output_options", "event_log", "print_table", "quiet_libraries"]
-
-
-def add_data_options(parser: argparse.ArgumentParser, model_required: bool) -> None:
-    parser.add_argument(
-        "--domains", required=True, metavar="FILE", help="the domains file (domains.json)"
-    )
-    parser.add_argument(
-        "--model",
-        required=model_required,
-        metavar="MODEL",
-        help="base model: a hub id or a local folder (its tokenizer defines what a token is)",
-    )
-    parser.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        help="where tokenized domains are cached (default: $MIXOPT_CACHE_DIR or ~/.cache/mixopt)",
-    )
+__all__ = ["add_output_options", "event_log", "print_table", "quiet_libraries"]
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,6 @@
-"""``mixopt search``'s options, generated from the study spec: one option per setting, its
-help from the field's docstring, its default from the field. A new setting is one field."""
+"""Options generated from settings dataclasses (the study spec's parts, the export and cluster
+configs): one option per field, its help from the field's docstring, its default from the
+field. A new setting is one field."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-__all__ = ["add_spec_options", "given_settings"]
+__all__ = ["add_config_options", "add_spec_options", "given_config", "given_settings"]
 
 _GROUPS = {
     "data": "data",
@@ -28,25 +29,30 @@ def add_spec_options(
     """An option for every setting of :class:`~mixopt.study.spec.StudySpec` (of ``parts``,
     but those named in ``leave_out``). Options not given stay out of the parsed namespace,
     so a config file's values are not overridden."""
-    from mixopt.setting import field_docs
     from mixopt.study.spec import part_of
 
     for part, title in ((p, _GROUPS[p]) for p in parts):
-        kind = part_of(part)
-        group = parser.add_argument_group(title)
-        docs = field_docs(kind)
-        for f in dataclasses.fields(kind):
-            if f.metadata.get("cli", True) and f.name not in leave_out:
-                _add(group, f, docs.get(f.name, ""))
+        add_config_options(parser.add_argument_group(title), part_of(part), leave_out)
+
+
+def add_config_options(parser: Any, kind: type, leave_out: tuple[str, ...] = ()) -> None:
+    """An option for every field of the settings dataclass ``kind`` (but those named in
+    ``leave_out`` or marked ``cli=False``), on ``parser`` or an argument group."""
+    from mixopt.setting import field_docs
+
+    docs = field_docs(kind)
+    for f in dataclasses.fields(kind):
+        if f.metadata.get("cli", True) and f.name not in leave_out:
+            _add(parser, f, docs.get(f.name, ""))
 
 
 def _add(group: Any, f: dataclasses.Field[Any], doc: str) -> None:
-    from mixopt.study.spec import option_of
-
     meta = f.metadata
     flat = meta.get("name", f.name)
-    flags = [option_of(flat), *meta.get("flags", ())]
+    flags = [meta.get("flag", "--" + flat.replace("_", "-")), *meta.get("flags", ())]
     kwargs: dict[str, Any] = {"dest": flat, "default": argparse.SUPPRESS, "help": _help(f, doc)}
+    if meta.get("required"):
+        kwargs["required"] = True
     kind = str(f.type)
     if kind == "bool":
         kwargs["action"] = "store_true" if f.default is False else argparse.BooleanOptionalAction
@@ -77,6 +83,12 @@ def _help(f: dataclasses.Field[Any], doc: str) -> str:
     ):
         text += f" (default: {default})"
     return text.replace("%", "%%")
+
+
+def given_config(args: argparse.Namespace, kind: type) -> dict[str, Any]:
+    """The fields of the settings dataclass ``kind`` given on the command line, by name."""
+    names = (f.metadata.get("name", f.name) for f in dataclasses.fields(kind))
+    return {k: getattr(args, k) for k in names if hasattr(args, k)}
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:

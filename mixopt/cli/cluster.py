@@ -7,11 +7,14 @@ import math
 from typing import Any
 
 from mixopt.cli._common import add_output_options, event_log, print_table, quiet_libraries
+from mixopt.cli._spec import add_config_options, given_config
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> None:
+    from mixopt.cluster.config import ClusterConfig
+
     p = subparsers.add_parser(
         "cluster",
         help="split an unlabeled pool of records into domains (a domains file for search)",
@@ -32,44 +35,7 @@ def add_parser(subparsers: Any) -> None:
         "domains file whose domains are pooled",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty)")
-    k = p.add_mutually_exclusive_group()
-    k.add_argument("--k", type=int, help="number of clusters (default: chosen over --k-range)")
-    k.add_argument(
-        "--k-range", default="4:16", metavar="A:B", help="k values tried, inclusive (default 4:16)"
-    )
-    p.add_argument(
-        "--metric",
-        default="silhouette",
-        help="how k is chosen: silhouette (highest, the default) or davies-bouldin (lowest)",
-    )
-    p.add_argument(
-        "--method",
-        default="kmeans",
-        help="kmeans (default), agglomerative (Ward), "
-        "agglomerative-average, sccl, or your own as module:attr",
-    )
-    p.add_argument(
-        "--embed",
-        default="tfidf",
-        help="tfidf (default: TF-IDF + truncated SVD), "
-        "model (mean-pooled hidden states of --model) or sentence-transformers:PATH",
-    )
-    p.add_argument("--model", metavar="MODEL", help="local causal LM folder for --embed model")
-    p.add_argument(
-        "--min-size",
-        type=int,
-        default=0,
-        metavar="N",
-        help="clusters with fewer records are merged into the nearest one (or "
-        "dropped, --small drop)",
-    )
-    p.add_argument(
-        "--small",
-        default="merge",
-        choices=("merge", "drop"),
-        help="what --min-size does to small clusters (default merge)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
+    add_config_options(p, ClusterConfig)
     p.add_argument(
         "--cache-dir",
         metavar="DIR",
@@ -81,24 +47,14 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mixopt.cluster import cluster_domains
+    from mixopt.cluster.config import ClusterConfig
 
     quiet_libraries()
     # the settings go to the API unchecked: it reports every problem with them (and with the
     # pool and --out) together, before any record is embedded
+    settings = given_config(args, ClusterConfig)
     result = cluster_domains(
-        args.data,
-        args.out,
-        cache_dir=args.cache_dir,
-        events=event_log(args),
-        k=args.k,
-        k_range=args.k_range,
-        method=args.method,
-        embed=args.embed,
-        model=args.model,
-        metric=args.metric,
-        min_size=args.min_size,
-        small=args.small,
-        seed=args.seed,
+        args.data, args.out, cache_dir=args.cache_dir, events=event_log(args), **settings
     )
     config = result.config
     if config.k is None:

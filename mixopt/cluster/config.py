@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mixopt.errors import ConfigError, did_you_mean
-from mixopt.setting import is_int
+from mixopt.setting import is_int, setting
 
 __all__ = ["METRICS", "SMALL_ACTIONS", "ClusterConfig", "parse_k_range"]
 
@@ -15,28 +15,39 @@ SMALL_ACTIONS = ("merge", "drop")
 EMBEDDINGS = ("tfidf", "model")
 
 
+def parse_k_range(text: str) -> tuple[int, int]:
+    """``"4:16"`` -> (4, 16); a one-line error otherwise."""
+    lo, sep, hi = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(lo), int(hi)
+    except ValueError:
+        raise ConfigError(f"k range must be A:B (e.g. 4:16), got {text!r}") from None
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """Everything that decides the clusters (the pool and the output folder aside)."""
 
-    k: int | None = None
-    """Number of clusters; None chooses it over ``k_range`` by ``metric``."""
-    k_range: tuple[int, int] = (4, 16)
-    """Inclusive range of k tried when ``k`` is None."""
+    k: int | None = setting(None, metavar="N")
+    """Number of clusters; default: chosen over the k range by the k metric (a k given wins)."""
+    k_range: tuple[int, int] = setting((4, 16), parse=parse_k_range, metavar="A:B")
+    """Inclusive range of k tried when no k is given (default 4:16)."""
     method: str = "kmeans"
     """``kmeans``, ``agglomerative`` (Ward), ``agglomerative-average``, ``sccl`` or ``module:attr``."""
     embed: str = "tfidf"
-    """``tfidf``, ``model`` (mean-pooled hidden states of ``model``) or
+    """``tfidf`` (TF-IDF + truncated SVD), ``model`` (mean-pooled hidden states of the model) or
     ``sentence-transformers:PATH``."""
-    model: str | None = None
-    """A local causal LM folder (or hub id in the cache) for ``embed="model"``."""
+    model: str | None = setting(None, metavar="MODEL")
+    """A local causal LM folder (or hub id in the cache) for the ``model`` embedding."""
     metric: str = "silhouette"
     """How k is chosen: ``silhouette`` (highest) or ``davies-bouldin`` (lowest)."""
-    min_size: int = 0
-    """Clusters with fewer records are merged into the nearest cluster or dropped."""
-    small: str = "merge"
-    """What happens to clusters under ``min_size``: ``merge`` or ``drop``."""
-    dims: int = 128
+    min_size: int = setting(0, metavar="N")
+    """Clusters with fewer records are merged into the nearest cluster or dropped (see small)."""
+    small: str = setting("merge", choices=SMALL_ACTIONS)
+    """What happens to clusters under the min size: ``merge`` or ``drop``."""
+    dims: int = setting(128, cli=False)
     """Dimensions the TF-IDF vectors are reduced to (truncated SVD)."""
     seed: int = 0
     """Seed of every random step (sampling, SVD, k-means, SCCL)."""
@@ -89,14 +100,3 @@ def _check_embed(c: ClusterConfig) -> list[str]:
     if c.embed == "model" and not c.model:
         return ["embedding 'model' needs a model (--model: a local causal LM folder)"]
     return []
-
-
-def parse_k_range(text: str) -> tuple[int, int]:
-    """``"4:16"`` -> (4, 16); a one-line error otherwise."""
-    lo, sep, hi = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return int(lo), int(hi)
-    except ValueError:
-        raise ConfigError(f"k range must be A:B (e.g. 4:16), got {text!r}") from None

@@ -13,7 +13,6 @@ from mixopt.data.allocation import (
     scaled_mixture,
     uniform_mixture,
 )
-from mixopt.data.export import export_mixture
 from mixopt.data.sampling import DomainDraw, MixtureSample, PackedSequences, sample_mixture
 from mixopt.data.spec import DEFAULT_MAX_EPOCHS, DomainSpec, load_domains, parse_domains
 from mixopt.data.tokenize import TokenizedDomain, default_cache_dir, tokenize_domains
@@ -29,7 +28,6 @@ __all__ = [
     "allocate",
     "check_budget",
     "default_cache_dir",
-    "export_mixture",
     "largest_remainder",
     "load_domains",
     "max_shares",

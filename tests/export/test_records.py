@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from mixopt.data.export import export_mixture
 from mixopt.data.spec import load_domains
 from mixopt.data.tokenize import TokenizedDomain, tokenize_domains
 from mixopt.errors import ConfigError, InfeasibleMixtureError
+from mixopt.export.records import write_mixture
 from mixopt.testing import write_domains
 
 
@@ -27,7 +27,7 @@ def test_export_writes_records_dataset_weights_and_manifest(
     from datasets import load_from_disk
 
     mixture = {"finance": 0.5, "sql": 0.3, "support": 0.2}
-    out = export_mixture(
+    out = write_mixture(
         domains, mixture, 3000, tmp_path / "out", seed=7, provenance={"tokenizer": "tiny"}
     )
     rows = [json.loads(line) for line in (out / "mixture.jsonl").read_text().splitlines()]
@@ -72,9 +72,9 @@ def test_export_refuses_a_nonempty_folder_and_leaves_nothing_on_failure(
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty"):
-        export_mixture(domains, {"finance": 1.0}, 1000, tmp_path / "full")
+        write_mixture(domains, {"finance": 1.0}, 1000, tmp_path / "full")
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
     with pytest.raises(InfeasibleMixtureError):
-        export_mixture(domains, {"finance": 1.0}, 10**6, tmp_path / "new")
+        write_mixture(domains, {"finance": 1.0}, 10**6, tmp_path / "new")
     assert not (tmp_path / "new").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".new")]

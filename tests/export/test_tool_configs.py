@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from mixopt.data.allocation import allocate
-from mixopt.data.export import export_mixture
 from mixopt.data.sampling import plan_records
 from mixopt.data.spec import load_domains
 from mixopt.data.tokenize import TokenizedDomain, tokenize_domains
+from mixopt.export.records import write_mixture
 from mixopt.testing import write_domains
 
 BUDGET, SEED = 6000, 5
@@ -40,7 +40,7 @@ def exported(
         root / "data", {"finance": "jsonl", "sql": "parquet", "support": "inline"}, n=80
     )
     domains = tokenize_domains(load_domains(path), tokenizer, root / "cache")
-    out = export_mixture(domains, _three_records(domains), BUDGET, root / "out", seed=SEED)
+    out = write_mixture(domains, _three_records(domains), BUDGET, root / "out", seed=SEED)
     return out, json.loads((out / "manifest.json").read_text())
 
 
@@ -94,7 +94,7 @@ def test_llamafactory_concatenates_the_files(exported: tuple[Path, dict[str, Any
 def test_a_text_only_export_trains_with_stage_pt(tmp_path: Path, tokenizer: Any) -> None:
     path = write_domains(tmp_path / "data", {"finance": "jsonl", "code": "jsonl"}, n=40)
     domains = tokenize_domains(load_domains(path), tokenizer)
-    out = export_mixture(domains, {"finance": 0.5, "code": 0.5}, 1500, tmp_path / "out")
+    out = write_mixture(domains, {"finance": 0.5, "code": 0.5}, 1500, tmp_path / "out")
     args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
     info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
     assert args["stage"] == "pt" and args["mix_strategy"] == "concat"
@@ -195,7 +195,7 @@ def test_interleave_snippet_runs_as_written(
 def test_a_zero_share_domain_is_left_out(tmp_path: Path, tokenizer: Any) -> None:
     path = write_domains(tmp_path / "data", {"finance": "jsonl", "sql": "jsonl"}, n=40)
     domains: tuple[TokenizedDomain, ...] = tokenize_domains(load_domains(path), tokenizer)
-    out = export_mixture(domains, {"finance": 1.0, "sql": 0.0}, 1500, tmp_path / "out")
+    out = write_mixture(domains, {"finance": 1.0, "sql": 0.0}, 1500, tmp_path / "out")
     args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
     assert args["dataset"] == "finance" and args["mix_strategy"] == "concat"
     assert [p.name for p in (out / "domains").iterdir()] == ["finance.jsonl"]

@@ -1,5 +1,5 @@
-"""Materialize a mixture for the real fine-tune: the mixed records, each domain's records in
-a file of its own, and the configs that train a tool on exactly those records."""
+"""The records of an export: the mixed records, each domain's records in a file of its own,
+and the configs that train a tool on exactly those records."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from mixopt.data.allocation import Allocation, allocate
 from mixopt.data.sampling import document_order, plan_records
 from mixopt.data.sources import load_records
 from mixopt.data.tokenize import TokenizedDomain
-from mixopt.data.tool_configs import DOMAINS_DIR, mix_description, write_tool_configs
+from mixopt.export.tool_configs import DOMAINS_DIR, mix_description, write_tool_configs
 from mixopt.io import dir_mode, require_empty_dir, write_json_atomic
 
-__all__ = ["export_mixture"]
+__all__ = ["write_mixture"]
 
 
-def export_mixture(
+def write_mixture(
     domains: Sequence[TokenizedDomain],
     mixture: Mapping[str, float],
     budget: int,
@@ -36,7 +36,7 @@ def export_mixture(
     as a ``datasets.save_to_disk`` folder), ``domains/NAME.jsonl`` (each domain's records),
     ``weights.json`` (token and record shares, and how the tools mix the files),
     ``manifest.json`` (per-domain tokens, records, epochs, seed, provenance), and the configs
-    of :mod:`mixopt.data.tool_configs` (``llamafactory/``, ``axolotl.yaml``, ``interleave.py``),
+    of :mod:`mixopt.export.tool_configs` (``llamafactory/``, ``axolotl.yaml``, ``interleave.py``),
     each of which trains on exactly the exported records. The allocation is exact (the
     domains' tokens sum to ``budget``); records are exported whole, so each domain's file holds
     its allocated tokens rounded up to its last whole record. Everything is written to a
