@@ -145,11 +145,7 @@ def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> Study
         raise ConfigError(
             f"{store.folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume"
         )
-    if "spec" not in record:
-        raise ConfigError(
-            f"{store.path(store.STUDY)}: written by an older mixopt; start the study anew"
-        )
-    held = StudySpec.from_dict(record["spec"], str(store.path(store.STUDY)))
+    held = StudySpec.from_dict(record.get("spec"), str(store.path(store.STUDY)))
     # the folder may have moved since the study started: it is where the study is now
     changes: dict[str, Any] = {"out": str(store.folder), **settings}
     if evaluator is not None:

@@ -32,7 +32,6 @@ from mixopt.training.config import TrainConfig
 
 __all__ = [
     "DEFAULT_MODEL",
-    "DEFAULT_MO_SAMPLER",
     "DEFAULT_SAMPLER",
     "EARLY_STOP",
     "EXECUTORS",
@@ -49,10 +48,9 @@ __all__ = [
     "may_change_on_resume",
 ]
 
-# GP on log-ratio coordinates: see benchmarks/README.md for how the samplers compare
+# GP on log-ratio coordinates, with one objective or several: see benchmarks/README.md for how
+# the samplers compare ("Several objectives" for studies with more than one)
 DEFAULT_SAMPLER = "gp"
-# the default of a study with several objectives: see benchmarks/README.md "Several objectives"
-DEFAULT_MO_SAMPLER = "gp"
 # the base model without --model: a small open causal LM (0.5B parameters, ~1 GB of weights),
 # so a first study runs on one GPU or, slowly, on a CPU; $MODEL_ENV overrides it
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B"

@@ -8,6 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+
 from mixopt.search.tracking.template import seed_store
 
 
