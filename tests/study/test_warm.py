@@ -58,7 +58,8 @@ def _settings(inputs: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def _study(inputs: dict[str, Any], out: Path, **options: Any) -> Any:
-    return optimize_mixture(**{**_settings(inputs, out), **options}, quiet=True, runner=low_score)
+    spec = StudySpec().replace(**{**_settings(inputs, out), **options})
+    return optimize_mixture(spec=spec, quiet=True, runner=low_score)
 
 
 def _domains(
