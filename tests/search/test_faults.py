@@ -1,4 +1,4 @@
-"""Faults injected for real inside Ray workers (mixopt.testing.runners.FaultyTrial): each
+"""Faults injected for real inside Ray workers (tests.support.runners.FaultyTrial): each
 failed trial is recorded with its reason in Optuna, Ray and MLflow, the study goes on, a
 dead worker's trial runs again, and a study where everything fails stops early."""
 
@@ -22,7 +22,7 @@ from mixopt.search.orchestration.faults import (
     fail_limit,
 )
 from mixopt.study.spec import ExecutionSpec, StudySpec
-from mixopt.testing.runners import FaultyTrial
+from tests.support.runners import FaultyTrial
 
 
 def test_time_limit_stops_a_running_loop_in_its_thread() -> None:

@@ -14,8 +14,8 @@ import pytest
 from mixopt import confirm_at_budget, optimize_mixture
 from mixopt.cli import main
 from mixopt.errors import MixoptError
-from mixopt.testing.runners import WaitingTrial
 from mixopt.trial import TrialResult, TrialSpec
+from tests.support.runners import WaitingTrial
 
 
 def test_cli_confirm_on_a_copy_of_the_shared_study(
