@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         objectives=args.objectives or (),
     )
     if checked.domains is None:
-        code = _records_only(checked.specs, args)
+        code = _records_only(checked.specs)
         if checked.suite is not None:
             print(_objectives_line(checked.suite))
         return code
@@ -194,7 +194,7 @@ def _epochs(domains: Any, budget: int, target: int) -> None:
         )
 
 
-def _records_only(specs: Any, args: argparse.Namespace) -> int:
+def _records_only(specs: Any) -> int:
     import tempfile
 
     from mixopt.data.formats import resolve_format

@@ -301,14 +301,10 @@ class StudySpec:
     output: OutputSpec = setting(factory=OutputSpec)
     """Where everything is written."""
 
-    @classmethod
-    def from_options(cls, **options: Any) -> StudySpec:
-        """A spec from flat names (``budget="50k"``, ``trials=8``, ``learning_rate=1e-3``);
-        text values are parsed as the CLI parses them. Every problem is reported at once."""
-        return cls().replace(**options)
-
     def replace(self, **options: Any) -> StudySpec:
-        """A copy with the given flat-named settings changed."""
+        """A copy with the given flat-named settings changed (``budget="50k"``, ``trials=8``,
+        ``learning_rate=1e-3``; ``StudySpec().replace(...)`` builds one from defaults): text
+        values are parsed as the CLI parses them, and every problem is reported at once."""
         owners = flat_fields()
         unknown = [k for k in options if k not in owners]
         if unknown:
