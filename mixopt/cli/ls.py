@@ -42,18 +42,9 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
         return [*EVALUATORS.describe(), (LEAVE_ONE_OUT, lodo)]
     if kind == "samplers":
         from mixopt.search.proposals.samplers import SAMPLERS, SINGLE_OBJECTIVE
-        from mixopt.study.spec import DEFAULT_MO_SAMPLER, DEFAULT_SAMPLER
+        from mixopt.study.spec import DEFAULT_SAMPLER
 
         rows = _mark(SAMPLERS.describe(), DEFAULT_SAMPLER)
-        rows = [
-            (
-                n,
-                f"{d} (default with several objectives)"
-                if n == DEFAULT_MO_SAMPLER and n != DEFAULT_SAMPLER
-                else d,
-            )
-            for n, d in rows
-        ]
         return [
             (n, f"{d.rstrip('.')}; one objective only" if n in SINGLE_OBJECTIVE else d)
             for n, d in rows

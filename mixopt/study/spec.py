@@ -32,7 +32,6 @@ from mixopt.training.config import TrainConfig
 
 __all__ = [
     "DEFAULT_MODEL",
-    "DEFAULT_MO_SAMPLER",
     "DEFAULT_SAMPLER",
     "EARLY_STOP",
     "EXECUTORS",
@@ -49,10 +48,9 @@ __all__ = [
     "may_change_on_resume",
 ]
 
-# GP on log-ratio coordinates: see benchmarks/README.md for how the samplers compare
+# GP on log-ratio coordinates, with one objective or several: see benchmarks/README.md for how
+# the samplers compare ("Several objectives" for studies with more than one)
 DEFAULT_SAMPLER = "gp"
-# the default of a study with several objectives: see benchmarks/README.md "Several objectives"
-DEFAULT_MO_SAMPLER = "gp"
 # the base model without --model: a small open causal LM (0.5B parameters, ~1 GB of weights),
 # so a first study runs on one GPU or, slowly, on a CPU; $MODEL_ENV overrides it
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B"
@@ -303,14 +301,10 @@ class StudySpec:
     output: OutputSpec = setting(factory=OutputSpec)
     """Where everything is written."""
 
-    @classmethod
-    def from_options(cls, **options: Any) -> StudySpec:
-        """A spec from flat names (``budget="50k"``, ``trials=8``, ``learning_rate=1e-3``);
-        text values are parsed as the CLI parses them. Every problem is reported at once."""
-        return cls().replace(**options)
-
     def replace(self, **options: Any) -> StudySpec:
-        """A copy with the given flat-named settings changed."""
+        """A copy with the given flat-named settings changed (``budget="50k"``, ``trials=8``,
+        ``learning_rate=1e-3``; ``StudySpec().replace(...)`` builds one from defaults): text
+        values are parsed as the CLI parses them, and every problem is reported at once."""
         owners = flat_fields()
         unknown = [k for k in options if k not in owners]
         if unknown:

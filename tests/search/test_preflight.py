@@ -98,7 +98,7 @@ def _other_study(c: Case) -> None:
     c.out.mkdir()
     from mixopt.study.spec import StudySpec
 
-    spec = StudySpec.from_options(
+    spec = StudySpec().replace(
         model=c.model,
         domains=str(c.domains.resolve()),
         evaluator=str(c.evaluator.resolve()),
@@ -669,7 +669,7 @@ def test_an_existing_study_is_told_apart_from_a_different_one(
 ) -> None:
     from mixopt.study.spec import StudySpec
 
-    spec = StudySpec.from_options(
+    spec = StudySpec().replace(
         model=case.model,
         domains=str(case.domains.resolve()),
         budget="2k",

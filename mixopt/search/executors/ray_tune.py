@@ -5,8 +5,8 @@ trial.
 Tune asks a searcher for each trial's config and a scheduler what to do at each result;
 here both hand over to the study's :class:`JobSource`, which owns every decision. Actors
 are reused between trials (``reuse_actors``): a fresh trial process pays ~6 s of imports,
-more than a short trial trains (DESIGN.md §8). The model is rebuilt inside each trial, so
-nothing leaks from one to the next.
+more than a short trial trains (docs/design.md, "Workers are reused"). The model is rebuilt
+inside each trial, so nothing leaks from one to the next.
 
 Nothing here imports Ray at module level: a local Ray reads its settings (listen on the
 loopback address only) when it is first imported, which :func:`start_ray` arranges.
