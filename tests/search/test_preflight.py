@@ -510,6 +510,11 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
         ["sampler 'nosuch.mod:X': cannot import module 'nosuch.mod'"],
     ),
     (
+        "executor-unknown",
+        lambda c: c.extra.extend(["--executor", "rey"]),
+        ["Unknown executor 'rey'. Did you mean: ray?"],
+    ),
+    (
         "device-cuda-past-the-last",
         lambda c: c.extra.extend(["--device", f"cuda:{_cuda_devices()}"]),
         ["--device cuda:"],

@@ -6,12 +6,15 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import optuna
 
 from mixopt.evaluators import EvalResult
+from mixopt.search.tracking.tracker import NullTracker
 
 # ----- evaluators
 
@@ -208,3 +211,17 @@ class _TellFails(optuna.samplers.RandomSampler):
 
 def tell_fails(seed: int, startup: int) -> Any:
     return _TellFails(seed=seed)
+
+
+# ----- trackers
+
+
+class RecordingTracker(NullTracker):
+    """Keeps the calls it gets (and records nothing anywhere)."""
+
+    def __init__(self, uri: str, artifact_root: Path) -> None:
+        super().__init__(uri, artifact_root)
+        self.calls: list[str] = []
+
+    def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
+        self.calls.append(f"start_trial {number}")
