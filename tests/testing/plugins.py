@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from mixopt.evaluators import EvalResult
+from mixopt.search.proposals.samplers import SamplerCapabilities, declare
 from mixopt.search.tracking.tracker import NullTracker
 
 # ----- evaluators
@@ -212,6 +213,68 @@ class _TellFails(optuna.samplers.RandomSampler):
 
 def tell_fails(seed: int, startup: int) -> Any:
     return _TellFails(seed=seed)
+
+
+class _Attaching(optuna.samplers.RandomSampler):
+    """Keeps the contract: takes the study's simplex and proposes only through it."""
+
+    def attach(self, simplex: Any) -> None:
+        self.simplex = simplex
+
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        assert self.simplex is not None, "attach(simplex) was not called"
+        return super().sample_independent(study, trial, name, dist)
+
+
+@declare(SamplerCapabilities(parameterization="logratio", needs_simplex=True))
+def declared_sampler(seed: int, startup: int) -> Any:
+    return _Attaching(seed=seed)
+
+
+class DeclaringSamplerClass(optuna.samplers.RandomSampler):
+    """A class as its own factory, declaring its capabilities as a class attribute."""
+
+    capabilities = SamplerCapabilities(multi_objective=False, random_startup=True)
+
+    def __init__(self, seed: int, startup: int) -> None:
+        super().__init__(seed=seed)
+
+
+def wrong_capabilities(seed: int, startup: int) -> Any:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+wrong_capabilities.capabilities = {"multi_objective": False}  # type: ignore[attr-defined]
+
+
+@declare(SamplerCapabilities(needs_simplex=True))
+def needs_simplex_without_attach(seed: int, startup: int) -> Any:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+class _AttachFails(optuna.samplers.RandomSampler):
+    def attach(self, simplex: Any) -> None:
+        raise AttributeError("'Simplex' object has no attribute 'shares'")
+
+
+def attach_fails(seed: int, startup: int) -> Any:
+    return _AttachFails(seed=seed)
+
+
+class _OneObjective(optuna.samplers.RandomSampler):
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        if len(study.directions) > 1:
+            raise ValueError("one objective only")
+        return super().sample_independent(study, trial, name, dist)
+
+
+def one_objective_undeclared(seed: int, startup: int) -> Any:
+    return _OneObjective(seed=seed)
+
+
+@declare(SamplerCapabilities(multi_objective=False))
+def one_objective_declared(seed: int, startup: int) -> Any:
+    return _OneObjective(seed=seed)
 
 
 # ----- scorers

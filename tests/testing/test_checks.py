@@ -149,6 +149,12 @@ def test_a_user_sampler_given_as_module_attr_or_function() -> None:
     check_sampler(plugins.good_sampler, trials=10)
 
 
+def test_a_user_sampler_is_checked_as_it_declares_itself() -> None:
+    check_sampler(f"{PLUGINS}:declared_sampler", trials=10)  # attached, on log-ratios first
+    check_sampler(plugins.DeclaringSamplerClass, trials=10)
+    check_sampler(f"{PLUGINS}:one_objective_declared", trials=10)  # not run on two objectives
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
@@ -163,6 +169,16 @@ def test_a_user_sampler_given_as_module_attr_or_function() -> None:
         ("fails_once_fitted", r"failed at trial 10 of a 20-trial study \(ArithmeticError"),
         ("tell_fails", "failed when trial 4 of a 20-trial study was told"),
         ("stores_objects", "stored 'fit' on trial 1 as dict, which is not JSON"),
+        ("wrong_capabilities", "its capabilities are a dict; declare a mixopt SamplerCapabil"),
+        (
+            "needs_simplex_without_attach",
+            r"declares needs_simplex, but its RandomSampler has no attach\(simplex\) method",
+        ),
+        ("attach_fails", r"attach\(simplex\) raised AttributeError"),
+        (
+            "one_objective_undeclared",
+            "failed at trial 1 of a study with two objectives .*declare multi_objective=False",
+        ),
     ],
 )
 def test_a_broken_sampler_fails_with_its_message(factory: str, message: str) -> None:

@@ -224,13 +224,27 @@ def _suite(
 
 
 def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
-    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), and
-    it can search the study's objectives (a user's sampler is trusted to)."""
-    from mixopt.search.proposals.samplers import SAMPLERS, SINGLE_OBJECTIVE
+    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), it
+    declares it takes the study's objectives (one that declares nothing is taken to), and one
+    that declares it needs the study's simplex has ``attach``."""
+    from mixopt.search.proposals.samplers import (
+        SAMPLERS,
+        capabilities_of,
+        check_attach,
+        make_sampler,
+        sampler_capabilities,
+    )
 
-    SAMPLERS.get(name)
-    if len(objectives) > 1 and SAMPLERS.canonical(name) in SINGLE_OBJECTIVE:
-        takes = ", ".join(n for n in SAMPLERS.names() if n not in SINGLE_OBJECTIVE)
+    declared = sampler_capabilities(name)
+    if declared.needs_simplex:  # built now to look (a sampler's constructor only stores)
+        check_attach(make_sampler(name, 0, 0), name)
+    if len(objectives) > 1 and not declared.multi_objective:
+        builtins = SAMPLERS.builtins()
+        takes = ", ".join(
+            n
+            for n in SAMPLERS.names()
+            if n not in builtins or capabilities_of(builtins[n]).multi_objective
+        )
         raise ConfigError(
             f"sampler {name!r} takes one objective, and the study has {len(objectives)} "
             f"({', '.join(objectives)}); use one of {takes}"
