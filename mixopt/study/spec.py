@@ -34,7 +34,6 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_SAMPLER",
     "EARLY_STOP",
-    "EXECUTORS",
     "MODEL_ENV",
     "DataSpec",
     "EvaluatorSpec",
@@ -56,7 +55,6 @@ DEFAULT_SAMPLER = "gp"
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B"
 MODEL_ENV = "MIXOPT_MODEL"
 EARLY_STOP = ("auto", "on", "off")
-EXECUTORS = ("ray", "inprocess")
 
 
 def _read_baselines(paths: Any) -> tuple[tuple[str, dict[str, float]], ...]:
@@ -227,9 +225,10 @@ class SearchSpec:
 class ExecutionSpec:
     """Where and how the trials run. May change when a study is resumed."""
 
-    executor: str = setting("ray", choices=EXECUTORS, identity=False)
-    """ray (Ray Tune: trials in parallel, dead workers retried) or inprocess (one trial at a
-    time in this process: for debugging)."""
+    executor: str = setting("ray", identity=False)
+    """ray (Ray Tune: trials in parallel, dead workers retried), inprocess (one trial at a
+    time in this process: for debugging), an installed one, or module:attr (see 'mixopt ls
+    executors')."""
     concurrency: int | None = setting(None, identity=False)
     """Trials at once; default: one per GPU, else one per --cpus-per-trial CPUs."""
     cpus_per_trial: int = setting(1, identity=False)
@@ -253,8 +252,6 @@ class ExecutionSpec:
             not is_number(timeout) or not timeout > 0 or not math.isfinite(timeout)
         ):
             problems.append("trial_timeout must be a positive number of seconds")
-        if self.executor not in EXECUTORS:
-            problems.append(f"executor must be one of {', '.join(EXECUTORS)}")
         if problems:
             raise ConfigError(problems)
 
@@ -268,7 +265,8 @@ class OutputSpec:
     storage: str | None = setting(None, metavar="URL")
     """Optuna storage URL; default: SQLite in the output folder."""
     tracking_uri: str | None = setting(None, metavar="URI", identity=False)
-    """MLflow tracking URI; default: SQLite in the output folder; 'none': no tracking."""
+    """MLflow tracking URI; default: SQLite in the output folder; 'none': no tracking; or an
+    installed tracker's name (see 'mixopt ls trackers')."""
 
 
 _PARTS: dict[str, type] = {

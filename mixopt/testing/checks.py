@@ -194,21 +194,24 @@ _BASELINE = {"a": 0.3, "b": 0.3, "c": 0.3, "d": 0.1}  # enqueued first, as mixop
 
 def check_sampler(sampler: str | SamplerFactory, *, trials: int = 20, seed: int = 0) -> None:
     """Check that ``sampler`` (a name as ``--sampler`` takes it, ``module:attr``, or a factory
-    ``(seed, startup) -> optuna sampler``) can drive a study.
+    ``(seed, startup) -> optuna sampler``) can drive a study, as it declares it can.
 
     On a toy simplex of four domains (a min share, a max share, a fixed share): the factory
-    builds an ``optuna.samplers.BaseSampler``; an enqueued trial (a baseline) gets exactly
-    its parameters; every proposal lies in its range and gives a mixture on the simplex
-    within the bounds, in both parameterizations; 2 trials asked before either is told both
-    work; a study of ``trials`` trials completes; the same seed proposes the same trials
-    again; and what the sampler stores on the study is JSON, as SQLite storage needs.
-    Takes seconds.
+    builds an ``optuna.samplers.BaseSampler``, and its capabilities are a
+    ``SamplerCapabilities``; the sampler gets ``attach(simplex)`` where it has the method
+    (one that declares ``needs_simplex`` must), as a study gives it; an enqueued trial
+    (a baseline) gets exactly its parameters; every proposal lies in its range and gives a
+    mixture on the simplex within the bounds, in both parameterizations (its own first);
+    2 trials asked before either is told both work; a study of ``trials`` trials completes;
+    the same seed proposes the same trials again; what the sampler stores on the study is
+    JSON, as SQLite storage needs; and one that declares ``multi_objective`` completes a
+    study with two objectives. Takes seconds.
     """
-    from mixopt.search.proposals.samplers import parameterization_for
     from mixopt.search.proposals.space import Simplex
 
     name, factory = _resolve(sampler)
-    own = parameterization_for(name)  # a plug-in gets exponential, as with --sampler
+    declared = _declared(factory, name)
+    own = declared.parameterization
     other = "logratio" if own == "exponential" else "exponential"
     with _quiet_optuna():
         simplex = Simplex(_toy_domains(), 10_000, own)
@@ -216,6 +219,8 @@ def check_sampler(sampler: str | SamplerFactory, *, trials: int = 20, seed: int 
         again = _run(factory, name, simplex, seed, _SHORT)
         _same_proposals(full, again, name, seed)
         _run(factory, name, Simplex(_toy_domains(), 10_000, other), seed, _SHORT)
+        if declared.multi_objective:
+            _two_objectives(factory, name, simplex, seed)
 
 
 def _resolve(sampler: str | SamplerFactory) -> tuple[str, SamplerFactory]:
@@ -233,7 +238,16 @@ def _resolve(sampler: str | SamplerFactory) -> tuple[str, SamplerFactory]:
     return str(getattr(sampler, "__qualname__", sampler)), sampler
 
 
-def _build(factory: SamplerFactory, name: str, seed: int) -> Any:
+def _declared(factory: SamplerFactory, name: str) -> Any:
+    from mixopt.search.proposals.samplers import capabilities_of
+
+    try:
+        return capabilities_of(factory, name)
+    except MixoptError as exc:
+        raise ContractError(exc.problems[0]) from None  # it names the sampler
+
+
+def _build(factory: SamplerFactory, name: str, seed: int, simplex: Any) -> Any:
     import optuna
 
     try:
@@ -248,7 +262,27 @@ def _build(factory: SamplerFactory, name: str, seed: int) -> Any:
             f"sampler {name!r}: the factory returned {type(built).__name__}, not an "
             "optuna.samplers.BaseSampler; return one seeded with the seed it is given"
         )
+    _attach(built, name, simplex, _declared(factory, name).needs_simplex)
     return built
+
+
+def _attach(sampler: Any, name: str, simplex: Any, needed: bool) -> None:
+    """``attach(simplex)``, as a study calls it before the first trial is asked."""
+    attach = getattr(sampler, "attach", None)
+    if not callable(attach):
+        if needed:
+            raise ContractError(
+                f"sampler {name!r} declares needs_simplex, but its {type(sampler).__name__} "
+                "has no attach(simplex) method; add one, or declare needs_simplex=False"
+            )
+        return
+    try:
+        attach(simplex)
+    except Exception as exc:
+        raise ContractError(
+            f"sampler {name!r}: attach(simplex) raised {error_line(exc)}; mixopt calls it once "
+            "with the study's Simplex before the first trial is asked"
+        ) from exc
 
 
 def _run(factory: SamplerFactory, name: str, simplex: Any, seed: int, trials: int) -> list[Any]:
@@ -257,7 +291,7 @@ def _run(factory: SamplerFactory, name: str, simplex: Any, seed: int, trials: in
     import optuna
 
     # in memory, to take seconds; _stored_as_json checks what SQLite storage would refuse
-    study = optuna.create_study(sampler=_build(factory, name, seed), direction="maximize")
+    study = optuna.create_study(sampler=_build(factory, name, seed, simplex), direction="maximize")
     fixed = simplex.params_for(_BASELINE)
     study.enqueue_trial(fixed, user_attrs={"role": "baseline:uniform"})
     proposals = []
@@ -336,6 +370,26 @@ def _same_proposals(full: list[Any], again: list[Any], name: str, seed: int) -> 
                 f"{a} in one study and {b} in another; seed every random generator from the "
                 "factory's seed argument"
             )
+
+
+def _two_objectives(factory: SamplerFactory, name: str, simplex: Any, seed: int) -> None:
+    """A short study with two objectives, which a sampler that declares ``multi_objective``
+    must complete."""
+    import optuna
+
+    sampler = _build(factory, name, seed, simplex)
+    study = optuna.create_study(sampler=sampler, directions=["maximize", "maximize"])
+    for n in range(_SHORT):
+        try:
+            trial = study.ask()
+            mixture = simplex.suggest(trial)
+            study.tell(trial, [mixture["a"], mixture["c"]])
+        except Exception as exc:
+            raise ContractError(
+                f"sampler {name!r} failed at trial {n + 1} of a study with two objectives "
+                f"({error_line(exc)}); it declares multi_objective: make it take several "
+                "objectives, or declare multi_objective=False"
+            ) from exc
 
 
 def _stored_as_json(study: Any, name: str) -> None:

@@ -510,6 +510,18 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
         ["sampler 'nosuch.mod:X': cannot import module 'nosuch.mod'"],
     ),
     (
+        "sampler-needs-the-simplex-and-has-no-attach",
+        lambda c: c.extra.extend(
+            ["--sampler", "tests.testing.plugins:needs_simplex_without_attach"]
+        ),
+        ["declares needs_simplex, but its RandomSampler has no attach(simplex) method"],
+    ),
+    (
+        "executor-unknown",
+        lambda c: c.extra.extend(["--executor", "rey"]),
+        ["Unknown executor 'rey'. Did you mean: ray?"],
+    ),
+    (
         "device-cuda-past-the-last",
         lambda c: c.extra.extend(["--device", f"cuda:{_cuda_devices()}"]),
         ["--device cuda:"],

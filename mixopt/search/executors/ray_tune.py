@@ -112,8 +112,21 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
 
 
 class RayTuneExecutor:
-    """Construct, then :meth:`start` (Ray must start before anything imports it for the
+    """Ray Tune: trials in parallel over the CPUs or GPUs of a local Ray or a cluster joined
+    (--ray-address); a trial whose worker died is run again.
+
+    Construct, then :meth:`start` (Ray must start before anything imports it for the
     study), :meth:`run` one or more sources, :meth:`close`."""
+
+    @staticmethod
+    def problems(execution: ExecutionSpec) -> list[str]:
+        """A cluster to join that does not answer (:func:`address_problems`)."""
+        return address_problems(execution.ray_address)
+
+    @staticmethod
+    def remote(execution: ExecutionSpec) -> bool:
+        """Whether the trials join a Ray cluster (``--ray-address`` or ``RAY_ADDRESS``)."""
+        return cluster_address(execution.ray_address) is not None
 
     def __init__(
         self, context: StudyContext, execution: ExecutionSpec, device: str, folder: Path

@@ -92,7 +92,7 @@ class StudyLoop:
         from mixopt.search.proposals.samplers import attach_simplex
 
         # a sampler that proposes mixtures itself (the surrogate) maps them through the study's simplex
-        attach_simplex(self.store.optuna().sampler, session.simplex)
+        attach_simplex(self.store.optuna().sampler, session.simplex, self.spec.search.sampler)
 
     def _warn_if_random(self, baselines: int) -> None:
         """Say when the sampler's random start-up phase covers every trial: its model, the

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mixopt.search.proposals.space import SearchSpace
     from mixopt.study.spec import StudySpec
 
-__all__ = ["Checked", "check_inputs", "on_a_cluster"]
+__all__ = ["Checked", "check_inputs"]
 
 T = TypeVar("T")
 RESERVED_BASELINES = ("uniform", "natural", "best")
@@ -100,7 +100,9 @@ def check_inputs(
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     chosen = suite.objectives if suite is not None else tuple(objectives)
     _check_choices(found, baselines, search.sampler, search.pick, chosen)
-    if not on_a_cluster(spec):  # a cluster's workers' devices cannot be checked from here
+    from mixopt.search.executors import runs_remotely
+
+    if not runs_remotely(spec.execution):  # a cluster's workers' devices cannot be checked here
         from mixopt.training.device import device_problems
 
         found.extend(device_problems(spec.train.device))
@@ -127,16 +129,6 @@ def check_inputs(
     if in_domain and isinstance(suite, EvalSuite):  # the held-out records, from the cache
         suite = _held_out(suite, domains, _Problems())
     return Checked(applied, loaded_space, suite, model_ref, domains, normalized)
-
-
-def on_a_cluster(spec: StudySpec) -> bool:
-    """Whether the trials run on a Ray cluster joined (``--ray-address`` or ``RAY_ADDRESS``),
-    whose workers' devices this machine cannot check."""
-    from mixopt.search.executors.ray_tune import cluster_address
-
-    return (
-        spec.execution.executor == "ray" and cluster_address(spec.execution.ray_address) is not None
-    )
 
 
 def _check_choices(
@@ -230,13 +222,27 @@ def _suite(
 
 
 def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
-    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), and
-    it can search the study's objectives (a user's sampler is trusted to)."""
-    from mixopt.search.proposals.samplers import SAMPLERS, SINGLE_OBJECTIVE
+    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), it
+    declares it takes the study's objectives (one that declares nothing is taken to), and one
+    that declares it needs the study's simplex has ``attach``."""
+    from mixopt.search.proposals.samplers import (
+        SAMPLERS,
+        capabilities_of,
+        check_attach,
+        make_sampler,
+        sampler_capabilities,
+    )
 
-    SAMPLERS.get(name)
-    if len(objectives) > 1 and SAMPLERS.canonical(name) in SINGLE_OBJECTIVE:
-        takes = ", ".join(n for n in SAMPLERS.names() if n not in SINGLE_OBJECTIVE)
+    declared = sampler_capabilities(name)
+    if declared.needs_simplex:  # built now to look (a sampler's constructor only stores)
+        check_attach(make_sampler(name, 0, 0), name)
+    if len(objectives) > 1 and not declared.multi_objective:
+        builtins = SAMPLERS.builtins()
+        takes = ", ".join(
+            n
+            for n in SAMPLERS.names()
+            if n not in builtins or capabilities_of(builtins[n]).multi_objective
+        )
         raise ConfigError(
             f"sampler {name!r} takes one objective, and the study has {len(objectives)} "
             f"({', '.join(objectives)}); use one of {takes}"

@@ -13,7 +13,8 @@ from mixopt.io import without_password
 from mixopt.search.orchestration.faults import StudyFailedError
 from mixopt.search.orchestration.results import SearchResult
 from mixopt.search.proposals.space import Simplex
-from mixopt.search.tracking.tracker import GuardedTracker, make_tracker
+from mixopt.search.tracking import make_tracker
+from mixopt.search.tracking.tracker import GuardedTracker
 from mixopt.study.pareto import pareto_payload
 from mixopt.study.store import StudyStore, count_states, fold_wal
 from mixopt.study.summary import Summary, runs_at, summarize, transfers

@@ -17,7 +17,7 @@ from mixopt.evaluators.in_domain import held_out_counts
 from mixopt.evaluators.leave_one_out import LeaveOneOut
 from mixopt.evaluators.suite import EvalSuite
 from mixopt.events import EventLog
-from mixopt.search.executors._base import Executor
+from mixopt.search.executors._base import Executor, ExecutorFactory
 from mixopt.search.executors.context import StudyContext
 from mixopt.search.orchestration.preflight import Checked
 from mixopt.search.orchestration.results import SearchResult
@@ -317,12 +317,11 @@ def run_study(
 
 
 def _cluster_problems(spec: StudySpec) -> list[str]:
-    """A Ray cluster to join that does not answer (checked before anything is written)."""
-    if spec.execution.executor != "ray":
-        return []
-    from mixopt.search.executors.ray_tune import address_problems
+    """An unknown executor, or a Ray cluster to join that does not answer (checked before
+    anything is written)."""
+    from mixopt.search.executors import executor_problems
 
-    return address_problems(spec.execution.ray_address)
+    return executor_problems(spec.execution)
 
 
 def _executor(study: Study, budget: int | None = None) -> Executor:
@@ -331,12 +330,9 @@ def _executor(study: Study, budget: int | None = None) -> Executor:
         context = dataclasses.replace(
             context, trial=dataclasses.replace(context.trial, budget=budget, domains=study.pools)
         )
-    if study.spec.execution.executor == "inprocess":
-        from mixopt.search.executors.inprocess import InProcessExecutor
+    from mixopt.search.executors import EXECUTORS
 
-        return InProcessExecutor(context)
-    from mixopt.search.executors.ray_tune import RayTuneExecutor
-
-    return RayTuneExecutor(
+    factory: ExecutorFactory = EXECUTORS.get(study.spec.execution.executor)
+    return factory(
         context, study.spec.execution, study.spec.train.device, study.store.path(study.store.RAY)
     )
