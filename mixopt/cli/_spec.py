@@ -12,7 +12,7 @@ __all__ = ["add_spec_options", "given_settings"]
 _GROUPS = {
     "data": "data",
     "model": "model",
-    "evaluator": "evaluator",
+    "evaluator": "evaluator and trial plan",
     "search": "search",
     "train": "training (each trial's LoRA fine-tune)",
     "execution": "execution (may change on --resume)",

@@ -1,4 +1,5 @@
-"""``mixopt ls``: the built-in (and installed) evaluators, samplers, search spaces and scorers."""
+"""``mixopt ls``: the built-in (and installed) evaluators, trial plans, samplers, search spaces
+and scorers."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ from typing import Any
 
 __all__ = ["add_parser", "run"]
 
-KINDS = ("evaluators", "samplers", "spaces", "scorers")
+KINDS = ("evaluators", "plans", "samplers", "spaces", "scorers")
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "ls",
-        help="list the evaluators, samplers, search spaces and scorers mixopt knows",
-        description="List the built-in evaluator kinds (for task files), samplers (--sampler) "
-        "and search spaces (--space), each with one line on what it is, plus the evaluators "
-        "and samplers that installed packages add through entry points.",
+        help="list the evaluators, trial plans, samplers, search spaces and scorers mixopt knows",
+        description="List the built-in evaluator kinds (for task files), trial plans (--plan), "
+        "samplers (--sampler) and search spaces (--space), each with one line on what it is, "
+        "plus the evaluators, plans and samplers that installed packages add through entry points.",
         epilog="example: mixopt ls samplers",
     )
     p.add_argument(
@@ -32,14 +33,13 @@ def add_parser(subparsers: Any) -> None:
 def catalogue(kind: str) -> list[tuple[str, str]]:
     """(name, description) of every part of ``kind``."""
     if kind == "evaluators":
-        from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT
         from mixopt.evaluators.tasks import EVALUATORS
 
-        lodo = (
-            "No task file: each trial trains once per domain left out (k trainings), scored by "
-            "minus that domain's loss; the default without --eval (--lodo-domains A,B to rotate fewer)"
-        )
-        return [*EVALUATORS.describe(), (LEAVE_ONE_OUT, lodo)]
+        return EVALUATORS.describe()
+    if kind == "plans":
+        from mixopt.plans import PLANS
+
+        return PLANS.describe()
     if kind == "samplers":
         from mixopt.search.proposals.samplers import SAMPLERS, SINGLE_OBJECTIVE
         from mixopt.study.spec import DEFAULT_MO_SAMPLER, DEFAULT_SAMPLER
@@ -72,7 +72,8 @@ def _mark(rows: list[tuple[str, str]], default: str) -> list[tuple[str, str]]:
 
 
 _USE = {
-    "evaluators": "kind: NAME in a task file; --eval leave-one-out",
+    "evaluators": "kind: NAME in a task file",
+    "plans": "--plan NAME",
     "samplers": "--sampler NAME",
     "spaces": "--space NAME",
     "scorers": "filters: {NAME: {min: ..., max: ...}} in a search space",
