@@ -42,10 +42,11 @@ def optimize_mixture(
     ``model``: a hub id or local folder (default: ``$MIXOPT_MODEL``, else
     ``Qwen/Qwen2.5-0.5B``). ``data``: the training domains, as a domains file, its parsed
     list, or :class:`~mixopt.data.spec.DomainSpec` objects (``--domains``; the study spec's
-    ``data.domains``). ``evaluator``: a task file, ``module:attr``, an object with
-    ``evaluate(model, tokenizer)``, or ``"leave-one-out"`` (the default: no out-of-domain set,
-    each trial trains once per left-out domain; ``lodo_domains=`` chooses them). ``budget``:
-    training tokens per trial (``"50k"``).
+    ``data.domains``). ``evaluator``: a task file, ``module:attr``, or an object with
+    ``evaluate(model, tokenizer)``; without one (no out-of-domain set) each trial runs the
+    leave-one-out plan, a training per left-out domain (``lodo_domains=`` chooses them;
+    ``plan=`` chooses another, see ``mixopt ls plans``). ``budget``: training tokens per
+    trial (``"50k"``).
     ``spec``: a whole :class:`~mixopt.study.spec.StudySpec` (the other arguments change it).
     ``train``: a :class:`~mixopt.training.config.TrainConfig` or its fields. ``baselines``:
     extra named mixtures scored beside uniform and natural. ``settings``: any other setting,

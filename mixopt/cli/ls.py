@@ -32,9 +32,14 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "evaluators": Kind(
-        "mixopt.cli.ls:evaluator_rows",
-        "what scores a trained trial",
-        "kind: NAME in a task file; --eval leave-one-out",
+        "mixopt.evaluators.tasks:EVALUATORS",
+        "what scores a trained model out of domain",
+        "kind: NAME in a task file",
+    ),
+    "plans": Kind(
+        "mixopt.plans:PLANS",
+        "how a trial trains and scores a mixture",
+        "--plan NAME",
     ),
     "samplers": Kind(
         "mixopt.search.proposals.samplers:SAMPLERS",
@@ -104,18 +109,6 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
     )
     default = import_object(entry.default, kind) if entry.default else None
     return [(n, f"{d} (default)" if n == default else d) for n, d in rows]
-
-
-def evaluator_rows() -> list[tuple[str, str]]:
-    """The evaluator kinds of task files, and leave-one-out (``--eval leave-one-out``)."""
-    from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT
-    from mixopt.evaluators.tasks import EVALUATORS
-
-    lodo = (
-        "No task file: each trial trains once per domain left out (k trainings), scored by "
-        "minus that domain's loss; the default without --eval (--lodo-domains A,B to rotate fewer)"
-    )
-    return [*EVALUATORS.describe(), (LEAVE_ONE_OUT, lodo)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,14 +21,16 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mixopt.budget import parse_budget
 from mixopt.errors import ConfigError, MixoptError, did_you_mean
-from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT, LeaveOneOut, is_leave_one_out
 from mixopt.io import without_password
 from mixopt.setting import is_int, is_number, setting
 from mixopt.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from mixopt.plans import TrialPlan
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -124,14 +126,19 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class EvaluatorSpec:
-    """What scores a trial out of domain."""
+    """How a trial is scored: its plan, and the out-of-domain evaluator."""
 
     tasks: Any = setting(
-        LEAVE_ONE_OUT, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS"
+        None, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS"
     )
-    """Task file (downstream/*.yaml), module:attr, or leave-one-out (the default: each trial
-    trains once per domain left out, scored by minus that domain's loss; for when there is
-    no out-of-domain set); from Python also an evaluator object."""
+    """Task file (downstream/*.yaml) or module:attr; from Python also an evaluator object. It
+    scores each trained model out of domain; without it a trial runs leave-one-out (see
+    --plan)."""
+    plan: str = setting("auto", metavar="NAME")
+    """How a trial runs (see 'mixopt ls plans'): one-pass (train once on the mixture, scored
+    by --eval), leave-one-out (one training per domain left out, scored by minus that
+    domain's loss: for when there is no out-of-domain set), or module:attr; auto: one-pass
+    with --eval, leave-one-out without."""
     objectives: tuple[str, ...] = setting(
         (), flag="--objective", parse=_repeated, append=True, metavar="TASK"
     )
@@ -147,13 +154,17 @@ class EvaluatorSpec:
     more objective (one extra forward pass over them per trial)."""
 
     def __post_init__(self) -> None:
-        if self.lodo_domains and not is_leave_one_out(self.tasks):
-            raise ConfigError("lodo_domains (--lodo-domains) applies only to --eval leave-one-out")
+        from mixopt.plans import not_an_evaluator
 
-    def reference(self) -> Any:
-        """What the trials are given: the task file or object, or the leave-one-out estimate
-        over the chosen domains."""
-        return LeaveOneOut(self.lodo_domains) if is_leave_one_out(self.tasks) else self.tasks
+        if line := not_an_evaluator(self.tasks):
+            raise ConfigError(line)
+
+    def trial_plan(self) -> TrialPlan:
+        """The plan the trials run, configured (``lodo_domains``) and checked against the
+        evaluator (raises :class:`ConfigError`)."""
+        from mixopt.plans import make_plan
+
+        return make_plan(self.plan, self.tasks is not None, self.lodo_domains)
 
 
 @dataclass(frozen=True)
@@ -282,14 +293,14 @@ _PARTS: dict[str, type] = {
 
 @dataclass(frozen=True)
 class StudySpec:
-    """A whole study: data, model, evaluator, search, training, execution, output."""
+    """A whole study: data, model, evaluator (and trial plan), search, training, execution, output."""
 
     data: DataSpec = setting(factory=DataSpec)
     """The training domains."""
     model: ModelSpec = setting(factory=ModelSpec)
     """The base model."""
     evaluator: EvaluatorSpec = setting(factory=EvaluatorSpec)
-    """The out-of-domain evaluator."""
+    """The trial plan and the out-of-domain evaluator."""
     search: SearchSpec = setting(factory=SearchSpec)
     """What is searched, with which sampler, for how many trials."""
     train: TrainConfig = setting(factory=TrainConfig)
@@ -430,11 +441,7 @@ class StudySpec:
 
     def missing(self) -> list[str]:
         """The settings a study cannot do without, by flat name."""
-        needed = {
-            "domains": self.data.domains,
-            "budget": self.search.budget,
-            "evaluator": self.evaluator.tasks,
-        }
+        needed = {"domains": self.data.domains, "budget": self.search.budget}
         return [k for k, v in needed.items() if v is None]
 
     def items(self) -> Iterator[tuple[str, Any]]:

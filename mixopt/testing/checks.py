@@ -1,13 +1,16 @@
 """Contract checks for plug-ins, to call from your own tests (like scikit-learn's
 ``check_estimator``)::
 
-    from mixopt.testing import check_evaluator, check_sampler
+    from mixopt.testing import check_evaluator, check_plan, check_sampler
 
     def test_my_evaluator(model, tokenizer):
         check_evaluator("my_package.evals:my_evaluator", model, tokenizer)
 
     def test_my_sampler():
         check_sampler("my_package.search:make_sampler")
+
+    def test_my_plan(model_dir):
+        check_plan("my_package.plans:MyPlan", model_dir)
 
 A check that fails raises :class:`ContractError` (an ``AssertionError``, so any test runner
 reports it as a failure) whose one line says what is wrong and how to fix it.
@@ -19,11 +22,12 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from mixopt.errors import MixoptError, error_line
 
-__all__ = ["ContractError", "check_evaluator", "check_sampler"]
+__all__ = ["ContractError", "check_evaluator", "check_plan", "check_sampler"]
 
 
 class ContractError(AssertionError):
@@ -82,15 +86,15 @@ def _check_one(evaluator: Any, where: str, model: Any, tokenizer: Any, tolerance
         )
 
 
-def _round_trip(evaluator: Any, where: str) -> Any:
+def _round_trip(obj: Any, where: str, method: str = "evaluate()") -> Any:
     from ray import cloudpickle  # what Ray itself pickles with
 
     try:
-        return cloudpickle.loads(cloudpickle.dumps(evaluator))  # type: ignore[no-untyped-call]
+        return cloudpickle.loads(cloudpickle.dumps(obj))  # type: ignore[no-untyped-call]
     except Exception as exc:
         raise ContractError(
             f"{where} does not pickle ({error_line(exc)}); Ray sends it to each trial: store "
-            "paths and options, and open files, connections or models inside evaluate()"
+            f"paths and options, and open files, connections or models inside {method}"
         ) from exc
 
 
@@ -183,6 +187,184 @@ def _modes(model: Any) -> dict[str, bool]:
 def _restore_modes(model: Any, modes: Mapping[str, bool]) -> None:
     for name, module in model.named_modules():
         module.training = modes.get(name, module.training)
+
+
+def check_plan(
+    plan: Any, model: str | Path, *, budget: int = 1_000, tolerance: float = 1e-6
+) -> None:
+    """Check that ``plan`` (a name as ``--plan`` takes it, ``module:attr``, or a plan object)
+    can run a study's trials, on ``model``: a small local model folder (its tokenizer
+    tokenizes two toy domains, and the plan fine-tunes it).
+
+    The plan must: declare ``name`` (a str), ``takes_evaluator`` and ``intermediate_scores``
+    (bools); say its first line as None or a line and JSON fields; find no problem with the
+    two toy domains at ``budget``; and run a trial as a study does, given a held-out loss
+    task as its evaluator (with it as the intermediate task) if it takes one: a
+    ``TrialResult`` with a finite score and finite metrics, the trial's mixture and seed,
+    and trained steps; intermediate scores at the checkpoints, each also given to
+    ``report``, if it declares them, and none otherwise; stopped early (no score) when
+    ``report`` returns False, if it has intermediate scores; and the same score (within
+    ``tolerance``) from a pickled copy of the trial with the same seed (Ray sends a copy to
+    each trial). It takes a few trainings of ``budget`` tokens.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mixopt-check-plan-") as tmp:
+        built = _plan(plan)
+        spec = _plan_trial(built, str(model), Path(tmp), budget)
+        _plan_declares(built, spec)
+        first = _run_plan(spec, None)
+        if built.intermediate_scores:
+            stopped = _run_plan(spec, lambda step, total, score: False)
+            if not stopped.stopped_early or stopped.score is not None:
+                raise ContractError(
+                    f"plan {built.name!r} declares intermediate scores but ran on when report() "
+                    "returned False; stop the training there (stopped_early=True, score None)"
+                )
+        again = _run_plan(_round_trip(spec, f"plan {built.name!r}", "run()"), None)
+        if not math.isclose(first.score, again.score, rel_tol=tolerance, abs_tol=tolerance):
+            raise ContractError(
+                f"plan {built.name!r} scored {first.score!r}, then {again.score!r} from a pickled "
+                "copy of the same trial and seed; seed every sample and initialization from "
+                "spec.seed, and keep every setting in attributes that pickle"
+            )
+
+
+def _plan(plan: Any) -> Any:
+    from mixopt.plans import PLANS, TrialPlan
+
+    if isinstance(plan, str):
+        try:
+            plan = PLANS.get(plan)
+        except MixoptError as exc:
+            raise ContractError(exc.problems[0]) from None  # it names the plan
+    if isinstance(plan, type) or (callable(plan) and not isinstance(plan, TrialPlan)):
+        try:
+            plan = plan()
+        except Exception as exc:
+            raise ContractError(
+                f"plan {plan!r}: building it with no arguments raised {error_line(exc)}; give "
+                "every option a default (mixopt builds a plan as --plan names it)"
+            ) from exc
+    if not isinstance(plan, TrialPlan):
+        raise ContractError(
+            f"{plan!r} is not a trial plan; give it name, takes_evaluator, intermediate_scores, "
+            "run(spec, report), first_line(domains) and problems(domains, budget)"
+        )
+    return plan
+
+
+def _plan_trial(plan: Any, model: str, root: Path, budget: int) -> Any:
+    """A trial of two toy domains, with a held-out loss task if ``plan`` takes an evaluator."""
+    from mixopt.data.spec import load_domains
+    from mixopt.data.tokenize import tokenize_domains
+    from mixopt.evaluators import EvalSuite, LossTask, NamedTask
+    from mixopt.models import load_tokenizer
+    from mixopt.plans import TrialSpec
+    from mixopt.testing.corpus import make_heldout, make_records, write_domains
+    from mixopt.training.config import TrainConfig
+
+    kinds = {"finance": "jsonl", "cooking": "jsonl"}
+    domains = tokenize_domains(
+        load_domains(str(write_domains(root / "data", kinds, n=200, seed=0))),
+        load_tokenizer(model),
+        root / "cache",
+    )
+    held = make_heldout("finance", 12, 0, make_records("finance", 200, seed=0))
+    (root / "heldout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in held))
+    task = NamedTask("heldout", LossTask(str(root / "heldout.jsonl")))
+    suite = EvalSuite((task,), intermediate="heldout") if plan.takes_evaluator else None
+    # two checkpoints: the intermediate scores and a stop between them; one thread, as a
+    # one-CPU trial has (a test runner's other workers would oversubscribe more)
+    train = TrainConfig(seq_len=64, batch_size=4, checkpoints=2, learning_rate=3e-3, threads=1)
+    mixture = {"finance": 0.6, "cooking": 0.4}
+    return TrialSpec(model, tuple(domains), mixture, budget, suite, train, seed=1, plan=plan)
+
+
+def _plan_declares(plan: Any, spec: Any) -> None:
+    """Its declared name and capabilities, first line and problems, each of the right kind."""
+    name = getattr(plan, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ContractError(f"plan {plan!r}: name is {name!r}; name it with a str (its --plan)")
+    for flag in ("takes_evaluator", "intermediate_scores"):
+        if not isinstance(getattr(plan, flag), bool):
+            raise ContractError(f"plan {name!r}: {flag} is {getattr(plan, flag)!r}, not a bool")
+    said = plan.first_line([d.name for d in spec.domains])
+    if said is not None:
+        ok = isinstance(said, tuple) and len(said) == 2 and isinstance(said[0], str)
+        try:
+            json.dumps(said[1] if ok else None)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or not isinstance(said[1], Mapping):
+            raise ContractError(
+                f"plan {name!r}: first_line gave {said!r}; give None, or (line, fields) with "
+                "a str line and a dict of JSON values (the trial_plan event's fields)"
+            )
+    problems = plan.problems(spec.domains, spec.budget)
+    if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+        raise ContractError(f"plan {name!r}: problems gave {problems!r}, not a list of str")
+    if problems:
+        raise ContractError(
+            f"plan {name!r} refuses two toy domains at budget {spec.budget}: {problems[0]}; "
+            "refuse only what cannot run (check_plan(..., budget=N) to try another budget)"
+        )
+
+
+def _run_plan(spec: Any, report: Any) -> Any:
+    """Run ``spec`` as a study does, recording what reaches ``report``; check the result."""
+    from mixopt.plans import TrialResult
+
+    name, reported = spec.plan.name, []
+
+    def record(step: int, total: int, score: float | None) -> bool | None:
+        reported.append(score)
+        return report(step, total, score) if report is not None else None
+
+    try:
+        result = spec.plan.run(spec, record)
+    except Exception as exc:
+        raise ContractError(
+            f"plan {name!r} raised {error_line(exc)} running a trial of two toy domains (the "
+            "traceback above shows where)"
+        ) from exc
+    if not isinstance(result, TrialResult):
+        raise ContractError(
+            f"plan {name!r} returned {type(result).__name__}; return a mixopt.plans.TrialResult"
+        )
+    if report is not None:
+        return result  # stopped: checked by the caller
+    _check_plan_result(result, spec, [s for s in reported if s is not None])
+    return result
+
+
+def _check_plan_result(result: Any, spec: Any, reported: list[float]) -> None:
+    name = spec.plan.name
+    if not _finite(result.score) or result.stopped_early:
+        raise ContractError(
+            f"plan {name!r} gave the score {result.score!r} for a trial run to its end; give "
+            "a finite float (higher is better)"
+        )
+    bad = [k for k, v in result.metrics.items() if not isinstance(k, str) or not _finite(v)]
+    if bad:
+        raise ContractError(f"plan {name!r}: metric {bad[0]!r} is not a finite float")
+    if result.mixture != dict(spec.mixture) or result.seed != spec.seed or result.steps < 1:
+        raise ContractError(
+            f"plan {name!r} returned mixture {result.mixture}, seed {result.seed}, "
+            f"{result.steps} steps; give the trial's own mixture and seed, and the steps trained"
+        )
+    scores = [s for _, s in result.intermediate]
+    if spec.plan.intermediate_scores and (not scores or scores != reported):
+        raise ContractError(
+            f"plan {name!r} declares intermediate scores but gave {scores} and reported "
+            f"{reported}; score the evaluator's intermediate task at each checkpoint and "
+            "pass each score to report()"
+        )
+    if not spec.plan.intermediate_scores and (scores or reported):
+        raise ContractError(
+            f"plan {name!r} declares no intermediate scores but gave some; set "
+            "intermediate_scores = True (early stopping reads them)"
+        )
 
 
 SamplerFactory = Callable[[int, int], Any]

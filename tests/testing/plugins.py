@@ -10,11 +10,12 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import optuna
 
 from mixopt.evaluators import EvalResult
+from mixopt.plans import LeaveOneOut
 from mixopt.search.proposals.samplers import SamplerCapabilities, declare
 from mixopt.search.tracking.tracker import NullTracker
 
@@ -421,3 +422,91 @@ class RecordingTracker(NullTracker):
 
     def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
         self.calls.append(f"start_trial {number}")
+
+
+# ----- trial plans (those that break the contract return a result without training)
+
+
+def _result(spec: Any, score: float, intermediate: tuple[tuple[int, float], ...] = ()) -> Any:
+    from mixopt.plans import TrialResult
+
+    return TrialResult(
+        score=score,
+        metrics={},
+        intermediate=intermediate,
+        loss_curve=(),
+        domains={},
+        timings={},
+        steps=2,
+        total_steps=2,
+        stopped_early=False,
+        tokens_per_second=1.0,
+        mixture=dict(spec.mixture),
+        seed=spec.seed,
+    )
+
+
+@dataclass(frozen=True)
+class _Fake:
+    name: ClassVar[str] = "fake"
+    takes_evaluator: ClassVar[bool] = False
+    intermediate_scores: ClassVar[bool] = False
+
+    def first_line(self, domains: Any) -> Any:
+        return None
+
+    def problems(self, domains: Any, budget: Any) -> list[str]:
+        return []
+
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return _result(spec, 1.0)
+
+
+class NanPlan(_Fake):
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return _result(spec, math.nan)
+
+
+class NoisyPlan(_Fake):
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return _result(spec, random.random())
+
+
+class NeverStops(_Fake):
+    intermediate_scores: ClassVar[bool] = True
+
+    def run(self, spec: Any, report: Any = None) -> Any:
+        if report is not None:
+            report(1, 2, 0.5)  # and goes on whatever it answers
+        return _result(spec, 1.0, ((1, 0.5),))
+
+
+class HidesItsScores(_Fake):
+    intermediate_scores: ClassVar[bool] = True  # but it never reports them
+
+
+class SaysTooLittle(_Fake):
+    def first_line(self, domains: Any) -> Any:
+        return "trains once"  # not (line, fields)
+
+
+class RefusesEverything(_Fake):
+    def problems(self, domains: Any, budget: Any) -> list[str]:
+        return ["no domains suit me"]
+
+
+class NotAPlan:
+    name = "not-a-plan"
+
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return None
+
+
+@dataclass(frozen=True)
+class WorstCase(LeaveOneOut):
+    """A variant of leave-one-out: the score is minus the worst left-out domain's loss."""
+
+    name: ClassVar[str] = "leave-one-out-worst"
+
+    def score(self, losses: Mapping[str, float]) -> float:
+        return -max(losses.values())

@@ -11,12 +11,14 @@ import pytest
 
 from mixopt.cluster import CLUSTERERS
 from mixopt.evaluators import EVALUATORS, LossTask
+from mixopt.plans import PLANS
 from mixopt.scorers import SCORERS, uses_model
 from mixopt.search.proposals.samplers import SAMPLERS
 from mixopt.testing import (
     ContractError,
     check_clusterer,
     check_evaluator,
+    check_plan,
     check_sampler,
     check_scorer,
 )
@@ -252,4 +254,36 @@ def test_a_user_clusterer_given_as_module_attr_or_class() -> None:
 def test_a_broken_clusterer_fails_with_its_message(clusterer: str, message: str) -> None:
     with _fails(message) as info:
         check_clusterer(f"{PLUGINS}:{clusterer}")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", PLANS.names())
+def test_builtin_plans_keep_the_contract(name: str, tiny_model_dir: Path) -> None:
+    check_plan(name, tiny_model_dir)
+
+
+BROKEN_PLANS = [
+    (plugins.NanPlan(), "'fake' gave the score nan for a trial run to its end"),
+    (plugins.NoisyPlan(), "'fake' scored .*, then .* from a pickled copy of the same trial"),
+    (
+        plugins.NeverStops(),
+        "declares intermediate scores but ran on when report\\(\\) returned False",
+    ),
+    (plugins.HidesItsScores(), r"declares intermediate scores but gave \[\] and reported \[\]"),
+    (plugins.SaysTooLittle(), "first_line gave 'trains once'; give None, or \\(line, fields\\)"),
+    (plugins.RefusesEverything(), "refuses two toy domains at budget 1000: no domains suit me"),
+    (plugins.NotAPlan(), "is not a trial plan; give it name, takes_evaluator"),
+    ("one-pas", "Unknown trial plan 'one-pas'. Did you mean: one-pass?"),
+    (f"{PLUGINS}:NanPlan", "'fake' gave the score nan"),  # module:attr, built as --plan builds it
+]
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [pytest.param(p, m, id=p if isinstance(p, str) else type(p).__name__) for p, m in BROKEN_PLANS],
+)
+def test_a_broken_plan_fails_with_its_message(plan: Any, message: str, tokenizer_dir: Path) -> None:
+    # each fails before any training: a tokenizer is model enough
+    with _fails(message) as info:
+        check_plan(plan, tokenizer_dir)
     assert "\n" not in str(info.value)

@@ -83,7 +83,6 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
     mixture or a baseline passes a repetition cap (naming the largest budget that fits)."""
     from mixopt.budget import format_budget
     from mixopt.data.allocation import largest_budget, normalize_mixture
-    from mixopt.evaluators.leave_one_out import LeaveOneOut
     from mixopt.study.summary import best_number
 
     store, own = study.store, study.spec.search.budget
@@ -99,9 +98,8 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
         raise ConfigError(
             f"--budget {format_budget(budget)} is the study's own budget; re-run its confirmation on more seeds with mixopt search --resume {store.folder} --confirm {seeds}"
         )
-    lodo = study.context.trial.evaluator
-    if isinstance(lodo, LeaveOneOut) and (problems := lodo.problems(study.pools, budget)):
-        raise ConfigError(problems)  # a left-out domain's pass would not fit the budget
+    if problems := study.context.trial.plan.problems(study.pools, budget):
+        raise ConfigError(problems)  # e.g. a left-out domain's pass would not fit the budget
     trials = store.trials()
     best = best_number(trials, study.spec.search.pick)
     mixtures = {
