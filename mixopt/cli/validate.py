@@ -138,7 +138,10 @@ def _spec(args: argparse.Namespace) -> tuple[StudySpec, list[str]]:
         raise ConfigError(
             [*problems, "mixopt validate needs --domains (or a --config naming them)"]
         )
-    return spec.replace(**settings), problems
+    try:
+        return spec.replace(**settings), problems
+    except ConfigError as exc:  # settings that parse alone but not together (a cross-field check)
+        raise ConfigError([*problems, *exc.problems]) from None
 
 
 def _objectives_line(suite: Any) -> str:
