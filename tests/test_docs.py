@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from mixopt.cli import build_parser, main
+from mixopt.cluster import ClusterConfig
+from mixopt.export import ExportSpec
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 PROSE = " ".join(README.split())  # sentences wrap across lines
@@ -29,16 +31,21 @@ def _option_defaults() -> dict[str, tuple[Any, Any]]:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for command in sub.choices.values():
         for action in command._actions:
-            for flag in action.option_strings:
-                out.setdefault(flag, (action.default, action.choices))
+            if action.default is not argparse.SUPPRESS:
+                for flag in action.option_strings:
+                    out.setdefault(flag, (action.default, action.choices))
     for flat, (_, f) in flat_fields().items():
-        flags = [
-            f.metadata.get("flag", "--" + flat.replace("_", "-")),
-            *f.metadata.get("flags", ()),
-        ]
-        for flag in flags:
+        for flag in _flags(flat, f):
             out[flag] = (f.default, f.metadata.get("choices"))
+    for kind in (ClusterConfig, ExportSpec):  # `mixopt cluster` and `mixopt export` options
+        for f in dataclasses.fields(kind):
+            for flag in _flags(f.metadata.get("name", f.name), f):
+                out.setdefault(flag, (f.default, f.metadata.get("choices")))
     return out
+
+
+def _flags(flat: str, f: dataclasses.Field[Any]) -> list[str]:
+    return [f.metadata.get("flag", "--" + flat.replace("_", "-")), *f.metadata.get("flags", ())]
 
 
 OPTIONS = _option_defaults()
