@@ -1,7 +1,7 @@
 """Data hyperparameters: do searched quality-filter thresholds beat the mixture alone?
 
     python benchmarks/data_hyperparameters.py           # 16 trials a study, 20k tokens, 3 confirmation seeds, 100k records scored
-    python benchmarks/data_hyperparameters.py --quick   # the smoke: 1 trial a study, 2k tokens, 2k records scored
+    python benchmarks/data_hyperparameters.py --quick   # the smoke: the study with filters only, 1 trial, 2k tokens, 200 records scored
 
 Three domains, two of which hold a known share of harmful records: ``finance`` text where
 30% are degenerate repetitions ("buy now buy now ..."), ``sql`` prompt/completion pairs
@@ -163,10 +163,11 @@ def main() -> int:
         help="a local model to fine-tune and score with (default: a tiny one pre-trained here)",
     )
     args = p.parse_args()
+    # quick is CI's smoke: every step once, at the least that still prints the table: one
+    # study (below), 1 trial, no confirmation runs (the table then shows the search score), and
+    # 200 records to time the scorers on (2,000 took as long as two studies)
     args.records, args.trials, args.budget, args.confirm, args.scored, args.executor = (
-        (300, 1, "2k", 1, 2_000, "inprocess")
-        if args.quick
-        else (1_000, 16, "20k", 3, 100_000, "ray")
+        (300, 1, "2k", 0, 200, "inprocess") if args.quick else (1_000, 16, "20k", 3, 100_000, "ray")
     )
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
@@ -182,7 +183,9 @@ def main() -> int:
         )
     print(f"tiny model built in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     _, harmful = build(root, args.records)
-    plain = study(root, model, "default", args)
+    # quick runs the study with filters only: the mixture-only one is the same call with the
+    # default space (its cells print as "-")
+    plain = None if args.quick else study(root, model, "default", args)
     filtered = study(root, model, str(root / "filters.yaml"), args)
     # a second study with the same filters and model, in its own folder: every score from the cache
     again = (
@@ -194,13 +197,16 @@ def main() -> int:
     precision, recall = precision_recall(root, model, found, harmful)
     timing = time_scoring(root, model, args.scored)
 
-    def confirmed(s: dict[str, Any]) -> str:
+    def confirmed(s: dict[str, Any] | None) -> str:
+        if s is None:
+            return "- (--quick runs one study)"
         b = s["best"]
         return f"{b['score']:.4f} ± {b['score_std'] or 0:.4f}"
 
+    score = "confirmed score" if args.confirm else "search score (no confirmation runs)"
     print("\n| figure | value |\n|---|---|")
-    print(f"| confirmed score, mixture only ({args.trials} trials) | {confirmed(plain)} |")
-    print(f"| confirmed score, mixture + filters ({args.trials} trials) | {confirmed(filtered)} |")
+    print(f"| {score}, mixture only ({args.trials} trials) | {confirmed(plain)} |")
+    print(f"| {score}, mixture + filters ({args.trials} trials) | {confirmed(filtered)} |")
     print(f"| found thresholds | {', '.join(f'{k}={v:.3g}' for k, v in found.items())} |")
     print(f"| removed records that are harmful (precision) | {precision:.2f} |")
     print(f"| harmful records removed (recall) | {recall:.2f} |")
@@ -211,9 +217,11 @@ def main() -> int:
     )
     if again is not None:
         print(f"| scores computed by a second study with the same filters | {again['computed']} |")
-    print(
-        f"| study seconds: mixture only / with filters | {plain['seconds']:.0f} / {filtered['seconds']:.0f} ({filtered['seconds'] / plain['seconds']:.2f} x) |"
-    )
+    with_filters = f"{filtered['seconds']:.0f}"
+    if plain is not None:
+        with_filters += f" ({filtered['seconds'] / plain['seconds']:.2f} x)"
+    alone = "-" if plain is None else f"{plain['seconds']:.0f}"
+    print(f"| study seconds: mixture only / with filters | {alone} / {with_filters} |")
     return 0
 
 

@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--proposals", default=None, metavar="N,N", help="time the samplers alone at these sizes"
     )
+    parser.add_argument(
+        "--model", help="a local model to tokenize with (default: a tiny one pre-trained here)"
+    )
     args = parser.parse_args(argv)
     if args.proposals:
         print_rows(
@@ -272,9 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            inputs = study_inputs(
-                root, quick=True
-            )  # the model only tokenizes here: the smallest will do
+            # the model only tokenizes here: the smallest will do, or one already built
+            inputs = study_inputs(root, quick=True, model=Path(args.model) if args.model else None)
             for kind in kinds:
                 with storage_url(kind, root / f"{kind}-server") as url:
                     rows += run(inputs, root / kind, args, url)

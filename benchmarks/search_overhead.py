@@ -1,7 +1,7 @@
 """What the search machinery (Ray Tune + Optuna + MLflow) costs around the trials.
 
     python benchmarks/search_overhead.py           # 30 s trials; a 300-trial GP study; 1 vs 2 concurrent
-    python benchmarks/search_overhead.py --quick   # 1 s trials; a 20-trial study, the baselines for real (smoke run)
+    python benchmarks/search_overhead.py --quick   # a 20-trial study of 0.25 s trials, one real study of the baselines (smoke run)
 
 ``--quick`` starts one Ray for all of its studies, so its start-up row leaves out Ray's own
 start (every full-run study starts its own Ray, as a user's study does); ``--model DIR``
@@ -158,6 +158,123 @@ def ask_windows(n: int) -> list[tuple[int, int]]:
     return [(e, min(n, e + max(4, e // 8))) for e in edges]
 
 
+Row = tuple[str, str, str]
+
+
+def overhead_rows(out: Path, started: float, wait: float, quick: bool) -> list[Row]:
+    """Part 1, from a study of trials that wait ``wait`` s: the time around each trial (warm
+    workers, GP fitted), a worker's first trial (its start and imports), the study's start-up."""
+    trials = sorted(optuna_trials(out), key=lambda t: t.datetime_start)
+    ended = finish_times(out)  # after MLflow logged the trial: the end of its time in the study
+    spans = [ended[t.number] - t.datetime_start.timestamp() for t in trials]
+    work = [t.user_attrs["result"]["timings"]["total_s"] for t in trials]
+    extra = [s - w for s, w in zip(spans, work, strict=True)]
+    warm = extra[2:]
+    first = trials[0].datetime_start.timestamp() - started
+    what = (
+        "study start-up (call to first trial, Ray started before)"
+        if quick
+        else "study start-up (call to first trial)"
+    )
+    return [
+        (
+            f"per-trial overhead at {wait:g} s trials (warm, GP fitted)",
+            f"{statistics.median(warm):.2f} s",
+            f"{statistics.median(warm) / wait:.3f} x the trial's own time (target < 0.05)",
+        ),
+        (
+            "first trial of a worker: extra time",
+            f"{statistics.median(extra[:2]):.2f} s",
+            f"{statistics.median(extra[:2]) / wait:.2f} x one trial (worker start, imports)",
+        ),
+        (what, f"{first:.1f} s", f"{first / wait:.2f} x one trial"),
+    ]
+
+
+def watched_study(inputs: dict[str, Any], out: Path, **options: Any) -> dict[str, Any]:
+    """A study, 2 trials at a time, with its proposals timed and the driver's memory sampled:
+    when it started, its seconds, the proposal times (:func:`time_asks`) and the samples
+    (proposals made so far, MB)."""
+    asks = time_asks()
+    samples: list[tuple[int, float]] = []
+    done = threading.Event()
+    watcher = threading.Thread(target=sample_rss, args=(asks, samples, done), daemon=True)
+    watcher.start()
+    t0 = time.time()
+    _, started = study(inputs, out, budget="2k", concurrency=2, early_stop="off", **options)
+    wall = time.time() - t0
+    done.set()
+    watcher.join()
+    return {"started": started, "wall": wall, "asks": asks, "samples": samples}
+
+
+def memory_rows(watched: dict[str, Any], n: int, wait: float, unit: float) -> list[Row]:
+    """Part 2, from a :func:`watched_study` of ``n`` trials that each wait ``wait`` s: the
+    driver's memory as the study grows, the machinery's time per trial, and the GP's
+    proposal time as a share of a ``unit``-second trial (part 1's)."""
+    asks, samples = watched["asks"], watched["samples"]
+    early = next((mb for c, mb in samples if c >= n // 10), samples[0][1])
+    late = max(mb for _, mb in samples)
+    machinery = (watched["wall"] - n * wait / 2) / n  # less the waiting, 2 trials at a time
+    rows = [
+        (
+            f"driver RSS after {n // 10} / {n} trials",
+            f"{early:.0f} / {late:.0f} MB",
+            f"{late / early:.2f} x (flat is 1.0)",
+        ),
+        (
+            f"{n} {'trivial' if wait == 0 else f'{wait:g} s'} trials, 2 at a time (GP)",
+            f"{watched['wall']:.0f} s",
+            f"{machinery:.2f} s of machinery per trial",
+        ),
+    ]
+    for lo, hi in ask_windows(n):
+        took = [t for k, t in asks if lo <= k < hi]
+        if took:
+            rows.append(
+                (
+                    f"GP proposal (ask) at trials {lo}-{hi}",
+                    f"{statistics.median(took) * 1000:.0f} ms",
+                    f"{statistics.median(took) / unit:.4f} x a {unit:g} s trial",
+                )
+            )
+    return rows
+
+
+def real_rows(
+    inputs: dict[str, Any], root: Path, n_real: int, budget: str, quick: bool
+) -> list[Row]:
+    """Part 3: ``n_real`` real trials and the baselines, 1 at a time with both cores, then 2
+    at a time with one core each, from the first trial's start to the last one's end (quick:
+    2 at a time only, the same call with other settings)."""
+    spans = {}
+    for conc in (2,) if quick else (1, 2):
+        study(
+            inputs,
+            root / f"real{conc}",
+            budget=budget,
+            trials=n_real,
+            concurrency=conc,
+            cpus_per_trial=2 // conc,
+            early_stop="off",
+        )
+        ts = optuna_trials(root / f"real{conc}")
+        spans[conc] = (
+            max(t.datetime_complete for t in ts).timestamp()
+            - min(t.datetime_start for t in ts).timestamp()
+        )
+    one = f"{spans[1]:.1f} s" if 1 in spans else "- (--quick)"
+    ratio = f"{spans[1] / spans[2]:.2f} x" if 1 in spans else "-"
+    return [
+        (f"{n_real + 2} real trials, 1 at a time x 2 threads", one, ""),
+        (
+            f"{n_real + 2} real trials, 2 at a time x 1 thread",
+            f"{spans[2]:.1f} s",
+            f"{ratio} the throughput of 1 at a time",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -165,24 +282,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 s trials, a 20-trial study, only the baselines as real trials (smoke run)",
+        help="a 20-trial study of 0.25 s trials, one real study of the baselines (smoke run)",
     )
     parser.add_argument(
         "--model", help="a local model to fine-tune (default: a tiny one pre-trained here)"
     )
     args = parser.parse_args(argv)
     # 300 trials for the long study: the GP's proposals cost more as trials add up (about
-    # 0.6 s each at 256 trials here), so 1,000 would take an hour of proposals alone
-    # quick is CI's smoke: every part runs once, at the smallest size that still reports (20
-    # trials reach the first window of proposal times; the real studies train the baselines)
-    wait, n_wait, n_long, n_real = (1.0, 4, 20, 0) if args.quick else (30.0, 8, 300, 4)
+    # 0.6 s each at 256 trials here), so 1,000 would take an hour of proposals alone.
+    # quick is CI's smoke: every part runs once, at the smallest size that still reports: one
+    # study of 20 trials (the first window of proposal times) serves parts 1 and 2, its
+    # trials waiting 0.25 s (2.5 s in all, 2 at a time), and one real study (2 at a time)
+    # trains only the baselines, on 1k tokens each (2 steps of 8 x 64 tokens)
+    wait, n_wait, n_long, n_real = (0.25, 20, 20, 0) if args.quick else (30.0, 8, 300, 4)
 
     import warnings
 
     warnings.filterwarnings("ignore")
     from tests.support.runners import WaitingTrial
 
-    rows = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         inputs = study_inputs(root, args.quick, Path(args.model) if args.model else None)
@@ -194,120 +313,36 @@ def main(argv: list[str] | None = None) -> int:
         # 1. overhead around trials of a known length (warm workers: the first trial of each
         #    worker also pays the worker's start and imports, counted as start-up), and start-up;
         #    2 random start-up trials, so the GP proposes (and fits) every trial after the baselines
-        _, started = study(
-            inputs,
-            root / "wait",
-            budget="2k",
-            trials=n_wait - 2,
-            concurrency=2,
-            startup_trials=2,
-            runner=WaitingTrial(wait),
-            early_stop="off",
-        )
-        trials = sorted(optuna_trials(root / "wait"), key=lambda t: t.datetime_start)
-        ended = finish_times(
-            root / "wait"
-        )  # after MLflow logged the trial: the end of its time in the study
-        spans = [ended[t.number] - t.datetime_start.timestamp() for t in trials]
-        work = [t.user_attrs["result"]["timings"]["total_s"] for t in trials]
-        extra = [s - w for s, w in zip(spans, work, strict=True)]
-        warm = extra[2:]
-        overhead = statistics.median(warm) / wait
-        first = trials[0].datetime_start.timestamp() - started
-        rows.append(
-            (
-                f"per-trial overhead at {wait:.0f} s trials (warm, GP fitted)",
-                f"{statistics.median(warm):.2f} s",
-                f"{overhead:.3f} x the trial's own time (target < 0.05)",
-            )
-        )
-        rows.append(
-            (
-                "first trial of a worker: extra time",
-                f"{statistics.median(extra[:2]):.2f} s",
-                f"{statistics.median(extra[:2]) / wait:.2f} x one trial (worker start, imports)",
-            )
-        )
-        what = (
-            "study start-up (call to first trial, Ray started before)"
-            if args.quick
-            else "study start-up (call to first trial)"
-        )
-        rows.append((what, f"{first:.1f} s", f"{first / wait:.2f} x one trial"))
-
         # 2. driver memory and the sampler's cost over a long study of trivial trials
-        asks = time_asks()
-        samples: list[tuple[int, float]] = []
-        done = threading.Event()
-        watcher = threading.Thread(target=sample_rss, args=(asks, samples, done), daemon=True)
-        watcher.start()
-        t0 = time.time()
-        study(
-            inputs,
-            root / "long",
-            budget="2k",
-            trials=n_long - 2,
-            concurrency=2,
-            runner=WaitingTrial(0.0),
-            early_stop="off",
-        )
-        long_wall = time.time() - t0
-        done.set()
-        watcher.join()
-        early = next((mb for c, mb in samples if c >= n_long // 10), samples[0][1])
-        late = max(mb for _, mb in samples)
-        rows.append(
-            (
-                f"driver RSS after {n_long // 10} / {n_long} trials",
-                f"{early:.0f} / {late:.0f} MB",
-                f"{late / early:.2f} x (flat is 1.0)",
-            )
-        )
-        rows.append(
-            (
-                f"{n_long} trivial trials, 2 at a time (GP)",
-                f"{long_wall:.0f} s",
-                f"{long_wall / n_long:.2f} s of machinery per trial",
-            )
-        )
-        for lo, hi in ask_windows(n_long):
-            took = [t for n, t in asks if lo <= n < hi]
-            if took:
-                rows.append(
-                    (
-                        f"GP proposal (ask) at trials {lo}-{hi}",
-                        f"{statistics.median(took) * 1000:.0f} ms",
-                        f"{statistics.median(took) / wait:.4f} x a {wait:.0f} s trial",
-                    )
-                )
-
-        # 3. real trials, 1 at a time with both cores against 2 at a time with one each
-        spans3 = {}
-        for conc in (1, 2):
-            study(
+        if args.quick:  # one study for both: the smoke checks that each part runs, not its size
+            watched = watched_study(
                 inputs,
-                root / f"real{conc}",
-                budget="3k" if args.quick else "24k",
-                trials=n_real,
-                concurrency=conc,
-                cpus_per_trial=2 // conc,
+                root / "wait",
+                trials=n_wait - 2,
+                startup_trials=2,
+                runner=WaitingTrial(wait),
+            )
+            rows += overhead_rows(root / "wait", watched["started"], wait, args.quick)
+            rows += memory_rows(watched, n_long, wait, wait)
+        else:
+            _, started = study(
+                inputs,
+                root / "wait",
+                budget="2k",
+                trials=n_wait - 2,
+                concurrency=2,
+                startup_trials=2,
+                runner=WaitingTrial(wait),
                 early_stop="off",
             )
-            ts = optuna_trials(root / f"real{conc}")
-            spans3[conc] = (
-                max(t.datetime_complete for t in ts).timestamp()
-                - min(t.datetime_start for t in ts).timestamp()
+            rows += overhead_rows(root / "wait", started, wait, args.quick)
+            watched = watched_study(
+                inputs, root / "long", trials=n_long - 2, runner=WaitingTrial(0.0)
             )
-        rows.append(
-            (f"{n_real + 2} real trials, 1 at a time x 2 threads", f"{spans3[1]:.1f} s", "")
-        )
-        rows.append(
-            (
-                f"{n_real + 2} real trials, 2 at a time x 1 thread",
-                f"{spans3[2]:.1f} s",
-                f"{spans3[1] / spans3[2]:.2f} x the throughput of 1 at a time",
-            )
-        )
+            rows += memory_rows(watched, n_long, 0.0, wait)
+
+        # 3. real trials, 1 at a time with both cores against 2 at a time with one each
+        rows += real_rows(inputs, root, n_real, "1k" if args.quick else "24k", args.quick)
 
     if args.quick:
         import ray

@@ -53,10 +53,13 @@ objectives: [sql_loss, finance_loss]
 """
 
 
-def build(root: Path, pretrain_tokens: str) -> tuple[Path, Path, Path]:
-    model = root / "model"
-    if not (model / "model.safetensors").exists():
-        assert mixopt(["tiny-model", str(model), "--pretrain-tokens", pretrain_tokens]) == 0
+def build(root: Path, pretrain_tokens: str, model: Path | None = None) -> tuple[Path, Path, Path]:
+    """The model (``model``, or a tiny one pre-trained on ``pretrain_tokens`` in ROOT/model),
+    the six domains and the tasks, in ``root``: (model, domains file, task file)."""
+    if model is None:
+        model = root / "model"
+        if not (model / "model.safetensors").exists():
+            assert mixopt(["tiny-model", str(model), "--pretrain-tokens", pretrain_tokens]) == 0
     entries = []
     for group, layout, n in (("sql", SQL, 1000), ("text", TEXT, 5000)):
         part = json.loads(write_domains(root / "data" / group, layout, n=n, seed=0).read_text())

@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-# scripts that take --model: their smoke fine-tunes the suite's tiny model instead of
-# pre-training one of its own
-TAKE_MODEL = ("search_overhead.py", "data_hyperparameters.py")
+# scripts that take --model: their smoke fine-tunes (driver_scale.py: tokenizes with) the
+# suite's tiny model instead of pre-training one of its own
+TAKE_MODEL = (
+    "data_hyperparameters.py",
+    "demo_problem.py",
+    "driver_scale.py",
+    "leave_one_out.py",
+    "search_overhead.py",
+    "transfer.py",
+)
 # code_suite.py's smoke reads installed Debian packages; it exits with this status (and the
 # reason) where they are not installed, and the smoke is then skipped
 UNAVAILABLE = {"code_suite.py": 75}

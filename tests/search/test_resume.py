@@ -45,6 +45,8 @@ def test_sigkill_mid_study_then_resume_keeps_every_trial_once(
     from mlflow.tracking import MlflowClient
 
     out = tmp_path / "study"
+    # the least that kills a study mid-way: 5 trials (2 baselines, 3 searched) of 2k tokens
+    # (4 steps of 8 x 64), killed once 3 are done, with the rest left for the resume
     cmd = [
         sys.executable,
         "-m",
@@ -53,13 +55,13 @@ def test_sigkill_mid_study_then_resume_keeps_every_trial_once(
         "--domains",
         study_inputs["domains"],
         "--budget",
-        "4k",
+        "2k",
         "--model",
         study_inputs["model"],
         "--eval",
         study_inputs["evaluator"],
         "--trials",
-        "5",
+        "3",
         "--out",
         str(out),
         "--seq-len",
@@ -103,7 +105,7 @@ def test_sigkill_mid_study_then_resume_keeps_every_trial_once(
 
     study = optuna.load_study(study_name="mixopt", storage=f"sqlite:///{out / 'study.db'}")
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    assert len(complete) == 7  # 2 baselines + 5 searched, each exactly once
+    assert len(complete) == 5  # 2 baselines + 3 searched, each exactly once
     assert all(study.trials[n].value == v for n, v in before.items())  # kept, not re-run
     assert sorted(t.user_attrs["role"] for t in complete).count("baseline:uniform") == 1
     interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
