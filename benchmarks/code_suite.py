@@ -356,6 +356,7 @@ def read_cache(path: str | Path) -> dict[str, dict[str, float]]:
 
 def evaluate(mix: Sequence[float], seed: int) -> dict[str, float]:
     """Each target's loss after one real trial of ``mix`` (cached in the setup's JSON lines)."""
+    from mixopt.plans import OnePass
     from mixopt.training.config import TrainConfig
     from mixopt.trial import TrialSpec, run_trial
 
@@ -375,6 +376,7 @@ def evaluate(mix: Sequence[float], seed: int) -> dict[str, float]:
         STATE["suite"],
         TrainConfig(**dict(setup.train), threads=1, checkpoints=1),
         seed,
+        plan=OnePass(),
     )
     result = run_trial(spec)
     losses = {t: float(result.metrics[f"{t}/loss"]) for t in setup.targets}

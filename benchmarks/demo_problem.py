@@ -73,6 +73,7 @@ class Setup:
 
 def evaluate(mix: np.ndarray, seed: int) -> float:
     """Score one mixture with one real trial (cached in the setup's JSON-lines file)."""
+    from mixopt.plans import OnePass
     from mixopt.training.config import TrainConfig
     from mixopt.trial import TrialSpec, run_trial
 
@@ -90,6 +91,7 @@ def evaluate(mix: np.ndarray, seed: int) -> float:
         STATE["suite"],
         TrainConfig(**setup.train, threads=1),
         seed,
+        plan=OnePass(),
     )
     score = run_trial(spec).score
     assert score is not None

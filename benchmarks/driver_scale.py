@@ -33,6 +33,11 @@ from typing import Any
 
 from search_overhead import finish_times, rss_mb, study, study_inputs, time_asks, time_calls
 
+# the repository's root, for tests.support: the servers and stand-in trials the tests use too
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(1, ROOT)
+
 
 @contextlib.contextmanager
 def storage_url(kind: str, folder: Path) -> Iterator[str | None]:
@@ -40,7 +45,7 @@ def storage_url(kind: str, folder: Path) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    from mixopt.testing.services import postgres_server
+    from tests.support.services import postgres_server
 
     with postgres_server(folder) as url:
         yield url
@@ -112,7 +117,7 @@ def run(
 
     from mixopt.search.orchestration.loop import StudyLoop
     from mixopt.search.tracking.tracker import MlflowTracker
-    from mixopt.testing.runners import WaitingTrial
+    from tests.support.runners import WaitingTrial
 
     timed = [
         (StudyLoop, "_ask"),

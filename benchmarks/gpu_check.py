@@ -42,6 +42,11 @@ from typing import Any
 from search_overhead import optuna_trials, study, study_inputs
 from trial_throughput import build_model, minimal_loop
 
+# the repository's root, for tests.support: the servers and stand-in trials the tests use too
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(1, ROOT)
+
 # 105.0M parameters: 12 blocks of width 768 (MLP 3072, 12 heads, 4 key/value heads), vocabulary 4096
 GPU_MODEL = {
     "hidden_size": 768,
@@ -164,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoModelForCausalLM
 
     from mixopt.budget import parse_budget
-    from mixopt.testing.runners import MeasuredTrial
+    from tests.support.runners import MeasuredTrial
 
     gpus = 0 if args.dry else torch.cuda.device_count()
     if not args.dry and not gpus:

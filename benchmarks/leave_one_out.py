@@ -9,7 +9,7 @@ cooking text), and a target none of them covers, the loss of the gold SQL over a
 database (the score is its negative). Each mixture (uniform, natural, one leaning on each
 domain, and random Dirichlet draws, from a fixed seed) is trained twice at seed 0: once as a
 study with that task file trains it (one training, scored on the target), once with
-``--eval leave-one-out`` (k trainings, each scored on the left-out domain's loss, no target
+the leave-one-out plan (no ``--eval``: k trainings, each scored on the left-out domain's loss, no target
 used). The table: Spearman's rank correlation between the two scores over the mixtures, and
 what the estimate cost (its seconds / the target trial's seconds, per mixture). One process,
 one thread: the trials run one after another.
@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     from mixopt.cli._common import quiet_libraries
     from mixopt.data.spec import load_domains
     from mixopt.data.tokenize import tokenize_domains
-    from mixopt.evaluators.leave_one_out import LeaveOneOut
     from mixopt.evaluators.tasks import make_evaluator
     from mixopt.models import load_tokenizer
+    from mixopt.plans import LeaveOneOut, OnePass
     from mixopt.training.config import TrainConfig
     from mixopt.trial import TrialSpec
 
@@ -123,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"{'mixture':<18} {'target':>8} {'lodo':>8} {'target s':>9} {'lodo s':>8}", flush=True)
     for label, mix in mixes:
-        target, t_s = timed(TrialSpec(str(model), domains, mix, budget, suite, train, seed=0))
-        lodo, l_s = timed(TrialSpec(str(model), domains, mix, budget, LeaveOneOut(), train, seed=0))
+        target, t_s = timed(
+            TrialSpec(str(model), domains, mix, budget, suite, train, seed=0, plan=OnePass())
+        )
+        lodo, l_s = timed(
+            TrialSpec(str(model), domains, mix, budget, None, train, seed=0, plan=LeaveOneOut())
+        )
         rows.append((label, target, lodo, t_s, l_s))
         print(f"{label:<18} {target:>8.4f} {lodo:>8.4f} {t_s:>9.1f} {l_s:>8.1f}", flush=True)
     rho = spearman([r[1] for r in rows], [r[2] for r in rows])

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import optuna
 
-    from mixopt.study.spec import DEFAULT_MO_SAMPLER
+    from mixopt.study.spec import DEFAULT_SAMPLER
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore")
@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         best = max(SAMPLERS, key=lambda s: medians[(k, s)])
         print(
             f"{k} domains at {max(budgets)} trials: highest median {best} ({medians[(k, best)]:.3f}); "
-            f"mixopt's multi-objective default {DEFAULT_MO_SAMPLER} {medians[(k, DEFAULT_MO_SAMPLER)]:.3f} = "
-            f"{medians[(k, DEFAULT_MO_SAMPLER)] / max(medians[(k, 'random')], 1e-12):.2f} x random's"
+            f"mixopt's multi-objective default {DEFAULT_SAMPLER} {medians[(k, DEFAULT_SAMPLER)]:.3f} = "
+            f"{medians[(k, DEFAULT_SAMPLER)] / max(medians[(k, 'random')], 1e-12):.2f} x random's"
         )
     print(f"figure: hypervolume table above; ran in {time.perf_counter() - started:.0f} s")
     return 0

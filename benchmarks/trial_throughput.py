@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     from mixopt.data import load_domains, sample_mixture, tokenize_domains, uniform_mixture
     from mixopt.evaluators import EvalSuite, LossTask, NamedTask
     from mixopt.models import load_model, load_tokenizer
+    from mixopt.plans import OnePass
     from mixopt.testing import make_records, write_domains
     from mixopt.training import TrainConfig, add_lora
     from mixopt.trial import TrialSpec, run_trial
@@ -193,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         suite = EvalSuite((NamedTask("loss", LossTask(str(root / "eval.jsonl"))),))
         trial = run_trial(
             TrialSpec(
-                str(model_dir), domains, uniform_mixture(domains, budget), budget, suite, config
+                str(model_dir),
+                domains,
+                uniform_mixture(domains, budget),
+                budget,
+                suite,
+                config,
+                plan=OnePass(),
             )
         )
 

@@ -1,4 +1,4 @@
-"""The Python API: ``optimize_mixture(model, domains, evaluator, budget=...)``, ``resume_search``,
+"""The Python API: ``optimize_mixture(model, data, evaluator, budget=...)``, ``resume_search``,
 ``confirm_at_budget`` (a transfer check).
 
 Both run a study (:mod:`mixopt.search`) and then write its report (:mod:`mixopt.report`):
@@ -23,7 +23,7 @@ __all__ = ["confirm_at_budget", "optimize_mixture", "resume_search", "write_repo
 
 def optimize_mixture(
     model: str | None = None,
-    domains: str | Path | Sequence[Any] | None = None,
+    data: str | Path | Sequence[Any] | None = None,
     evaluator: Any = None,
     budget: str | int | None = None,
     *,
@@ -35,37 +35,30 @@ def optimize_mixture(
     runner: Any = None,
     **settings: Any,
 ) -> Any:
-    """Search the mixture of ``domains`` that maximizes ``evaluator``'s out-of-domain score;
-    return a :class:`~mixopt.search.orchestration.results.SearchResult` (``trials_dataframe()`` for a table).
+    """Search the mixture of the ``data`` domains that maximizes ``evaluator``'s out-of-domain
+    score; return a :class:`~mixopt.search.orchestration.results.SearchResult`
+    (``trials_dataframe()`` for a table).
 
-    Every keyword is the setting's name in ``mixopt search`` (``--domains``, ``--model``,
-    ``--eval``/``--evaluator``, ``--budget``, ``--trials``...), with underscores.
     ``model``: a hub id or local folder (default: ``$MIXOPT_MODEL``, else
-    ``Qwen/Qwen2.5-0.5B``). ``domains``: a domains file, its parsed list, or
-    :class:`~mixopt.data.spec.DomainSpec` objects (``data=``, its former name, still works
-    and warns). ``evaluator``: a task file, ``module:attr``, an object with
-    ``evaluate(model, tokenizer)``, or ``"leave-one-out"`` (the default: no out-of-domain set,
-    each trial trains once per left-out domain; ``lodo_domains=`` chooses them). ``budget``: training tokens per trial (``"50k"``).
+    ``Qwen/Qwen2.5-0.5B``). ``data``: the training domains, as a domains file, its parsed
+    list, or :class:`~mixopt.data.spec.DomainSpec` objects (``--domains``; the study spec's
+    ``data.domains``). ``evaluator``: a task file, ``module:attr``, or an object with
+    ``evaluate(model, tokenizer)``; without one (no out-of-domain set) each trial runs the
+    leave-one-out plan, a training per left-out domain (``lodo_domains=`` chooses them;
+    ``plan=`` chooses another, see ``mixopt ls plans``). ``budget``: training tokens per
+    trial (``"50k"``).
     ``spec``: a whole :class:`~mixopt.study.spec.StudySpec` (the other arguments change it).
     ``train``: a :class:`~mixopt.training.config.TrainConfig` or its fields. ``baselines``:
-    extra named mixtures scored beside uniform and natural. ``settings``: any other setting
-    (``trials=32``, ``sampler="tpe"``, ``out="my-study"``); see ``mixopt search --help``.
+    extra named mixtures scored beside uniform and natural. ``settings``: any other setting,
+    by its name in ``mixopt search`` with underscores (``trials=32``, ``sampler="tpe"``,
+    ``out="my-study"``); see ``mixopt search --help``.
     ``quiet``: no progress lines on stderr. ``events``: a file to append the JSON-lines
     event log to; the study's folder always gets ``events.jsonl``. ``runner``: a picklable
     ``(TrialSpec, report) -> TrialResult`` to run in place of the real trial.
     """
-    if "data" in settings:  # the name before the API took the CLI's
-        import warnings
-
-        warnings.warn(
-            "optimize_mixture(data=...) is now domains=... (as --domains)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        if domains is not None:
-            raise ConfigError("optimize_mixture: give domains= only (data= is its former name)")
-        domains = settings.pop("data")
-    given = {"model": model, "domains": domains, "evaluator": evaluator, "budget": budget}
+    if "domains" in settings:  # one name for the domains here: data=
+        raise ConfigError("optimize_mixture: the domains are data= (the second argument)")
+    given = {"model": model, "domains": data, "evaluator": evaluator, "budget": budget}
     settings.update({k: v for k, v in given.items() if v is not None})
     if baselines is not None:  # {name: mixture}, or mixture files as --baseline takes them
         settings["baselines"] = baselines
@@ -145,11 +138,7 @@ def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> Study
         raise ConfigError(
             f"{store.folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume"
         )
-    if "spec" not in record:
-        raise ConfigError(
-            f"{store.path(store.STUDY)}: written by an older mixopt; start the study anew"
-        )
-    held = StudySpec.from_dict(record["spec"], str(store.path(store.STUDY)))
+    held = StudySpec.from_dict(record.get("spec"), str(store.path(store.STUDY)))
     # the folder may have moved since the study started: it is where the study is now
     changes: dict[str, Any] = {"out": str(store.folder), **settings}
     if evaluator is not None:

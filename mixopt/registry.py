@@ -1,10 +1,15 @@
 """One small registry for pluggable parts: built-ins by name, user code as ``module:attr``,
-third-party packages through an entry-point group."""
+third-party packages through an entry-point group.
+
+Every plug-in kind has the same shape: a ``Protocol`` with its contract in the kind's
+``_base.py``, one :class:`Registry` of its parts, a contract check in :mod:`mixopt.testing`,
+and what a part can do declared by the part itself (``capabilities`` below), all listed by
+``mixopt ls``."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from typing import Any, Generic, TypeVar
 
@@ -43,10 +48,23 @@ class Registry(Generic[T]):
 
     ``get(name)`` looks in the built-ins, then in the entry-point group, then (for names with
     a colon) imports ``module:attr``; an unknown name suggests the closest known one.
+    ``capabilities(part)``, where given, says in a few words what a part declares it can do
+    (``one objective only``): :meth:`describe` shows it after the part's description.
     """
 
-    def __init__(self, kind: str, group: str, builtins: Mapping[str, Callable[..., T]]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        builtins: Mapping[str, Callable[..., T]],
+        capabilities: Callable[[Callable[..., T]], Sequence[str]] | None = None,
+    ) -> None:
         self.kind, self.group, self._builtins = kind, group, dict(builtins)
+        self._capabilities = capabilities
+
+    def builtins(self) -> dict[str, Callable[..., T]]:
+        """The built-in parts by name (nothing installed is loaded)."""
+        return dict(self._builtins)
 
     def names(self) -> list[str]:
         """Built-in and installed names, sorted."""
@@ -63,13 +81,18 @@ class Registry(Generic[T]):
     def describe(self) -> list[tuple[str, str]]:
         """(name, one-line description) of each part: built-ins from their docstrings, installed
         ones by where they come from (nothing is imported)."""
-        out = [(name, first_doc_line(obj)) for name, obj in sorted(self._builtins.items())]
+        out = [(name, self._line(obj)) for name, obj in sorted(self._builtins.items())]
         for ep in sorted(metadata.entry_points(group=self.group), key=lambda e: e.name):
             if ep.name not in self._builtins:
                 dist = getattr(ep, "dist", None)
                 source = f" from {dist.name}" if dist is not None else ""
                 out.append((ep.name, f"plugin {ep.value}{source}"))
         return out
+
+    def _line(self, part: Callable[..., T]) -> str:
+        line = first_doc_line(part)
+        declared = list(self._capabilities(part)) if self._capabilities is not None else []
+        return f"{line.rstrip('.')}; {', '.join(declared)}" if declared else line
 
     def get(self, name: str) -> Callable[..., T]:
         """The part named ``name``; a built-in's name is matched whatever its case (``TPE``)."""

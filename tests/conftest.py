@@ -115,7 +115,7 @@ def shared_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     worker process pays some 9 s of CPU importing torch, transformers and peft, and the two
     test processes already fill the machine's two cores. The test of trials side by side
     (tests/search/test_concurrency.py) starts a cluster of two CPUs of its own."""
-    from mixopt.testing.services import ray_cluster
+    from tests.support.services import ray_cluster
 
     # what its workers inherit: a cache of their own, never the user's ~/.cache/mixopt
     env = {"MIXOPT_CACHE_DIR": str(tmp_path_factory.mktemp("ray-cluster-cache"))}
@@ -336,7 +336,7 @@ def two_objective_run(
 def postgres_url(tmp_path: Path) -> Any:
     """A fresh PostgreSQL server for this test (stopped after); skipped, with the reason, where
     PostgreSQL is not installed."""
-    from mixopt.testing.services import ServiceUnavailable, postgres_server
+    from tests.support.services import ServiceUnavailable, postgres_server
 
     with contextlib.ExitStack() as stack:
         try:

@@ -161,3 +161,21 @@ def test_mixopt_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> Non
         main(["--help"])
     text = capsys.readouterr().out
     assert "example" in text and "mixopt search --domains" in text and "mixopt export" in text
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# "(docs/design.md, "Early stopping")": a page of the repository, and a section of it
+CITED = re.compile(r'(docs/[\w/.-]+\.md)(?:, "([^"]+)")?')
+
+
+def test_the_design_notes_the_code_cites_are_in_the_repository() -> None:
+    sources = [p for d in ("mixopt", "benchmarks", "examples") for p in (ROOT / d).rglob("*.py")]
+    texts = {p: p.read_text() for p in [*sources, ROOT / "README.md"]}
+    assert not [p for p, text in texts.items() if "DESIGN.md" in text]  # not in the repository
+    cited = {m for text in texts.values() for m in CITED.findall(text)}
+    assert ("docs/design.md", "Early stopping") in cited  # the pattern finds citations
+    for page, section in cited:
+        lines = (ROOT / page).read_text().splitlines()
+        assert not section or any(line.startswith(f"## {section}") for line in lines), (
+            f"{page} has no section {section!r}"
+        )

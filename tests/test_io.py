@@ -105,7 +105,7 @@ def test_a_study_records_its_urls_without_their_password() -> None:
         == "postgresql://me@db:5432/mixopt"
     )
     assert without_password("postgresql://me@db/mixopt") == "postgresql://me@db/mixopt"
-    given = StudySpec.from_options(
+    given = StudySpec().replace(
         storage="postgresql://me:s3cret@db/m", tracking_uri="http://u:pw@mlflow:5000"
     )
     output = given.to_dict()["output"]

@@ -11,7 +11,8 @@ import pytest
 
 from mixopt.data import load_domains, tokenize_domains
 from mixopt.errors import ConfigError
-from mixopt.evaluators import EvalSuite, EvaluationError, LossTask, NamedTask
+from mixopt.evaluators import EvalSuite, EvaluationError, LossTask, NamedTask, make_evaluator
+from mixopt.plans import OnePass
 from mixopt.testing import make_records, write_domains
 from mixopt.training import TrainConfig
 from mixopt.trial import TrialSpec, run_trial
@@ -49,10 +50,28 @@ def test_training_on_a_domain_helps_that_domain_most(
 ) -> None:
     domains, suite = setup
     on_a = run_trial(
-        TrialSpec(str(tiny_model_dir), domains, {"finance": 1.0}, 12_000, suite, TRAIN, seed=1)
+        TrialSpec(
+            str(tiny_model_dir),
+            domains,
+            {"finance": 1.0},
+            12_000,
+            suite,
+            TRAIN,
+            seed=1,
+            plan=OnePass(),
+        )
     )
     on_b = run_trial(
-        TrialSpec(str(tiny_model_dir), domains, {"cooking": 1.0}, 12_000, suite, TRAIN, seed=1)
+        TrialSpec(
+            str(tiny_model_dir),
+            domains,
+            {"cooking": 1.0},
+            12_000,
+            suite,
+            TRAIN,
+            seed=1,
+            plan=OnePass(),
+        )
     )
     a_gain = on_b.metrics["finance/loss"] - on_a.metrics["finance/loss"]
     b_gain = on_a.metrics["cooking/loss"] - on_b.metrics["cooking/loss"]
@@ -71,7 +90,14 @@ def test_same_seed_same_result_and_early_stop(
 ) -> None:
     domains, suite = setup
     spec = TrialSpec(
-        str(tiny_model_dir), domains, {"finance": 0.5, "cooking": 0.5}, 6_000, suite, TRAIN, seed=7
+        str(tiny_model_dir),
+        domains,
+        {"finance": 0.5, "cooking": 0.5},
+        6_000,
+        suite,
+        TRAIN,
+        seed=7,
+        plan=OnePass(),
     )
     first, again = run_trial(spec), run_trial(pickle.loads(pickle.dumps(spec)))
     assert first.score == pytest.approx(again.score, abs=1e-6)
@@ -98,7 +124,9 @@ def test_waiting_at_a_checkpoint_is_not_training_time(
     import time
 
     domains, suite = setup
-    spec = TrialSpec(str(tiny_model_dir), domains, {"finance": 1.0}, 6_000, suite, TRAIN, seed=7)
+    spec = TrialSpec(
+        str(tiny_model_dir), domains, {"finance": 1.0}, 6_000, suite, TRAIN, seed=7, plan=OnePass()
+    )
     result = run_trial(spec, report=lambda step, total, score: time.sleep(0.3))
     t = result.timings
     assert (
@@ -139,7 +167,13 @@ def test_trial_frees_its_model_and_reports_evaluator_errors(
     (tmp_path / "trial_user_evals.py").write_text(USER)
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = TrialSpec(
-        str(tiny_model_dir), domains, {"finance": 1.0}, 1_000, "trial_user_evals:Remember", TRAIN
+        str(tiny_model_dir),
+        domains,
+        {"finance": 1.0},
+        1_000,
+        make_evaluator("trial_user_evals:Remember"),
+        TRAIN,
+        plan=OnePass(),
     )
     run_trial(spec)
     module = importlib.import_module("trial_user_evals")
@@ -153,8 +187,9 @@ def test_trial_frees_its_model_and_reports_evaluator_errors(
                 domains,
                 {"finance": 1.0},
                 1_000,
-                "trial_user_evals:Explodes",
+                make_evaluator("trial_user_evals:Explodes"),
                 TRAIN,
+                plan=OnePass(),
             )
         )
 
@@ -163,7 +198,15 @@ def test_missing_model_is_a_clear_error(setup: tuple[Any, EvalSuite], tmp_path: 
     domains, suite = setup
     with pytest.raises(ConfigError, match="no such local folder"):
         run_trial(
-            TrialSpec(str(tmp_path / "no-model"), domains, {"finance": 1.0}, 1_000, suite, TRAIN)
+            TrialSpec(
+                str(tmp_path / "no-model"),
+                domains,
+                {"finance": 1.0},
+                1_000,
+                suite,
+                TRAIN,
+                plan=OnePass(),
+            )
         )
 
 
@@ -198,7 +241,7 @@ def test_a_leave_one_out_trial_trains_once_per_left_out_domain_without_it(
     """Each pass trains on the mixture without its domain (that domain's share spread over the
     rest, the budget exact) and scores the left-out domain's held-out loss; the score is the
     mean of minus those losses."""
-    from mixopt.evaluators.leave_one_out import HELDOUT_RECORDS, LeaveOneOut
+    from mixopt.plans import HELDOUT_RECORDS, LeaveOneOut
 
     domains, _ = setup
     spec = TrialSpec(
@@ -206,9 +249,10 @@ def test_a_leave_one_out_trial_trains_once_per_left_out_domain_without_it(
         domains,
         {"finance": 0.7, "cooking": 0.3},
         2_000,
-        "leave-one-out",
+        None,
         TRAIN,
         seed=2,
+        plan=LeaveOneOut(),
     )
     result = run_trial(spec)
     assert list(result.passes) == ["finance", "cooking"] and result.intermediate == ()
@@ -226,7 +270,7 @@ def test_a_leave_one_out_trial_trains_once_per_left_out_domain_without_it(
         and result.domains["finance"]["tokens"] == result.domains["cooking"]["tokens"] == 2_000
     )
     # the held-out records are the same whatever the trial's seed (and the domain's own only)
-    again = run_trial(dataclasses.replace(spec, evaluator=LeaveOneOut(("cooking",)), seed=3))
+    again = run_trial(dataclasses.replace(spec, plan=LeaveOneOut(("cooking",)), seed=3))
     assert list(again.passes) == ["cooking"] and again.score == -again.passes["cooking"]["loss"]
     rows = LeaveOneOut().suite(domains[0], 64).tasks[0].evaluator.rows()  # type: ignore[attr-defined]
     assert len(rows) == HELDOUT_RECORDS and sorted(set(rows.tolist())) == rows.tolist()

@@ -55,6 +55,10 @@ def test_the_wheel_runs_a_study_with_a_builtin_space(
     target = tmp_path / "site"
     _pip("install", "--no-deps", "--target", target, _build_wheel(tmp_path), cwd=tmp_path)
     assert (target / "mixopt" / "search_spaces" / "default.yaml").is_file()
+    # a plug-in author's helpers ship; the tests' server launchers and stand-in trials do not
+    shipped = {p.name for p in (target / "mixopt" / "testing").glob("*.py")}
+    assert {"checks.py", "corpus.py", "tokenizer.py"} <= shipped
+    assert not shipped & {"services.py", "runners.py"}
 
     # outside the checkout, with only the installed wheel on the path (the dependencies come
     # from this environment's site-packages, which PYTHONPATH comes before)

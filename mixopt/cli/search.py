@@ -52,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--resume reads the study's settings from its folder; drop --config")
         result = resume_search(args.resume, quiet=args.quiet, events=args.events, **settings)
     else:
-        spec = StudySpec.load(args.config) if args.config else StudySpec()
-        result = optimize_mixture(spec=spec, quiet=args.quiet, events=args.events, **settings)
+        base = StudySpec.load(args.config) if args.config else StudySpec()
+        # the options by their flat names (--domains is domains), as the spec takes them
+        spec = base.replace(**settings)
+        result = optimize_mixture(spec=spec, quiet=args.quiet, events=args.events)
     print_result(result)
     return 0
 

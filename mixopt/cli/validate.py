@@ -10,6 +10,7 @@ from mixopt.cli._common import add_output_options, event_log, print_table, quiet
 from mixopt.cli._spec import add_spec_options, given_settings
 
 if TYPE_CHECKING:
+    from mixopt.search.orchestration.preflight import Checked
     from mixopt.study.spec import StudySpec
 
 __all__ = ["add_parser", "run"]
@@ -18,13 +19,13 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "validate",
-        help="check a domains file (and evaluator, space, budget); count records and tokens",
+        help="check a domains file (and evaluator, plan, space, budget); count records and tokens",
         description="Check what mixopt search would run, with the same options and the same "
         "checks, all problems reported at once, and write nothing. Without --model, count each "
         "domain's records; with --model, tokenize every domain (cached) and count tokens; with "
         "--budget too, show the largest share each domain can fill, and with --target-budget "
-        "the epochs each domain sees at both budgets. The evaluator (--eval, or the "
-        "leave-one-out estimate without it), the space, the sampler, --pick, --baseline and "
+        "the epochs each domain sees at both budgets. The evaluator (--eval), the trial plan "
+        "(--plan: leave-one-out without --eval), the space, the sampler, --pick, --baseline and "
         "--in-domain are checked as mixopt search checks them, evaluation data overlapping "
         "training data included.",
         epilog="example: mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B "
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     checked = check_inputs(spec, problems, event_log(args))
     if checked.domains is None:
         code = _records_only(checked.specs)
-        _evaluator_lines(checked.suite, checked.specs, tokens=False)
+        _evaluator_lines(checked, checked.specs, tokens=False)
         return code
     domains = checked.domains
     _tokens_table(domains, budget)
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
     if budget and target:
         _epochs(domains, budget, target)
-    _evaluator_lines(checked.suite, domains)
+    _evaluator_lines(checked, domains)
     if checked.space.filters:
         from mixopt.search.orchestration.preflight import check_filters
         from mixopt.search.proposals.filters import kept_table
@@ -105,14 +106,14 @@ def _tokens_table(domains: Any, budget: int | None) -> None:
     print_table(header, rows)
 
 
-def _evaluator_lines(suite: Any, domains: Any, tokens: bool = True) -> None:
-    """What the checked evaluator will do: leave-one-out's cost, or the tasks (checked for
-    overlap with the training data when the domains were tokenized) and the objectives."""
-    from mixopt.evaluators.leave_one_out import LeaveOneOut
-
-    if isinstance(suite, LeaveOneOut):
-        print(f"evaluator: {suite.first_line([d.name for d in domains])}")
-    elif suite is not None:
+def _evaluator_lines(checked: Checked, domains: Any, tokens: bool = True) -> None:
+    """What the checked plan and evaluator will do: the plan's first line (leave-one-out's
+    cost), the tasks (checked for overlap with the training data when the domains were
+    tokenized) and the objectives."""
+    said = None if checked.plan is None else checked.plan.first_line([d.name for d in domains])
+    if said is not None:
+        print(f"plan: {said[0]}")
+    if (suite := checked.suite) is not None:
         if tokens:
             print(f"evaluator: {len(suite.tasks)} tasks checked, no overlap with training data")
         print(_objectives_line(suite))
@@ -137,7 +138,10 @@ def _spec(args: argparse.Namespace) -> tuple[StudySpec, list[str]]:
         raise ConfigError(
             [*problems, "mixopt validate needs --domains (or a --config naming them)"]
         )
-    return spec.replace(**settings), problems
+    try:
+        return spec.replace(**settings), problems
+    except ConfigError as exc:  # settings that parse alone but not together (a cross-field check)
+        raise ConfigError([*problems, *exc.problems]) from None
 
 
 def _objectives_line(suite: Any) -> str:

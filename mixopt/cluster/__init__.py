@@ -11,10 +11,10 @@ is imported until a function runs.
 
 from __future__ import annotations
 
+from mixopt.cluster._base import Clusterer
 from mixopt.cluster.api import cluster_domains
 from mixopt.cluster.clusterers import CLUSTERERS
 from mixopt.cluster.config import ClusterConfig
-from mixopt.cluster.methods import Clusterer
 from mixopt.cluster.result import ClusterResult
 
 __all__ = ["CLUSTERERS", "ClusterConfig", "ClusterResult", "Clusterer", "cluster_domains"]

@@ -14,8 +14,8 @@ from mixopt.errors import ConfigError
 if TYPE_CHECKING:
     import numpy as np
 
+    from mixopt.cluster._base import Clusterer
     from mixopt.cluster.embeddings import Embedder
-    from mixopt.cluster.methods import Clusterer
     from mixopt.cluster.pool import Pool
     from mixopt.events import EventLog
 

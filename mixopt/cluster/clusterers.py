@@ -1,11 +1,12 @@
 """The clustering methods by name: built-ins (``kmeans``, ``agglomerative``,
 ``agglomerative-average``, ``sccl``), your own as ``module:attr`` (a class or factory called
-with no arguments that returns an object with ``fit_predict(x, k, seed)``), installed ones
+with no arguments that returns a :class:`~mixopt.cluster._base.Clusterer`), installed ones
 through the ``mixopt.clusterers`` entry-point group."""
 
 from __future__ import annotations
 
-from mixopt.cluster.methods import Agglomerative, AgglomerativeAverage, Clusterer, KMeans
+from mixopt.cluster._base import Clusterer
+from mixopt.cluster.methods import Agglomerative, AgglomerativeAverage, KMeans
 from mixopt.registry import Registry
 
 __all__ = ["CLUSTERERS"]

@@ -1,16 +1,17 @@
-"""Clustering methods: ``fit_predict(x, k, seed) -> labels`` over an embedding matrix.
+"""The built-in clustering methods (:class:`~mixopt.cluster._base.Clusterer`s), and the
+centroid helpers they share.
 
 The registry of them by name is :data:`mixopt.cluster.clusterers.CLUSTERERS`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Agglomerative", "AgglomerativeAverage", "Clusterer", "KMeans", "centroids", "nearest"]
+__all__ = ["Agglomerative", "AgglomerativeAverage", "KMeans", "centroids", "nearest"]
 
 # Lloyd k-means on every record up to here; past it mini-batches (the pool need not fit a
 # full pass per iteration, and 1M records cluster in seconds)
@@ -18,12 +19,6 @@ _FULL_KMEANS_MAX = 20_000
 # agglomerative clustering holds an n x n distance structure: fit it on a seeded sample this
 # large and give every other record its nearest cluster's label
 _AGGLOMERATIVE_MAX = 8_000
-
-
-class Clusterer(Protocol):
-    def fit_predict(self, x: np.ndarray, k: int, seed: int) -> np.ndarray:
-        """One label in [0, k) per row of ``x``."""
-        ...
 
 
 class KMeans:

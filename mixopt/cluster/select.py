@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mixopt.cluster.methods import Clusterer
+from mixopt.cluster._base import Clusterer
 
 if TYPE_CHECKING:
     import numpy as np

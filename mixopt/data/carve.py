@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HELD_OUT_FRACTION", "HELD_OUT_RECORDS", "carved_rows", "carving_rule", "named_order"]
 
-# As leave-one-out's sample (mixopt.evaluators.leave_one_out.HELDOUT_RECORDS): 128 records keep a
+# As leave-one-out's sample (mixopt.plans.HELDOUT_RECORDS): 128 records keep a
 # domain's loss stable (its sampling error shrinks as 1/sqrt(records)) for a forward pass over at
 # most 128 x 2048 tokens per domain, a small part of a training pass.
 HELD_OUT_RECORDS = 128

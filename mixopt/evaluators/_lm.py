@@ -1,12 +1,12 @@
-"""Batched language-model primitives the built-in tasks share: log-likelihoods and greedy
-generation, both under ``torch.inference_mode()``."""
+"""Batched language-model primitives the built-in tasks share: log-likelihoods, the mean
+token loss over tokenized records, and greedy generation, all under ``torch.inference_mode()``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["generate", "loglikelihoods", "model_device"]
+__all__ = ["generate", "loglikelihoods", "model_device", "token_loss"]
 
 
 def model_device(model: Any) -> Any:
@@ -62,6 +62,42 @@ def loglikelihoods(
                 targets = torch.tensor(seq[len(seq) - n :], device=logprobs.device)
                 out[i] = (float(logprobs[r, positions, targets].sum()), n)
     return out
+
+
+def token_loss(model: Any, table: Any, max_length: int, batch_size: int = 16) -> tuple[float, int]:
+    """(mean loss, tokens scored) of a model over a token table's records (columns ``input_ids``
+    and, for masked formats, ``loss_mask``), each cut to its first ``max_length`` tokens."""
+    import torch
+
+    ids = [list(r)[:max_length] for r in table.column("input_ids").to_pylist()]
+    masks = (
+        [list(m)[:max_length] for m in table.column("loss_mask").to_pylist()]
+        if "loss_mask" in table.column_names
+        else [[1] * len(r) for r in ids]
+    )
+    device, total, count = model_device(model), 0.0, 0
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(len(ids[i]) for i in rows)
+            x = torch.zeros((len(rows), width), dtype=torch.long)
+            scored = torch.zeros((len(rows), width), dtype=torch.bool)
+            for r, i in enumerate(rows):
+                x[r, : len(ids[i])] = torch.tensor(ids[i])
+                # the first token has no context
+                scored[r, 1 : len(ids[i])] = torch.tensor(masks[i][1:], dtype=torch.bool)
+            attn = (
+                torch.arange(width)[None, :] < torch.tensor([len(ids[i]) for i in rows])[:, None]
+            ).long()
+            logits = model(input_ids=x.to(device), attention_mask=attn.to(device)).logits.float()
+            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+            target = x[:, 1:].to(logprobs.device)
+            picked = logprobs.gather(-1, target[..., None])[..., 0]
+            keep = scored[:, 1:].to(logprobs.device)
+            total -= float(picked[keep].sum())
+            count += int(keep.sum())
+    return total / max(1, count), count
 
 
 def generate(

@@ -51,7 +51,7 @@ class InDomainLoss:
     batch_size: int = 16
 
     def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
-        from mixopt.evaluators.leave_one_out import token_loss
+        from mixopt.evaluators._lm import token_loss
 
         if not self.held:
             raise EvaluationError(

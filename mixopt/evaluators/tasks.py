@@ -30,7 +30,6 @@ from typing import Any
 from mixopt.errors import ConfigError, did_you_mean
 from mixopt.evaluators._base import Evaluator
 from mixopt.evaluators.exact_match import ExactMatchTask
-from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT, LeaveOneOut, is_leave_one_out
 from mixopt.evaluators.lm_eval import LmEvalTask
 from mixopt.evaluators.loss import LossTask
 from mixopt.evaluators.multiple_choice import MultipleChoiceTask
@@ -210,12 +209,9 @@ def _no_kind(entry: Any, where: str) -> str:
     return f"{line}; unknown key {meant[0]!r}. Did you mean: kind?" if meant else line
 
 
-def check_evaluator(ref: Any) -> tuple[EvalSuite | LeaveOneOut | None, list[str]]:
+def check_evaluator(ref: Any) -> tuple[EvalSuite | None, list[str]]:
     """:func:`make_evaluator` for the checks before a study: every problem, and a suite of
-    the tasks whose data can still be checked (a task file's missing files included); the
-    leave-one-out estimate as it is (it is checked against the tokenized domains)."""
-    if is_leave_one_out(ref):
-        return (ref if isinstance(ref, LeaveOneOut) else LeaveOneOut()), []
+    the tasks whose data can still be checked (a task file's missing files included)."""
     if _is_task_file(ref):
         return read_suite(ref, check_files=True)
     try:
@@ -244,17 +240,12 @@ def make_evaluator(ref: Any) -> EvalSuite:
         if not isinstance(evaluator, Evaluator):
             raise ConfigError(f"evaluator {ref!r}: not an object with evaluate(model, tokenizer)")
         return EvalSuite((NamedTask(ref.rpartition(":")[2], evaluator),))
-    if is_leave_one_out(ref):
-        raise ConfigError(
-            f"{LEAVE_ONE_OUT} scores a mixture, not a model: it trains once per domain left out, "
-            f"so only a study runs it (mixopt search --eval {LEAVE_ONE_OUT})"
-        )
     if isinstance(ref, str) and ref in EVALUATORS.names():
         raise ConfigError(
             f"evaluator kind {ref!r} needs data: name it in a task file (see downstream/)"
         )
     raise ConfigError(
-        f"evaluator {ref!r}: give a task file (.yaml), 'module:attr', {LEAVE_ONE_OUT}, or an object with evaluate(model, tokenizer)"
+        f"evaluator {ref!r}: give a task file (.yaml), 'module:attr', or an object with evaluate(model, tokenizer)"
     )
 
 

@@ -107,7 +107,7 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
     trials, confirmations = store.trials(), store.confirmations()
     own = spec.search.budget
     summary = summarize(
-        trials, runs_at(confirmations, own, own) if own else confirmations, spec.search.pick
+        trials, runs_at(confirmations, own) if own else confirmations, spec.search.pick
     )
     importances, note = _importances(store.optuna(), trials)
     finished = store.path(store.BEST).is_file()

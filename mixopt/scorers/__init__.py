@@ -70,6 +70,10 @@ SCORERS: Registry[Any] = _Scorers(
         "perplexity": Perplexity,
         "ifd": InstructionFollowingDifficulty,
     },
+    lambda scorer: [
+        *(["uses the base model"] if uses_model(scorer) else []),
+        *(["prompt/completion and chat records only"] if needs_instruction(scorer) else []),
+    ],
 )
 
 

@@ -12,6 +12,9 @@ A scorer needs no base class; anything with these attributes and one method will
 
 Scores are a pure function of the domain's content, the scorer, its settings and (for
 ``uses_model``) the model, so they are computed once and cached (:mod:`mixopt.scorers.cache`).
+Register one as ``module:attr`` (in a search space's ``filters``) or under the
+``mixopt.scorers`` entry-point group; :func:`mixopt.testing.check_scorer` checks it as a
+study uses it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,19 @@ __all__ = ["ScoreInput", "Scorer"]
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Scores every record of a domain (higher or lower is better: the filter says which)."""
+    """Scores every record of a domain (higher or lower is better: the filter says which).
+
+    Built by calling the registered class or factory with the filter's settings as keyword
+    arguments (a constructor only stores; a bad setting raises ``TypeError``). ``score``
+    must return one finite number per record, in the domain's record order, the same ones
+    each time (they are cached); ``settings()`` must hold every setting that changes them,
+    as JSON values (they are part of the cache key).
+
+    Capabilities, declared as class attributes (both False where left out): ``uses_model``
+    (it reads the study's base model, ``ScoreInput.model``, which then joins the cache key)
+    and ``needs_instruction`` (it needs a prompt to condition on, so text-only domains are
+    refused before the study starts).
+    """
 
     def settings(self) -> dict[str, Any]:
         """What changes its scores (part of the cache key)."""

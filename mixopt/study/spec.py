@@ -21,21 +21,21 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mixopt.budget import parse_budget
 from mixopt.errors import ConfigError, MixoptError, did_you_mean
-from mixopt.evaluators.leave_one_out import LEAVE_ONE_OUT, LeaveOneOut, is_leave_one_out
 from mixopt.io import without_password
 from mixopt.setting import is_int, is_number, setting
 from mixopt.training.config import TrainConfig
 
+if TYPE_CHECKING:
+    from mixopt.plans import TrialPlan
+
 __all__ = [
     "DEFAULT_MODEL",
-    "DEFAULT_MO_SAMPLER",
     "DEFAULT_SAMPLER",
     "EARLY_STOP",
-    "EXECUTORS",
     "MODEL_ENV",
     "DataSpec",
     "EvaluatorSpec",
@@ -49,16 +49,14 @@ __all__ = [
     "may_change_on_resume",
 ]
 
-# GP on log-ratio coordinates: see benchmarks/README.md for how the samplers compare
+# GP on log-ratio coordinates, with one objective or several: see benchmarks/README.md for how
+# the samplers compare ("Several objectives" for studies with more than one)
 DEFAULT_SAMPLER = "gp"
-# the default of a study with several objectives: see benchmarks/README.md "Several objectives"
-DEFAULT_MO_SAMPLER = "gp"
 # the base model without --model: a small open causal LM (0.5B parameters, ~1 GB of weights),
 # so a first study runs on one GPU or, slowly, on a CPU; $MODEL_ENV overrides it
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B"
 MODEL_ENV = "MIXOPT_MODEL"
 EARLY_STOP = ("auto", "on", "off")
-EXECUTORS = ("ray", "inprocess")
 
 
 def _read_baselines(paths: Any) -> tuple[tuple[str, dict[str, float]], ...]:
@@ -128,14 +126,19 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class EvaluatorSpec:
-    """What scores a trial out of domain."""
+    """How a trial is scored: its plan, and the out-of-domain evaluator."""
 
     tasks: Any = setting(
-        LEAVE_ONE_OUT, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS"
+        None, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS"
     )
-    """Task file (downstream/*.yaml), module:attr, or leave-one-out (the default: each trial
-    trains once per domain left out, scored by minus that domain's loss; for when there is
-    no out-of-domain set); from Python also an evaluator object."""
+    """Task file (downstream/*.yaml) or module:attr; from Python also an evaluator object. It
+    scores each trained model out of domain; without it a trial runs leave-one-out (see
+    --plan)."""
+    plan: str = setting("auto", metavar="NAME")
+    """How a trial runs (see 'mixopt ls plans'): one-pass (train once on the mixture, scored
+    by --eval), leave-one-out (one training per domain left out, scored by minus that
+    domain's loss: for when there is no out-of-domain set), or module:attr; auto: one-pass
+    with --eval, leave-one-out without."""
     objectives: tuple[str, ...] = setting(
         (), flag="--objective", parse=_repeated, append=True, metavar="TASK"
     )
@@ -151,13 +154,17 @@ class EvaluatorSpec:
     more objective (one extra forward pass over them per trial)."""
 
     def __post_init__(self) -> None:
-        if self.lodo_domains and not is_leave_one_out(self.tasks):
-            raise ConfigError("lodo_domains (--lodo-domains) applies only to --eval leave-one-out")
+        from mixopt.plans import not_an_evaluator
 
-    def reference(self) -> Any:
-        """What the trials are given: the task file or object, or the leave-one-out estimate
-        over the chosen domains."""
-        return LeaveOneOut(self.lodo_domains) if is_leave_one_out(self.tasks) else self.tasks
+        if line := not_an_evaluator(self.tasks):
+            raise ConfigError(line)
+
+    def trial_plan(self) -> TrialPlan:
+        """The plan the trials run, configured (``lodo_domains``) and checked against the
+        evaluator (raises :class:`ConfigError`)."""
+        from mixopt.plans import make_plan
+
+        return make_plan(self.plan, self.tasks is not None, self.lodo_domains)
 
 
 @dataclass(frozen=True)
@@ -229,9 +236,10 @@ class SearchSpec:
 class ExecutionSpec:
     """Where and how the trials run. May change when a study is resumed."""
 
-    executor: str = setting("ray", choices=EXECUTORS, identity=False)
-    """ray (Ray Tune: trials in parallel, dead workers retried) or inprocess (one trial at a
-    time in this process: for debugging)."""
+    executor: str = setting("ray", identity=False)
+    """ray (Ray Tune: trials in parallel, dead workers retried), inprocess (one trial at a
+    time in this process: for debugging), an installed one, or module:attr (see 'mixopt ls
+    executors')."""
     concurrency: int | None = setting(None, identity=False)
     """Trials at once; default: one per GPU, else one per --cpus-per-trial CPUs."""
     cpus_per_trial: int = setting(1, identity=False)
@@ -255,8 +263,6 @@ class ExecutionSpec:
             not is_number(timeout) or not timeout > 0 or not math.isfinite(timeout)
         ):
             problems.append("trial_timeout must be a positive number of seconds")
-        if self.executor not in EXECUTORS:
-            problems.append(f"executor must be one of {', '.join(EXECUTORS)}")
         if problems:
             raise ConfigError(problems)
 
@@ -270,7 +276,8 @@ class OutputSpec:
     storage: str | None = setting(None, metavar="URL")
     """Optuna storage URL; default: SQLite in the output folder."""
     tracking_uri: str | None = setting(None, metavar="URI", identity=False)
-    """MLflow tracking URI; default: SQLite in the output folder; 'none': no tracking."""
+    """MLflow tracking URI; default: SQLite in the output folder; 'none': no tracking; or an
+    installed tracker's name (see 'mixopt ls trackers')."""
 
 
 _PARTS: dict[str, type] = {
@@ -286,14 +293,14 @@ _PARTS: dict[str, type] = {
 
 @dataclass(frozen=True)
 class StudySpec:
-    """A whole study: data, model, evaluator, search, training, execution, output."""
+    """A whole study: data, model, evaluator (and trial plan), search, training, execution, output."""
 
     data: DataSpec = setting(factory=DataSpec)
     """The training domains."""
     model: ModelSpec = setting(factory=ModelSpec)
     """The base model."""
     evaluator: EvaluatorSpec = setting(factory=EvaluatorSpec)
-    """The out-of-domain evaluator."""
+    """The trial plan and the out-of-domain evaluator."""
     search: SearchSpec = setting(factory=SearchSpec)
     """What is searched, with which sampler, for how many trials."""
     train: TrainConfig = setting(factory=TrainConfig)
@@ -303,14 +310,10 @@ class StudySpec:
     output: OutputSpec = setting(factory=OutputSpec)
     """Where everything is written."""
 
-    @classmethod
-    def from_options(cls, **options: Any) -> StudySpec:
-        """A spec from flat names (``budget="50k"``, ``trials=8``, ``learning_rate=1e-3``);
-        text values are parsed as the CLI parses them. Every problem is reported at once."""
-        return cls().replace(**options)
-
     def replace(self, **options: Any) -> StudySpec:
-        """A copy with the given flat-named settings changed."""
+        """A copy with the given flat-named settings changed (``budget="50k"``, ``trials=8``,
+        ``learning_rate=1e-3``; ``StudySpec().replace(...)`` builds one from defaults): text
+        values are parsed as the CLI parses them, and every problem is reported at once."""
         owners = flat_fields()
         unknown = [k for k in options if k not in owners]
         if unknown:
@@ -438,11 +441,7 @@ class StudySpec:
 
     def missing(self) -> list[str]:
         """The settings a study cannot do without, by flat name."""
-        needed = {
-            "domains": self.data.domains,
-            "budget": self.search.budget,
-            "evaluator": self.evaluator.tasks,
-        }
+        needed = {"domains": self.data.domains, "budget": self.search.budget}
         return [k for k, v in needed.items() if v is None]
 
     def items(self) -> Iterator[tuple[str, Any]]:

@@ -237,20 +237,19 @@ class StudyStore:
         """The runs in ``confirm.jsonl`` (a torn last line, from a killed process, is skipped;
         a run recorded twice counts once)."""
         path = self.path(self.CONFIRM)
-        out: dict[tuple[str, int, int, int | None], Confirmation] = {}
+        out: dict[tuple[str, int, int, int], Confirmation] = {}
         if path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     row = json.loads(line)
-                    budget = None if row.get("budget") is None else int(row["budget"])
-                    scores = {str(k): float(v) for k, v in (row.get("scores") or {}).items()}
+                    scores = {str(k): float(v) for k, v in row["scores"].items()}
                     c = Confirmation(
                         row["name"],
                         int(row["seed"]),
                         int(row["source"]),
                         float(row["score"]),
-                        dict(row.get("train") or {}),
-                        budget,
+                        dict(row["train"]),
+                        int(row["budget"]),
                         scores,
                     )
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -271,9 +270,10 @@ class StudyStore:
             ((self.read_record().get("spec") or {}).get("search") or {}) if self.exists() else {}
         )
         own = search.get("budget")
-        return summarize(
-            self.trials(), runs_at(self.confirmations(), own, own), search.get("pick") or "balanced"
-        )
+        confirmations = self.confirmations()
+        # a folder without study.json has no budget to tell the study's runs by: all of them
+        here = confirmations if own is None else runs_at(confirmations, own)
+        return summarize(self.trials(), here, search.get("pick") or "balanced")
 
     def write_results(self, trials: Sequence[TrialRecord]) -> None:
         counts = count_states(trials)

@@ -34,11 +34,10 @@ class Confirmation:
     source: int
     """The trial whose mixture was re-run."""
     score: float
-    train: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any]
     """The training knobs it ran with (the best trial's, for every candidate)."""
-    budget: int | None = None
-    """The tokens it trained on: the study's budget, or another for a transfer check (None:
-    the study's, in a line written before budgets were recorded)."""
+    budget: int
+    """The tokens it trained on: the study's budget, or another for a transfer check."""
     scores: dict[str, float] = field(default_factory=dict)
     """Each objective's score (a study with several objectives; ``score`` is the first's)."""
 
@@ -148,11 +147,9 @@ class Transfer:
         }
 
 
-def runs_at(
-    confirmations: Sequence[Confirmation], budget: int | None, own: int | None
-) -> list[Confirmation]:
-    """The runs at ``budget``; ``own``: the study's budget, which a run without one had."""
-    return [c for c in confirmations if (c.budget if c.budget is not None else own) == budget]
+def runs_at(confirmations: Sequence[Confirmation], budget: int) -> list[Confirmation]:
+    """The runs that trained on ``budget`` tokens."""
+    return [c for c in confirmations if c.budget == budget]
 
 
 def transfers(
@@ -163,12 +160,10 @@ def transfers(
 ) -> dict[int, Transfer]:
     """A :class:`Transfer` for every budget other than the study's ``own`` at which the best
     mixture has runs, by budget."""
-    at_own = summarize(trials, runs_at(confirmations, own, own), pick).lift
+    at_own = summarize(trials, runs_at(confirmations, own), pick).lift
     out: dict[int, Transfer] = {}
-    for budget in sorted(
-        {c.budget for c in confirmations if c.budget is not None and c.budget != own}
-    ):
-        there = summarize(trials, runs_at(confirmations, budget, own), pick)
+    for budget in sorted({c.budget for c in confirmations if c.budget != own}):
+        there = summarize(trials, runs_at(confirmations, budget), pick)
         if there.best is None or not there.best.confirmed:
             continue
         bases = {n: c for n, c in there.baselines.items() if c.confirmed}
@@ -253,7 +248,7 @@ def summarize(
 def _candidate(name: str, t: TrialRecord, seeds: Mapping[int, Confirmation]) -> Candidate:
     order = tuple(sorted(seeds))
     search = t.score if t.state == "COMPLETE" else None
-    # per-objective runs only where every run has them (a run from before they were recorded has not)
+    # per-objective runs: a study with several objectives records them, one with one objective none
     by_objective = (
         tuple(seeds[s].scores for s in order) if all(seeds[s].scores for s in order) else ()
     )

@@ -35,7 +35,6 @@ class Attr:
     FILTERS = "filters"
     RESULT = "result"
     FAIL_REASON = "fail_reason"
-    LEGACY_ERROR = "error"  # studies written before fail_reason
     RETRIES = "retries"
     INTERRUPTED = "interrupted"
     """A trial left RUNNING by a killed driver; it was queued again under a new number."""
@@ -139,7 +138,7 @@ def record_of(t: Any) -> TrialRecord:
     score = t.values[0] if t.state.name == "COMPLETE" and t.values else None
     if t.state.name == "PRUNED" and steps:
         score = steps[-1][1]
-    reason = attrs.get(Attr.FAIL_REASON, attrs.get(Attr.LEGACY_ERROR))
+    reason = attrs.get(Attr.FAIL_REASON)
     return TrialRecord(
         t.number,
         attrs.get(Attr.ROLE, SEARCH),

@@ -1,13 +1,16 @@
 """Contract checks for plug-ins, to call from your own tests (like scikit-learn's
 ``check_estimator``)::
 
-    from mixopt.testing import check_evaluator, check_sampler
+    from mixopt.testing import check_evaluator, check_plan, check_sampler
 
     def test_my_evaluator(model, tokenizer):
         check_evaluator("my_package.evals:my_evaluator", model, tokenizer)
 
     def test_my_sampler():
         check_sampler("my_package.search:make_sampler")
+
+    def test_my_plan(model_dir):
+        check_plan("my_package.plans:MyPlan", model_dir)
 
 A check that fails raises :class:`ContractError` (an ``AssertionError``, so any test runner
 reports it as a failure) whose one line says what is wrong and how to fix it.
@@ -19,11 +22,12 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from mixopt.errors import MixoptError, error_line
 
-__all__ = ["ContractError", "check_evaluator", "check_sampler"]
+__all__ = ["ContractError", "check_evaluator", "check_plan", "check_sampler"]
 
 
 class ContractError(AssertionError):
@@ -82,15 +86,15 @@ def _check_one(evaluator: Any, where: str, model: Any, tokenizer: Any, tolerance
         )
 
 
-def _round_trip(evaluator: Any, where: str) -> Any:
+def _round_trip(obj: Any, where: str, method: str = "evaluate()") -> Any:
     from ray import cloudpickle  # what Ray itself pickles with
 
     try:
-        return cloudpickle.loads(cloudpickle.dumps(evaluator))  # type: ignore[no-untyped-call]
+        return cloudpickle.loads(cloudpickle.dumps(obj))  # type: ignore[no-untyped-call]
     except Exception as exc:
         raise ContractError(
             f"{where} does not pickle ({error_line(exc)}); Ray sends it to each trial: store "
-            "paths and options, and open files, connections or models inside evaluate()"
+            f"paths and options, and open files, connections or models inside {method}"
         ) from exc
 
 
@@ -185,6 +189,184 @@ def _restore_modes(model: Any, modes: Mapping[str, bool]) -> None:
         module.training = modes.get(name, module.training)
 
 
+def check_plan(
+    plan: Any, model: str | Path, *, budget: int = 1_000, tolerance: float = 1e-6
+) -> None:
+    """Check that ``plan`` (a name as ``--plan`` takes it, ``module:attr``, or a plan object)
+    can run a study's trials, on ``model``: a small local model folder (its tokenizer
+    tokenizes two toy domains, and the plan fine-tunes it).
+
+    The plan must: declare ``name`` (a str), ``takes_evaluator`` and ``intermediate_scores``
+    (bools); say its first line as None or a line and JSON fields; find no problem with the
+    two toy domains at ``budget``; and run a trial as a study does, given a held-out loss
+    task as its evaluator (with it as the intermediate task) if it takes one: a
+    ``TrialResult`` with a finite score and finite metrics, the trial's mixture and seed,
+    and trained steps; intermediate scores at the checkpoints, each also given to
+    ``report``, if it declares them, and none otherwise; stopped early (no score) when
+    ``report`` returns False, if it has intermediate scores; and the same score (within
+    ``tolerance``) from a pickled copy of the trial with the same seed (Ray sends a copy to
+    each trial). It takes a few trainings of ``budget`` tokens.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mixopt-check-plan-") as tmp:
+        built = _plan(plan)
+        spec = _plan_trial(built, str(model), Path(tmp), budget)
+        _plan_declares(built, spec)
+        first = _run_plan(spec, None)
+        if built.intermediate_scores:
+            stopped = _run_plan(spec, lambda step, total, score: False)
+            if not stopped.stopped_early or stopped.score is not None:
+                raise ContractError(
+                    f"plan {built.name!r} declares intermediate scores but ran on when report() "
+                    "returned False; stop the training there (stopped_early=True, score None)"
+                )
+        again = _run_plan(_round_trip(spec, f"plan {built.name!r}", "run()"), None)
+        if not math.isclose(first.score, again.score, rel_tol=tolerance, abs_tol=tolerance):
+            raise ContractError(
+                f"plan {built.name!r} scored {first.score!r}, then {again.score!r} from a pickled "
+                "copy of the same trial and seed; seed every sample and initialization from "
+                "spec.seed, and keep every setting in attributes that pickle"
+            )
+
+
+def _plan(plan: Any) -> Any:
+    from mixopt.plans import PLANS, TrialPlan
+
+    if isinstance(plan, str):
+        try:
+            plan = PLANS.get(plan)
+        except MixoptError as exc:
+            raise ContractError(exc.problems[0]) from None  # it names the plan
+    if isinstance(plan, type) or (callable(plan) and not isinstance(plan, TrialPlan)):
+        try:
+            plan = plan()
+        except Exception as exc:
+            raise ContractError(
+                f"plan {plan!r}: building it with no arguments raised {error_line(exc)}; give "
+                "every option a default (mixopt builds a plan as --plan names it)"
+            ) from exc
+    if not isinstance(plan, TrialPlan):
+        raise ContractError(
+            f"{plan!r} is not a trial plan; give it name, takes_evaluator, intermediate_scores, "
+            "run(spec, report), first_line(domains) and problems(domains, budget)"
+        )
+    return plan
+
+
+def _plan_trial(plan: Any, model: str, root: Path, budget: int) -> Any:
+    """A trial of two toy domains, with a held-out loss task if ``plan`` takes an evaluator."""
+    from mixopt.data.spec import load_domains
+    from mixopt.data.tokenize import tokenize_domains
+    from mixopt.evaluators import EvalSuite, LossTask, NamedTask
+    from mixopt.models import load_tokenizer
+    from mixopt.plans import TrialSpec
+    from mixopt.testing.corpus import make_heldout, make_records, write_domains
+    from mixopt.training.config import TrainConfig
+
+    kinds = {"finance": "jsonl", "cooking": "jsonl"}
+    domains = tokenize_domains(
+        load_domains(str(write_domains(root / "data", kinds, n=200, seed=0))),
+        load_tokenizer(model),
+        root / "cache",
+    )
+    held = make_heldout("finance", 12, 0, make_records("finance", 200, seed=0))
+    (root / "heldout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in held))
+    task = NamedTask("heldout", LossTask(str(root / "heldout.jsonl")))
+    suite = EvalSuite((task,), intermediate="heldout") if plan.takes_evaluator else None
+    # two checkpoints: the intermediate scores and a stop between them; one thread, as a
+    # one-CPU trial has (a test runner's other workers would oversubscribe more)
+    train = TrainConfig(seq_len=64, batch_size=4, checkpoints=2, learning_rate=3e-3, threads=1)
+    mixture = {"finance": 0.6, "cooking": 0.4}
+    return TrialSpec(model, tuple(domains), mixture, budget, suite, train, seed=1, plan=plan)
+
+
+def _plan_declares(plan: Any, spec: Any) -> None:
+    """Its declared name and capabilities, first line and problems, each of the right kind."""
+    name = getattr(plan, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ContractError(f"plan {plan!r}: name is {name!r}; name it with a str (its --plan)")
+    for flag in ("takes_evaluator", "intermediate_scores"):
+        if not isinstance(getattr(plan, flag), bool):
+            raise ContractError(f"plan {name!r}: {flag} is {getattr(plan, flag)!r}, not a bool")
+    said = plan.first_line([d.name for d in spec.domains])
+    if said is not None:
+        ok = isinstance(said, tuple) and len(said) == 2 and isinstance(said[0], str)
+        try:
+            json.dumps(said[1] if ok else None)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or not isinstance(said[1], Mapping):
+            raise ContractError(
+                f"plan {name!r}: first_line gave {said!r}; give None, or (line, fields) with "
+                "a str line and a dict of JSON values (the trial_plan event's fields)"
+            )
+    problems = plan.problems(spec.domains, spec.budget)
+    if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+        raise ContractError(f"plan {name!r}: problems gave {problems!r}, not a list of str")
+    if problems:
+        raise ContractError(
+            f"plan {name!r} refuses two toy domains at budget {spec.budget}: {problems[0]}; "
+            "refuse only what cannot run (check_plan(..., budget=N) to try another budget)"
+        )
+
+
+def _run_plan(spec: Any, report: Any) -> Any:
+    """Run ``spec`` as a study does, recording what reaches ``report``; check the result."""
+    from mixopt.plans import TrialResult
+
+    name, reported = spec.plan.name, []
+
+    def record(step: int, total: int, score: float | None) -> bool | None:
+        reported.append(score)
+        return report(step, total, score) if report is not None else None
+
+    try:
+        result = spec.plan.run(spec, record)
+    except Exception as exc:
+        raise ContractError(
+            f"plan {name!r} raised {error_line(exc)} running a trial of two toy domains (the "
+            "traceback above shows where)"
+        ) from exc
+    if not isinstance(result, TrialResult):
+        raise ContractError(
+            f"plan {name!r} returned {type(result).__name__}; return a mixopt.plans.TrialResult"
+        )
+    if report is not None:
+        return result  # stopped: checked by the caller
+    _check_plan_result(result, spec, [s for s in reported if s is not None])
+    return result
+
+
+def _check_plan_result(result: Any, spec: Any, reported: list[float]) -> None:
+    name = spec.plan.name
+    if not _finite(result.score) or result.stopped_early:
+        raise ContractError(
+            f"plan {name!r} gave the score {result.score!r} for a trial run to its end; give "
+            "a finite float (higher is better)"
+        )
+    bad = [k for k, v in result.metrics.items() if not isinstance(k, str) or not _finite(v)]
+    if bad:
+        raise ContractError(f"plan {name!r}: metric {bad[0]!r} is not a finite float")
+    if result.mixture != dict(spec.mixture) or result.seed != spec.seed or result.steps < 1:
+        raise ContractError(
+            f"plan {name!r} returned mixture {result.mixture}, seed {result.seed}, "
+            f"{result.steps} steps; give the trial's own mixture and seed, and the steps trained"
+        )
+    scores = [s for _, s in result.intermediate]
+    if spec.plan.intermediate_scores and (not scores or scores != reported):
+        raise ContractError(
+            f"plan {name!r} declares intermediate scores but gave {scores} and reported "
+            f"{reported}; score the evaluator's intermediate task at each checkpoint and "
+            "pass each score to report()"
+        )
+    if not spec.plan.intermediate_scores and (scores or reported):
+        raise ContractError(
+            f"plan {name!r} declares no intermediate scores but gave some; set "
+            "intermediate_scores = True (early stopping reads them)"
+        )
+
+
 SamplerFactory = Callable[[int, int], Any]
 _STARTUP = 5  # fewer than the trials, so the sampler's own model proposes most of them
 _SHORT = _STARTUP + 4  # a study just long enough for the model's first proposals
@@ -194,21 +376,24 @@ _BASELINE = {"a": 0.3, "b": 0.3, "c": 0.3, "d": 0.1}  # enqueued first, as mixop
 
 def check_sampler(sampler: str | SamplerFactory, *, trials: int = 20, seed: int = 0) -> None:
     """Check that ``sampler`` (a name as ``--sampler`` takes it, ``module:attr``, or a factory
-    ``(seed, startup) -> optuna sampler``) can drive a study.
+    ``(seed, startup) -> optuna sampler``) can drive a study, as it declares it can.
 
     On a toy simplex of four domains (a min share, a max share, a fixed share): the factory
-    builds an ``optuna.samplers.BaseSampler``; an enqueued trial (a baseline) gets exactly
-    its parameters; every proposal lies in its range and gives a mixture on the simplex
-    within the bounds, in both parameterizations; 2 trials asked before either is told both
-    work; a study of ``trials`` trials completes; the same seed proposes the same trials
-    again; and what the sampler stores on the study is JSON, as SQLite storage needs.
-    Takes seconds.
+    builds an ``optuna.samplers.BaseSampler``, and its capabilities are a
+    ``SamplerCapabilities``; the sampler gets ``attach(simplex)`` where it has the method
+    (one that declares ``needs_simplex`` must), as a study gives it; an enqueued trial
+    (a baseline) gets exactly its parameters; every proposal lies in its range and gives a
+    mixture on the simplex within the bounds, in both parameterizations (its own first);
+    2 trials asked before either is told both work; a study of ``trials`` trials completes;
+    the same seed proposes the same trials again; what the sampler stores on the study is
+    JSON, as SQLite storage needs; and one that declares ``multi_objective`` completes a
+    study with two objectives. Takes seconds.
     """
-    from mixopt.search.proposals.samplers import parameterization_for
     from mixopt.search.proposals.space import Simplex
 
     name, factory = _resolve(sampler)
-    own = parameterization_for(name)  # a plug-in gets exponential, as with --sampler
+    declared = _declared(factory, name)
+    own = declared.parameterization
     other = "logratio" if own == "exponential" else "exponential"
     with _quiet_optuna():
         simplex = Simplex(_toy_domains(), 10_000, own)
@@ -216,6 +401,8 @@ def check_sampler(sampler: str | SamplerFactory, *, trials: int = 20, seed: int 
         again = _run(factory, name, simplex, seed, _SHORT)
         _same_proposals(full, again, name, seed)
         _run(factory, name, Simplex(_toy_domains(), 10_000, other), seed, _SHORT)
+        if declared.multi_objective:
+            _two_objectives(factory, name, simplex, seed)
 
 
 def _resolve(sampler: str | SamplerFactory) -> tuple[str, SamplerFactory]:
@@ -233,7 +420,16 @@ def _resolve(sampler: str | SamplerFactory) -> tuple[str, SamplerFactory]:
     return str(getattr(sampler, "__qualname__", sampler)), sampler
 
 
-def _build(factory: SamplerFactory, name: str, seed: int) -> Any:
+def _declared(factory: SamplerFactory, name: str) -> Any:
+    from mixopt.search.proposals.samplers import capabilities_of
+
+    try:
+        return capabilities_of(factory, name)
+    except MixoptError as exc:
+        raise ContractError(exc.problems[0]) from None  # it names the sampler
+
+
+def _build(factory: SamplerFactory, name: str, seed: int, simplex: Any) -> Any:
     import optuna
 
     try:
@@ -248,7 +444,27 @@ def _build(factory: SamplerFactory, name: str, seed: int) -> Any:
             f"sampler {name!r}: the factory returned {type(built).__name__}, not an "
             "optuna.samplers.BaseSampler; return one seeded with the seed it is given"
         )
+    _attach(built, name, simplex, _declared(factory, name).needs_simplex)
     return built
+
+
+def _attach(sampler: Any, name: str, simplex: Any, needed: bool) -> None:
+    """``attach(simplex)``, as a study calls it before the first trial is asked."""
+    attach = getattr(sampler, "attach", None)
+    if not callable(attach):
+        if needed:
+            raise ContractError(
+                f"sampler {name!r} declares needs_simplex, but its {type(sampler).__name__} "
+                "has no attach(simplex) method; add one, or declare needs_simplex=False"
+            )
+        return
+    try:
+        attach(simplex)
+    except Exception as exc:
+        raise ContractError(
+            f"sampler {name!r}: attach(simplex) raised {error_line(exc)}; mixopt calls it once "
+            "with the study's Simplex before the first trial is asked"
+        ) from exc
 
 
 def _run(factory: SamplerFactory, name: str, simplex: Any, seed: int, trials: int) -> list[Any]:
@@ -257,7 +473,7 @@ def _run(factory: SamplerFactory, name: str, simplex: Any, seed: int, trials: in
     import optuna
 
     # in memory, to take seconds; _stored_as_json checks what SQLite storage would refuse
-    study = optuna.create_study(sampler=_build(factory, name, seed), direction="maximize")
+    study = optuna.create_study(sampler=_build(factory, name, seed, simplex), direction="maximize")
     fixed = simplex.params_for(_BASELINE)
     study.enqueue_trial(fixed, user_attrs={"role": "baseline:uniform"})
     proposals = []
@@ -336,6 +552,26 @@ def _same_proposals(full: list[Any], again: list[Any], name: str, seed: int) -> 
                 f"{a} in one study and {b} in another; seed every random generator from the "
                 "factory's seed argument"
             )
+
+
+def _two_objectives(factory: SamplerFactory, name: str, simplex: Any, seed: int) -> None:
+    """A short study with two objectives, which a sampler that declares ``multi_objective``
+    must complete."""
+    import optuna
+
+    sampler = _build(factory, name, seed, simplex)
+    study = optuna.create_study(sampler=sampler, directions=["maximize", "maximize"])
+    for n in range(_SHORT):
+        try:
+            trial = study.ask()
+            mixture = simplex.suggest(trial)
+            study.tell(trial, [mixture["a"], mixture["c"]])
+        except Exception as exc:
+            raise ContractError(
+                f"sampler {name!r} failed at trial {n + 1} of a study with two objectives "
+                f"({error_line(exc)}); it declares multi_objective: make it take several "
+                "objectives, or declare multi_objective=False"
+            ) from exc
 
 
 def _stored_as_json(study: Any, name: str) -> None:

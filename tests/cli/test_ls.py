@@ -8,9 +8,15 @@ from pathlib import Path
 import pytest
 
 from mixopt.cli import main
+from mixopt.cli.ls import KINDS, Kind
+from mixopt.cluster import CLUSTERERS
 from mixopt.evaluators import EVALUATORS
+from mixopt.registry import Registry
+from mixopt.scorers import SCORERS
+from mixopt.search.executors import EXECUTORS
 from mixopt.search.proposals.samplers import SAMPLERS
 from mixopt.search.proposals.space import BUILTIN_SPACES
+from mixopt.search.tracking import TRACKERS
 from mixopt.study.spec import DEFAULT_SAMPLER
 
 
@@ -37,6 +43,39 @@ def test_ls_lists_every_builtin_with_a_description(capsys: pytest.CaptureFixture
         rows["cmaes"].endswith("one objective only") and "nsga2" in rows
     )  # what takes several objectives
     assert text.index("evaluators") < text.index("samplers") < text.index("spaces")
+
+
+def test_ls_lists_every_kind_with_what_each_part_declares(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["ls"]) == 0
+    text = capsys.readouterr().out
+    headings = [line.split(" (")[0] for line in text.splitlines() if line and line[0] != " "]
+    assert headings == list(KINDS) and {"clusterers", "executors", "trackers"} <= set(KINDS)
+    rows = _rows(text)
+    expected = [*SCORERS.builtins(), *CLUSTERERS.names(), *EXECUTORS.names(), *TRACKERS.names()]
+    assert set(expected) <= set(rows) and all(rows[name] for name in expected)
+    assert all(rows[n].endswith("(default)") for n in ("kmeans", "ray", "mlflow"))
+    assert rows["inprocess"] and not rows["none"].endswith("(default)")
+    # capabilities, as each part declares them
+    assert rows["gp"].endswith("; logratio simplex, random start-up, several objectives (default)")
+    assert rows["surrogate"].endswith("needs attach(simplex), one objective only")
+    assert rows["qmc"].endswith("; exponential simplex, several objectives")
+    assert rows["ifd"].endswith("; uses the base model, prompt/completion and chat records only")
+    assert "uses the base model" not in rows["length"]
+
+
+WIDGETS: Registry[object] = Registry("widget", "mixopt.widgets", {"cog": lambda: "a cog"})
+
+
+def test_a_kind_is_one_row_of_the_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widgets = Kind(f"{__name__}:WIDGETS", "what turns", "--widget NAME")
+    monkeypatch.setitem(KINDS, "widgets", widgets)
+    assert main(["ls", "widgets"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("widgets (--widget NAME):") and "cog" in _rows(text)
 
 
 def test_ls_one_kind(capsys: pytest.CaptureFixture[str]) -> None:

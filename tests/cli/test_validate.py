@@ -206,3 +206,13 @@ def test_validate_refuses_what_search_refuses(
         assert line in err, err
     assert main(["validate", "--quiet", "--config", str(tmp_path / "study.yaml")]) == 2
     assert "gq" in capsys.readouterr().err  # the config's sampler, checked without a model too
+
+
+def test_settings_that_fail_alone_and_together_are_reported_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_domains(tmp_path, {"finance": "jsonl", "sports": "jsonl"}, n=5)
+    argv = ["validate", "--domains", str(path), "--budget", "50k", "--target-budget", "10k"]
+    assert main([*argv, "--trials", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "trials must be" in err and "target_budget must be" in err, err

@@ -22,7 +22,7 @@ from typing import Any
 
 import optuna
 
-from mixopt.testing.runners import FaultyTrial
+from tests.support.runners import FaultyTrial
 
 SAMPLER = "tests.search.killable_study:make_sampler"
 

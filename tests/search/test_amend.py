@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from mixopt.cli import main
-from mixopt.testing.runners import trivial_result
 from mixopt.trial import TrialResult, TrialSpec
 from tests.conftest import FAST_TRAIN
+from tests.support.runners import trivial_result
 
 
 def _argv(inputs: dict[str, Any], out: Path, *extra: str) -> list[str]:

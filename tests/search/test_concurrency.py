@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mixopt import optimize_mixture
-from mixopt.testing.runners import WaitingTrial
+from tests.support.runners import WaitingTrial
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def two_cpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A cluster of two CPUs for this test's study (the suite's shared one declares one)."""
-    from mixopt.testing.services import ray_cluster
+    from tests.support.services import ray_cluster
 
     with ray_cluster(cpus=2) as address:
         monkeypatch.setenv("RAY_ADDRESS", address)

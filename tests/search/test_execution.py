@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mixopt.errors import ConfigError
-from mixopt.testing.services import free_port
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ def test_a_study_joins_the_cluster_in_ray_address(
     import ray
 
     from mixopt import optimize_mixture
-    from mixopt.testing.runners import WaitingTrial
+    from tests.support.runners import WaitingTrial
 
     assert os.environ["RAY_ADDRESS"] == shared_ray  # set for the whole suite
     ray.init(address=shared_ray, logging_level="ERROR")

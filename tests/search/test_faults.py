@@ -1,4 +1,4 @@
-"""Faults injected for real inside Ray workers (mixopt.testing.runners.FaultyTrial): each
+"""Faults injected for real inside Ray workers (tests.support.runners.FaultyTrial): each
 failed trial is recorded with its reason in Optuna, Ray and MLflow, the study goes on, a
 dead worker's trial runs again, and a study where everything fails stops early."""
 
@@ -22,7 +22,7 @@ from mixopt.search.orchestration.faults import (
     fail_limit,
 )
 from mixopt.study.spec import ExecutionSpec, StudySpec
-from mixopt.testing.runners import FaultyTrial
+from tests.support.runners import FaultyTrial
 
 
 def test_time_limit_stops_a_running_loop_in_its_thread() -> None:
@@ -56,7 +56,7 @@ def test_reasons_scores_and_limits() -> None:
 def test_time_limit_and_retries_settings() -> None:
     args = build_parser().parse_args(["search", "--trial-timeout", "90", "--max-retries", "2"])
     assert args.trial_timeout == 90.0 and args.max_retries == 2
-    spec = StudySpec.from_options(budget=100, trial_timeout=90.0, max_retries=2)
+    spec = StudySpec().replace(budget=100, trial_timeout=90.0, max_retries=2)
     assert StudySpec.from_dict(spec.to_dict()) == spec  # kept with the study for resume
     assert ExecutionSpec().max_retries == 1 and ExecutionSpec().trial_timeout is None
     for bad in ({"trial_timeout": 0}, {"trial_timeout": float("nan")}, {"max_retries": -1}):

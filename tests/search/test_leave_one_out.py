@@ -90,10 +90,14 @@ def test_a_study_without_eval_or_model_runs_leave_one_out_and_says_so_first(
         record["spec"]["model"]["name"] == study_inputs["model"]
     )  # resumable whatever $MIXOPT_MODEL is then
     evaluator = record["spec"]["evaluator"]
-    assert (evaluator["tasks"], evaluator["lodo_domains"]) == (
-        "leave-one-out",
+    assert (evaluator["tasks"], evaluator["plan"], evaluator["lodo_domains"]) == (
+        None,
+        "auto",
         ["finance", "cooking"],
     )
+    said = [json.loads(e) for e in (lodo_run["out"] / "events.jsonl").read_text().splitlines()]
+    plan = next(e for e in said if e["event"] == "trial_plan")
+    assert (plan["plan"], plan["domains"]) == ("leave-one-out", ["finance", "cooking"])
 
 
 @pytest.mark.slow

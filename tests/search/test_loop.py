@@ -13,8 +13,8 @@ import pytest
 
 from mixopt import optimize_mixture
 from mixopt.search.orchestration.faults import StudyFailedError
-from mixopt.testing.runners import trivial_result
 from mixopt.trial import TrialResult, TrialSpec
+from tests.support.runners import trivial_result
 
 SPACE = """
 mixture: {parameterization: auto}

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def cluster() -> Any:
     """A head node and a worker node on loopback, one CPU each."""
-    from mixopt.testing.services import ray_cluster
+    from tests.support.services import ray_cluster
 
     with ray_cluster(nodes=2, cpus=1) as address:
         yield address
@@ -59,7 +59,7 @@ def test_stopping_a_cluster_spares_other_processes() -> None:
     workers are), and nothing else."""
     import psutil
 
-    from mixopt.testing.services import _running, stop_groups
+    from tests.support.services import _running, stop_groups
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     spawn = f"import subprocess, time; subprocess.Popen({sleeper!r}, start_new_session=True); time.sleep(60)"

@@ -1,5 +1,5 @@
 """Studies in a real PostgreSQL (Debian's server, started for each test by
-mixopt.testing.services): the SQLite kill test's checks against ``--storage postgresql://``,
+tests.support.services): the SQLite kill test's checks against ``--storage postgresql://``,
 two studies sharing one database, and no password on disk."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_postgres_study_killed_mid_trial_resumes_with_nothing_lost(
     from mixopt.errors import ConfigError
     from mixopt.io import holds_password
     from mixopt.study.store import StudyStore
-    from mixopt.testing.runners import FaultyTrial
+    from tests.support.runners import FaultyTrial
 
     password = urlsplit(postgres_url).password
     assert password

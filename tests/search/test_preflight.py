@@ -37,7 +37,8 @@ class Case:
     root: Path
     model: str
     domains: Path
-    evaluator: Path
+    evaluator: Path | None
+    """None: no --eval (the trials run leave-one-out)."""
     out: Path
     cache: Path
     extra: list[str] = field(default_factory=list)
@@ -69,8 +70,7 @@ class Case:
             "2k",
             "--model",
             self.model,
-            "--eval",
-            str(self.evaluator),
+            *(["--eval", str(self.evaluator)] if self.evaluator is not None else []),
             "--out",
             str(self.out),
             "--cache-dir",
@@ -98,7 +98,7 @@ def _other_study(c: Case) -> None:
     c.out.mkdir()
     from mixopt.study.spec import StudySpec
 
-    spec = StudySpec.from_options(
+    spec = StudySpec().replace(
         model=c.model,
         domains=str(c.domains.resolve()),
         evaluator=str(c.evaluator.resolve()),
@@ -110,8 +110,8 @@ def _other_study(c: Case) -> None:
 
 
 def _lodo(c: Case, domains: str | None = None) -> None:
-    """The leave-one-out estimate in place of the task file (over ``domains``, else all)."""
-    c.evaluator = Path("leave-one-out")
+    """No task file: the trials run leave-one-out (over ``domains``, else all)."""
+    c.evaluator = None
     c.extra += ["--lodo-domains", domains] if domains else []
 
 
@@ -475,7 +475,36 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     (
         "lodo-domains-with-a-task-file",
         lambda c: c.extra.extend(["--lodo-domains", "finance"]),
-        ["lodo_domains (--lodo-domains) applies only to --eval leave-one-out"],
+        [
+            "lodo_domains (--lodo-domains) applies only to a plan that leaves domains out in turn "
+            "(--plan leave-one-out, the default without --eval), not to one-pass"
+        ],
+    ),
+    (
+        "eval-names-a-plan",
+        lambda c: setattr(c, "evaluator", "leave-one-out"),
+        [
+            "'leave-one-out' is a trial plan, not an evaluator: drop --eval (it is the default "
+            "without one) or give --plan leave-one-out"
+        ],
+    ),
+    (
+        "one-pass-without-an-evaluator",
+        lambda c: (_lodo(c), c.extra.extend(["--plan", "one-pass"])),
+        [
+            "--plan one-pass scores each trial with an evaluator: give --eval TASKS, or drop "
+            "--plan (without --eval a trial runs leave-one-out)"
+        ],
+    ),
+    (
+        "leave-one-out-with-an-evaluator",
+        lambda c: c.extra.extend(["--plan", "leave-one-out"]),
+        ["--plan leave-one-out scores on the domains' own records and takes no evaluator"],
+    ),
+    (
+        "plan-unknown",
+        lambda c: c.extra.extend(["--plan", "one-pas"]),
+        ["Unknown trial plan 'one-pas'. Did you mean: one-pass?"],
     ),
     (
         "lodo-with-objectives",
@@ -508,6 +537,18 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
         "sampler-module-missing",
         lambda c: c.extra.extend(["--sampler", "nosuch.mod:X"]),
         ["sampler 'nosuch.mod:X': cannot import module 'nosuch.mod'"],
+    ),
+    (
+        "sampler-needs-the-simplex-and-has-no-attach",
+        lambda c: c.extra.extend(
+            ["--sampler", "tests.testing.plugins:needs_simplex_without_attach"]
+        ),
+        ["declares needs_simplex, but its RandomSampler has no attach(simplex) method"],
+    ),
+    (
+        "executor-unknown",
+        lambda c: c.extra.extend(["--executor", "rey"]),
+        ["Unknown executor 'rey'. Did you mean: ray?"],
     ),
     (
         "device-cuda-past-the-last",
@@ -669,7 +710,7 @@ def test_an_existing_study_is_told_apart_from_a_different_one(
 ) -> None:
     from mixopt.study.spec import StudySpec
 
-    spec = StudySpec.from_options(
+    spec = StudySpec().replace(
         model=case.model,
         domains=str(case.domains.resolve()),
         budget="2k",
@@ -721,16 +762,19 @@ def test_validate_says_what_leave_one_out_costs(
         case.model,
         "--budget",
         "2k",
-        "--eval",
+        "--plan",
         "leave-one-out",
         "--cache-dir",
         str(case.cache),
     ]
     assert main(argv) == 0, capsys.readouterr().err
     assert (
-        "evaluator: leave-one-out over 3 domains: each trial trains 3 times"
-        in capsys.readouterr().out
+        "plan: leave-one-out over 3 domains: each trial trains 3 times" in capsys.readouterr().out
     )
+    refused = [*argv[:7], "--eval", "leave-one-out", "--cache-dir", str(case.cache), "--quiet"]
+    assert main(refused) == 2  # a plan, not an evaluator
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a trial plan, not an evaluator" in err[0], err
 
 
 def test_the_command_exits_with_status_2(case: Case) -> None:

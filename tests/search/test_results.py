@@ -1,4 +1,4 @@
-"""``optimize_mixture`` takes the CLI's names and returns a result with a table of its trials."""
+"""``optimize_mixture(model, data, evaluator)`` takes the CLI's names and returns a result with a table of its trials."""
 
 from __future__ import annotations
 
@@ -26,29 +26,28 @@ QUICK = {
 def test_optimize_mixture_takes_the_options_names(
     study_inputs: dict[str, Any], tmp_path: Path
 ) -> None:
+    # optimize_mixture(model, data, evaluator): positionally, or by those names
     result = optimize_mixture(
-        model=study_inputs["model"],
-        domains=study_inputs["domains"],
-        evaluator=study_inputs["evaluator"],
+        study_inputs["model"],
+        study_inputs["domains"],
+        study_inputs["evaluator"],
         out=str(tmp_path / "a"),
         **QUICK,
     )
     assert len(result.trials) == 3 and set(result.best_mixture) == {"finance", "cooking", "sports"}
-    # the former name of domains= still works, and says so
-    with pytest.warns(DeprecationWarning, match=r"now domains="):
-        old = optimize_mixture(
-            model=study_inputs["model"],
-            data=study_inputs["domains"],
-            evaluator=study_inputs["evaluator"],
-            out=str(tmp_path / "b"),
-            **QUICK,
-        )
-    assert [t.mixture for t in old.trials] == [t.mixture for t in result.trials]
-    with pytest.warns(DeprecationWarning), pytest.raises(ConfigError, match="give domains= only"):
+    named = optimize_mixture(
+        model=study_inputs["model"],
+        data=study_inputs["domains"],
+        evaluator=study_inputs["evaluator"],
+        out=str(tmp_path / "b"),
+        **QUICK,
+    )
+    assert [t.mixture for t in named.trials] == [t.mixture for t in result.trials]
+    # one name for the domains: the spec's flat name is refused here, before anything runs
+    with pytest.raises(ConfigError, match=r"the domains are data="):
         optimize_mixture(
             model=study_inputs["model"],
             domains=study_inputs["domains"],
-            data="other.json",
             evaluator=study_inputs["evaluator"],
             out=str(tmp_path / "c"),
             **QUICK,

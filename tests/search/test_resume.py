@@ -221,7 +221,7 @@ def reference(
 ) -> dict[str, Any]:
     """The same study, never killed."""
     from mixopt import optimize_mixture
-    from mixopt.testing.runners import FaultyTrial
+    from tests.support.runners import FaultyTrial
 
     def make(tmp: Path) -> dict[str, Any]:
         optimize_mixture(
@@ -252,7 +252,7 @@ def test_sigkill_at_chosen_points_then_resume_loses_nothing(
     from mlflow.tracking import MlflowClient
 
     from mixopt import resume_search
-    from mixopt.testing.runners import FaultyTrial
+    from tests.support.runners import FaultyTrial
 
     out = tmp_path / "study"
     base = {

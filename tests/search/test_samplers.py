@@ -11,7 +11,14 @@ import pytest
 from mixopt.data.spec import DomainSpec
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
-from mixopt.search.proposals.samplers import SAMPLERS, make_sampler, parameterization_for
+from mixopt.search.proposals.samplers import (
+    SAMPLERS,
+    check_attach,
+    make_sampler,
+    parameterization_for,
+    random_startup,
+    sampler_capabilities,
+)
 from mixopt.search.proposals.space import Simplex
 
 # One clear optimum inside a 4-domain simplex (3 free parameters), away from the corners
@@ -99,3 +106,44 @@ def test_parameterization_follows_the_sampler() -> None:
 def test_unknown_sampler() -> None:
     with pytest.raises(ConfigError, match=re.escape("Unknown sampler 'tpee'. Did you mean: tpe?")):
         SAMPLERS.get("tpee")
+
+
+def test_builtins_declare_what_they_can_do() -> None:
+    declared = {name: sampler_capabilities(name) for name in SAMPLERS.builtins()}
+    assert {n for n, c in declared.items() if not c.multi_objective} == {"cmaes", "surrogate"}
+    assert {n for n, c in declared.items() if c.parameterization == "logratio"} == {
+        "gp",
+        "cmaes",
+        "surrogate",
+    }
+    assert {n for n, c in declared.items() if c.random_startup} == {
+        "tpe",
+        "gp",
+        "cmaes",
+        "surrogate",
+    }
+    assert {n for n, c in declared.items() if c.needs_simplex} == {"surrogate"}
+
+
+PLUGINS = "tests.testing.plugins"
+
+
+def test_a_user_sampler_declares_its_capabilities_or_gets_the_defaults() -> None:
+    assert parameterization_for(f"{PLUGINS}:declared_sampler") == "logratio"
+    assert sampler_capabilities(f"{PLUGINS}:declared_sampler").needs_simplex
+    assert random_startup(f"{PLUGINS}:declared_sampler", 8) == 0
+    klass = sampler_capabilities(f"{PLUGINS}:DeclaringSamplerClass")
+    assert not klass.multi_objective and random_startup(f"{PLUGINS}:DeclaringSamplerClass", 8) == 8
+    # one that declares nothing: what mixopt assumes of a sampler it does not know
+    assert parameterization_for(f"{PLUGINS}:good_sampler") == "exponential"
+    assert random_startup(f"{PLUGINS}:good_sampler", 8) == 0
+    assert sampler_capabilities(f"{PLUGINS}:good_sampler").multi_objective
+
+
+def test_a_sampler_that_needs_the_simplex_and_cannot_take_it_is_refused() -> None:
+    check_attach(make_sampler("surrogate", 0, 2), "surrogate")
+    name = f"{PLUGINS}:needs_simplex_without_attach"
+    with pytest.raises(ConfigError, match=r"declares needs_simplex, but its RandomSampler has no"):
+        check_attach(make_sampler(name, 0, 2), name)
+    with pytest.raises(ConfigError, match="its capabilities are a dict"):
+        sampler_capabilities(f"{PLUGINS}:wrong_capabilities")

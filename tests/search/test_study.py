@@ -385,7 +385,7 @@ def test_bad_search_input_writes_nothing(
 
 
 def test_a_runner_replaces_the_trial(study_inputs: dict[str, Any], tmp_path: Path) -> None:
-    from mixopt.testing.runners import WaitingTrial
+    from tests.support.runners import WaitingTrial
 
     result = optimize_mixture(
         study_inputs["model"],

@@ -1,5 +1,5 @@
 """A study tracked by a real ``mlflow server`` (its own backend store and artifact root,
-started by mixopt.testing.services), which dies mid-study: the study goes on, says so, and a
+started by tests.support.services), which dies mid-study: the study goes on, says so, and a
 resume once the server is back logs everything it missed. Checked through MLflow's client."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mixopt.testing.runners import FaultyTrial
 from tests.search.test_resume import OPTIONS
+from tests.support.runners import FaultyTrial
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_tracking_server_down_mid_study_then_resume_logs_what_it_missed(
 
     from mixopt import optimize_mixture, resume_search
     from mixopt.study.store import StudyStore
-    from mixopt.testing.services import free_port, mlflow_server
+    from tests.support.services import free_port, mlflow_server
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # a dead server fails at once
     out, calls, server = tmp_path / "study", str(tmp_path / "calls"), tmp_path / "mlflow"

@@ -53,7 +53,7 @@ def _artifacts() -> Path:
 def mlflow_server(three_domain_study: Path, tmp_path: Path) -> Iterator[str]:
     """``mlflow server`` over a copy of the study's store (the study is shared with other
     tests, and a server may write to its store)."""
-    from mixopt.testing.services import mlflow_server
+    from tests.support.services import mlflow_server
 
     shutil.copy(three_domain_study / "mlflow.db", tmp_path / "mlflow.db")
     with mlflow_server(tmp_path, artifacts=three_domain_study / "mlartifacts") as url:

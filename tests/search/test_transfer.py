@@ -14,8 +14,8 @@ import pytest
 from mixopt import confirm_at_budget, optimize_mixture
 from mixopt.cli import main
 from mixopt.errors import MixoptError
-from mixopt.testing.runners import WaitingTrial
 from mixopt.trial import TrialResult, TrialSpec
+from tests.support.runners import WaitingTrial
 
 
 def test_cli_confirm_on_a_copy_of_the_shared_study(
@@ -173,7 +173,7 @@ def test_target_budget_cuts_each_pool_by_the_ratio_and_keeps_the_budget_exact(
     from mixopt.search.orchestration.study import prepare_study
     from mixopt.study.spec import StudySpec
 
-    spec = StudySpec.from_options(
+    spec = StudySpec().replace(
         model=study_inputs["model"],
         domains=study_inputs["domains"],
         evaluator=study_inputs["evaluator"],
@@ -204,7 +204,7 @@ def test_target_budget_cuts_each_pool_by_the_ratio_and_keeps_the_budget_exact(
     again = prepare_study(spec).context.trial.domains
     assert all((a.rows == b.rows).all() for a, b in zip(cut, again, strict=True))  # a fixed seed
     with pytest.raises(MixoptError, match="target_budget"):
-        StudySpec.from_options(budget="8k", target_budget="2k")
+        StudySpec().replace(budget="8k", target_budget="2k")
 
 
 def test_validate_shows_the_epochs_at_proxy_and_target(

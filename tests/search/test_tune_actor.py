@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mixopt.plans import OnePass
 from mixopt.search.executors.context import StudyContext
 from mixopt.trial import TrialSpec
 
@@ -38,7 +39,7 @@ def _actor(runner: Steps, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     # outside Tune, a trainable makes its folder in ~/ray_results
     monkeypatch.setattr("ray.tune.trainable.trainable.DEFAULT_STORAGE_PATH", str(folder))
 
-    context = StudyContext(TrialSpec("unused", (), {}, 1, None), runner=runner)
+    context = StudyContext(TrialSpec("unused", (), {}, 1, None, plan=OnePass()), runner=runner)
 
     class Actor(TrialActor):  # what tune.with_parameters(TrialActor, context=...) makes
         def setup(self, config: dict[str, Any]) -> None:  # type: ignore[override]

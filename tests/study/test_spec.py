@@ -56,8 +56,8 @@ def test_options_build_the_same_spec_as_python() -> None:
     )
     from mixopt.cli._spec import given_settings
 
-    spec = StudySpec.from_options(**given_settings(args))
-    assert spec == StudySpec.from_options(
+    spec = StudySpec().replace(**given_settings(args))
+    assert spec == StudySpec().replace(
         budget=50_000,
         learning_rate=1e-3,
         trials=4,
@@ -69,7 +69,7 @@ def test_options_build_the_same_spec_as_python() -> None:
 
 
 def test_round_trip_through_json() -> None:
-    spec = StudySpec.from_options(
+    spec = StudySpec().replace(
         domains="d.json",
         model="m",
         evaluator="t.yaml",
@@ -100,7 +100,7 @@ def test_every_problem_is_reported_at_once() -> None:
     assert any("lora_rank must be a positive integer" in p for p in problems)
     assert any("trial_timeout must be a positive number" in p for p in problems)
     with pytest.raises(ConfigError, match=r"unknown setting 'trails'. Did you mean: trials?"):
-        StudySpec.from_options(trails=3)
+        StudySpec().replace(trails=3)
 
 
 def test_a_study_file_names_files_relative_to_itself(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_a_study_file_names_files_relative_to_itself(tmp_path: Path) -> None:
 
 
 def test_identity_leaves_out_what_may_change_on_resume() -> None:
-    a = StudySpec.from_options(budget=100, seed=1)
+    a = StudySpec().replace(budget=100, seed=1)
     b = a.replace(
         concurrency=4, executor="inprocess", tracking_uri="none", device="cpu", cache_dir="/x"
     )
@@ -134,7 +134,7 @@ def test_identity_leaves_out_what_may_change_on_resume() -> None:
 def test_a_resumed_study_may_change_only_what_does_not_define_its_trials() -> None:
     from mixopt.study.spec import may_change_on_resume
 
-    held = StudySpec.from_options(budget=100, seed=1)
+    held = StudySpec().replace(budget=100, seed=1)
     asked = held.replace(trials=32, confirm=3, device="cpu", concurrency=2, budget=200)
     assert asked.differences(held) == ["budget: 100 -> 200", "trials: 16 -> 32", "confirm: 2 -> 3"]
     assert asked.differences(held, on_resume=True) == ["budget: 100 -> 200"]

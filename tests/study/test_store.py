@@ -65,10 +65,11 @@ def test_confirmations_pair_seeds_and_survive_a_torn_line(tmp_path: Path) -> Non
         ("uniform", 0, 1, 0.9),
         ("uniform", 0, 2, 1.3),
     ):
-        store.add_confirmation(Confirmation(name, seed, source, score, {"learning_rate": 0.003}))
-    store.add_confirmation(
-        Confirmation("best", 1, 2, 2.9)
-    )  # recorded twice (a resumed study): counts once
+        store.add_confirmation(
+            Confirmation(name, seed, source, score, {"learning_rate": 0.003}, 4_000)
+        )
+    # recorded twice (a resumed study): counts once
+    store.add_confirmation(Confirmation("best", 1, 2, 2.9, {}, 4_000))
     with open(store.path(store.CONFIRM), "a") as fh:
         fh.write('{"name": "natural", "se')  # a killed process's last line
     summary = store.summary()

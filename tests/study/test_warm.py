@@ -21,9 +21,9 @@ from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
 from mixopt.study.trials import TrialRecord
 from mixopt.testing import make_records
-from mixopt.testing.runners import trivial_result
 from mixopt.trial import TrialResult, TrialSpec
 from tests.conftest import FAST_TRAIN
+from tests.support.runners import trivial_result
 
 LOW = -100.0  # far below the shared study's scores (negative held-out losses of a few units)
 
@@ -58,7 +58,8 @@ def _settings(inputs: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def _study(inputs: dict[str, Any], out: Path, **options: Any) -> Any:
-    return optimize_mixture(**{**_settings(inputs, out), **options}, quiet=True, runner=low_score)
+    spec = StudySpec().replace(**{**_settings(inputs, out), **options})
+    return optimize_mixture(spec=spec, quiet=True, runner=low_score)
 
 
 def _domains(

@@ -1,17 +1,24 @@
-"""Plug-ins for the contract checks' tests: one that keeps the contract, and for each check at
-least one that breaks it. Module-level, so they can be named as ``module:attr`` and pickled."""
+"""Plug-ins for the tests of each kind: for each contract check, one that keeps the contract
+and at least one that breaks it. Module-level, so they can be named as ``module:attr`` and
+pickled."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import optuna
 
 from mixopt.evaluators import EvalResult
+from mixopt.plans import LeaveOneOut
+from mixopt.search.proposals.samplers import SamplerCapabilities, declare
+from mixopt.search.tracking.tracker import NullTracker
 
 # ----- evaluators
 
@@ -208,3 +215,302 @@ class _TellFails(optuna.samplers.RandomSampler):
 
 def tell_fails(seed: int, startup: int) -> Any:
     return _TellFails(seed=seed)
+
+
+class _Attaching(optuna.samplers.RandomSampler):
+    """Keeps the contract: takes the study's simplex and proposes only through it."""
+
+    def attach(self, simplex: Any) -> None:
+        self.simplex = simplex
+
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        assert self.simplex is not None, "attach(simplex) was not called"
+        return super().sample_independent(study, trial, name, dist)
+
+
+@declare(SamplerCapabilities(parameterization="logratio", needs_simplex=True))
+def declared_sampler(seed: int, startup: int) -> Any:
+    return _Attaching(seed=seed)
+
+
+class DeclaringSamplerClass(optuna.samplers.RandomSampler):
+    """A class as its own factory, declaring its capabilities as a class attribute."""
+
+    capabilities = SamplerCapabilities(multi_objective=False, random_startup=True)
+
+    def __init__(self, seed: int, startup: int) -> None:
+        super().__init__(seed=seed)
+
+
+def wrong_capabilities(seed: int, startup: int) -> Any:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+wrong_capabilities.capabilities = {"multi_objective": False}  # type: ignore[attr-defined]
+
+
+@declare(SamplerCapabilities(needs_simplex=True))
+def needs_simplex_without_attach(seed: int, startup: int) -> Any:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+class _AttachFails(optuna.samplers.RandomSampler):
+    def attach(self, simplex: Any) -> None:
+        raise AttributeError("'Simplex' object has no attribute 'shares'")
+
+
+def attach_fails(seed: int, startup: int) -> Any:
+    return _AttachFails(seed=seed)
+
+
+class _OneObjective(optuna.samplers.RandomSampler):
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        if len(study.directions) > 1:
+            raise ValueError("one objective only")
+        return super().sample_independent(study, trial, name, dist)
+
+
+def one_objective_undeclared(seed: int, startup: int) -> Any:
+    return _OneObjective(seed=seed)
+
+
+@declare(SamplerCapabilities(multi_objective=False))
+def one_objective_declared(seed: int, startup: int) -> Any:
+    return _OneObjective(seed=seed)
+
+
+# ----- scorers
+
+
+class Shouting:
+    """Keeps the contract: the share of upper-case letters, at least ``floor``."""
+
+    uses_model = False
+    needs_instruction = False
+
+    def __init__(self, floor: float = 0.0) -> None:
+        self.floor = float(floor)
+
+    def settings(self) -> dict[str, Any]:
+        return {"floor": self.floor}
+
+    def score(self, data: Any) -> list[float]:
+        return [max(self.floor, sum(c.isupper() for c in t) / max(1, len(t))) for t in data.texts()]
+
+
+class NoSettings:
+    def score(self, data: Any) -> list[float]:
+        return [0.0] * data.domain.num_records
+
+
+class ForgetsASetting(Shouting):
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+
+class SettingsNotJson(Shouting):
+    def settings(self) -> dict[str, Any]:
+        return {"floor": {self.floor}}
+
+
+class OneShort(Shouting):
+    def score(self, data: Any) -> list[float]:
+        return super().score(data)[:-1]
+
+
+class NanForEmpty(Shouting):
+    def score(self, data: Any) -> list[float]:
+        return [math.nan, *super().score(data)[1:]]
+
+
+class Unseeded(Shouting):
+    def score(self, data: Any) -> list[float]:
+        return [random.random() for _ in data.texts()]
+
+
+class NeedsAPrompt(Shouting):
+    """Reads the prompt, but does not declare needs_instruction."""
+
+    def score(self, data: Any) -> list[float]:
+        masks = data.domain.table().column("loss_mask").to_pylist()  # text records have none
+        return [float(sum(m)) for m in masks]
+
+
+class FlagNotBool(Shouting):
+    uses_model = "no"  # type: ignore[assignment]
+
+
+class ReadsTheModel(Shouting):
+    uses_model = True
+
+
+# ----- clusterers
+
+
+class _KMeans:
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        from mixopt.cluster.methods import KMeans
+
+        return KMeans().fit_predict(x, k, seed)
+
+
+class OneCluster:
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        import numpy as np
+
+        return np.zeros(len(x), dtype=np.int64)
+
+
+class RowIndex:
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        import numpy as np
+
+        return np.arange(len(x)) % k
+
+
+_CALLS = itertools.count(1)
+
+
+class UnseededNames(_KMeans):
+    """The right clusters under labels that move from one call to the next, as unseeded
+    random ones do (shifted by a call count, not drawn: two random permutations of three
+    labels coincide one time in six, and the check would then pass it)."""
+
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        return (super().fit_predict(x, k, seed) + next(_CALLS)) % k
+
+
+class FromOne(_KMeans):
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        return super().fit_predict(x, k, seed) + 1
+
+
+class AListOfLabels(_KMeans):
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        return [int(v) for v in super().fit_predict(x, k, seed)]
+
+
+class FloatLabels(_KMeans):
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        return super().fit_predict(x, k, seed).astype(float)
+
+
+class NormalizesInPlace(_KMeans):
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        x /= 2
+        return super().fit_predict(x, k, seed)
+
+
+class IgnoresK(_KMeans):
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        return super().fit_predict(x, 3, seed)
+
+
+class NeedsOptions:
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def fit_predict(self, x: Any, k: int, seed: int) -> Any:
+        raise NotImplementedError
+
+
+# ----- trackers
+
+
+class RecordingTracker(NullTracker):
+    """Keeps the calls it gets (and records nothing anywhere)."""
+
+    def __init__(self, uri: str, artifact_root: Path) -> None:
+        super().__init__(uri, artifact_root)
+        self.calls: list[str] = []
+
+    def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None:
+        self.calls.append(f"start_trial {number}")
+
+
+# ----- trial plans (those that break the contract return a result without training)
+
+
+def _result(spec: Any, score: float, intermediate: tuple[tuple[int, float], ...] = ()) -> Any:
+    from mixopt.plans import TrialResult
+
+    return TrialResult(
+        score=score,
+        metrics={},
+        intermediate=intermediate,
+        loss_curve=(),
+        domains={},
+        timings={},
+        steps=2,
+        total_steps=2,
+        stopped_early=False,
+        tokens_per_second=1.0,
+        mixture=dict(spec.mixture),
+        seed=spec.seed,
+    )
+
+
+@dataclass(frozen=True)
+class _Fake:
+    name: ClassVar[str] = "fake"
+    takes_evaluator: ClassVar[bool] = False
+    intermediate_scores: ClassVar[bool] = False
+
+    def first_line(self, domains: Any) -> Any:
+        return None
+
+    def problems(self, domains: Any, budget: Any) -> list[str]:
+        return []
+
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return _result(spec, 1.0)
+
+
+class NanPlan(_Fake):
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return _result(spec, math.nan)
+
+
+class NoisyPlan(_Fake):
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return _result(spec, random.random())
+
+
+class NeverStops(_Fake):
+    intermediate_scores: ClassVar[bool] = True
+
+    def run(self, spec: Any, report: Any = None) -> Any:
+        if report is not None:
+            report(1, 2, 0.5)  # and goes on whatever it answers
+        return _result(spec, 1.0, ((1, 0.5),))
+
+
+class HidesItsScores(_Fake):
+    intermediate_scores: ClassVar[bool] = True  # but it never reports them
+
+
+class SaysTooLittle(_Fake):
+    def first_line(self, domains: Any) -> Any:
+        return "trains once"  # not (line, fields)
+
+
+class RefusesEverything(_Fake):
+    def problems(self, domains: Any, budget: Any) -> list[str]:
+        return ["no domains suit me"]
+
+
+class NotAPlan:
+    name = "not-a-plan"
+
+    def run(self, spec: Any, report: Any = None) -> Any:
+        return None
+
+
+@dataclass(frozen=True)
+class WorstCase(LeaveOneOut):
+    """A variant of leave-one-out: the score is minus the worst left-out domain's loss."""
+
+    name: ClassVar[str] = "leave-one-out-worst"
+
+    def score(self, losses: Mapping[str, float]) -> float:
+        return -max(losses.values())

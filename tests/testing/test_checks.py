@@ -9,9 +9,19 @@ from typing import Any
 
 import pytest
 
+from mixopt.cluster import CLUSTERERS
 from mixopt.evaluators import EVALUATORS, LossTask
+from mixopt.plans import PLANS
+from mixopt.scorers import SCORERS, uses_model
 from mixopt.search.proposals.samplers import SAMPLERS
-from mixopt.testing import ContractError, check_evaluator, check_sampler
+from mixopt.testing import (
+    ContractError,
+    check_clusterer,
+    check_evaluator,
+    check_plan,
+    check_sampler,
+    check_scorer,
+)
 from tests.testing import plugins
 
 DATA = Path(__file__).resolve().parents[2] / "downstream" / "data"
@@ -141,6 +151,12 @@ def test_a_user_sampler_given_as_module_attr_or_function() -> None:
     check_sampler(plugins.good_sampler, trials=10)
 
 
+def test_a_user_sampler_is_checked_as_it_declares_itself() -> None:
+    check_sampler(f"{PLUGINS}:declared_sampler", trials=10)  # attached, on log-ratios first
+    check_sampler(plugins.DeclaringSamplerClass, trials=10)
+    check_sampler(f"{PLUGINS}:one_objective_declared", trials=10)  # not run on two objectives
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
@@ -155,9 +171,119 @@ def test_a_user_sampler_given_as_module_attr_or_function() -> None:
         ("fails_once_fitted", r"failed at trial 10 of a 20-trial study \(ArithmeticError"),
         ("tell_fails", "failed when trial 4 of a 20-trial study was told"),
         ("stores_objects", "stored 'fit' on trial 1 as dict, which is not JSON"),
+        ("wrong_capabilities", "its capabilities are a dict; declare a mixopt SamplerCapabil"),
+        (
+            "needs_simplex_without_attach",
+            r"declares needs_simplex, but its RandomSampler has no attach\(simplex\) method",
+        ),
+        ("attach_fails", r"attach\(simplex\) raised AttributeError"),
+        (
+            "one_objective_undeclared",
+            "failed at trial 1 of a study with two objectives .*declare multi_objective=False",
+        ),
     ],
 )
 def test_a_broken_sampler_fails_with_its_message(factory: str, message: str) -> None:
     with _fails(message) as info:
         check_sampler(f"{PLUGINS}:{factory}")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS.builtins()))
+def test_builtin_scorers_keep_the_contract(name: str, request: pytest.FixtureRequest) -> None:
+    # the model scorers read the tiny model; the others tokenize with a tokenizer of their own
+    reads = uses_model(SCORERS.get(name)())
+    check_scorer(name, model=str(request.getfixturevalue("tiny_model_dir")) if reads else None)
+
+
+def test_a_user_scorer_given_as_module_attr_or_class() -> None:
+    check_scorer(f"{PLUGINS}:Shouting", settings={"floor": 0.1})
+    check_scorer(plugins.Shouting)
+    with pytest.raises(ValueError, match="declares uses_model: give check_scorer a small"):
+        check_scorer(plugins.ReadsTheModel)
+
+
+@pytest.mark.parametrize(
+    ("scorer", "settings", "message"),
+    [
+        ("NoSettings", {}, r"its NoSettings has no settings\(\) method"),
+        ("ForgetsASetting", {"floor": 0.5}, r"settings\(\) leaves out 'floor'"),
+        ("SettingsNotJson", {}, r"settings\(\) is not JSON \(TypeError"),
+        ("OneShort", {}, "gave 11 scores for 12 text records; give one finite number"),
+        ("NanForEmpty", {}, "gave 12 scores for 12 text records, not all finite"),
+        ("Unseeded", {}, "is not deterministic: text record 0 scored"),
+        ("NeedsAPrompt", {}, r"raised KeyError.* on text records \(declare needs_instruction\?\)"),
+        ("FlagNotBool", {}, "uses_model is 'no', not a bool"),
+        ("Shouting", {"ceiling": 1}, r"building it with \{'ceiling': 1\} raised TypeError"),
+        ("Shoutin", {}, "has no attribute 'Shoutin'"),
+    ],
+)
+def test_a_broken_scorer_fails_with_its_message(
+    scorer: str, settings: dict[str, Any], message: str
+) -> None:
+    with _fails(message) as info:
+        check_scorer(f"{PLUGINS}:{scorer}", settings=settings)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(CLUSTERERS.builtins()))
+def test_builtin_clusterers_keep_the_contract(name: str) -> None:
+    check_clusterer(name)
+
+
+def test_a_user_clusterer_given_as_module_attr_or_class() -> None:
+    check_clusterer(f"{PLUGINS}:_KMeans")
+    check_clusterer(plugins._KMeans, seed=3)
+
+
+@pytest.mark.parametrize(
+    ("clusterer", "message"),
+    [
+        ("OneCluster", "put two of 3 well-separated blobs in one cluster at k=3"),
+        ("RowIndex", r"split a well-separated blob of 30 rows \(10 in its largest cluster\)"),
+        ("UnseededNames", "is not reproducible: with seed 0 it gave two different labelings"),
+        ("FromOne", r"labels of int64 from 1 to 3 at k=3; give integers in \[0, 3\)"),
+        ("AListOfLabels", "fit_predict returned list for 90 rows; return a numpy array"),
+        ("FloatLabels", r"labels of float64 .*give integers in \[0, 3\)"),
+        ("NormalizesInPlace", "changed the embeddings it was given; work on a copy"),
+        ("IgnoresK", r"from 0 to 2 at k=2; give integers in \[0, 2\)"),
+        ("NeedsOptions", "calling it with no arguments raised TypeError"),
+        ("Kmeans", "has no attribute 'Kmeans'"),
+    ],
+)
+def test_a_broken_clusterer_fails_with_its_message(clusterer: str, message: str) -> None:
+    with _fails(message) as info:
+        check_clusterer(f"{PLUGINS}:{clusterer}")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", PLANS.names())
+def test_builtin_plans_keep_the_contract(name: str, tiny_model_dir: Path) -> None:
+    check_plan(name, tiny_model_dir)
+
+
+BROKEN_PLANS = [
+    (plugins.NanPlan(), "'fake' gave the score nan for a trial run to its end"),
+    (plugins.NoisyPlan(), "'fake' scored .*, then .* from a pickled copy of the same trial"),
+    (
+        plugins.NeverStops(),
+        "declares intermediate scores but ran on when report\\(\\) returned False",
+    ),
+    (plugins.HidesItsScores(), r"declares intermediate scores but gave \[\] and reported \[\]"),
+    (plugins.SaysTooLittle(), "first_line gave 'trains once'; give None, or \\(line, fields\\)"),
+    (plugins.RefusesEverything(), "refuses two toy domains at budget 1000: no domains suit me"),
+    (plugins.NotAPlan(), "is not a trial plan; give it name, takes_evaluator"),
+    ("one-pas", "Unknown trial plan 'one-pas'. Did you mean: one-pass?"),
+    (f"{PLUGINS}:NanPlan", "'fake' gave the score nan"),  # module:attr, built as --plan builds it
+]
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [pytest.param(p, m, id=p if isinstance(p, str) else type(p).__name__) for p, m in BROKEN_PLANS],
+)
+def test_a_broken_plan_fails_with_its_message(plan: Any, message: str, tokenizer_dir: Path) -> None:
+    # each fails before any training: a tokenizer is model enough
+    with _fails(message) as info:
+        check_plan(plan, tokenizer_dir)
     assert "\n" not in str(info.value)

@@ -3,15 +3,30 @@
 The study loop (:mod:`mixopt.search.orchestration.loop`) is a :class:`JobSource`: it hands out jobs,
 decides at each report whether a job goes on (early stopping), and records each outcome.
 An :class:`Executor` only runs jobs; it knows nothing of Optuna, MLflow or the study.
+The registry of executors by name (``--executor``) is
+:data:`mixopt.search.executors.EXECUTORS`; an :class:`ExecutorFactory` builds one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-__all__ = ["FINISHED", "WORKER_DIED", "Executor", "Job", "JobSource", "Outcome"]
+if TYPE_CHECKING:
+    from mixopt.search.executors.context import StudyContext
+    from mixopt.study.spec import ExecutionSpec
+
+__all__ = [
+    "FINISHED",
+    "WORKER_DIED",
+    "Executor",
+    "ExecutorFactory",
+    "Job",
+    "JobSource",
+    "Outcome",
+]
 
 
 @dataclass
@@ -78,7 +93,15 @@ class JobSource(Protocol):
 
 
 class Executor(Protocol):
-    """Runs the jobs of a source until it says FINISHED."""
+    """Runs the jobs of a source until it says FINISHED.
+
+    :meth:`start` once, then :meth:`run` one or more sources, then :meth:`close` (also after
+    a failure). ``run`` asks the source for jobs (``next_job``) while fewer than
+    :meth:`slots` run, runs each with :func:`~mixopt.search.executors.context.execute` on the
+    study's context (forwarding its intermediate scores to ``reported``, and stopping the job
+    when that returns False), and hands every job's :class:`Outcome` to ``finished``,
+    ``died`` where the worker process died under it. It calls the source from one thread.
+    """
 
     def start(self) -> None:
         """Acquire what the jobs run on (start or join Ray)."""
@@ -90,3 +113,22 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release what the executor started (a local Ray)."""
+
+
+class ExecutorFactory(Protocol):
+    """What the executor registry holds: an executor class (or factory), called as
+    ``factory(context, execution, device, folder)``: the study's context (what each job
+    runs on), its execution settings, the training device (``auto``, ``cpu``, ``cuda``...)
+    and a folder of its own inside the study folder. It only stores them (Ray must start in
+    :meth:`Executor.start`, before anything imports it for the study).
+
+    Two capabilities it may declare as static methods, read before the executor is built
+    (where left out: no problems, and local): ``problems(execution) -> list[str]`` (what
+    would keep it from starting, checked with the study's other inputs before anything is
+    written: a cluster that does not answer) and ``remote(execution) -> bool`` (its jobs run
+    on other machines, whose devices this one cannot check).
+    """
+
+    def __call__(
+        self, context: StudyContext, execution: ExecutionSpec, device: str, folder: Path
+    ) -> Executor: ...

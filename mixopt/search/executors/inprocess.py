@@ -8,16 +8,31 @@ and ``--resume`` picks it up like any killed study.
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mixopt.errors import error_line
 from mixopt.search.executors._base import FINISHED, Job, JobSource, Outcome
 from mixopt.search.executors.context import StudyContext, execute
 
+if TYPE_CHECKING:
+    from mixopt.study.spec import ExecutionSpec
+
 __all__ = ["InProcessExecutor"]
 
 
 class InProcessExecutor:
-    def __init__(self, context: StudyContext) -> None:
+    """One trial at a time in this process and thread: for debugging (a breakpoint in an
+    evaluator works); a crash ends the study, which --resume picks up."""
+
+    def __init__(
+        self,
+        context: StudyContext,
+        execution: ExecutionSpec | None = None,
+        device: str = "auto",
+        folder: Path | None = None,
+    ) -> None:
+        """Only ``context`` is used: the job runs on this process's device and threads."""
         self.context = context
 
     def start(self) -> None:

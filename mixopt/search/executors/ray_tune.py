@@ -5,8 +5,8 @@ trial.
 Tune asks a searcher for each trial's config and a scheduler what to do at each result;
 here both hand over to the study's :class:`JobSource`, which owns every decision. Actors
 are reused between trials (``reuse_actors``): a fresh trial process pays ~6 s of imports,
-more than a short trial trains (DESIGN.md §8). The model is rebuilt inside each trial, so
-nothing leaks from one to the next.
+more than a short trial trains (docs/design.md, "Workers are reused"). The model is rebuilt
+inside each trial, so nothing leaks from one to the next.
 
 Nothing here imports Ray at module level: a local Ray reads its settings (listen on the
 loopback address only) when it is first imported, which :func:`start_ray` arranges.
@@ -112,8 +112,21 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
 
 
 class RayTuneExecutor:
-    """Construct, then :meth:`start` (Ray must start before anything imports it for the
+    """Ray Tune: trials in parallel over the CPUs or GPUs of a local Ray or a cluster joined
+    (--ray-address); a trial whose worker died is run again.
+
+    Construct, then :meth:`start` (Ray must start before anything imports it for the
     study), :meth:`run` one or more sources, :meth:`close`."""
+
+    @staticmethod
+    def problems(execution: ExecutionSpec) -> list[str]:
+        """A cluster to join that does not answer (:func:`address_problems`)."""
+        return address_problems(execution.ray_address)
+
+    @staticmethod
+    def remote(execution: ExecutionSpec) -> bool:
+        """Whether the trials join a Ray cluster (``--ray-address`` or ``RAY_ADDRESS``)."""
+        return cluster_address(execution.ray_address) is not None
 
     def __init__(
         self, context: StudyContext, execution: ExecutionSpec, device: str, folder: Path

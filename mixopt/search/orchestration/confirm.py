@@ -41,14 +41,14 @@ def confirmation_jobs(
 ) -> list[Job]:
     """The runs still missing at ``budget``: each completed baseline and the best trial on
     ``seeds`` fresh seeds after ``seed``. A baseline that won is run once, under its own
-    name. ``own``: the study's budget (what a run that recorded none trained on); a
-    ``budget`` other than it makes these the runs of a transfer check."""
+    name. ``own``: the study's budget; a ``budget`` other than it makes these the runs of a
+    transfer check."""
     by_number = {t.number: t for t in trials}
     candidates = {t.baseline: t for t in trials if t.baseline is not None and t.state == "COMPLETE"}
     if best not in {t.number for t in candidates.values()}:
         candidates["best"] = by_number[best]
     knobs = dict(by_number[best].train)
-    here = runs_at(done, budget, budget if own is None else own)
+    here = runs_at(done, budget)
     transfer = own is not None and budget != own
     # a run at other knobs (an earlier best's, before the study grew) runs again at these
     have = {(c.name, c.seed, c.source) for c in here if c.train in ({}, knobs)}
@@ -83,7 +83,6 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
     mixture or a baseline passes a repetition cap (naming the largest budget that fits)."""
     from mixopt.budget import format_budget
     from mixopt.data.allocation import largest_budget, normalize_mixture
-    from mixopt.evaluators.leave_one_out import LeaveOneOut
     from mixopt.study.summary import best_number
 
     store, own = study.store, study.spec.search.budget
@@ -99,9 +98,8 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
         raise ConfigError(
             f"--budget {format_budget(budget)} is the study's own budget; re-run its confirmation on more seeds with mixopt search --resume {store.folder} --confirm {seeds}"
         )
-    lodo = study.context.trial.evaluator
-    if isinstance(lodo, LeaveOneOut) and (problems := lodo.problems(study.pools, budget)):
-        raise ConfigError(problems)  # a left-out domain's pass would not fit the budget
+    if problems := study.context.trial.plan.problems(study.pools, budget):
+        raise ConfigError(problems)  # e.g. a left-out domain's pass would not fit the budget
     trials = store.trials()
     best = best_number(trials, study.spec.search.pick)
     mixtures = {

@@ -71,7 +71,7 @@ class StudyLoop:
             self.done,
             slots,
             self.events,
-            session.study.context.trial.evaluator.intermediate,
+            session.study.intermediate,
         )
         self.asha = self._pruning(finished.values())
         self.live: dict[int, Job] = {}
@@ -80,7 +80,7 @@ class StudyLoop:
         self.suite = session.study.context.trial.evaluator
         # Optuna takes no intermediate scores (trial.report) in a study with several objectives:
         # they are kept as a user attribute there, and the early stopping (ours) reads them
-        self.multi = session.study.context.trial.evaluator.multi_objective
+        self.multi = len(session.study.objectives) > 1
         self.steps: dict[int, list[list[float]]] = {}
         self.retry: list[Job] = []
         worked = any(t.state in ("COMPLETE", "PRUNED") for t in finished.values())
@@ -92,7 +92,7 @@ class StudyLoop:
         from mixopt.search.proposals.samplers import attach_simplex
 
         # a sampler that proposes mixtures itself (the surrogate) maps them through the study's simplex
-        attach_simplex(self.store.optuna().sampler, session.simplex)
+        attach_simplex(self.store.optuna().sampler, session.simplex, self.spec.search.sampler)
 
     def _warn_if_random(self, baselines: int) -> None:
         """Say when the sampler's random start-up phase covers every trial: its model, the
@@ -115,9 +115,12 @@ class StudyLoop:
         early = search.early_stop == "on" or (search.early_stop == "auto" and search.trials >= 8)
         if not early:
             return None
-        if self.session.study.context.trial.evaluator.intermediate is None:
+        if self.session.study.intermediate is None:
+            plan = self.session.study.context.trial.plan
             self.events.say(
                 "note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end"
+                if plan.intermediate_scores
+                else f"note: {plan.name} has no intermediate scores; running every trial to the end"
             )
             return None
         asha = Asha(checkpoints)
@@ -257,7 +260,7 @@ class StudyLoop:
         """Each objective's score (none without objectives). Raises EvaluationError."""
         return (
             self.suite.objective_scores(outcome.payload.get("metrics") or {})
-            if self.suite.objectives
+            if self.suite is not None and self.suite.objectives
             else {}
         )
 

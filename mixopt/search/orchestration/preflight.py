@@ -1,8 +1,8 @@
 """Everything a study checks before its first trial, every problem reported at once.
 
 The domains file, the search space, the evaluator suite (its files, its data, and that
-evaluation data does not overlap training data), the model reference, the budget against
-the data and caps, and the extra baselines. Domains are tokenized into a staging folder
+evaluation data does not overlap training data), the trial plan against the domains and the
+budget, the model reference, the budget against the data and caps, and the extra baselines. Domains are tokenized into a staging folder
 that enters the cache only when every check passes: a run refused here writes nothing.
 """
 
@@ -16,17 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mixopt.errors import ConfigError, MixoptError
-from mixopt.evaluators.leave_one_out import LeaveOneOut
 from mixopt.evaluators.suite import EvalSuite
 
 if TYPE_CHECKING:
     from mixopt.data.spec import DomainSpec
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.events import EventLog
+    from mixopt.plans import TrialPlan
     from mixopt.search.proposals.space import SearchSpace
     from mixopt.study.spec import StudySpec
 
-__all__ = ["Checked", "check_inputs", "on_a_cluster"]
+__all__ = ["Checked", "check_inputs"]
 
 T = TypeVar("T")
 RESERVED_BASELINES = ("uniform", "natural", "best")
@@ -39,13 +39,20 @@ class Checked:
     specs: tuple[DomainSpec, ...]
     """The domains, with the search space's bounds and caps applied."""
     space: SearchSpace
-    suite: EvalSuite | LeaveOneOut | None
+    suite: EvalSuite | None
     model_ref: str | None
     """The model as a hub id or an absolute local folder."""
     domains: tuple[TokenizedDomain, ...] | None
     """The tokenized domains, in the cache (only when a model was given)."""
     baselines: tuple[tuple[str, dict[str, float]], ...] = ()
     """The extra baselines, normalized (only when a model was given)."""
+    plan: TrialPlan | None = None
+    """The trial plan (None where the spec's does not go with its evaluator)."""
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        """The evaluator's objectives; empty: one score (as a plan without an evaluator gives)."""
+        return () if self.suite is None else tuple(self.suite.objectives)
 
 
 class _Problems(list[str]):
@@ -72,10 +79,11 @@ def check_inputs(
     trials run on a Ray cluster joined; ``--objective`` replaces the task file's objectives
     and ``--pick`` must name one of them; ``--in-domain`` carves each domain's held-out
     records off before tokenization and adds the ``in_domain`` task that scores them
-    (:mod:`mixopt.evaluators.in_domain`). With a target budget the whole pools must fill it
-    (the proxy's cut pools then fill the budget)."""
+    (:mod:`mixopt.evaluators.in_domain`). The trial plan (``--plan``) must go with the
+    evaluator, and is asked what it cannot run on. With a target budget the whole pools must
+    fill it (the proxy's cut pools then fill the budget)."""
     search, model = spec.search, spec.model.name
-    evaluator, objectives = spec.evaluator.reference(), spec.evaluator.objectives
+    evaluator, objectives = spec.evaluator.tasks, spec.evaluator.objectives
     in_domain, cache_dir, baselines = (
         spec.evaluator.in_domain,
         spec.data.cache_dir,
@@ -95,12 +103,15 @@ def check_inputs(
         else None
     )
     suite = _suite(evaluator, found, objectives, in_domain) if evaluator is not None else None
+    plan = _plan(spec, found)
     # problems with some tasks' data; the others are checked for overlap
     if isinstance(suite, EvalSuite):
         found.extend(suite.check() + (shared_files(suite, specs) if specs else []))
     chosen = suite.objectives if suite is not None else tuple(objectives)
     _check_choices(found, baselines, search.sampler, search.pick, chosen)
-    if not on_a_cluster(spec):  # a cluster's workers' devices cannot be checked from here
+    from mixopt.search.executors import runs_remotely
+
+    if not runs_remotely(spec.execution):  # a cluster's workers' devices cannot be checked here
         from mixopt.training.device import device_problems
 
         found.extend(device_problems(spec.train.device))
@@ -111,11 +122,12 @@ def check_inputs(
         if found:
             raise ConfigError(found)
         assert loaded_space is not None
-        return Checked(applied or specs, loaded_space, suite, model_ref, None)
+        return Checked(applied or specs, loaded_space, suite, model_ref, None, plan=plan)
     domains, normalized = _publish_checked(
         applied or specs,
         tokenizer,
         suite,
+        plan,
         budget if applied else None,
         baselines if applied else (),
         cache_dir,
@@ -126,17 +138,7 @@ def check_inputs(
     assert loaded_space is not None and applied is not None
     if in_domain and isinstance(suite, EvalSuite):  # the held-out records, from the cache
         suite = _held_out(suite, domains, _Problems())
-    return Checked(applied, loaded_space, suite, model_ref, domains, normalized)
-
-
-def on_a_cluster(spec: StudySpec) -> bool:
-    """Whether the trials run on a Ray cluster joined (``--ray-address`` or ``RAY_ADDRESS``),
-    whose workers' devices this machine cannot check."""
-    from mixopt.search.executors.ray_tune import cluster_address
-
-    return (
-        spec.execution.executor == "ray" and cluster_address(spec.execution.ray_address) is not None
-    )
+    return Checked(applied, loaded_space, suite, model_ref, domains, normalized, plan)
 
 
 def _check_choices(
@@ -160,7 +162,8 @@ def _check_choices(
 def _publish_checked(
     specs: Sequence[DomainSpec],
     tokenizer: Any,
-    suite: EvalSuite | LeaveOneOut | None,
+    suite: EvalSuite | None,
+    plan: TrialPlan | None,
     budget: int | None,
     baselines: Sequence[tuple[str, Mapping[str, float]]],
     cache_dir: str | Path | None,
@@ -175,7 +178,17 @@ def _publish_checked(
     stage = tempfile.mkdtemp(prefix="mixopt-stage-")
     try:
         domains, normalized = _tokenized_checks(
-            specs, tokenizer, suite, budget, baselines, cache_dir, stage, found, events, in_domain
+            specs,
+            tokenizer,
+            suite,
+            plan,
+            budget,
+            baselines,
+            cache_dir,
+            stage,
+            found,
+            events,
+            in_domain,
         )
         if found:
             raise ConfigError(found)
@@ -205,23 +218,16 @@ def _specs(data: Any, found: _Problems) -> tuple[tuple[DomainSpec, ...], bool]:
 
 def _suite(
     evaluator: Any, found: _Problems, objectives: Sequence[str] = (), in_domain: bool = False
-) -> EvalSuite | LeaveOneOut | None:
+) -> EvalSuite | None:
     from mixopt.evaluators.in_domain import with_in_domain
     from mixopt.evaluators.tasks import check_evaluator
+    from mixopt.plans import not_an_evaluator
 
+    if line := not_an_evaluator(evaluator):
+        found.append(line)
+        return None
     suite, problems = check_evaluator(evaluator)
     found.extend(problems)
-    if isinstance(suite, LeaveOneOut):
-        if objectives:
-            found.append(
-                f"--objective names tasks of a task file; leave-one-out gives one score (got {', '.join(objectives)})"
-            )
-        if in_domain:
-            found.append(
-                "--in-domain adds a retention objective beside an out-of-domain task file's score (--eval TASKS); "
-                "leave-one-out already scores on the domains' own records"
-            )
-        return suite
     if isinstance(suite, EvalSuite) and objectives:
         suite = found.attempt(suite.with_objectives, objectives)
     if isinstance(suite, EvalSuite) and in_domain:
@@ -229,14 +235,47 @@ def _suite(
     return suite
 
 
-def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
-    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), and
-    it can search the study's objectives (a user's sampler is trusted to)."""
-    from mixopt.search.proposals.samplers import SAMPLERS, SINGLE_OBJECTIVE
+def _plan(spec: StudySpec, found: _Problems) -> TrialPlan | None:
+    """The trial plan the spec chooses (``auto``: by whether it gives an evaluator). One that
+    scores the trials itself leaves nothing for objectives (tasks of a task file) and for the
+    retention objective beside a task file's score."""
+    plan = found.attempt(spec.evaluator.trial_plan)
+    if plan is None or spec.evaluator.tasks is not None:
+        return plan
+    if objectives := spec.evaluator.objectives:
+        found.append(
+            f"--objective names tasks of a task file; {plan.name} gives one score (got {', '.join(objectives)})"
+        )
+    if spec.evaluator.in_domain:
+        found.append(
+            "--in-domain adds a retention objective beside an out-of-domain task file's score (--eval TASKS); "
+            f"{plan.name} already scores on the domains' own records"
+        )
+    return plan
 
-    SAMPLERS.get(name)
-    if len(objectives) > 1 and SAMPLERS.canonical(name) in SINGLE_OBJECTIVE:
-        takes = ", ".join(n for n in SAMPLERS.names() if n not in SINGLE_OBJECTIVE)
+
+def _sampler(name: str, objectives: Sequence[str] = ()) -> None:
+    """The sampler's name is known (a built-in, a plugin, or importable ``module:attr``), it
+    declares it takes the study's objectives (one that declares nothing is taken to), and one
+    that declares it needs the study's simplex has ``attach``."""
+    from mixopt.search.proposals.samplers import (
+        SAMPLERS,
+        capabilities_of,
+        check_attach,
+        make_sampler,
+        sampler_capabilities,
+    )
+
+    declared = sampler_capabilities(name)
+    if declared.needs_simplex:  # built now to look (a sampler's constructor only stores)
+        check_attach(make_sampler(name, 0, 0), name)
+    if len(objectives) > 1 and not declared.multi_objective:
+        builtins = SAMPLERS.builtins()
+        takes = ", ".join(
+            n
+            for n in SAMPLERS.names()
+            if n not in builtins or capabilities_of(builtins[n]).multi_objective
+        )
         raise ConfigError(
             f"sampler {name!r} takes one objective, and the study has {len(objectives)} "
             f"({', '.join(objectives)}); use one of {takes}"
@@ -286,7 +325,8 @@ def _pickled_only(ref: str) -> list[str]:
 def _tokenized_checks(
     specs: Sequence[DomainSpec],
     tokenizer: Any,
-    suite: EvalSuite | LeaveOneOut | None,
+    suite: EvalSuite | None,
+    plan: TrialPlan | None,
     budget: int | None,
     baselines: Sequence[tuple[str, Mapping[str, float]]],
     cache_dir: str | Path | None,
@@ -303,9 +343,9 @@ def _tokenized_checks(
     domains = found.attempt(tokenize_domains, specs, tokenizer, cache_dir, stage, events, in_domain)
     if domains is None:
         return None, ()
-    if isinstance(suite, LeaveOneOut):  # its evaluation data is the domains' own
-        found.extend(suite.problems(domains, budget))
-    elif suite is not None:
+    if plan is not None:  # e.g. leave-one-out: the rest must fill the budget without each
+        found.extend(plan.problems(domains, budget))
+    if suite is not None:
         found.extend(overlap_problems(suite, domains))
         if in_domain:
             _held_out(suite, domains, found)

@@ -18,7 +18,8 @@ __all__ = ["Asha"]
 class Asha:
     def __init__(self, checkpoints: int, rate: int = 2) -> None:
         # the first cut comes halfway through training: earlier, intermediate scores differ
-        # by less than the trial noise and the cut would throw good mixtures away (DESIGN.md)
+        # by less than the trial noise and the cut would throw good mixtures away
+        # (docs/design.md, "Early stopping")
         grace = max(1, (checkpoints + 1) // 2)
         # never at the last checkpoint: the trial has trained fully by then
         self.rungs = [grace * rate**k for k in range(checkpoints) if grace * rate**k < checkpoints]

@@ -13,7 +13,8 @@ from mixopt.io import without_password
 from mixopt.search.orchestration.faults import StudyFailedError
 from mixopt.search.orchestration.results import SearchResult
 from mixopt.search.proposals.space import Simplex
-from mixopt.search.tracking.tracker import GuardedTracker, make_tracker
+from mixopt.search.tracking import make_tracker
+from mixopt.search.tracking.tracker import GuardedTracker
 from mixopt.study.pareto import pareto_payload
 from mixopt.study.store import StudyStore, count_states, fold_wal
 from mixopt.study.summary import Summary, runs_at, summarize, transfers
@@ -92,7 +93,7 @@ class Session:
             record["parent_run_id"],
         )
         store.write_record(record)
-        tracker.reconcile(_to_track(store, spec.search.budget))
+        tracker.reconcile(_to_track(store))
         return cls(study, store, tracker, simplex, record)
 
     def simplex_for(self, filters: Mapping[str, float]) -> Simplex:
@@ -116,7 +117,7 @@ class Session:
         store, trials = self.store, self.store.trials()
         summary = summarize(
             trials,
-            runs_at(store.confirmations(), self.budget, self.budget),
+            runs_at(store.confirmations(), self.budget),
             self.study.spec.search.pick,
         )
         if summary.best is None or summary.best_number is None:
@@ -333,7 +334,7 @@ def _sampler(study: Study, held: int) -> Any:
     return make_sampler(search.sampler, seed, search.startup_trials)
 
 
-def _to_track(store: StudyStore, budget: int | None) -> dict[int, TrialRecord]:
+def _to_track(store: StudyStore) -> dict[int, TrialRecord]:
     """What MLflow must hold, by run number: every trial that ended, and every confirmation
     run (numbered from CONFIRM_BASE in ``confirm.jsonl``'s order, as the loop numbers them)."""
     from mixopt.search.orchestration.confirm import CONFIRM_BASE
@@ -342,9 +343,8 @@ def _to_track(store: StudyStore, budget: int | None) -> dict[int, TrialRecord]:
     out = store.finished()
     for i, c in enumerate(store.confirmations()):
         mixture = out[c.source].mixture if c.source in out else {}
-        # a transfer check's runs: their own budget
-        at = c.budget if c.budget is not None else budget
-        params = {**trial_params(mixture, c.train, c.seed, at or 0), "source_trial": c.source}
+        # each at the budget it trained on (a transfer check's runs: their own)
+        params = {**trial_params(mixture, c.train, c.seed, c.budget), "source_trial": c.source}
         role = f"confirm:{c.name}"
         out[CONFIRM_BASE + i] = TrialRecord(
             CONFIRM_BASE + i,

@@ -8,16 +8,15 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.errors import ConfigError
 from mixopt.evaluators.in_domain import first_line as in_domain_line
 from mixopt.evaluators.in_domain import held_out_counts
-from mixopt.evaluators.leave_one_out import LeaveOneOut
 from mixopt.evaluators.suite import EvalSuite
 from mixopt.events import EventLog
-from mixopt.search.executors._base import Executor
+from mixopt.search.executors._base import Executor, ExecutorFactory
 from mixopt.search.executors.context import StudyContext
 from mixopt.search.orchestration.preflight import Checked
 from mixopt.search.orchestration.results import SearchResult
@@ -26,6 +25,9 @@ from mixopt.search.proposals.space import SearchSpace
 from mixopt.study.spec import MODEL_ENV, StudySpec, default_model
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
+
+if TYPE_CHECKING:
+    from mixopt.plans import TrialPlan
 
 __all__ = ["Study", "objective_problems", "prepare_study", "proxy_pools", "run_study"]
 
@@ -53,8 +55,19 @@ class Study:
 
     @property
     def objectives(self) -> tuple[str, ...]:
-        """The evaluator's objectives (the task file's, or ``--objective``'s); empty: one score."""
-        return tuple(self.context.trial.evaluator.objectives)
+        """The evaluator's objectives (the task file's, or ``--objective``'s); empty: one score
+        (as without an evaluator: the plan scores the trials)."""
+        suite = self.context.trial.evaluator
+        return () if suite is None else tuple(suite.objectives)
+
+    @property
+    def intermediate(self) -> str | None:
+        """The evaluator's task scored at each checkpoint, where the plan reports it: what
+        early stopping reads; None: the trials have no intermediate scores."""
+        trial = self.context.trial
+        if trial.evaluator is None or not trial.plan.intermediate_scores:
+            return None
+        return trial.evaluator.intermediate
 
 
 def prepare_study(
@@ -81,8 +94,8 @@ def prepare_study(
     _started(spec, store, resume, events)
     search = spec.search
     checked = _checked(spec, store, resume, events, chosen)
-    assert checked.domains is not None and checked.suite is not None and checked.model_ref
-    objective_problems(spec, checked.suite.objectives, store if resume else None)
+    assert checked.domains is not None and checked.plan is not None and checked.model_ref
+    objective_problems(spec, checked.objectives, store if resume else None)
     assert search.budget is not None
     domains = proxy_pools(checked.domains, search.budget, search.target_budget)
     baselines = (
@@ -109,20 +122,21 @@ def prepare_study(
         search.seed,
         spec.model.allow_pickle,
         scores=scores,
+        plan=checked.plan,
     )
     warm = (
         plan_warm_start(spec, checked.domains, checked.space, resume)
         if search.warm_start
         else WarmStart()
     )
-    _say_costs(checked.suite, domains, events)
+    _say_costs(checked.plan, checked.suite, domains, events)
     context = StudyContext(trial, runner, spec.execution.trial_timeout)
     record = {
         "mixopt_version": __version__,
         "tokenizer": spec.model.name,
         "spec": spec.to_dict(),
         "space": checked.space.to_dict(),
-        "evaluator_is_reference": isinstance(spec.evaluator.tasks, str | Path),
+        "evaluator_is_reference": isinstance(spec.evaluator.tasks, str | Path | None),
     }
     return Study(
         spec,
@@ -154,7 +168,7 @@ def _started(spec: StudySpec, store: StudyStore, resume: bool, events: EventLog)
         seed=search.seed,
     )
     if spec.missing():
-        needed = ", ".join(f"--{k}" if k != "evaluator" else "--eval" for k in spec.missing())
+        needed = ", ".join(f"--{k}" for k in spec.missing())
         raise ConfigError(f"mixopt search needs {needed} (or --resume OUT)")
 
 
@@ -172,15 +186,19 @@ def _checked(
 
 
 def _say_costs(
-    suite: EvalSuite | LeaveOneOut, domains: Sequence[TokenizedDomain], events: EventLog
+    plan: TrialPlan,
+    suite: EvalSuite | None,
+    domains: Sequence[TokenizedDomain],
+    events: EventLog,
 ) -> None:
-    """What the evaluation costs, before anything else the study says: leave-one-out's k
-    trainings a trial, or what --in-domain holds out."""
-    names = [d.name for d in domains]
-    if isinstance(suite, LeaveOneOut):
-        events.emit("leave_one_out", suite.first_line(names), domains=list(suite.rotating(names)))
-    elif line := in_domain_line(suite):
-        events.emit("in_domain", line, held_out=held_out_counts(suite))
+    """What the trials cost, before anything else the study says: the plan's first line
+    (leave-one-out's k trainings a trial), and what --in-domain holds out."""
+    said = plan.first_line([d.name for d in domains])
+    if said is not None:
+        line, fields = said
+        events.emit("trial_plan", line, plan=plan.name, **fields)
+    if suite is not None and (held := in_domain_line(suite)):
+        events.emit("in_domain", held, held_out=held_out_counts(suite))
 
 
 def objective_problems(
@@ -317,12 +335,11 @@ def run_study(
 
 
 def _cluster_problems(spec: StudySpec) -> list[str]:
-    """A Ray cluster to join that does not answer (checked before anything is written)."""
-    if spec.execution.executor != "ray":
-        return []
-    from mixopt.search.executors.ray_tune import address_problems
+    """An unknown executor, or a Ray cluster to join that does not answer (checked before
+    anything is written)."""
+    from mixopt.search.executors import executor_problems
 
-    return address_problems(spec.execution.ray_address)
+    return executor_problems(spec.execution)
 
 
 def _executor(study: Study, budget: int | None = None) -> Executor:
@@ -331,12 +348,9 @@ def _executor(study: Study, budget: int | None = None) -> Executor:
         context = dataclasses.replace(
             context, trial=dataclasses.replace(context.trial, budget=budget, domains=study.pools)
         )
-    if study.spec.execution.executor == "inprocess":
-        from mixopt.search.executors.inprocess import InProcessExecutor
+    from mixopt.search.executors import EXECUTORS
 
-        return InProcessExecutor(context)
-    from mixopt.search.executors.ray_tune import RayTuneExecutor
-
-    return RayTuneExecutor(
+    factory: ExecutorFactory = EXECUTORS.get(study.spec.execution.executor)
+    return factory(
         context, study.spec.execution, study.spec.train.device, study.store.path(study.store.RAY)
     )

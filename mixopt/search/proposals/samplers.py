@@ -1,22 +1,48 @@
-"""Optuna samplers by name, each with the simplex parameterization that suits it."""
+"""Optuna samplers by name (:data:`SAMPLERS`), each factory declaring what it can do: the
+objectives it takes, the simplex parameterization that suits it, its random start-up trials
+(the protocol, :class:`SamplerFactory`, is in :mod:`mixopt.search.proposals._base`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from mixopt.errors import ConfigError
 from mixopt.registry import Registry
+from mixopt.search.proposals._base import (
+    SamplerCapabilities,
+    SamplerFactory,
+    SimplexUser,
+    capabilities_of,
+    declare,
+)
 
 __all__ = [
     "SAMPLERS",
-    "SINGLE_OBJECTIVE",
+    "SamplerCapabilities",
+    "SamplerFactory",
+    "SimplexUser",
     "attach_simplex",
+    "capabilities_of",
+    "check_attach",
+    "declare",
     "make_sampler",
     "parameterization_for",
     "random_startup",
+    "sampler_capabilities",
 ]
 
+# the model-based samplers start with random trials; those on log-ratio coordinates move in
+# an unconstrained space where distances mean something (see benchmarks/README.md)
+_NO_MODEL = SamplerCapabilities()  # what a factory that declares nothing gets
+_MODEL = SamplerCapabilities(random_startup=True)
+_LOGRATIO = SamplerCapabilities(parameterization="logratio", random_startup=True)
+# Optuna 5.0's CmaEsSampler raises on a study with several objectives
+_ONE_OBJECTIVE = SamplerCapabilities(
+    parameterization="logratio", random_startup=True, multi_objective=False
+)
 
+
+@declare(_MODEL)
 def _tpe(seed: int, startup: int) -> Any:
     """Tree-structured Parzen estimator, multivariate, with a constant liar for concurrent trials."""
     import optuna
@@ -28,6 +54,7 @@ def _tpe(seed: int, startup: int) -> Any:
     )
 
 
+@declare(_LOGRATIO)
 def _gp(seed: int, startup: int) -> Any:
     """Gaussian-process Bayesian optimization on log-ratio coordinates."""
     import optuna
@@ -35,6 +62,7 @@ def _gp(seed: int, startup: int) -> Any:
     return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
 
 
+@declare(_ONE_OBJECTIVE)
 def _cmaes(seed: int, startup: int) -> Any:
     """CMA-ES evolution strategy on log-ratio coordinates (needs the cmaes package)."""
     import optuna
@@ -44,6 +72,7 @@ def _cmaes(seed: int, startup: int) -> Any:
     )
 
 
+@declare(_NO_MODEL)
 def _qmc(seed: int, startup: int) -> Any:
     """Scrambled quasi-Monte Carlo (Sobol) points: even coverage, no model."""
     import warnings
@@ -55,6 +84,7 @@ def _qmc(seed: int, startup: int) -> Any:
         return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
 
 
+@declare(_NO_MODEL)
 def _random(seed: int, startup: int) -> Any:
     """Independent uniform proposals: a flat Dirichlet over the simplex."""
     import optuna
@@ -62,6 +92,15 @@ def _random(seed: int, startup: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+# it fits one score (its mixing law and the proposals' judging); its fallback is GP
+@declare(
+    SamplerCapabilities(
+        parameterization="logratio",
+        random_startup=True,
+        multi_objective=False,
+        needs_simplex=True,
+    )
+)
 def _surrogate(seed: int, startup: int) -> Any:
     """A fitted mixing law and regression bag propose their predicted best; GP otherwise."""
     from mixopt.search.proposals.surrogate import SurrogateSampler
@@ -69,6 +108,7 @@ def _surrogate(seed: int, startup: int) -> Any:
     return SurrogateSampler(seed=seed, startup=startup)
 
 
+@declare(_NO_MODEL)
 def _nsga2(seed: int, startup: int) -> Any:
     """NSGA-II genetic algorithm (multi-objective studies; its first generation is random)."""
     import optuna
@@ -88,42 +128,50 @@ SAMPLERS: Registry[Any] = Registry(
         "nsga2": _nsga2,
         "surrogate": _surrogate,
     },
+    lambda factory: capabilities_of(factory).describe(),
 )
-# Optuna 5.0's CmaEsSampler raises on a study with several objectives; the others take them
-# the surrogate fits one score (its mixing law and the proposals' judging)
-SINGLE_OBJECTIVE = frozenset({"cmaes", "surrogate"})
-_LOGRATIO = {"gp", "cmaes", "surrogate"}  # the surrogate's fallback is GP
-# those whose model takes over after random start-up trials
-_STARTUP = {
-    "tpe",
-    "gp",
-    "cmaes",
-    "surrogate",
-}
 
 
 def make_sampler(name: str, seed: int, startup: int) -> Any:
     """An Optuna sampler; ``startup`` trials are proposed at random before the model kicks in."""
-    factory: Callable[[int, int], Any] = SAMPLERS.get(name)
+    factory: SamplerFactory = SAMPLERS.get(name)
     return factory(seed, startup)
 
 
-def attach_simplex(sampler: Any, simplex: Any) -> None:
+def sampler_capabilities(name: str) -> SamplerCapabilities:
+    """What the sampler ``name`` declares (a user's that declares nothing: the defaults)."""
+    return capabilities_of(SAMPLERS.get(name), name)
+
+
+def attach_simplex(sampler: Any, simplex: Any, name: str = "") -> None:
     """Give ``sampler`` the study's map between parameters and mixtures, if it takes one
-    (an ``attach`` method, as the surrogate sampler has); other samplers are left as they are."""
+    (an ``attach`` method: :class:`SimplexUser`); other samplers are left as they are, but
+    one whose factory ``name`` declares ``needs_simplex`` is refused (:func:`check_attach`)."""
+    if name:
+        check_attach(sampler, name)
     attach = getattr(sampler, "attach", None)
     if callable(attach):
         attach(simplex)
 
 
+def check_attach(sampler: Any, name: str) -> None:
+    """A one-line :class:`ConfigError` if the factory ``name`` declares ``needs_simplex`` and
+    ``sampler``, which it built, has no ``attach(simplex)`` method."""
+    if sampler_capabilities(name).needs_simplex and not callable(getattr(sampler, "attach", None)):
+        raise ConfigError(
+            f"sampler {name!r} declares needs_simplex, but its {type(sampler).__name__} has no "
+            "attach(simplex) method; add one, or declare needs_simplex=False"
+        )
+
+
 def random_startup(name: str, startup: int) -> int:
     """How many first trials the sampler ``name`` proposes at random before its model is
-    used (0: it has no model, or it is a user's sampler, which may do as it likes)."""
-    return startup if SAMPLERS.canonical(name) in _STARTUP else 0
+    used (0: it declares no random start-up, as a user's sampler that declares nothing)."""
+    return startup if sampler_capabilities(name).random_startup else 0
 
 
 def parameterization_for(sampler: str, requested: str = "auto") -> str:
-    """``requested``, or for ``auto`` the one that suits ``sampler``."""
+    """``requested``, or for ``auto`` the one that ``sampler`` declares suits it."""
     if requested != "auto":
         return requested
-    return "logratio" if SAMPLERS.canonical(sampler) in _LOGRATIO else "exponential"
+    return sampler_capabilities(sampler).parameterization

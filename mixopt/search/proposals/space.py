@@ -43,11 +43,20 @@ from mixopt.errors import ConfigError, did_you_mean
 from mixopt.io import read_yaml
 from mixopt.search.proposals.filters import FilterSpace, parse_filters
 
-__all__ = ["BUILTIN_SPACES", "KnobRange", "SearchSpace", "Simplex", "describe_spaces", "load_space"]
+__all__ = [
+    "BUILTIN_SPACES",
+    "DEFAULT_SPACE",
+    "KnobRange",
+    "SearchSpace",
+    "Simplex",
+    "describe_spaces",
+    "load_space",
+]
 
 # package data (pyproject), so a wheel install finds them; the repo's top-level search_spaces/ links here
 BUILTIN_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 PARAMETERIZATIONS = ("auto", "exponential", "logratio")
+DEFAULT_SPACE = "default"  # search_spaces/default.yaml: the simplex over all domains
 _LOGRATIO_RANGE = 6.0  # e^12 between extremes: shares down to ~1e-5 of another's
 _KNOBS = {
     "learning_rate": float,
@@ -252,7 +261,7 @@ def load_space(ref: str | Path | None) -> SearchSpace:
     """A search space from a YAML path, a built-in name (``search_spaces/NAME.yaml``), or the default."""
 
     if ref is None:
-        ref = "default"
+        ref = DEFAULT_SPACE
     path = Path(ref)
     if not path.suffix:
         builtin = BUILTIN_SPACES / f"{ref}.yaml"

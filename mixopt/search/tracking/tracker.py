@@ -16,48 +16,25 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from mixopt.search.tracking._base import Tracker
 from mixopt.study.trials import origin_text
 
 if TYPE_CHECKING:
     from mixopt.study.trials import TrialRecord
 
-__all__ = ["GuardedTracker", "MlflowTracker", "NullTracker", "Tracker", "make_tracker"]
+__all__ = ["GuardedTracker", "MlflowTracker", "NullTracker"]
 
 EXPERIMENT = "mixopt"
-NO_TRACKING = "none"
 FRONT_TABLE = "pareto_front.json"
-
-
-class Tracker(Protocol):
-    """Where a study's runs are recorded besides Optuna's storage (the source of truth)."""
-
-    def start_study(
-        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None
-    ) -> str | None: ...
-    def start_trial(self, number: int, role: str, params: Mapping[str, Any]) -> None: ...
-    def log_intermediate(self, number: int, step: int, value: float) -> None: ...
-    def finish_trial(
-        self, number: int, state: str, result: Mapping[str, Any] | None, error: str | None = None
-    ) -> None: ...
-    def note_retry(self, number: int, retries: int) -> None: ...
-    def fail_study(self, reason: str) -> None: ...
-    def tag_best(
-        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
-    ) -> None: ...
-    def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None: ...
-    def log_front(self, rows: list[dict[str, Any]]) -> None: ...
-    def reconcile(self, finished: Mapping[int, TrialRecord]) -> None: ...
-
-
-def make_tracker(uri: str, artifact_root: Path) -> Tracker:
-    """MLflow at ``uri``, or no tracking for ``none``."""
-    return NullTracker() if uri == NO_TRACKING else MlflowTracker(uri, artifact_root)
 
 
 class NullTracker:
     """Records nothing (``--tracking-uri none``): the study folder still holds everything."""
+
+    def __init__(self, uri: str = "none", artifact_root: Path | None = None) -> None:
+        self.uri = uri
 
     def start_study(
         self, name: str, params: Mapping[str, Any], tags: Mapping[str, str], parent_id: str | None
@@ -157,7 +134,10 @@ class GuardedTracker:
 
 
 class MlflowTracker:
-    """Writes a study's runs to MLflow. Construct with the URI; nothing connects until first use."""
+    """MLflow at --tracking-uri (without one, SQLite in the study folder): a parent run per
+    study, a child run per trial.
+
+    Construct with the URI; nothing connects until first use."""
 
     def __init__(self, uri: str, artifact_root: Path) -> None:
         self.uri, self.artifact_root = uri, artifact_root

@@ -1,4 +1,4 @@
-"""The servers tests and benchmarks start for themselves (mixopt.testing.services)."""
+"""The servers tests and benchmarks start for themselves (tests.support.services)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 def test_postgres_server_holds_a_study_then_leaves_nothing(tmp_path: Path) -> None:
     import optuna
 
-    from mixopt.testing.services import ServiceUnavailable, postgres_server
+    from tests.support.services import ServiceUnavailable, postgres_server
 
     before = set(glob.glob(f"{tempfile.gettempdir()}/mixopt-pg-*"))
     try:

@@ -11,11 +11,16 @@ as the metric ``lodo/<domain>/loss``.
 What it costs: k trainings per trial (k = the rotating domains, all of them by default;
 ``--lodo-domains`` chooses fewer). There is no intermediate score: the k trainings are k
 curves, none of which is the trial's, so early stopping is off.
+
+Its three choices are methods a variant overrides alone: which domains rotate
+(:meth:`LeaveOneOut.rotating`), the mixture trained without a domain
+(:meth:`LeaveOneOut.without`), and how the k losses make the score (:meth:`LeaveOneOut.score`).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,22 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mixopt.budget import format_budget
 from mixopt.errors import InfeasibleMixtureError, did_you_mean
 from mixopt.evaluators._base import EvalResult
+from mixopt.plans._base import Report, TrialResult, TrialSpec
 
 if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.evaluators.suite import EvalSuite
+    from mixopt.plans._pass import Setup
 
-__all__ = [
-    "HELDOUT_RECORDS",
-    "LEAVE_ONE_OUT",
-    "HeldOutLoss",
-    "LeaveOneOut",
-    "is_leave_one_out",
-    "token_loss",
-]
-
-LEAVE_ONE_OUT = "leave-one-out"
-"""The evaluator reference (``--eval leave-one-out``) that selects it."""
+__all__ = ["HELDOUT_RECORDS", "HeldOutLoss", "LeaveOneOut"]
 
 # Records of the left-out domain its loss is measured on: the same records in every trial and
 # seed, so two mixtures are compared on the same text and the sample's own error (it shrinks
@@ -50,38 +47,40 @@ HELDOUT_RECORDS = 128
 _SAMPLE_SEED = (
     0x6C6F646F  # "lodo": apart from every trial seed, so no trial's seed moves the sample
 )
-
-
-def is_leave_one_out(ref: Any) -> bool:
-    """Whether an evaluator reference selects leave-one-out."""
-    return isinstance(ref, LeaveOneOut) or (isinstance(ref, str) and ref == LEAVE_ONE_OUT)
+_TIMINGS = ("data_s", "load_s", "train_s", "eval_s", "wait_s")
 
 
 @dataclass(frozen=True)
 class LeaveOneOut:
-    """The leave-one-out estimate of a study (picklable; the trial does the work)."""
+    """Leave each domain out in turn: k trainings per trial, each on the mixture without one
+    domain and scored by minus that domain's loss; the default without --eval (--lodo-domains
+    A,B rotates fewer)."""
+
+    name: ClassVar[str] = "leave-one-out"
+    takes_evaluator: ClassVar[bool] = False
+    intermediate_scores: ClassVar[bool] = False  # k curves, none the trial's: see the module
 
     domains: tuple[str, ...] = ()
     """The rotating domains, each left out in turn; empty: every domain."""
     records: int = HELDOUT_RECORDS
     """Records of the left-out domain its loss is measured on."""
 
-    intermediate: ClassVar[None] = None
-    """No intermediate score: early stopping is off (see the module's docstring)."""
-    objectives: ClassVar[tuple[str, ...]] = ()
-    """One score: several objectives are tasks a task file names."""
-    multi_objective: ClassVar[bool] = False
-
     def rotating(self, names: Sequence[str]) -> tuple[str, ...]:
         """The domains left out in turn, in the domains' order."""
         return tuple(n for n in names if not self.domains or n in self.domains)
 
-    def first_line(self, names: Sequence[str]) -> str:
-        """What the study says first: what it estimates and what that costs."""
-        k = len(self.rotating(names))
+    def score(self, losses: Mapping[str, float]) -> float:
+        """The trial's score from each left-out domain's loss: the mean of minus the losses."""
+        return sum(-loss for loss in losses.values()) / len(losses)
+
+    def first_line(self, domains: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        """What it estimates and what that costs; the event names the rotating domains."""
+        rotating = self.rotating(domains)
+        k = len(rotating)
         return (
-            f"leave-one-out over {k} domains: each trial trains {k} times (one per left-out domain, "
-            f"scored by minus its loss on {self.records} of its records); early stopping is off"
+            f"{self.name} over {k} domains: each trial trains {k} times (one per left-out domain, "
+            f"scored by minus its loss on {self.records} of its records); early stopping is off",
+            {"domains": list(rotating)},
         )
 
     def problems(self, domains: Sequence[TokenizedDomain], budget: int | None) -> list[str]:
@@ -91,7 +90,7 @@ class LeaveOneOut:
         names = [d.name for d in domains]
         if len(names) < 2:
             return [
-                f"leave-one-out needs at least 2 domains (it trains on the others while one is left out); "
+                f"{self.name} needs at least 2 domains (it trains on the others while one is left out); "
                 f"got {len(names)}: give an out-of-domain task file with --eval"
             ]
         unknown = [
@@ -113,7 +112,7 @@ class LeaveOneOut:
                 else "no budget fits their share bounds"
             )
             out.append(
-                f"leave-one-out: without domain {held!r} the other domains cannot fill budget "
+                f"{self.name}: without domain {held!r} the other domains cannot fill budget "
                 f"{format_budget(budget)} within their caps and bounds; {fits}, or leave {held!r} "
                 f"out of --lodo-domains"
             )
@@ -136,12 +135,81 @@ class LeaveOneOut:
             rest, weights if math.fsum(weights) > 0 else [1.0] * len(rest), budget
         )
 
+    def run(self, spec: TrialSpec, report: Report | None = None) -> TrialResult:
+        """A training per rotating domain, each freed before the next; ``report`` is never
+        called (no intermediate scores)."""
+        from mixopt.plans._pass import setup
+
+        ready = setup(spec)
+        done = {
+            held: self._pass(spec, ready, held)
+            for held in self.rotating([d.name for d in ready.domains])
+        }
+        return self._result(ready, done)
+
     def suite(self, domain: TokenizedDomain, max_length: int) -> EvalSuite:
         """What scores the pass that leaves ``domain`` out: its loss, as ``lodo/<domain>``."""
         from mixopt.evaluators.suite import EvalSuite, NamedTask
 
         return EvalSuite(
             (NamedTask(f"lodo/{domain.name}", HeldOutLoss(domain, self.records, max_length)),)
+        )
+
+    def _pass(self, spec: TrialSpec, ready: Setup, held: str) -> tuple[dict[str, Any], Any]:
+        """The pass that leaves ``held`` out: its record in ``passes``, and its training's
+        result (curve, steps, tokens)."""
+        from mixopt.data.sampling import sample_mixture
+        from mixopt.plans._pass import pad_id, train_pass
+
+        t0 = time.perf_counter()
+        rest, mixture = self.without(held, spec.mixture, ready.domains, spec.budget)
+        sample = sample_mixture(rest, mixture, spec.budget, spec.seed)
+        packed = sample.pack(spec.train.seq_len, pad_id(ready.tokenizer))
+        data_s = time.perf_counter() - t0
+        # its whole records, not the filtered ones
+        left_out = next(d for d in spec.domains if d.name == held)
+        suite = self.suite(left_out, spec.train.seq_len)
+        run = train_pass(spec, suite, ready.tokenizer, packed, None)
+        done = {
+            "mixture": mixture,
+            "domains": sample.summary(),
+            "loss": run.final.metrics[f"lodo/{held}/loss"],
+            "steps": run.trained.steps,
+            "timings": {**run.timings(), "data_s": data_s, "total_s": time.perf_counter() - t0},
+        }
+        return done, run.trained
+
+    def _result(self, ready: Setup, done: Mapping[str, tuple[dict[str, Any], Any]]) -> TrialResult:
+        """The trial's result: its passes' trainings one after another, its score from their
+        losses (one metric per domain: its score is -loss, its record count fixed)."""
+        passes = {held: p for held, (p, _) in done.items()}
+        totals = {k: sum(p["timings"][k] for p in passes.values()) for k in _TIMINGS}
+        curve: list[tuple[int, float]] = []
+        steps = 0
+        for _, trained in done.values():
+            curve += [(steps + s, v) for s, v in trained.loss_curve]
+            steps += trained.steps
+        summed: dict[str, dict[str, float]] = {
+            d.name: {"tokens": 0, "records": 0, "epochs": 0.0} for d in ready.domains
+        }
+        for p in passes.values():
+            for name, d in p["domains"].items():
+                summed[name] = {k: summed[name][k] + v for k, v in d.items()}
+        losses = {held: float(p["loss"]) for held, p in passes.items()}
+        return TrialResult(
+            score=self.score(losses),
+            metrics={f"lodo/{held}/loss": loss for held, loss in losses.items()},
+            intermediate=(),
+            loss_curve=tuple(curve),
+            domains=summed,
+            timings={**totals, "total_s": time.perf_counter() - ready.start},
+            steps=steps,
+            total_steps=sum(t.total_steps for _, t in done.values()),
+            stopped_early=False,
+            tokens_per_second=sum(t.tokens for _, t in done.values())
+            / max(1e-9, totals["train_s"]),
+            passes=passes,
+            **ready.common,
         )
 
 
@@ -178,49 +246,13 @@ class HeldOutLoss:
     def evaluate(self, model: Any, tokenizer: Any) -> EvalResult:
         import pyarrow as pa
 
+        from mixopt.evaluators._lm import token_loss
+
         table = self._whole().table().take(pa.array(self.rows()))
         loss, count = token_loss(model, table, self.max_length, self.batch_size)
         return EvalResult(
             -loss, {"loss": loss, "tokens": float(count), "records": float(table.num_rows)}
         )
-
-
-def token_loss(model: Any, table: Any, max_length: int, batch_size: int = 16) -> tuple[float, int]:
-    """(mean loss, tokens scored) of a model over a token table's records (columns ``input_ids``
-    and, for masked formats, ``loss_mask``), each cut to its first ``max_length`` tokens."""
-    import torch
-
-    from mixopt.evaluators._lm import model_device
-
-    ids = [list(r)[:max_length] for r in table.column("input_ids").to_pylist()]
-    masks = (
-        [list(m)[:max_length] for m in table.column("loss_mask").to_pylist()]
-        if "loss_mask" in table.column_names
-        else [[1] * len(r) for r in ids]
-    )
-    device, total, count = model_device(model), 0.0, 0
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            width = max(len(ids[i]) for i in rows)
-            x = torch.zeros((len(rows), width), dtype=torch.long)
-            scored = torch.zeros((len(rows), width), dtype=torch.bool)
-            for r, i in enumerate(rows):
-                x[r, : len(ids[i])] = torch.tensor(ids[i])
-                # the first token has no context
-                scored[r, 1 : len(ids[i])] = torch.tensor(masks[i][1:], dtype=torch.bool)
-            attn = (
-                torch.arange(width)[None, :] < torch.tensor([len(ids[i]) for i in rows])[:, None]
-            ).long()
-            logits = model(input_ids=x.to(device), attention_mask=attn.to(device)).logits.float()
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-            target = x[:, 1:].to(logprobs.device)
-            picked = logprobs.gather(-1, target[..., None])[..., 0]
-            keep = scored[:, 1:].to(logprobs.device)
-            total -= float(picked[keep].sum())
-            count += int(keep.sum())
-    return total / max(1, count), count
 
 
 def _fits(domains: Sequence[TokenizedDomain], budget: int) -> bool:
