@@ -26,10 +26,18 @@ random interior mixtures, several seeds at a subset of points. Per target:
 5. Choosing under noise: the default's searches picked three ways: the best single score; the
    top 3 by score each re-run on 2 fresh seeds, the best mean of its 3 runs (6 more runs); and
    a GP regression fitted to all the search's trials, picking the trial it predicts best.
-6. The cost of proposing: seconds per proposal (Optuna's ask and the sampler's suggestion) of
+   Then the race that mixopt runs (`_race.py` runs mixopt.study.race and .verdict on the
+   problem): the top 3 trials at least 0.2 apart (L1) and both baselines on 2, 3 and 5
+   shared fresh seeds, the clearly behind dropped; the answer's share of the oracle's lift,
+   the runs the race made, and its verdict over uniform (beats, within noise, loses) beside
+   what a plain 95% interval, uncorrected for the race's choice, would have said.
+6. Calibration: a null problem (every mixture scores as uniform does, with the first
+   target's seed noise), 1000 random searches of 32 trials, each followed by the race: how
+   often the verdict says ``beats`` (the goal: at most 5%).
+7. The cost of proposing: seconds per proposal (Optuna's ask and the sampler's suggestion) of
    the model-based samplers after 16, 64 and 256 trials with 2 running, against the mean real
    trial's seconds in the table.
-7. The real-trial check: the recommendations of each method's median search (32 trials, 1 at
+8. The real-trial check: the recommendations of each method's median search (32 trials, 1 at
    a time) are written to ``--out``/recommendations.json (with uniform); train them for real
    on fresh seeds and pass the result to ``--real``; each method's real lift over uniform is
    printed beside the surrogate's:
@@ -70,6 +78,10 @@ from _methods import (  # noqa: E402
     trials_to_reach,
     uniform,
 )
+from _race import NullProblem, Outcome, calibration, race  # noqa: E402
+
+from mixopt.study.race import MIN_DISTANCE  # noqa: E402
+from mixopt.study.verdict import BEATS, LOSES, WITHIN  # noqa: E402
 
 TABLE = HERE / "data" / "code_suite_grid.csv"
 DEFAULT = "gp/logratio"  # mixopt's default sampler in its default parameterization
@@ -227,10 +239,17 @@ def _run_job(job: Job) -> dict[str, Any]:
             job.budgets,
         ),
         "recommended": {b: search.recommended[b].tolist() for b in job.budgets},
-        "picks": _picks(problem, search, job)
-        if job.method == DEFAULT and job.concurrency == 1
+        "picks": _picks(problem, search, job) if _raced(job) else None,
+        # the default's trials, which the race (`_race.py`) chooses among at report time
+        "trials": {"xs": [x.tolist() for x in search.xs], "ys": list(search.ys)}
+        if _raced(job)
         else None,
     }
+
+
+def _raced(job: Job) -> bool:
+    """The default's searches, one trial at a time: those the choosing rules compare on."""
+    return job.method == DEFAULT and job.concurrency == 1
 
 
 def _picks(problem: TableProblem, search: Search, job: Job) -> dict[str, dict[int, float]]:
@@ -352,6 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         "--costs", type=int, help="trials of the proposal-cost run (default 256; quick 24; 0: none)"
     )
     parser.add_argument(
+        "--race-seeds", help="seed budgets of the race, comma-separated (default 2,3,5; quick 2,3)"
+    )
+    parser.add_argument(
+        "--calibration",
+        type=int,
+        help="null-problem searches of the calibration run (default 1000; quick 40; 0: none)",
+    )
+    parser.add_argument(
         "--real",
         help="the --out-json of `code_suite.py check` on --out's recommendations.json: adds the real-trial table",
     )
@@ -359,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     budgets = (8, 16) if args.quick else (8, 16, 32)
     searches = args.searches or (2 if args.quick else 30)
+    race_seeds = tuple(
+        int(v) for v in (args.race_seeds or ("2,3" if args.quick else "2,3,5")).split(",")
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = str(Path(args.table).resolve())
@@ -389,6 +419,11 @@ def main(argv: list[str] | None = None) -> int:
             f"= {rmse / table.noise:.2f} x the noise (Spearman {rho:.2f} over {held} random mixtures); "
             f"{describe(table, problem)}"
         )
+        near = neighbours(problem, MIN_DISTANCE)
+        print(
+            f"  two mixtures {MIN_DISTANCE} apart (L1, the race's least distance): values differ by a median "
+            f"{near[0]:.2f} x the noise sd (90th percentile {near[1]:.2f} x)"
+        )
     print()
     twice = args.concurrent_searches if args.concurrent_searches is not None else searches
     jobs = [
@@ -399,7 +434,10 @@ def main(argv: list[str] | None = None) -> int:
         for s in range(searches if c == 1 else twice)
     ]
     results = run_jobs(jobs, out / "results.jsonl", args.workers)
-    report(results, tables, methods, budgets, searches)
+    report(results, tables, methods, budgets, searches, path, race_seeds)
+    nulls = args.calibration if args.calibration is not None else (40 if args.quick else 1000)
+    if nulls:
+        calibration_report(tables[0], nulls, race_seeds)
     recommendations(results, tables, methods, budgets, out)
     if args.real:
         real_table(json.loads(Path(args.real).read_text()), out, tables, path)
@@ -430,7 +468,13 @@ def run_jobs(jobs: list[Job], path: Path, workers: int) -> list[dict[str, Any]]:
             except json.JSONDecodeError:  # a line cut short by a kill
                 continue
             done[json.dumps(row["job"], sort_keys=True)] = row
-    todo = [j for j in jobs if json.dumps(j.__dict__, sort_keys=True) not in done]
+    todo = [
+        j
+        for j in jobs
+        # a default's row from before the trials were kept runs again
+        if (row := done.get(json.dumps(j.__dict__, sort_keys=True))) is None
+        or (_raced(j) and not row.get("trials"))
+    ]
     with ProcessPoolExecutor(workers) as pool, open(path, "a") as f:
         for row in pool.map(_run_job, todo, chunksize=1):
             row = {**row, "job": row["job"].__dict__}
@@ -457,6 +501,8 @@ def report(
     methods: list[Method],
     budgets: tuple[int, ...],
     searches: int,
+    path: str = str(TABLE),
+    race_seeds: tuple[int, ...] = (2,),
 ) -> None:
     most = max(budgets)
     for table in tables:
@@ -509,7 +555,100 @@ def report(
                     f"{_fmt(quartiles([p[rule][b] for p in picks])):>21}" for b in budgets
                 )
                 print(f"    {rule:<26}{cells}  +{cost}")
+        rows = [r for r in results if r["job"].target == table.target and r.get("trials")]
+        if rows:
+            race_report(rows, _problem(path, table.target), budgets, race_seeds)
         print()
+
+
+def _races(rows: list[dict[str, Any]], problem: TableProblem, b: int, seeds: int) -> list[Outcome]:
+    """The race after ``b`` trials of each search, on ``seeds`` fresh seeds."""
+    out = []
+    for r in rows:
+        xs = [np.array(x) for x in r["trials"]["xs"][:b]]
+        out.append(race(problem, xs, r["trials"]["ys"][:b], seeds, (r["job"].search, 17)))
+    return out
+
+
+def race_report(
+    rows: list[dict[str, Any]],
+    problem: TableProblem,
+    budgets: tuple[int, ...],
+    race_seeds: tuple[int, ...],
+) -> None:
+    """The race (mixopt.study.race) among the default's trials: the answer's share of the
+    oracle's lift and the runs it took, after each budget; its verdicts after the most."""
+    from mixopt.study.race import K
+
+    print(
+        f"  the race on fresh seeds: the top {K} trials at least {MIN_DISTANCE} apart (L1) and both baselines, "
+        "the answer's share of the oracle's lift, median [IQR]; runs made, median (most)"
+    )
+    most = max(budgets)
+    last: dict[int, list[Outcome]] = {}
+    for seeds in race_seeds:
+        outcomes = {b: _races(rows, problem, b, seeds) for b in budgets}
+        last[seeds] = outcomes[most]
+        cells = "".join(
+            f"{_fmt(quartiles([problem.share(o.answer) for o in outcomes[b]])):>21}"
+            for b in budgets
+        )
+        runs = [o.runs for o in outcomes[most]]
+        based = sum(o.number < 2 for o in outcomes[most]) / len(rows)  # trials 0, 1: baselines
+        print(
+            f"    {f'race, {seeds} seeds':<26}{cells}  +{statistics.median(runs):.0f} ({outcomes[most][0].most}); "
+            f"a baseline won {based:.2f} x the races"
+        )
+    noise, oracle = problem.table.noise, problem.oracle - problem.uniform
+    for seeds, outcomes in last.items():
+        lifts = [problem.value(o.answer) - problem.uniform for o in outcomes]
+        words = [o.words["uniform"] for o in outcomes]
+        shares = ", ".join(f"{w} {words.count(w) / len(words):.2f}" for w in (BEATS, WITHIN, LOSES))
+        plain = sum(o.plain["uniform"] == BEATS for o in outcomes) / len(outcomes)
+        print(
+            f"    verdict over uniform after {most} trials, {seeds} seeds: {shares} of the searches "
+            f"(a plain 95% interval: beats {plain:.2f}); the answers' true lift, median "
+            f"{statistics.median(lifts):+.4f} = {statistics.median(lifts) / noise:.2f} x the noise sd"
+        )
+    if oracle < noise:  # the issue's goal: a lift under the noise is declared as such
+        share = min(
+            sum(o.words["uniform"] == WITHIN for o in outcomes) / len(outcomes)
+            for outcomes in last.values()
+        )
+        print(
+            f"    the oracle's lift is {oracle / noise:.2f} x the noise sd: 'within noise' of uniform in "
+            f"{share:.2f} of the searches or more, at every seed budget (goal >= 0.90)"
+        )
+
+
+def neighbours(problem: TableProblem, distance: float) -> tuple[float, float]:
+    """(median, 90th percentile) of the surrogate's value difference between two mixtures
+    ``distance`` apart (L1), over 2,000 flat-Dirichlet mixtures, in seed-noise sds."""
+    rng = np.random.default_rng(5)
+    x = rng.dirichlet(np.ones(problem.k), 2_000)
+    step = rng.standard_normal(x.shape)
+    step -= step.mean(axis=1, keepdims=True)
+    y = x + step / np.abs(step).sum(axis=1, keepdims=True) * distance
+    keep = np.all(y >= 0, axis=1)
+    diff = np.abs(problem.gp.predict(x[keep]) - problem.gp.predict(y[keep])) / problem.sd
+    return float(np.median(diff)), float(np.percentile(diff, 90))
+
+
+def calibration_report(table: Table, searches: int, race_seeds: tuple[int, ...]) -> None:
+    """How often the race's verdict says ``beats`` on a null problem (the issue's goal: 5%)."""
+    natural = [x for x, kind in zip(table.x, table.kind, strict=True) if kind == "natural"]
+    problem = NullProblem(
+        len(table.names), table.noise, natural[0] if natural else np.ones(len(table.names))
+    )
+    print(
+        f"\ncalibration: a null problem (every mixture scores as uniform does; noise sd {table.noise:.4f}), "
+        f"{searches} random searches of 32 trials, then the race (goal: 'beats' in <= 0.05 x the searches)"
+    )
+    for seeds, row in calibration(problem, searches, 32, race_seeds).items():
+        print(
+            f"  {seeds} seeds: beats uniform {row['uniform']:.3f}, beats either baseline {row['any']:.3f} x the "
+            f"searches; with a plain 95% interval (no correction for the choice) {row['plain']:.3f}"
+        )
 
 
 def recommendations(

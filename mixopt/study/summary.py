@@ -96,6 +96,11 @@ class Lift:
     """Standard deviation of the per-seed differences (None with fewer than two paired seeds)."""
     seeds: int
     """Fresh seeds on which both ran (0: the lift compares single search runs)."""
+    low: float | None = None
+    """The 95% interval's ends (:class:`mixopt.study.verdict.Verdict`; None: no interval)."""
+    high: float | None = None
+    verdict: str | None = None
+    """``beats``, ``within noise`` or ``loses`` (None: not judged)."""
 
 
 @dataclass(frozen=True)
