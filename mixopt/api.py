@@ -103,15 +103,16 @@ def confirm_at_budget(
     """Check how the finished study in ``out`` transfers to another ``budget`` (``"500k"``):
     its best mixture and the uniform and natural baselines trained there on ``seeds`` fresh
     seeds, with the study's recipe, on the whole pools (also when the study searched on pools
-    cut to ``target_budget``). Returns the :class:`~mixopt.study.summary.Transfer`: the lift
-    at ``budget`` and the share of the study's own lift it keeps; written to
+    cut to ``target_budget``). Returns the :class:`~mixopt.study.answer.Transfer`: the lift
+    at ``budget`` with its interval and verdict and the share of the study's own lift it keeps; written to
     ``best_mixture.json`` (``transfer``), the report and MLflow. Killed midway, it runs again
     only what is missing. A budget past the repetition caps is refused before anything runs.
     ``evaluator``, ``runner``, ``settings`` (how the runs execute): as for :func:`resume_search`."""
     from mixopt.budget import parse_budget
     from mixopt.search.orchestration.confirm import check_transfer
+    from mixopt.search.orchestration.faults import StudyFailedError
     from mixopt.search.orchestration.study import prepare_study, run_study
-    from mixopt.study.summary import transfers
+    from mixopt.study.answer import transfers
 
     tokens = parse_budget(budget)
     spec = _held(out, evaluator, settings)
@@ -123,11 +124,14 @@ def confirm_at_budget(
     )
     check_transfer(study, tokens, seeds)
     run_study(study, (write_report_quietly,), tokens, seeds)
-    own = study.spec.search.budget
+    own, store = study.spec.search.budget, study.store
     assert own is not None
-    return transfers(
-        study.store.trials(), study.store.confirmations(), own, study.spec.search.pick
-    )[tokens]
+    done = transfers(store.trials(), store.confirmations(), own, store.decision())
+    if tokens not in done:
+        raise StudyFailedError(
+            f"every run of the study's answer at budget {budget} failed; see {store.path(store.EVENTS)}"
+        )
+    return done[tokens]
 
 
 def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> StudySpec:

@@ -60,11 +60,16 @@ def print_transfer(transfer: Any) -> None:
     from mixopt.budget import format_budget
 
     seeds = len(transfer.best.confirmed)
+    print(f"\n{transfer.headline()}.")
+    if not transfer.held:
+        print(
+            "The study's answer did not hold at this budget: choose again there (--confirm-budget)."
+        )
     print(
         f"\nAt budget {format_budget(transfer.budget)} (mean of {seeds} fresh seed{'s' * (seeds > 1)}; higher is better):"
     )
     rows: list[list[object]] = [
-        ["best", _num(transfer.best.score), _num(transfer.best.spread), "", ""]
+        ["answer", _num(transfer.best.score), _num(transfer.best.spread), "", "", "", ""]
     ]
     for name, c in sorted(transfer.baselines.items()):
         lift, kept = transfer.lift.get(name), transfer.retained.get(name)
@@ -74,10 +79,19 @@ def print_transfer(transfer: Any) -> None:
                 _num(c.score),
                 _num(c.spread),
                 "-" if lift is None else f"{lift.value:+.4f}",
+                _interval(lift),
+                "-" if lift is None else lift.verdict or "-",
                 "-" if kept is None else f"{kept:.0%}",
             ]
         )
-    print_table(["mixture", "score", "std", "lift of best", "of the study's lift"], rows)
+    header = ["mixture", "score", "std", "lift of answer", "95% interval", "verdict"]
+    print_table([*header, "of the study's lift"], rows)
+
+
+def _interval(lift: Any) -> str:
+    if lift is None or lift.low is None or lift.high is None:
+        return "one seed: no spread" if lift is not None and lift.seeds == 1 else "-"
+    return f"[{lift.low:+.4f}, {lift.high:+.4f}]"
 
 
 def _num(value: float | None) -> str:

@@ -63,34 +63,52 @@ def run(args: argparse.Namespace) -> int:
 def print_result(result: Any) -> None:
     best = result.best
     counts = result.counts()
-    lost = result.verdict  # the best did not beat uniform: never under a bare "Best mixture"
-    print(f"\n{lost}; the best trial's mixture:" if lost else "\nBest mixture:")
+    # the sentence first: what the answer is, what it beats and how sure that is
+    print(f"\n{result.verdict}.")
+    itself = result.baseline_answer
+    print(
+        f"\nAnswer: the {itself} baseline's mixture"
+        if itself
+        else f"\nAnswer: trial {result.best_trial}'s mixture"
+    )
     print_table(
         ["domain", "share"],
         [[k, round(v, 4)] for k, v in sorted(best.mixture.items(), key=lambda kv: -kv[1])],
     )
     confirmed = bool(best.confirmed)
-    header = ["mixture", "score", "std" if confirmed else "", "search score", "lift of best"]
+    header = ["mixture", "score", "std" if confirmed else "", "search score"]
+    header += ["lift of answer", "95% interval", "verdict"]
     rows = [
-        ["best", _num(best.score), _spread(best) if confirmed else "", _num(best.search_score), ""]
+        [
+            "answer",
+            _num(best.score),
+            _spread(best) if confirmed else "",
+            _num(best.search_score),
+            "",
+            "",
+            "",
+        ]
     ]
     for name, c in sorted(result.baselines.items()):
+        lift = result.lifts.get(name)
         rows.append(
             [
                 name,
                 _num(c.score),
                 _spread(c) if c.confirmed else "",
                 _num(c.search_score),
-                _signed(result.lift.get(name)),
+                _signed(lift.value if lift else None),
+                _interval(lift),
+                "-" if lift is None else lift.verdict or "-",
             ]
         )
     if result.objectives:
         _print_objectives(result)
     seeds = len(best.confirmed)
     what = (
-        f"mean of {seeds} fresh seed{'s' if seeds > 1 else ''}, every mixture at the best trial's training settings"
+        f"mean of {seeds} fresh seed{'s' if seeds > 1 else ''} shared by every mixture, at the best trial's training settings"
         if confirmed
-        else "single runs"
+        else "single runs on the search seed, not confirmed"
     )
     print(f"\nScores ({what}; higher is better):")
     print_table(header, rows)
@@ -129,6 +147,15 @@ def _print_objectives(result: Any) -> None:
             ]
         )
     print_table(["mixture", *names, *(f"lift on {n}" for n in names)], rows)
+
+
+def _interval(lift: Any) -> str:
+    """``[+0.0040, +0.0200]``; ``one seed: no spread``; ``-`` without fresh seeds."""
+    if lift is None or lift.seeds == 0:
+        return "-"
+    if lift.low is None or lift.high is None:
+        return "one seed: no spread"
+    return f"[{lift.low:+.4f}, {lift.high:+.4f}]"
 
 
 def _spread(c: Any) -> str:

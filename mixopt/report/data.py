@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.errors import first_line
+from mixopt.study.answer import Transfer, decide, headline, transfers
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
-from mixopt.study.summary import Candidate, Lift, Transfer, runs_at, summarize, transfers
+from mixopt.study.summary import Candidate, Lift, runs_at
 from mixopt.study.trials import TrialRecord
 
 __all__ = ["Cost", "ReportData", "gather"]
@@ -72,6 +73,10 @@ class ReportData:
     """The transfer checks (``mixopt confirm OUT --budget B``), by budget."""
     objective_lift: dict[str, dict[str, Lift]] = field(default_factory=dict)
     """With several objectives: per baseline, the best's lift on each objective."""
+    headline: str = ""
+    """The sentence a user acts on (:func:`mixopt.study.answer.headline`)."""
+    decided: bool = True
+    """False while the race on fresh seeds has runs to make: the answer may still change."""
 
     def top_trials(self, k: int) -> list[TrialRecord]:
         """The ``k`` best completed trials, best first."""
@@ -105,10 +110,15 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
     spec = StudySpec.from_dict(record.get("spec") or {}, str(Path(folder) / StudyStore.STUDY))
     store = StudyStore(folder, storage or spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
-    own = spec.search.budget
-    summary = summarize(
-        trials, runs_at(confirmations, own) if own else confirmations, spec.search.pick
+    own, search = spec.search.budget, spec.search
+    decision = decide(
+        trials,
+        runs_at(confirmations, own) if own else confirmations,
+        search.confirm,
+        search.seed + 1,
+        search.pick,
     )
+    summary = decision.summary
     importances, note = _importances(store.optuna(), trials)
     finished = store.path(store.BEST).is_file()
     notes = (
@@ -134,8 +144,10 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
         finished,
         tuple(notes),
         _warm(store, trials),
-        transfers(trials, confirmations, own, spec.search.pick) if own else {},
+        transfers(trials, confirmations, own, decision) if own else {},
         summary.objective_lift,
+        headline(summary),
+        decision.over,
     )
 
 

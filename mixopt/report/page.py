@@ -11,7 +11,8 @@ from pathlib import Path
 from mixopt.budget import format_budget
 from mixopt.io import write_text_atomic
 from mixopt.report.data import ReportData, gather
-from mixopt.study.summary import Lift, Transfer, verdict
+from mixopt.study.answer import Transfer
+from mixopt.study.summary import Lift
 
 __all__ = ["REPORT_DIR", "render", "write_report"]
 
@@ -153,31 +154,41 @@ def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> st
 
 
 def _headline(data: ReportData) -> list[str]:
+    """The answer first: a transfer check that failed, the verdict sentence, each lift with
+    its interval, then the answer's shares and the scores."""
     if data.best is None:
         return [
             "<p class='note'>No trial has completed yet: there is no best mixture to report.</p>"
         ]
-    lost = verdict(data.best, data.baselines, data.lift, data.objective_lift)
-    if lost is None:
-        out = ["<h2>Best mixture</h2>"]
-    else:  # never under a bare "Best mixture": say so with the numbers
-        out = [
-            "<h2>No mixture beat uniform</h2>",
-            f"<p class='note'>{_e(lost)}. The shares below are the best trial's mixture.</p>",
-        ]
+    out = [
+        f"<p class='note'><b>{_e(t.headline())}</b>: the study's answer did not hold there.</p>"
+        for _, t in sorted(data.transfers.items())
+        if not t.held
+    ]
+    uniform = data.lift.get("uniform")
+    if uniform is not None and uniform.verdict != "beats":
+        out.append("<h2>No mixture beat uniform beyond noise</h2>")
+    else:
+        out.append("<h2>The answer</h2>")
+    if not data.decided:
+        out.append(
+            "<p class='note'>The race on fresh seeds has runs still to make: the answer below may change.</p>"
+        )
+    out.append(f"<p class='lift'>{_e(data.headline)}.</p>")
     lifts = []
     for name in ("uniform", "natural", *sorted(set(data.lift) - {"uniform", "natural"})):
         lift = data.lift.get(name)
         if lift is None:
-            lifts.append(f"Lift over {name}: not available (the baseline has no score).")
+            lifts.append(f"Over {_e(name)}: not available (the baseline has no score).")
             continue
+        word = _e(lift.verdict or "-")
         spread = (
             f" ± {lift.spread:.4f} (std of the differences over {lift.seeds} paired fresh seeds)"
             if lift.spread is not None
             else f" ({_seeds(lift.seeds)}: no spread)"
         )
-        lifts.append(f"Lift over {name}: <b>{lift.value:+.4f}</b>{_e(spread)}")
-    out.append("<p class='lift'>" + "<br>".join(lifts) + "</p>")
+        lifts.append(f"Over {_e(name)}: <b>{word}</b>, {_e(_interval(lift))}{_e(spread)}")
+    out.append("<p>" + "<br>".join(lifts) + "</p>")
     shares = sorted(data.best.mixture.items(), key=lambda kv: -kv[1])
     out.append(_table(["domain", "share"], [[k, f"{v:.4f}"] for k, v in shares]))
     rows = []
@@ -243,7 +254,9 @@ def _objectives_table(data: ReportData) -> list[str]:
 
 def _transfer_panel(t: Transfer, own: Mapping[str, Lift]) -> str:
     """One transfer check: the scores at its budget, and how much of the study's lift held."""
-    rows = [["best", _num(t.best.score), _num(t.best.spread), len(t.best.confirmed), "", "", ""]]
+    rows = [
+        ["answer", _num(t.best.score), _num(t.best.spread), len(t.best.confirmed), "", "", "", ""]
+    ]
     for name, c in sorted(t.baselines.items()):
         lift, kept, at_own = t.lift.get(name), t.retained.get(name), own.get(name)
         rows.append(
@@ -252,28 +265,37 @@ def _transfer_panel(t: Transfer, own: Mapping[str, Lift]) -> str:
                 _num(c.score),
                 _num(c.spread),
                 len(c.confirmed),
-                _signed(lift.value if lift else None),
+                "-" if lift is None else _interval(lift),
+                "-" if lift is None else lift.verdict or "-",
                 _signed(at_own.value if at_own else None),
                 "-" if kept is None else f"{kept:.0%}",
             ]
         )
     return (
-        f"<h2>Transfer to budget {_e(format_budget(t.budget))}</h2><p>The best mixture and the baselines "
-        f"trained at {t.budget:,} tokens on fresh seeds, with the study's recipe (mixopt confirm). "
-        "Kept: the lift here as a share of the study's own lift.</p>"
+        f"<h2>Transfer to budget {_e(format_budget(t.budget))}</h2><p><b>{_e(t.headline())}.</b> "
+        f"The study's answer and the baselines trained at {t.budget:,} tokens on fresh seeds, with the "
+        "study's recipe (mixopt confirm). Kept: the lift here as a share of the study's own lift.</p>"
         + _table(
             [
                 "mixture",
                 "score",
                 "std",
                 "fresh seeds",
-                "lift of best",
+                "lift of the answer",
+                "verdict",
                 "lift at the study's budget",
                 "kept",
             ],
             rows,
         )
     )
+
+
+def _interval(lift: Lift) -> str:
+    """``+0.0120 [95% interval +0.0040, +0.0200]``, or the lift alone without one."""
+    if lift.low is None or lift.high is None:
+        return f"{lift.value:+.4f}"
+    return f"{lift.value:+.4f} [95% interval {lift.low:+.4f}, {lift.high:+.4f}]"
 
 
 def _seeds(n: int) -> str:

@@ -144,6 +144,9 @@ class Race:
     """The most fresh seeds an entrant runs (``--confirm``)."""
     first_seed: int
     """The first fresh seed: the study's seed + 1, as confirmation runs have always used."""
+    eliminate: bool = True
+    """False: no entrant is dropped and every seed runs in one round (an answer chosen
+    before these runs: a transfer check's, or the Pareto pick of several objectives)."""
 
     @classmethod
     def of(
@@ -155,13 +158,15 @@ class Race:
         min_distance: float = MIN_DISTANCE,
         pick: str = "balanced",
     ) -> Race:
-        """The race of :func:`distinct_top`'s entrants."""
+        """The race of :func:`distinct_top`'s entrants (with several objectives, the Pareto
+        pick and the baselines, none dropped: the pick is the answer)."""
         top = distinct_top(trials, k, min_distance, pick)
         return cls(
             tuple(t.number for t in top if t.baseline is None),
             tuple((t.baseline, t.number) for t in top if t.baseline is not None),
             seed_budget,
             first_seed,
+            eliminate=len(objectives_of(trials)) < 2,
         )
 
     @property
@@ -195,17 +200,25 @@ class Race:
         answer = state.answer if answer is None else answer
         if answer is None or not state.over:
             return {}
-        family = family_size(len(self.order), len(self.baselines))
+        family = self.family()
         return {
             name: judge(answer, number, name, scores, state.still_in, family, state.seeds)
             for name, number in self.baselines
         }
 
+    def family(self) -> int:
+        """The lifts the interval is widened for: every one the race could have declared
+        (:func:`~mixopt.study.verdict.family_size`); without elimination the answer was
+        chosen before these runs, and the family is its lift over each baseline."""
+        if not self.eliminate:
+            return max(1, len(self.baselines))
+        return family_size(len(self.order), len(self.baselines))
+
     def step(self, scores: RunScores) -> RaceState:
         """The state the scores present put the race in (see the module)."""
         clean, dropped = self._clean(scores)
         seeds = self.seeds
-        n = min(2, len(seeds))
+        n = min(2, len(seeds)) if self.eliminate else len(seeds)
         while True:
             live = tuple(e for e in self.order if e not in dropped)
             need = tuple((e, s) for s in seeds[:n] for e in live if s not in clean[e])
@@ -271,10 +284,14 @@ class Race:
         return RaceState(tuple(shared), live, tuple(dropped.values()), need, over, means)
 
 
-def race_scores(runs: Sequence[Confirmation]) -> dict[int, dict[int, float]]:
+def race_scores(
+    runs: Sequence[Confirmation], objective: str | None = None
+) -> dict[int, dict[int, float | None]]:
     """``{trial number: {seed: score}}`` from confirmation runs (pass the runs at one budget,
-    :func:`mixopt.study.summary.runs_at`, made at the knobs the race runs at)."""
-    out: dict[int, dict[int, float]] = {}
+    :func:`mixopt.study.summary.runs_at`, made at the knobs the race runs at); a failed run
+    is None. ``objective``: that objective's score instead of the first's."""
+    out: dict[int, dict[int, float | None]] = {}
     for run in runs:
-        out.setdefault(run.source, {})[run.seed] = run.score
+        value = run.score if objective is None or run.failed else run.scores.get(objective)
+        out.setdefault(run.source, {})[run.seed] = None if run.failed else value
     return out

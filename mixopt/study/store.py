@@ -35,7 +35,8 @@ from typing import Any
 
 from mixopt.errors import ConfigError, first_line
 from mixopt.io import read_json, without_password, write_json_atomic
-from mixopt.study.summary import Confirmation, Summary, runs_at, summarize
+from mixopt.study.answer import Decision, decide
+from mixopt.study.summary import Confirmation, Summary, runs_at
 from mixopt.study.trials import Attr, TrialRecord, baseline_role, is_live, is_reused, record_of
 
 __all__ = ["StudyStore"]
@@ -234,50 +235,70 @@ class StudyStore:
     # -- confirmation runs ------------------------------------------------------------
 
     def confirmations(self) -> list[Confirmation]:
-        """The runs in ``confirm.jsonl`` (a torn last line, from a killed process, is skipped;
-        a run recorded twice counts once)."""
+        """The runs in ``confirm.jsonl``, failed ones included (``failed``; a torn last line,
+        from a killed process, is skipped; a run recorded again, a failed one retried on
+        resume say, counts as its last record)."""
         path = self.path(self.CONFIRM)
         out: dict[tuple[str, int, int, int], Confirmation] = {}
         if path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
-                    row = json.loads(line)
-                    scores = {str(k): float(v) for k, v in row["scores"].items()}
-                    c = Confirmation(
-                        row["name"],
-                        int(row["seed"]),
-                        int(row["source"]),
-                        float(row["score"]),
-                        dict(row["train"]),
-                        int(row["budget"]),
-                        scores,
-                    )
+                    c = _confirmation(json.loads(line))
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue
+                out.pop((c.name, c.seed, c.source, c.budget), None)
                 out[(c.name, c.seed, c.source, c.budget)] = c
         return list(out.values())
 
     def add_confirmation(self, run: Confirmation) -> None:
-        """Append one run, flushed to disk before this returns."""
+        """Append one run, flushed to disk before this returns (a failed run's score as
+        null: JSON has no NaN)."""
+        row = asdict(run)
+        if run.failed:
+            row["score"] = None
         with open(self.path(self.CONFIRM), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(asdict(run)) + "\n")
+            fh.write(json.dumps(row) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
-    def summary(self) -> Summary:
-        """At the study's budget (runs of a transfer check are left out)."""
-        search = (
-            ((self.read_record().get("spec") or {}).get("search") or {}) if self.exists() else {}
-        )
+    def decision(self) -> Decision:
+        """The study's answer at its own budget (runs of a transfer check are left out), as
+        the study decided it (:func:`mixopt.study.answer.decide`)."""
+        record = self.read_record() if self.exists() else {}
+        search = (record.get("spec") or {}).get("search") or {}
         own = search.get("budget")
         confirmations = self.confirmations()
         # a folder without study.json has no budget to tell the study's runs by: all of them
         here = confirmations if own is None else runs_at(confirmations, own)
-        return summarize(self.trials(), here, search.get("pick") or "balanced")
+        if "confirm" in search:
+            seeds, first = int(search["confirm"]), int(search.get("seed") or 0) + 1
+        else:  # no settings to read: the race the runs present make
+            present = sorted({c.seed for c in here}) or [1]
+            seeds, first = present[-1] - present[0] + 1 if here else 0, present[0]
+        return decide(self.trials(), here, seeds, first, search.get("pick") or "balanced")
+
+    def summary(self) -> Summary:
+        """At the study's budget (runs of a transfer check are left out)."""
+        return self.decision().summary
 
     def write_results(self, trials: Sequence[TrialRecord]) -> None:
         counts = count_states(trials)
         self.write(self.RESULTS, {"counts": counts, "trials": [t.to_dict() for t in trials]})
+
+
+def _confirmation(row: dict[str, Any]) -> Confirmation:
+    failed = row.get("error") is not None
+    return Confirmation(
+        row["name"],
+        int(row["seed"]),
+        int(row["source"]),
+        float("nan") if failed else float(row["score"]),
+        dict(row["train"]),
+        int(row["budget"]),
+        {str(k): float(v) for k, v in row["scores"].items()},
+        row.get("error"),
+        None if row.get("number") is None else int(row["number"]),
+    )
 
 
 def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:

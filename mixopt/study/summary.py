@@ -1,5 +1,6 @@
-"""What a study found: the best mixture, the baselines and the lift over each, computed in
-one place for the results, the CLI, MLflow and the report."""
+"""What a study found: the answer, the baselines and the lift over each, computed in one
+place for the results, the CLI, MLflow and the report (:mod:`mixopt.study.answer` chooses
+the answer and judges each lift)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixopt.study.trials import TrialRecord
+from mixopt.study.verdict import WITHIN, Verdict
 
 __all__ = [
     "Candidate",
     "Confirmation",
     "Lift",
     "Summary",
-    "Transfer",
     "best_number",
     "runs_at",
     "summarize",
-    "transfers",
-    "verdict",
 ]
 
 
@@ -40,6 +39,15 @@ class Confirmation:
     """The tokens it trained on: the study's budget, or another for a transfer check."""
     scores: dict[str, float] = field(default_factory=dict)
     """Each objective's score (a study with several objectives; ``score`` is the first's)."""
+    error: str | None = None
+    """Why the run failed (its ``score`` is NaN); None: it completed."""
+    number: int | None = None
+    """Its run number in MLflow (from ``CONFIRM_BASE``); None in a file from before it was
+    kept."""
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Lift:
-    """The best mixture's score minus a baseline's, with the spread over paired seeds."""
+    """The answer's score minus a baseline's, with the spread over paired fresh seeds, the
+    95% interval and the verdict (:class:`mixopt.study.verdict.Verdict`)."""
 
     value: float
     spread: float | None
@@ -101,13 +110,39 @@ class Lift:
     high: float | None = None
     verdict: str | None = None
     """``beats``, ``within noise`` or ``loses`` (None: not judged)."""
+    family: int = 1
+    """The lifts the interval was widened for (the winner's curse)."""
+
+    def sentence(self, baseline: str) -> str:
+        """``beats uniform by +0.0120 [95% interval +0.0040, +0.0200], 3 fresh seeds``."""
+        from mixopt.study.verdict import Verdict
+
+        if self.seeds == 0:
+            return f"vs {baseline} {self.value:+.4f} (the search seed only: not confirmed on fresh seeds)"
+        word = self.verdict or "within noise"
+        return Verdict(
+            baseline, self.value, self.low, self.high, word, self.seeds, self.family
+        ).sentence()
+
+    def to_dict(self) -> dict[str, Any]:
+        """``lift``, ``low``, ``high``, ``verdict``, ``seeds``, ``family`` and ``spread``."""
+        return {
+            "lift": self.value,
+            "low": self.low,
+            "high": self.high,
+            "verdict": self.verdict,
+            "seeds": self.seeds,
+            "family": self.family,
+            "spread": self.spread,
+        }
 
 
 @dataclass(frozen=True)
 class Summary:
     best_number: int | None
-    """The best trial: the highest score's, or with several objectives the one ``--pick``
-    chose from the Pareto front."""
+    """The answer's trial: the race's choice on fresh seeds (:mod:`mixopt.study.answer`),
+    else the highest search score's, or with several objectives the one ``--pick`` chose
+    from the Pareto front."""
     best: Candidate | None
     baselines: dict[str, Candidate]
     baseline_numbers: dict[str, int]
@@ -116,93 +151,9 @@ class Summary:
     """With several objectives: per baseline, the best's lift on each objective."""
 
 
-@dataclass(frozen=True)
-class Transfer:
-    """The best mixture and the baselines re-run at another budget (a transfer check): how
-    much of the lift found at the study's budget holds there."""
-
-    budget: int
-    best: Candidate
-    baselines: dict[str, Candidate]
-    """Those with runs at this budget."""
-    lift: dict[str, Lift]
-    """Over each baseline, on the runs at this budget."""
-    retained: dict[str, float | None]
-    """This lift over the study's own (confirmed) lift, per baseline; None where the study's
-    lift was not positive (nothing to retain)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``transfer`` entry of ``best_mixture.json``."""
-        return {
-            "budget": self.budget,
-            "score": self.best.score,
-            "score_std": self.best.spread,
-            "seeds": list(self.best.seeds),
-            "baselines": {
-                n: {"score": c.score, "score_std": c.spread} for n, c in self.baselines.items()
-            },
-            "lift": {n: v.value for n, v in self.lift.items()},
-            "lift_std": {n: v.spread for n, v in self.lift.items()},
-            "retained": dict(self.retained),
-        }
-
-
 def runs_at(confirmations: Sequence[Confirmation], budget: int) -> list[Confirmation]:
     """The runs that trained on ``budget`` tokens."""
     return [c for c in confirmations if c.budget == budget]
-
-
-def transfers(
-    trials: Sequence[TrialRecord],
-    confirmations: Sequence[Confirmation],
-    own: int,
-    pick: str = "balanced",
-) -> dict[int, Transfer]:
-    """A :class:`Transfer` for every budget other than the study's ``own`` at which the best
-    mixture has runs, by budget."""
-    at_own = summarize(trials, runs_at(confirmations, own), pick).lift
-    out: dict[int, Transfer] = {}
-    for budget in sorted({c.budget for c in confirmations if c.budget != own}):
-        there = summarize(trials, runs_at(confirmations, budget), pick)
-        if there.best is None or not there.best.confirmed:
-            continue
-        bases = {n: c for n, c in there.baselines.items() if c.confirmed}
-        lift = {n: v for n, v in there.lift.items() if n in bases}
-        retained = {
-            n: (v.value / at_own[n].value if n in at_own and at_own[n].value > 0 else None)
-            for n, v in lift.items()
-        }
-        out[budget] = Transfer(budget, there.best, bases, lift, retained)
-    return out
-
-
-def verdict(
-    best: Candidate | None,
-    baselines: Mapping[str, Candidate],
-    lift: Mapping[str, Lift],
-    objective_lift: Mapping[str, Mapping[str, Lift]] | None = None,
-) -> str | None:
-    """``No mixture beat uniform (best X vs uniform Y, ...; lift -Z)`` when the best mixture does
-    not beat the uniform one on the confirmed mean (the search score without confirmation
-    runs), for the CLI, ``best_mixture.json`` and the report; None when it does (or there is
-    no uniform score to compare). A uniform baseline that won the search is the best with a
-    lift of 0: no mixture beat it. ``objective_lift`` (several objectives): the picked mixture
-    beat uniform when it did on one objective at least."""
-    if objective_lift:
-        each = objective_lift.get("uniform") or {}
-        if not each or any(v.value > 0 for v in each.values()):
-            return None
-        lifts = ", ".join(f"{o} {v.value:+.4f}" for o, v in each.items())
-        return f"No mixture beat uniform on any objective (lift of the picked mixture: {lifts})"
-    uniform, over = baselines.get("uniform"), lift.get("uniform")
-    if best is None or uniform is None or over is None or over.value > 0:
-        return None
-    seeds = len(best.confirmed)
-    what = f"mean of {seeds} fresh seed{'s' * (seeds > 1)}" if seeds else "search scores"
-    return (
-        f"No mixture beat uniform (best {best.score:.4f} vs uniform {uniform.score:.4f}, {what}; "
-        f"lift {over.value:+.4f})"
-    )
 
 
 def best_number(trials: Sequence[TrialRecord], pick: str = "balanced") -> int | None:
@@ -218,27 +169,37 @@ def best_number(trials: Sequence[TrialRecord], pick: str = "balanced") -> int | 
 
 
 def summarize(
-    trials: Sequence[TrialRecord], confirmations: Sequence[Confirmation], pick: str = "balanced"
+    trials: Sequence[TrialRecord],
+    confirmations: Sequence[Confirmation],
+    pick: str = "balanced",
+    answer: int | None = None,
+    verdicts: Mapping[str, Verdict] | None = None,
+    objective_verdicts: Mapping[str, Mapping[str, Verdict]] | None = None,
 ) -> Summary:
-    """The best candidate, the baselines and the lifts, from the trials and the runs that
-    confirmed them (runs of a trial that is no longer the best are left out). ``pick``: the
-    rule that chooses the best from the Pareto front of a study with several objectives."""
-    number = best_number(trials, pick)
+    """The answer, the baselines and the lifts, from the trials and the runs that confirmed
+    them (a trial's runs by its number; failed runs count nowhere). ``answer``: the trial
+    the race chose (default: the search's best, :func:`best_number`); ``verdicts``: each
+    baseline's verdict, and ``objective_verdicts`` each objective's, by baseline
+    (:func:`mixopt.study.answer.decide` makes them)."""
+    number = best_number(trials, pick) if answer is None else answer
     by_number = {t.number: t for t in trials}
     numbers = {t.baseline: t.number for t in trials if t.baseline is not None}
-    runs: dict[tuple[str, int], dict[int, Confirmation]] = {}
+    runs: dict[int, dict[int, Confirmation]] = {}
     for run in confirmations:
-        runs.setdefault((run.name, run.source), {})[run.seed] = run
-    baselines = {n: _candidate(n, by_number[k], runs.get((n, k), {})) for n, k in numbers.items()}
-    best = None
-    if number is not None:
-        won = next((n for n, k in numbers.items() if k == number), None)  # a baseline that won
-        best = _candidate("best", by_number[number], runs.get((won or "best", number), {}))
-    lift = {n: _lift(best, c) for n, c in baselines.items()}
+        if not run.failed:
+            runs.setdefault(run.source, {})[run.seed] = run
+    baselines = {n: _candidate(n, by_number[k], runs.get(k, {})) for n, k in numbers.items()}
+    best = None if number is None else _candidate("best", by_number[number], runs.get(number, {}))
+    verdicts = verdicts or {}
+    lift = {n: _lift(best, c, verdicts.get(n)) for n, c in baselines.items()}
     per_objective: dict[str, dict[str, Lift]] = {}
     if best is not None and len(best.search_scores) > 1:
         for n, base in baselines.items():
-            each = {o: _lift(best.objective(o), base.objective(o)) for o in best.search_scores}
+            judged = (objective_verdicts or {}).get(n, {})
+            each = {
+                o: _lift(best.objective(o), base.objective(o), judged.get(o))
+                for o in best.search_scores
+            }
             per_objective[n] = {o: v for o, v in each.items() if v}
     return Summary(
         number, best, baselines, numbers, {n: v for n, v in lift.items() if v}, per_objective
@@ -263,7 +224,7 @@ def _candidate(name: str, t: TrialRecord, seeds: Mapping[int, Confirmation]) -> 
     )
 
 
-def _lift(best: Candidate | None, base: Candidate) -> Lift | None:
+def _lift(best: Candidate | None, base: Candidate, judged: Verdict | None) -> Lift | None:
     if best is None or best.score is None or base.score is None:
         return None
     # both ran on the same fresh seeds: the per-seed differences share the data sample
@@ -271,4 +232,8 @@ def _lift(best: Candidate | None, base: Candidate) -> Lift | None:
     theirs = dict(zip(base.seeds, base.confirmed, strict=True))
     paired = [mine[s] - theirs[s] for s in sorted(set(mine) & set(theirs))]
     spread = statistics.stdev(paired) if len(paired) > 1 else None
-    return Lift(best.score - base.score, spread, len(paired))
+    if judged is None or judged.lift is None:  # no fresh seeds both ran: the search scores
+        return Lift(best.score - base.score, spread, len(paired), verdict=WITHIN)
+    return Lift(
+        judged.lift, spread, judged.seeds, judged.low, judged.high, judged.word, judged.family
+    )

@@ -68,29 +68,41 @@ def tie(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     return once(tmp_path_factory, "tie-study", make)
 
 
-def test_a_best_that_does_not_beat_uniform_is_not_printed_as_the_best_mixture(
-    tie: dict[str, Any],
-) -> None:
+def test_a_baseline_that_wins_is_the_answer_and_the_tool_says_so(tie: dict[str, Any]) -> None:
     assert tie["status"] == 0
     text = tie["stdout"]
-    assert "Best mixture:" not in text
-    assert (
-        "No mixture beat uniform (best " in text
-        and "vs uniform " in text
-        and "mean of 1 fresh seed" in text
+    # uniform and natural train the same mixture and tie: uniform, the first, is the answer
+    assert text.lstrip().startswith(
+        "The answer is the uniform baseline: no searched mixture beat it on 1 fresh seed; "
+        "vs natural +0.0000 (one seed: no spread)."
     )
-    assert "lift +0.0000" in text  # the uniform trial won: it is the best, with a lift of 0
+    assert "Answer: the uniform baseline's mixture" in text and "Best mixture" not in text
     answer = json.loads((tie["out"] / "best_mixture.json").read_text())
-    assert answer["verdict"].startswith("No mixture beat uniform (best ")
+    assert answer["answer_is"] == "uniform" and answer["verdict"].startswith(
+        "The answer is the uniform"
+    )
+    assert answer["lifts"]["natural"] == {
+        "lift": 0.0,
+        "low": None,
+        "high": None,
+        "verdict": "within noise",
+        "seeds": 1,
+        "family": 1,
+        "spread": None,
+    }
     page = (tie["out"] / "report" / "index.html").read_text()
-    assert "<h2>No mixture beat uniform</h2>" in page and "<h2>Best mixture</h2>" not in page
+    assert "<h2>No mixture beat uniform beyond noise</h2>" in page
+    assert "The answer is the uniform baseline" in page
 
 
 def test_one_confirmation_seed_shows_no_spread_never_a_std_of_zero(tie: dict[str, Any]) -> None:
     table = tie["stdout"].split("Scores (", 1)[1].split("\n\n", 1)[0]
-    rows = [line for line in table.splitlines() if line.startswith(("best", "uniform", "natural"))]
+    rows = [
+        line for line in table.splitlines() if line.startswith(("answer", "uniform", "natural"))
+    ]
     assert len(rows) == 3 and all("no spread (1 seed)" in r for r in rows), table
     assert "0.0000  -" not in table and " 0.0000 " not in table.replace("+0.0000", "")
+    assert sum("one seed: no spread" in r for r in rows) == 2  # each lift's interval column
     page = (tie["out"] / "report" / "index.html").read_text()
     assert "(1 paired fresh seed: no spread)" in page
 

@@ -39,8 +39,9 @@ def test_cost_and_importances(three_domain_study: Path) -> None:
     data = gather(three_domain_study)
     cost = data.cost
     assert cost.counts["complete"] == 5 and cost.counts.get("pruned", 0) == 0
-    # the best and the two baselines (or just the baselines, when one of them won) on 2 seeds
-    assert cost.counts["confirm"] in (4, 6)
+    # the race's entrants (the top distinct mixtures and the baselines), each on 2 seeds
+    race = json.loads((three_domain_study / "best_mixture.json").read_text())["race"]
+    assert cost.counts["confirm"] == 2 * len(race["entrants"]) and 2 < len(race["entrants"]) <= 5
     assert cost.resources == {"CPU": 1.0}  # recorded by each trial
     assert cost.cpu_hours > cost.trial_hours > 0 and cost.gpu_hours == 0
     assert 0 < cost.wall_hours < 1

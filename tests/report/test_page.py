@@ -3,6 +3,7 @@ when the study was interrupted, and never the reason a study's results are lost.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -53,9 +54,14 @@ def test_a_search_writes_its_report_and_logs_it_to_mlflow(three_domain_study: Pa
         check_png(folder / name)
     text = page.read_text()
     saved = json.loads((three_domain_study / "best_mixture.json").read_text())
+    assert html.escape(saved["verdict"]) in text  # the sentence, as saved
     for baseline in ("uniform", "natural"):
-        # the lift over both baselines, as the study saved it, with its spread over 2 seeds
-        assert f"Lift over {baseline}: <b>{saved['lift'][baseline]:+.4f}</b> ± " in text
+        # the verdict and lift over both baselines, as saved, with the interval over 2 seeds
+        lift = saved["lifts"][baseline]
+        assert (
+            f"Over {baseline}: <b>{lift['verdict']}</b>, {lift['lift']:+.4f} [95% interval "
+            f"{lift['low']:+.4f}, {lift['high']:+.4f}] ± "
+        ) in text
         assert "over 2 paired fresh seeds" in text
     assert "Parameter importances need" not in text and "not finished" not in text
 
@@ -90,8 +96,10 @@ def test_four_domains_without_enough_trials_for_importances(four_domain_study: P
     text = page.read_text()
     assert "Parameter importances need at least 5 completed trials; this study has 3." in text
     # no confirmation runs: the lift is stated, from single runs
-    assert re.search(r"Lift over uniform: <b>[+-]\d\.\d{4}</b> \(single runs: no spread\)", text)
-    assert "Lift over natural: <b>" in text
+    assert re.search(
+        r"Over uniform: <b>within noise</b>, [+-]\d\.\d{4} \(single runs: no spread\)", text
+    )
+    assert "Over natural: <b>" in text and "not confirmed on fresh seeds" in text
 
 
 def test_an_interrupted_study_reports_what_it_holds(

@@ -110,8 +110,17 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
     trials = [r for r in children if not r.data.tags["mixopt.role"].startswith("confirm")]
     confirms = [r for r in children if r.data.tags["mixopt.role"].startswith("confirm")]
     best_role = next(t.role for t in result.trials if t.number == saved["best_trial"])
-    # the 3 baselines, and the best unless it is one of them (then its runs are shared)
-    assert len(trials) == 6 and len(confirms) == 3 + (best_role == "search")
+    # the race: the 3 baselines and the top distinct searched trials, each on the 1 fresh seed
+    race = saved["race"]
+    assert race["seed_budget"] == 1 and race["over"] and race["seeds"] == [4]
+    assert {"uniform", "natural", "all_finance"} <= set(race["entrants"])
+    assert len(trials) == 6 and len(confirms) == len(race["entrants"]) > 3
+    # one seed: every lift stated, none declared beyond noise
+    assert {v["verdict"] for v in saved["lifts"].values()} == {"within noise"}
+    assert all(v["low"] is None and v["seeds"] == 1 for v in saved["lifts"].values())
+    assert "one seed: no spread" in saved["verdict"] and saved["verdict"] == result.verdict
+    assert parent.data.tags["mixopt.verdict"] == saved["verdict"]
+    assert parent.data.tags["mixopt.verdict.uniform"] == "within noise"
     for run in trials:
         assert run.info.status == "FINISHED" and run.info.run_name.startswith("trial-")
         assert {"share.finance", "share.cooking", "share.sports", "seed", "budget"} <= set(
@@ -310,13 +319,18 @@ def test_cli_study(
     assert main(args) == 0
     captured = capsys.readouterr()
     text = captured.out
-    headline = text.strip().splitlines()[0]  # the best, or that no mixture beat uniform
-    assert headline == "Best mixture:" or headline.startswith("No mixture beat uniform (best ")
+    # the sentence first: the answer, and each lift on one fresh seed (no spread)
+    headline = text.strip().splitlines()[0]
+    assert headline.startswith(
+        ("Trial ", "No mixture beat uniform beyond noise: ", "The answer is")
+    )
+    assert "one seed: no spread" in headline and "vs today" in headline
     for word in (
         "uniform",
         "natural",
         "today",
-        "lift of best",
+        "lift of answer",
+        "95% interval",
         "mlflow ui --backend-store-uri sqlite:///",
     ):
         assert word in text

@@ -240,6 +240,9 @@ def test_one_seed_or_none() -> None:
 
 
 def test_race_scores_reads_the_runs_by_trial_and_seed() -> None:
-    runs = [Confirmation("best", 11, 2, 1.5), Confirmation("uniform", 11, 0, 1.0)]
+    runs = [
+        Confirmation("best", 11, 2, 1.5, {}, 1000),
+        Confirmation("uniform", 11, 0, 1.0, {}, 1000),
+    ]
     assert race_scores(runs) == {2: {11: 1.5}, 0: {11: 1.0}}
     assert race_of().name(0) == "uniform" and race_of().name(2) == "trial 2"

@@ -2,9 +2,10 @@
 means. It is the :class:`~mixopt.search.executors.JobSource` every executor pulls from.
 
 Searched trials come from an Optuna ask/tell loop on persistent storage (the baselines are
-enqueued trials, so they run first); when every searched trial has ended, the best
-mixture and the baselines are re-run on fresh seeds (confirmation runs), as jobs of the
-same loop. Optuna's storage is the only state: a resumed study reopens it.
+enqueued trials, so they run first); when every searched trial has ended, the top few
+distinct mixtures and the baselines race on fresh seeds (confirmation runs,
+:mod:`mixopt.study.race`), in rounds of jobs of the same loop, and the race's best mean is
+the answer. Optuna's storage is the only state: a resumed study reopens it.
 
 Why not Ray Tune's ``OptunaSearch``: with a define-by-run space it ignores
 ``points_to_evaluate`` (the baselines), fixes Optuna's pruner to none, and restoring a
@@ -18,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from mixopt.budget import format_budget
 from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, Outcome
-from mixopt.search.orchestration.confirm import confirmation_jobs
+from mixopt.search.orchestration.confirm import CONFIRM_BASE
 from mixopt.search.orchestration.faults import fail_limit
 from mixopt.search.orchestration.progress import Progress
 from mixopt.search.orchestration.pruning import Asha
-from mixopt.study.summary import Confirmation, best_number
+from mixopt.study.answer import Decision, headline, transfer_race
+from mixopt.study.race import Race, RaceState, race_scores
+from mixopt.study.summary import Confirmation, runs_at
 from mixopt.study.trials import SEARCH, Attr, TrialRecord, origin_text, write_proposal
 
 if TYPE_CHECKING:
@@ -87,7 +90,10 @@ class StudyLoop:
         self.limit = None if worked else fail_limit(slots)
         self.failed_in_a_row, self.first_failure = 0, ""
         self.stopped: str | None = None
-        self.confirming: list[Job] | None = None
+        self.confirming: list[Job] | None = None  # None: still searching
+        self.race_stale = True  # a run of the race ended since its jobs were last made
+        self.next_confirm: int | None = None
+        self.said: set[str] = set()  # the race's events already emitted (dropped, over)
         self._warn_if_random(len(session.study.baselines))
         from mixopt.search.proposals.samplers import attach_simplex
 
@@ -141,6 +147,8 @@ class StudyLoop:
                     return self._start(job)
             if self.live:
                 return None
+            self.confirming = []
+        if not self.confirming and self.race_stale:
             self.confirming = self._confirmation_jobs()
         if self.confirming:
             return self._start(self.confirming.pop(0))
@@ -321,34 +329,106 @@ class StudyLoop:
     # -- confirmation runs ------------------------------------------------------------
 
     def _confirmation_jobs(self) -> list[Job]:
+        """The race's next runs (:mod:`mixopt.study.race`), given the runs it has: none while
+        the ones running may still decide what comes next."""
+        self.race_stale = False
         trials = self.store.trials()
-        best = best_number(trials, self.spec.search.pick)
-        if best is None or not self.seeds:
+        decision = self.session.decision()
+        if decision.race is None:
             return []
-        done, seeds = self.store.confirmations(), self.seeds
-        jobs = confirmation_jobs(
-            trials, best, done, seeds, self.spec.search.seed, self.budget, self.session.budget
+        race = decision.race
+        if self.budget != self.session.budget:  # a transfer check: the answer, no race
+            answer = decision.summary.best_number
+            assert answer is not None
+            race = transfer_race(trials, answer, self.seeds, race.first_seed)
+            runs = runs_at(self.store.confirmations(), self.budget)
+            used = [c for c in runs if c.train in ({}, decision.knobs) and c.seed in race.seeds]
+            state = race.step(race_scores(used))
+        else:
+            assert decision.state is not None
+            state = decision.state
+        self._say_race(race, state, decision)
+        busy = {(j.source, j.seed) for j in (*self.live.values(), *self.retry)}
+        by_number = {t.number: t for t in trials}
+        jobs = []
+        for number, seed in state.needed:
+            if (number, seed) not in busy:
+                t = by_number[number]
+                # runs named as the trials' own: confirm-uniform-seed4, confirm-trial-007-seed4
+                name = t.baseline or f"trial-{number:03d}"
+                jobs.append(self._race_job(t, name, seed, decision))
+        return jobs
+
+    def _race_job(self, t: TrialRecord, name: str, seed: int, decision: Decision) -> Job:
+        """A run of ``t``'s mixture on the fresh ``seed`` (new data samples and LoRA
+        initializations), at the race's knobs and its own filters."""
+        if self.next_confirm is None:  # past every number a run of this study has had
+            done = self.store.confirmations()
+            numbers = [c.number for c in done if c.number is not None]
+            self.next_confirm = max([CONFIRM_BASE + len(done) - 1, *numbers]) + 1
+        number, self.next_confirm = self.next_confirm, self.next_confirm + 1
+        return Job(
+            number,
+            f"confirm:{name}",
+            dict(t.mixture),
+            dict(decision.knobs),
+            seed,
+            True,
+            t.number,
+            filters=dict(t.filters),
         )
-        if jobs:
-            where = (
-                ""
-                if self.budget == self.session.budget
-                else f" at budget {format_budget(self.budget)}"
+
+    def _say_race(self, race: Race, state: RaceState, decision: Decision) -> None:
+        """The race's start (its entrants and most cost), each entrant it drops and why,
+        and its end (once each)."""
+        where = (
+            "" if self.budget == self.session.budget else f" at budget {format_budget(self.budget)}"
+        )
+        if "start" not in self.said and state.needed:
+            self.said.add("start")
+            entrants = [race.name(n) for n in race.order]
+            made = race.runs_made(race_scores(runs_at(self.store.confirmations(), self.budget)))
+            what = (
+                f"the study's answer and the baselines {' and '.join(race.name(n) for _, n in race.baselines)}"
+                if not race.eliminate
+                else f"{', '.join(entrants)} race"
             )
+            drops = "; an entrant clearly behind the leader stops early" if race.eliminate else ""
             self.events.emit(
                 "confirm_started",
-                f"confirming{where}: the best mixture and the baselines on {seeds} fresh seeds, at the best trial's training settings ({len(jobs)} runs)",
-                runs=len(jobs),
-                seeds=seeds,
-                candidates=sorted({j.role.split(":", 1)[1] for j in jobs}),
+                f"confirming{where}: {what} on up to {race.seed_budget} fresh seeds at the best trial's training settings "
+                f"(at most {race.most_runs()} runs, {made} already made){drops}",
+                runs=race.most_runs() - made,
+                seeds=race.seed_budget,
+                candidates=entrants,
                 budget=self.budget,
             )
-        return jobs
+        for d in state.dropped:
+            if f"drop {d.number}" not in self.said:
+                self.said.add(f"drop {d.number}")
+                self.events.emit(
+                    "race_dropped",
+                    f"{race.name(d.number)} leaves the race after {d.seeds} seeds: {d.reason}",
+                    trial=d.number,
+                    seeds=d.seeds,
+                    reason=d.reason,
+                )
+        if state.over and not self.live and "over" not in self.said and state.seeds:
+            self.said.add("over")
+            if self.budget == self.session.budget:
+                text = headline(decision.summary)
+            else:
+                text = f"at budget {format_budget(self.budget)}: every run made"
+            self.events.emit(
+                "race_finished", f"the answer{where}: {text}", trial=decision.summary.best_number
+            )
 
     def _confirmed(self, job: Job, outcome: Outcome) -> None:
         from mixopt.evaluators._base import EvaluationError
 
+        self.race_stale = True
         name = job.role.split(":", 1)[1]
+        assert job.source is not None
         ids = {"name": name, "seed": job.seed, "source": job.source, "budget": self.budget}
         try:
             scores = self._scores(outcome) if self.multi and outcome.state == "complete" else {}
@@ -356,6 +436,20 @@ class StudyLoop:
             outcome = Outcome("fail", error=str(exc))
         if outcome.state != "complete":
             reason = outcome.error or "stopped"
+            # kept: the race reads a failed run as out of it, and a resume does not redo it
+            self.store.add_confirmation(
+                Confirmation(
+                    name,
+                    job.seed,
+                    job.source,
+                    float("nan"),
+                    dict(job.train),
+                    self.budget,
+                    {},
+                    reason,
+                    job.number,
+                )
+            )
             self.tracker.finish_trial(job.number, "FAIL", None, reason)
             self.events.emit(
                 "confirm_finished",
@@ -367,9 +461,18 @@ class StudyLoop:
             )
             return
         score = float(outcome.payload["score"])
-        assert job.source is not None
         self.store.add_confirmation(
-            Confirmation(name, job.seed, job.source, score, dict(job.train), self.budget, scores)
+            Confirmation(
+                name,
+                job.seed,
+                job.source,
+                score,
+                dict(job.train),
+                self.budget,
+                scores,
+                None,
+                job.number,
+            )
         )
         self.tracker.finish_trial(job.number, "COMPLETE", outcome.payload)
         self.events.emit(

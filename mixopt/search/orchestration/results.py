@@ -1,5 +1,5 @@
-"""What :func:`mixopt.optimize_mixture` returns: the best mixture, the baselines, the lift
-over each, and every trial."""
+"""What :func:`mixopt.optimize_mixture` returns: the answer, the baselines, the lift over
+each with its interval and verdict, the sentence that says it, and every trial."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mixopt.study.store import count_states
-from mixopt.study.summary import Candidate, Lift, verdict
+from mixopt.study.summary import Candidate, Lift
 from mixopt.study.trials import TrialRecord
 
 __all__ = ["SearchResult"]
@@ -17,9 +17,11 @@ __all__ = ["SearchResult"]
 @dataclass(frozen=True)
 class SearchResult:
     best: Candidate
+    """The answer: the race's best mean on fresh seeds (a baseline, when one won)."""
     baselines: dict[str, Candidate]
     lifts: dict[str, Lift]
-    """The lift over each baseline, with its spread over paired fresh seeds."""
+    """The lift over each baseline: its mean paired difference over fresh seeds, 95%
+    interval and verdict (``beats``, ``within noise``, ``loses``)."""
     trials: tuple[TrialRecord, ...]
     out_dir: Path
     paths: dict[str, str]
@@ -28,6 +30,10 @@ class SearchResult:
     """With several objectives: per baseline, the best's lift on each objective."""
     front: tuple[int, ...] = ()
     """With several objectives: the Pareto front's trial numbers (``best`` is the one picked)."""
+    headline: str = ""
+    """The sentence a user acts on (:func:`mixopt.study.answer.headline`)."""
+    best_trial: int | None = None
+    """The answer's trial number."""
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -44,14 +50,30 @@ class SearchResult:
 
     @property
     def lift(self) -> dict[str, float]:
-        """Best score minus each baseline's (confirmed means where available)."""
+        """The answer's score minus each baseline's (mean paired difference over fresh seeds
+        where there are any); see :attr:`lifts` for the interval and verdict."""
         return {n: v.value for n, v in self.lifts.items()}
 
     @property
-    def verdict(self) -> str | None:
-        """``No mixture beat uniform (...)`` with the scores when the best does not beat the
-        uniform mixture on the confirmed mean; None when it does."""
-        return verdict(self.best, self.baselines, self.lifts, self.objective_lifts)
+    def verdict(self) -> str:
+        """What the answer is and how it compares with each baseline: ``Trial 12's mixture
+        beats uniform by +0.0120 [95% interval +0.0040, +0.0200], 3 fresh seeds; ...``,
+        ``No mixture beat uniform beyond noise: ...``, or ``The answer is the natural
+        baseline: ...``."""
+        return self.headline
+
+    @property
+    def baseline_answer(self) -> str | None:
+        """The baseline's name when the answer is a baseline (it won the race), else None."""
+        return next(
+            (t.baseline for t in self.trials if t.number == self.best_trial and t.baseline),
+            None,
+        )
+
+    @property
+    def verdicts(self) -> dict[str, str | None]:
+        """Each baseline's word: ``beats``, ``within noise`` or ``loses``."""
+        return {n: v.verdict for n, v in self.lifts.items()}
 
     def counts(self) -> dict[str, int]:
         """Trials in all and by state (``complete``, ``pruned``, ``fail``)."""

@@ -15,9 +15,10 @@ from mixopt.search.orchestration.results import SearchResult
 from mixopt.search.proposals.space import Simplex
 from mixopt.search.tracking import make_tracker
 from mixopt.search.tracking.tracker import GuardedTracker
+from mixopt.study.answer import Decision, decide, headline, transfers
 from mixopt.study.pareto import pareto_payload
 from mixopt.study.store import StudyStore, count_states, fold_wal
-from mixopt.study.summary import Summary, runs_at, summarize, transfers
+from mixopt.study.summary import Summary, runs_at
 from mixopt.study.trials import TrialRecord
 from mixopt.study.warm import apply_warm_start
 
@@ -106,6 +107,18 @@ class Session:
         domains = filter_domains(trial.domains, trial.scores, filters)
         return Simplex(domains, self.simplex.budget, self.simplex.kind)
 
+    def decision(self) -> Decision:
+        """The answer as the race decides it from the runs present, at the study's budget and
+        with this run's settings (``--confirm`` may grow on resume)."""
+        search, store = self.study.spec.search, self.store
+        return decide(
+            store.trials(),
+            runs_at(store.confirmations(), self.budget),
+            search.confirm,
+            search.seed + 1,
+            search.pick,
+        )
+
     def fail(self, reason: str) -> None:
         """The study stopped: write what it holds, close its parent run as FAILED, raise."""
         self.store.write_results(self.store.trials())
@@ -113,13 +126,10 @@ class Session:
         raise StudyFailedError(f"{reason}; fix it and run again with --resume {self.store.folder}")
 
     def finish(self, finishers: Sequence[Finisher] = ()) -> SearchResult:
-        """Write the results, tag the best run, run the finishers, close the parent run."""
+        """Write the results, tag the answer's run, run the finishers, close the parent run."""
         store, trials = self.store, self.store.trials()
-        summary = summarize(
-            trials,
-            runs_at(store.confirmations(), self.budget),
-            self.study.spec.search.pick,
-        )
+        decision = self.decision()
+        summary = decision.summary
         if summary.best is None or summary.best_number is None:
             failed = [t for t in trials if t.state == "FAIL"]
             reason = f"no trial completed; nothing to report{f' (first failure: {failed[0].error})' if failed else ''}"
@@ -148,8 +158,10 @@ class Session:
             f"mlflow ui --backend-store-uri {without_password(uri)}",
             summary.objective_lift,
             tuple(p["number"] for p in front["front"]) if front else (),
+            headline(summary),
+            summary.best_number,
         )
-        store.write(store.BEST, self._answer(summary, result))
+        store.write(store.BEST, self._answer(decision, result))
         store.write_results(trials)
         artifacts = [store.path(store.BEST), store.path(store.RESULTS)]
         if front is not None:
@@ -173,6 +185,8 @@ class Session:
             out=str(store.folder),
             counts=count_states(trials),
             lift=result.lift,
+            verdict=result.verdict,
+            lifts={n: v.to_dict() for n, v in summary.lift.items()},
             best={
                 "trial": summary.best_number,
                 "mixture": summary.best.mixture,
@@ -199,6 +213,8 @@ class Session:
                 **{f"{o} score": v for o, v in summary.best.scores.items()},
                 **each,
             },
+            headline(summary),
+            {n: v.verdict or "" for n, v in summary.lift.items()},
         )
 
     def _finish_tracking(self, summary: Summary, artifacts: list[Path]) -> None:
@@ -217,6 +233,17 @@ class Session:
             {
                 "best_score": summary.best.score or 0.0,
                 **{f"lift_over_{n}": v.value for n, v in summary.lift.items()},
+                # the interval's ends, where there is one (two fresh seeds or more)
+                **{
+                    f"lift_over_{n}.low": v.low
+                    for n, v in summary.lift.items()
+                    if v.low is not None
+                },
+                **{
+                    f"lift_over_{n}.high": v.high
+                    for n, v in summary.lift.items()
+                    if v.high is not None
+                },
                 **per_objective,
             },
             artifacts,
@@ -243,22 +270,24 @@ class Session:
             },
         }
 
-    def _answer(self, summary: Summary, result: SearchResult) -> dict[str, Any]:
-        """``best_mixture.json``: the answer, and what it takes to reproduce it."""
+    def _answer(self, decision: Decision, result: SearchResult) -> dict[str, Any]:
+        """``best_mixture.json``: the answer, its verdict over each baseline, the race that
+        chose it, and what it takes to reproduce it."""
         from mixopt._version import __version__
 
+        summary = decision.summary
         assert summary.best is not None
         best, spec, record = summary.best, self.study.spec, self.record
-        best_trial = next(t for t in result.trials if t.number == summary.best_number)
-        knobs = best_trial.train
+        answer = next(t for t in result.trials if t.number == summary.best_number)
         return {
             "best_mixture": best.mixture,
+            "verdict": result.verdict,
             "score": best.score,
             "score_std": best.spread,
             "search_score": best.search_score,
             "confirmed_scores": list(best.confirmed),
             "lift": result.lift,
-            "verdict": result.verdict,
+            "lifts": {n: v.to_dict() for n, v in summary.lift.items()},
             "lift_std": {n: v.spread for n, v in summary.lift.items()},
             "baselines": {
                 n: {
@@ -270,13 +299,16 @@ class Session:
                 }
                 for n, c in summary.baselines.items()
             },
-            "train": knobs,
+            # the knobs the answer's fresh-seed runs trained with (the search's best trial's)
+            "train": decision.knobs or answer.train,
             # thresholds on per-record scores (mixopt.data.filtering); reproduce with filters: {key: value}
-            "filters": best_trial.filters,
-            "confirmed_with": "every candidate re-run on fresh seeds with the best trial's training settings"
+            "filters": answer.filters,
+            "confirmed_with": "the top mixtures and the baselines raced on shared fresh seeds, at the search's best trial's training settings"
             if best.confirmed
             else None,
+            "race": _race_entry(decision),
             "best_trial": summary.best_number,
+            "answer_is": decision.answer_is_baseline or f"trial {summary.best_number}",
             "mixopt_version": __version__,
             "versions": package_versions(),
             "seed": spec.search.seed,
@@ -298,10 +330,29 @@ class Session:
             "transfer": {
                 str(b): t.to_dict()
                 for b, t in transfers(
-                    result.trials, self.store.confirmations(), self.budget, spec.search.pick
+                    result.trials, self.store.confirmations(), self.budget, decision
                 ).items()
             },
         }
+
+
+def _race_entry(decision: Decision) -> dict[str, Any] | None:
+    """``best_mixture.json``'s ``race``: who raced, on which seeds, who left and why."""
+    race, state = decision.race, decision.state
+    if race is None or state is None or not race.seed_budget:
+        return None
+    return {
+        "entrants": [race.name(n) for n in race.order],
+        "trials": list(race.order),
+        "seed_budget": race.seed_budget,
+        "seeds": list(state.seeds),
+        "dropped": [
+            {"trial": d.number, "after_seeds": d.seeds, "reason": d.reason} for d in state.dropped
+        ],
+        "means": {race.name(n): m for n, m in state.means.items()},
+        "family": race.family(),
+        "over": state.over,
+    }
 
 
 def front_rows(front: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -336,24 +387,30 @@ def _sampler(study: Study, held: int) -> Any:
 
 def _to_track(store: StudyStore) -> dict[int, TrialRecord]:
     """What MLflow must hold, by run number: every trial that ended, and every confirmation
-    run (numbered from CONFIRM_BASE in ``confirm.jsonl``'s order, as the loop numbers them)."""
+    run, failed ones included (by the number it ran under; a run recorded before numbers
+    were kept, from CONFIRM_BASE in ``confirm.jsonl``'s order)."""
     from mixopt.search.orchestration.confirm import CONFIRM_BASE
     from mixopt.search.orchestration.loop import trial_params
 
     out = store.finished()
     for i, c in enumerate(store.confirmations()):
+        number = CONFIRM_BASE + i if c.number is None else c.number
         mixture = out[c.source].mixture if c.source in out else {}
         # each at the budget it trained on (a transfer check's runs: their own)
         params = {**trial_params(mixture, c.train, c.seed, c.budget), "source_trial": c.source}
         role = f"confirm:{c.name}"
-        out[CONFIRM_BASE + i] = TrialRecord(
-            CONFIRM_BASE + i,
+        score = None if c.failed else c.score
+        out[number] = TrialRecord(
+            number,
             role,
-            "COMPLETE",
+            "FAIL" if c.failed else "COMPLETE",
             mixture,
             c.train,
-            c.score,
-            result={"role": role, "score": c.score, "metrics": {}, "params": params},
+            score,
+            result={}
+            if c.failed
+            else {"role": role, "score": score, "metrics": {}, "params": params},
+            error=c.error,
         )
     return out
 

@@ -56,9 +56,15 @@ class Tracker(Protocol):
         """The study stopped; close its parent run as failed, with why."""
 
     def tag_best(
-        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+        self,
+        number: int,
+        mixture: Mapping[str, float],
+        scores: Mapping[str, float | None],
+        verdict: str = "",
+        words: Mapping[str, str] | None = None,
     ) -> None:
-        """Mark the best trial, and its mixture and scores on the parent run."""
+        """Mark the answer's trial, and put its mixture, scores, ``verdict`` (the sentence a
+        user acts on) and each baseline's verdict word (``words``) on the parent run."""
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
         """The study's figures and files (a file or a folder each); close its parent run."""

@@ -59,7 +59,12 @@ class NullTracker:
         return None
 
     def tag_best(
-        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+        self,
+        number: int,
+        mixture: Mapping[str, float],
+        scores: Mapping[str, float | None],
+        verdict: str = "",
+        words: Mapping[str, str] | None = None,
     ) -> None:
         return None
 
@@ -119,9 +124,14 @@ class GuardedTracker:
         self._call("fail_study", reason)
 
     def tag_best(
-        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+        self,
+        number: int,
+        mixture: Mapping[str, float],
+        scores: Mapping[str, float | None],
+        verdict: str = "",
+        words: Mapping[str, str] | None = None,
     ) -> None:
-        self._call("tag_best", number, mixture, scores)
+        self._call("tag_best", number, mixture, scores, verdict, words)
 
     def finish_study(self, metrics: Mapping[str, float], artifacts: list[Path]) -> None:
         self._call("finish_study", metrics, artifacts)
@@ -260,11 +270,17 @@ class MlflowTracker:
         self.client.set_terminated(self.parent_id, status="FAILED")
 
     def tag_best(
-        self, number: int, mixture: Mapping[str, float], scores: Mapping[str, float | None]
+        self,
+        number: int,
+        mixture: Mapping[str, float],
+        scores: Mapping[str, float | None],
+        verdict: str = "",
+        words: Mapping[str, str] | None = None,
     ) -> None:
-        """Tag the best trial's run, and put the best mixture on the parent run, so the runs
-        table shows the winner at a glance: tags (``mixopt.best_trial``, and a description the
-        run page shows), and ``best.share.<domain>`` metrics that compare across studies."""
+        """Tag the answer's run, and put the answer on the parent run, so the runs table shows
+        it at a glance: tags (``mixopt.best_trial``, ``mixopt.verdict`` the sentence,
+        ``mixopt.verdict.<baseline>`` each word, and a description the run page shows), and
+        ``best.share.<domain>`` metrics that compare across studies."""
         from mlflow.entities import Metric, RunTag
 
         for n, run_id in self._runs.items():
@@ -273,8 +289,11 @@ class MlflowTracker:
         name = self.client.get_run(best_run).info.run_name if best_run else f"trial-{number:03d}"
         tags = [
             RunTag("mixopt.best_trial", name),
-            RunTag("mlflow.note.content", _best_note(name, mixture, scores)),
+            RunTag("mlflow.note.content", _best_note(name, mixture, scores, verdict)),
+            *(RunTag(f"mixopt.verdict.{b}", w) for b, w in (words or {}).items()),
         ]
+        if verdict:
+            tags.append(RunTag("mixopt.verdict", verdict[:5000]))
         if best_run:
             tags.append(RunTag("mixopt.best_run_id", best_run))
         now = int(time.time() * 1000)
@@ -376,7 +395,7 @@ def _journal_ahead(path: str, client: Any) -> None:
 
 def _run_name(number: int, role: str, params: Mapping[str, Any]) -> str:
     """``trial-007`` (Optuna's trial number, so runs sort in study order),
-    ``trial-000-baseline-uniform``, ``confirm-best-seed1``."""
+    ``trial-000-baseline-uniform``, ``confirm-trial-007-seed1``, ``confirm-uniform-seed1``."""
     if role.startswith("confirm:"):
         return f"confirm-{role.split(':', 1)[1]}-seed{params.get('seed', number)}"
     return (
@@ -386,8 +405,11 @@ def _run_name(number: int, role: str, params: Mapping[str, Any]) -> str:
     )
 
 
-def _best_note(name: str, mixture: Mapping[str, float], scores: Mapping[str, float | None]) -> str:
-    """The parent run's description (Markdown): the best trial, its mixture and scores."""
+def _best_note(
+    name: str, mixture: Mapping[str, float], scores: Mapping[str, float | None], verdict: str = ""
+) -> str:
+    """The parent run's description (Markdown): the verdict, the answer's trial, its mixture
+    and scores."""
     rows = "\n".join(
         f"| {d} | {v:.4f} |" for d, v in sorted(mixture.items(), key=lambda kv: -kv[1])
     )
@@ -396,7 +418,8 @@ def _best_note(name: str, mixture: Mapping[str, float], scores: Mapping[str, flo
         for k, v in scores.items()
         if v is not None
     )
-    return f"**Best trial: {name}** ({figures})\n\n| domain | share |\n|---|---|\n{rows}\n"
+    said = f"{verdict}\n\n" if verdict else ""
+    return f"{said}**Best trial: {name}** ({figures})\n\n| domain | share |\n|---|---|\n{rows}\n"
 
 
 def _flat_metrics(result: Mapping[str, Any]) -> dict[str, float]:
