@@ -60,16 +60,21 @@ def test_the_event_log_tells_the_study_as_it_ran(three_domain_run: dict[str, Any
             if e["event"] == "trial_reported" and e["number"] == t.number
         ]
         assert len(reports) == FAST_TRAIN["checkpoints"]
-    # confirmation: the best and the two baselines (the best's runs are a baseline's when a
-    # baseline won), each on the 2 fresh seeds
+    # confirmation: the race's entrants (the top distinct mixtures and the two baselines),
+    # each on the 2 fresh seeds (none dropped after the first round: it is the last), then
+    # the answer with its verdict
     final = events[-1]
-    best_role = next(t.role for t in result.trials if t.number == final["best"]["trial"])
     confirm = [e for e in events if e["event"] == "confirm_finished"]
+    started = events[names.index("confirm_started")]
     assert names.index("confirm_started") > max(
         i for i, n in enumerate(names) if n == "trial_finished"
     )
-    runs = 2 * (2 + (best_role == "search"))
-    assert len(confirm) == events[names.index("confirm_started")]["runs"] == runs
+    assert {"uniform", "natural"} <= set(started["candidates"])
+    assert len(confirm) == started["runs"] == 2 * len(started["candidates"])
+    assert names.index("race_finished") > max(
+        i for i, n in enumerate(names) if n == "confirm_finished"
+    )
+    assert final["verdict"] == result.verdict and set(final["lifts"]) == {"uniform", "natural"}
     assert all(e["state"] == "COMPLETE" for e in confirm)
     assert final["best"]["mixture"] == pytest.approx(result.best_mixture)
     assert final["best"]["score"] == pytest.approx(result.best.score)

@@ -17,7 +17,14 @@ from typing import Any
 
 from mixopt.trial import TrialResult, TrialSpec
 
-__all__ = ["FAULTS", "FaultyTrial", "MeasuredTrial", "WaitingTrial", "trivial_result"]
+__all__ = [
+    "FAULTS",
+    "FaultyTrial",
+    "MeasuredTrial",
+    "ScriptedTrial",
+    "WaitingTrial",
+    "trivial_result",
+]
 
 FAULTS = ("train_error", "eval_error", "nan", "inf", "slow", "oom", "kill_worker")
 """What :class:`FaultyTrial` can do to a trial."""
@@ -65,6 +72,39 @@ class WaitingTrial:
         start = time.perf_counter()
         time.sleep(self.seconds)
         return trivial_result(spec, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class ScriptedTrial:
+    """A trial whose score is scripted: the mixture's true value (``weights``: the sum of
+    each domain's weight times its share; ``at_budget``: other weights at another budget),
+    plus a per-seed offset every mixture shares (what a seed does to all of them alike),
+    plus mixture-by-seed noise of sd ``noise``, plus ``luck``: on seed ``luck[1]`` a mixture
+    whose largest share is domain ``luck[0]`` scores ``luck[2]`` more (the search seed's
+    luck, which fresh seeds do not repeat). Deterministic: the same run scores the same in
+    any process."""
+
+    weights: tuple[tuple[str, float], ...]
+    noise: float = 0.0
+    luck: tuple[str, int, float] | None = None
+    at_budget: tuple[tuple[int, tuple[tuple[str, float], ...]], ...] = ()
+
+    def __call__(self, spec: TrialSpec, report: Any = None) -> TrialResult:
+        import zlib
+
+        import numpy as np
+
+        shares = dict(spec.mixture)
+        weights = dict(dict(self.at_budget).get(spec.budget, self.weights))
+        value = sum(weights.get(d, 0.0) * v for d, v in shares.items())
+        key = ",".join(f"{d}={shares[d]:.3f}" for d in sorted(shares))
+        offset = np.random.default_rng([spec.seed, 7]).normal(0, 0.05)
+        noise = np.random.default_rng([spec.seed, zlib.crc32(key.encode())]).normal(0, 1)
+        value += float(offset) + self.noise * float(noise)
+        lucky = self.luck is not None and spec.seed == self.luck[1]
+        if lucky and self.luck and max(shares, key=lambda d: shares[d]) == self.luck[0]:
+            value += self.luck[2]
+        return trivial_result(spec, 0.0, value)
 
 
 @dataclass(frozen=True)
