@@ -23,10 +23,25 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from mixopt.study.summary import Confirmation
+from mixopt.study.trials import TrialRecord
 from mixopt.study.verdict import family_size, quantile
 
-__all__ = ["SeedNoise", "noise_floor", "noise_runs", "noise_sentence", "resolvable", "seed_noise"]
+__all__ = [
+    "NOISE_BASELINES",
+    "SeedNoise",
+    "baseline_noise",
+    "noise_floor",
+    "noise_runs",
+    "noise_sentence",
+    "noise_summary",
+    "resolvable",
+    "seed_noise",
+]
+
+NOISE_BASELINES = ("uniform", "natural")  # measured before the search: every study has both
 
 Z95 = 1.959964  # two-sided 95% normal quantile: the floor is a rough "about", not a verdict
 
@@ -60,6 +75,24 @@ def seed_noise(runs: Mapping[str, Sequence[float]]) -> SeedNoise | None:
     return SeedNoise(math.sqrt(ss / dof), dof, len(groups), max(len(g) for g in groups))
 
 
+def baseline_noise(
+    trials: Sequence[TrialRecord], runs: Sequence[Confirmation], fresh_seed: int
+) -> SeedNoise | None:
+    """The estimate from the uniform and natural baselines: each one's search score and its
+    run on ``fresh_seed`` (pass the runs at the study's budget); None until both have both."""
+    scores = {}
+    for t in trials:
+        if t.baseline in NOISE_BASELINES and t.score is not None and t.state == "COMPLETE":
+            mine = [
+                c.score
+                for c in runs
+                if c.source == t.number and c.seed == fresh_seed and not c.failed
+            ]
+            if mine:
+                scores[t.baseline] = [t.score, mine[-1]]
+    return seed_noise(scores) if len(scores) == len(NOISE_BASELINES) else None
+
+
 def noise_floor(noise: SeedNoise) -> float:
     """The smallest lift one run against another can tell from noise (95%, about)."""
     return Z95 * noise.sd * math.sqrt(2)
@@ -87,3 +120,19 @@ def noise_sentence(noise: SeedNoise, seeds: int, entrants: int, baselines: int) 
         few = "one fresh seed gives" if seeds == 1 else "no fresh seeds give"
         return f"{head}; {few} no spread, so no lift is resolved"
     return f"{head}; {seeds} fresh seeds resolve a lift of about {y:.4f}"
+
+
+def noise_summary(noise: SeedNoise, seeds: int, trials: int, baselines: int) -> dict[str, Any]:
+    """What a study says of its noise (the ``seed_noise`` event and ``best_mixture.json``
+    entry): ``sd``, ``dof``, ``floor``, ``resolves`` and the ``sentence``, for a race on
+    ``seeds`` fresh seeds of the baselines and the top searched trials (``trials`` searched)."""
+    from mixopt.study.race import K
+
+    entrants = baselines + min(K, trials)
+    return {
+        "sd": noise.sd,
+        "dof": noise.dof,
+        "floor": noise_floor(noise),
+        "resolves": resolvable(noise, seeds, entrants, baselines),
+        "sentence": noise_sentence(noise, seeds, entrants, baselines),
+    }

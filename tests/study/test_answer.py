@@ -89,6 +89,14 @@ def test_a_search_seed_winner_that_loses_on_fresh_seeds_is_not_the_answer(
     page = (out / "report" / "index.html").read_text()
     assert "The answer is the all_cooking baseline" in page and "<h2>The answer</h2>" in page
 
+    # the seed noise, said before the race: the two baselines on the first fresh seed
+    events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    names = [e["event"] for e in events]
+    noise = events[names.index("seed_noise")]
+    assert names.index("seed_noise") < names.index("confirm_started")
+    assert "is noise at this budget; 2 fresh seeds resolve a lift of about" in noise["sentence"]
+    assert saved["seed_noise"]["sentence"] == noise["sentence"] and noise["sd"] > 0
+
 
 def test_an_answer_that_does_not_hold_at_a_larger_budget_says_so_first(
     study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]

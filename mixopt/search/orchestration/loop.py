@@ -31,7 +31,10 @@ from mixopt.study.trials import SEARCH, Attr, TrialRecord, origin_text, write_pr
 if TYPE_CHECKING:
     from mixopt.search.orchestration.session import Session
 
-__all__ = ["StudyLoop", "trial_params"]
+__all__ = ["NOISE_ROLES", "StudyLoop", "trial_params"]
+
+# the baselines whose seed noise is measured before the search: every study has both
+NOISE_ROLES = ("baseline:uniform", "baseline:natural")
 
 
 def trial_params(
@@ -94,6 +97,7 @@ class StudyLoop:
         self.race_stale = True  # a run of the race ended since its jobs were last made
         self.next_confirm: int | None = None
         self.said: set[str] = set()  # the race's events already emitted (dropped, over)
+        self.noise: list[Job] = []
         self._warn_if_random(len(session.study.baselines))
         from mixopt.search.proposals.samplers import attach_simplex
 
@@ -140,8 +144,11 @@ class StudyLoop:
             return FINISHED if not self.live else None
         if self.retry:
             return self._start(self.retry.pop(0))
+        if self.noise:  # the baselines on the first fresh seed: the seed noise, early
+            return self._start(self.noise.pop(0))
         if self.confirming is None:
-            while self.done + len(self.live) < self.total:
+            searching = sum(j.source is None for j in self.live.values())
+            while self.done + searching < self.total:
                 job = self._ask()  # None: a proposal no data can fill, recorded as infeasible
                 if job is not None:
                     return self._start(job)
@@ -296,6 +303,8 @@ class StudyLoop:
         self.tracker.finish_trial(job.number, "COMPLETE", payload)
         self.progress("complete", job, payload)
         self.limit = None  # a trial worked: the setup is sound, failures are the trials'
+        if job.role in NOISE_ROLES:
+            self._measure_noise(job)
 
     def _pruned(self, job: Job, outcome: Outcome) -> None:
         from optuna.trial import TrialState
@@ -326,6 +335,44 @@ class StudyLoop:
                 f"(first failure: {self.first_failure})"
             )
 
+    # -- the seed noise, before the search ---------------------------------------------
+
+    def _measure_noise(self, job: Job) -> None:
+        """Queue the baseline that just finished on the race's first fresh seed (the race
+        reuses the run), unless it has one; say the noise once both have theirs."""
+        search = self.spec.search
+        if not search.confirm or self.budget != self.session.budget:
+            return
+        fresh = search.seed + 1
+        done = runs_at(self.store.confirmations(), self.budget)
+        if not any(c.source == job.number and c.seed == fresh for c in done):
+            name = job.role.split(":", 1)[1]
+            self.noise.append(
+                self._race_job_of(
+                    job.number, name, dict(job.mixture), dict(job.train), fresh, job.filters
+                )
+            )
+        self._say_noise()
+
+    def _say_noise(self) -> None:
+        """``seed noise sd ...: a lift smaller than about X is noise at this budget; N fresh
+        seeds resolve a lift of about Y`` (once), from the two baselines' search trials and
+        their runs on the first fresh seed."""
+        from mixopt.study.noise import baseline_noise, noise_summary
+
+        if "noise" in self.said:
+            return
+        search = self.spec.search
+        runs = runs_at(self.store.confirmations(), self.budget)
+        noise = baseline_noise(self.store.trials(), runs, search.seed + 1)
+        if noise is None:
+            return
+        self.said.add("noise")
+        said = noise_summary(
+            noise, search.confirm, search.trials, len(self.session.study.baselines)
+        )
+        self.events.emit("seed_noise", said["sentence"], **said)
+
     # -- confirmation runs ------------------------------------------------------------
 
     def _confirmation_jobs(self) -> list[Job]:
@@ -348,7 +395,7 @@ class StudyLoop:
             assert decision.state is not None
             state = decision.state
         self._say_race(race, state, decision)
-        busy = {(j.source, j.seed) for j in (*self.live.values(), *self.retry)}
+        busy = {(j.source, j.seed) for j in (*self.live.values(), *self.retry, *self.noise)}
         by_number = {t.number: t for t in trials}
         jobs = []
         for number, seed in state.needed:
@@ -362,6 +409,19 @@ class StudyLoop:
     def _race_job(self, t: TrialRecord, name: str, seed: int, decision: Decision) -> Job:
         """A run of ``t``'s mixture on the fresh ``seed`` (new data samples and LoRA
         initializations), at the race's knobs and its own filters."""
+        return self._race_job_of(
+            t.number, name, dict(t.mixture), dict(decision.knobs), seed, t.filters
+        )
+
+    def _race_job_of(
+        self,
+        source: int,
+        name: str,
+        mixture: dict[str, float],
+        knobs: dict[str, Any],
+        seed: int,
+        filters: Mapping[str, float] | None,
+    ) -> Job:
         if self.next_confirm is None:  # past every number a run of this study has had
             done = self.store.confirmations()
             numbers = [c.number for c in done if c.number is not None]
@@ -370,12 +430,12 @@ class StudyLoop:
         return Job(
             number,
             f"confirm:{name}",
-            dict(t.mixture),
-            dict(decision.knobs),
+            mixture,
+            knobs,
             seed,
             True,
-            t.number,
-            filters=dict(t.filters),
+            source,
+            filters=dict(filters or {}),
         )
 
     def _say_race(self, race: Race, state: RaceState, decision: Decision) -> None:
@@ -482,3 +542,5 @@ class StudyLoop:
             state="COMPLETE",
             score=score,
         )
+        if self.confirming is None:  # a run of the seed noise, made during the search
+            self._say_noise()

@@ -270,6 +270,18 @@ class Session:
             },
         }
 
+    def _noise(self) -> dict[str, Any] | None:
+        """``best_mixture.json``'s ``seed_noise``: the baselines' seed noise and what it means
+        (None without a fresh seed to measure it on)."""
+        from mixopt.study.noise import baseline_noise, noise_summary
+
+        search, store = self.study.spec.search, self.store
+        runs = runs_at(store.confirmations(), self.budget)
+        noise = baseline_noise(store.trials(), runs, search.seed + 1)
+        if noise is None:
+            return None
+        return noise_summary(noise, search.confirm, search.trials, len(self.study.baselines))
+
     def _answer(self, decision: Decision, result: SearchResult) -> dict[str, Any]:
         """``best_mixture.json``: the answer, its verdict over each baseline, the race that
         chose it, and what it takes to reproduce it."""
@@ -307,6 +319,7 @@ class Session:
             if best.confirmed
             else None,
             "race": _race_entry(decision),
+            "seed_noise": self._noise(),
             "best_trial": summary.best_number,
             "answer_is": decision.answer_is_baseline or f"trial {summary.best_number}",
             "mixopt_version": __version__,
