@@ -38,4 +38,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--top must be at least 1")
     page = write_report(args.out, top=args.top)
     print(f"wrote {page}")
+    from mixopt.report import gather
+
+    data = gather(args.out)
+    # what the study found, a transfer that did not hold first (it overrides the answer)
+    for _, t in sorted(data.transfers.items()):
+        if not t.held:
+            print(f"{t.headline()}: the study's answer did not hold there")
+    if data.best is not None:
+        print(f"{data.headline}.")
     return 0

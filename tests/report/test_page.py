@@ -81,7 +81,11 @@ def test_the_cli_rewrites_the_report(
     shutil.copytree(three_domain_study, copy)
     shutil.rmtree(copy / "report")
     assert main(["report", str(copy), "--top", "2"]) == 0
-    assert capsys.readouterr().out.strip() == f"wrote {copy / 'report' / 'index.html'}"
+    saved = json.loads((copy / "best_mixture.json").read_text())
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"wrote {copy / 'report' / 'index.html'}",
+        saved["verdict"] + ".",  # what the study found, in the words it saved
+    ]
     assert linked_images(copy / "report" / "index.html") == EVERY_FIGURE
 
 

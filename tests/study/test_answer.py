@@ -14,6 +14,7 @@ import pytest
 
 from mixopt import confirm_at_budget, optimize_mixture
 from mixopt.api import resume_search
+from mixopt.cli import main
 from mixopt.cli.confirm import print_transfer
 from mixopt.cli.search import print_result
 from tests.support.runners import ScriptedTrial
@@ -124,6 +125,9 @@ def test_an_answer_that_does_not_hold_at_a_larger_budget_says_so_first(
     page = (out / "report" / "index.html").read_text()
     note = page.index("did not hold there")
     assert note < page.index("<h2>The answer</h2>")  # the first thing a user sees
+    assert main(["report", str(out)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[1] == f"{t.headline()}: the study's answer did not hold there"
 
 
 def test_an_entrant_clearly_behind_leaves_the_race_and_a_grown_race_reuses_every_run(
