@@ -124,7 +124,7 @@ def confirm_at_budget(
     )
     check_transfer(study, tokens, seeds)
     run_study(study, (write_report_quietly,), tokens, seeds)
-    own, store = study.spec.search.budget, study.store
+    own, store = study.spec.search.confirm_budget or study.spec.search.budget, study.store
     assert own is not None
     done = transfers(store.trials(), store.confirmations(), own, store.decision())
     if tokens not in done:

@@ -110,7 +110,8 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
     spec = StudySpec.from_dict(record.get("spec") or {}, str(Path(folder) / StudyStore.STUDY))
     store = StudyStore(folder, storage or spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
-    own, search = spec.search.budget, spec.search
+    # the race's budget: --confirm-budget, else the search's
+    own, search = spec.search.confirm_budget or spec.search.budget, spec.search
     decision = decide(
         trials,
         runs_at(confirmations, own) if own else confirmations,

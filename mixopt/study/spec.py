@@ -191,7 +191,12 @@ class SearchSpec:
     seed: int = 0
     """Seeds the sampler, the data samples and the training runs."""
     confirm: int = setting(2, amend=True)
-    """Fresh seeds on which the best mixture and the baselines are re-run at the end."""
+    """Fresh seeds the race that chooses the answer runs (the top 3 distinct mixtures and the
+    baselines, each on at most this many, shared by all); 0: the search's best score is the
+    answer, unconfirmed."""
+    confirm_budget: int | None = setting(None, parse=parse_budget, metavar="TOKENS", amend=True)
+    """The budget the race runs at, e.g. 500k, on the whole pools, so the answer is chosen at
+    (or nearer) the budget of the real run; default: the search's budget."""
     pick: str = setting("balanced", amend=True, metavar="balanced|OBJECTIVE")
     """With several objectives, which mixture of the Pareto front is the answer (the one
     confirmed, exported and tagged best). OBJECTIVE: the front's best on that objective.
@@ -221,6 +226,9 @@ class SearchSpec:
         target = self.target_budget
         if target is not None and (not is_int(target) or target < (self.budget or 1)):
             problems.append("target_budget must be a number of tokens no smaller than the budget")
+        chosen_at = self.confirm_budget
+        if chosen_at is not None and (not is_int(chosen_at) or chosen_at < (self.budget or 1)):
+            problems.append("confirm_budget must be a number of tokens no smaller than the budget")
         if self.early_stop not in EARLY_STOP:
             problems.append(f"early_stop must be one of {', '.join(EARLY_STOP)}")
         for name, mix in self.baselines:

@@ -266,7 +266,7 @@ class StudyStore:
         the study decided it (:func:`mixopt.study.answer.decide`)."""
         record = self.read_record() if self.exists() else {}
         search = (record.get("spec") or {}).get("search") or {}
-        own = search.get("budget")
+        own = search.get("confirm_budget") or search.get("budget")  # the race's budget
         confirmations = self.confirmations()
         # a folder without study.json has no budget to tell the study's runs by: all of them
         here = confirmations if own is None else runs_at(confirmations, own)

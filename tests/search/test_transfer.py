@@ -128,7 +128,7 @@ def test_bad_budgets_are_refused_before_anything_runs(
     before = (trivial_study / "confirm.jsonl").read_text()
     cases = {
         "100M": "the largest budget every checked mixture fits is",
-        "2k": "the study's own budget",
+        "2k": "the budget the study chose its answer at",
         "lots": "not a token count",
     }
     for budget, said in cases.items():

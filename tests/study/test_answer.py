@@ -164,3 +164,31 @@ def test_where_nothing_beats_uniform_beyond_noise_no_winner_is_declared(
         ("No mixture beat uniform beyond noise: ", "The answer is the uniform baseline: no")
     ), result.verdict
     assert "beats" not in result.verdict
+
+
+def test_the_race_runs_at_the_confirm_budget_and_chooses_there(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """At the search's 2k tokens cooking helps; at 4k, where the answer will be used, only
+    sports does: --confirm-budget 4k races there, and the answer is all_sports."""
+    runner = ScriptedTrial(
+        (("cooking", 1.0),), noise=0.002, at_budget=((4000, (("sports", 1.0),)),)
+    )
+    out = tmp_path / "study"
+    result = _study(
+        study_inputs,
+        out,
+        runner,
+        trials=3,
+        confirm=2,
+        confirm_budget="4k",
+        sampler="random",
+        baselines={"all_cooking": {"cooking": 1.0}, "all_sports": {"sports": 1.0}},
+    )
+    search = {t.baseline: t.score for t in result.trials if t.baseline}
+    assert max(search, key=lambda n: search[n]) == "all_cooking"  # the proxy's winner
+    assert result.baseline_answer == "all_sports" and result.verdicts["all_cooking"] == "beats"
+    runs = [json.loads(x) for x in (out / "confirm.jsonl").read_text().splitlines()]
+    assert runs and {r["budget"] for r in runs} == {4000}  # no noise runs at 2k: not reused
+    saved = json.loads((out / "best_mixture.json").read_text())
+    assert saved["confirm_budget"] == 4000 and saved["transfer"] == {}

@@ -49,16 +49,20 @@ class Job:
     """Re-runs after its worker died."""
     filters: dict[str, float] = field(default_factory=dict)
     """Thresholds on per-record scores (:mod:`mixopt.data.filtering`)."""
+    budget: int | None = None
+    """Another budget than the study's (a race at ``--confirm-budget``), on the whole pools;
+    None: the study's."""
 
     def config(self) -> dict[str, Any]:
         """What the worker receives."""
-        return {
+        out = {
             "number": self.number,
             "mixture": self.mixture,
             "train": self.train,
             "seed": self.seed,
             "filters": self.filters,
         }
+        return out if self.budget is None else {**out, "budget": self.budget}
 
 
 @dataclass(frozen=True)

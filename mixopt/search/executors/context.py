@@ -28,6 +28,9 @@ class StudyContext:
     :func:`mixopt.trial.run_trial` (e.g. a trivial one, to measure what the machinery costs)."""
     trial_timeout: float | None = None
     """Seconds a trial may run; None: no limit."""
+    pools: tuple[Any, ...] | None = None
+    """The whole pools, where ``--target-budget`` cut the trial's domains (a job at another
+    budget trains on them); None: the trial's domains are the whole pools."""
 
 
 def result_to_dict(result: Any) -> dict[str, Any]:
@@ -45,6 +48,9 @@ def execute(
     from mixopt.trial import run_trial
 
     base = context.trial
+    if config.get("budget") is not None:  # a run at another budget: on the whole pools
+        whole = context.pools if context.pools is not None else base.domains
+        base = dataclasses.replace(base, budget=int(config["budget"]), domains=whole)
     spec = dataclasses.replace(
         base,
         mixture=dict(config["mixture"]),

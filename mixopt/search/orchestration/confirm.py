@@ -31,7 +31,8 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
     from mixopt.data.allocation import largest_budget, normalize_mixture
     from mixopt.study.answer import TRANSFERRED
 
-    store, own = study.store, study.spec.search.budget
+    store, search = study.store, study.spec.search
+    own = search.confirm_budget or search.budget  # where the answer was chosen
     if not is_int(seeds) or seeds < 1:
         raise ConfigError("--seeds must be a positive integer")
     pending = len(study.baselines) + study.spec.search.trials - len(store.finished())
@@ -42,7 +43,7 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
         )
     if budget == own:
         raise ConfigError(
-            f"--budget {format_budget(budget)} is the study's own budget; re-run its confirmation on more seeds with mixopt search --resume {store.folder} --confirm {seeds}"
+            f"--budget {format_budget(budget)} is the budget the study chose its answer at; race on more seeds with mixopt search --resume {store.folder} --confirm {seeds}"
         )
     if problems := study.context.trial.plan.problems(study.pools, budget):
         raise ConfigError(problems)  # e.g. a left-out domain's pass would not fit the budget

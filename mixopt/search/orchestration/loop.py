@@ -66,6 +66,9 @@ class StudyLoop:
         spec = session.study.spec
         self.session, self.spec = session, spec
         self.budget = budget or session.budget
+        # a transfer check's budget, else --confirm-budget, else the search's
+        self.race_budget = budget or session.race_budget
+        self.transfer = budget is not None
         self.seeds = spec.search.confirm if seeds is None else seeds
         self.store, self.tracker, self.events = session.store, session.tracker, session.study.events
         self.total = len(session.study.baselines) + spec.search.trials
@@ -244,7 +247,9 @@ class StudyLoop:
         self.reports.pop(job.number, None)
         self.steps.pop(job.number, None)
         if not job.retries:
-            params = trial_params(job.mixture, job.train, job.seed, self.budget, job.filters)
+            params = trial_params(
+                job.mixture, job.train, job.seed, job.budget or self.budget, job.filters
+            )
             origin = (
                 self.asked[job.number].user_attrs.get(Attr.WARM_FROM)
                 if job.number in self.asked
@@ -341,8 +346,8 @@ class StudyLoop:
         """Queue the baseline that just finished on the race's first fresh seed (the race
         reuses the run), unless it has one; say the noise once both have theirs."""
         search = self.spec.search
-        if not search.confirm or self.budget != self.session.budget:
-            return
+        if not search.confirm or self.transfer or self.race_budget != self.session.budget:
+            return  # a race at another budget would not reuse the runs
         fresh = search.seed + 1
         done = runs_at(self.store.confirmations(), self.budget)
         if not any(c.source == job.number and c.seed == fresh for c in done):
@@ -384,7 +389,7 @@ class StudyLoop:
         if decision.race is None:
             return []
         race = decision.race
-        if self.budget != self.session.budget:  # a transfer check: the answer, no race
+        if self.transfer:  # a transfer check: the answer and the baselines, no race
             answer = decision.summary.best_number
             assert answer is not None
             race = transfer_race(trials, answer, self.seeds, race.first_seed)
@@ -409,8 +414,10 @@ class StudyLoop:
     def _race_job(self, t: TrialRecord, name: str, seed: int, decision: Decision) -> Job:
         """A run of ``t``'s mixture on the fresh ``seed`` (new data samples and LoRA
         initializations), at the race's knobs and its own filters."""
+        # a race at --confirm-budget: the jobs carry it (a transfer check's executor has its own)
+        at = None if self.transfer or self.race_budget == self.budget else self.race_budget
         return self._race_job_of(
-            t.number, name, dict(t.mixture), dict(decision.knobs), seed, t.filters
+            t.number, name, dict(t.mixture), dict(decision.knobs), seed, t.filters, at
         )
 
     def _race_job_of(
@@ -421,6 +428,7 @@ class StudyLoop:
         knobs: dict[str, Any],
         seed: int,
         filters: Mapping[str, float] | None,
+        budget: int | None = None,
     ) -> Job:
         if self.next_confirm is None:  # past every number a run of this study has had
             done = self.store.confirmations()
@@ -436,18 +444,23 @@ class StudyLoop:
             True,
             source,
             filters=dict(filters or {}),
+            budget=budget,
         )
 
     def _say_race(self, race: Race, state: RaceState, decision: Decision) -> None:
         """The race's start (its entrants and most cost), each entrant it drops and why,
         and its end (once each)."""
         where = (
-            "" if self.budget == self.session.budget else f" at budget {format_budget(self.budget)}"
+            ""
+            if self.race_budget == self.session.budget and not self.transfer
+            else f" at budget {format_budget(self.race_budget)}"
         )
         if "start" not in self.said and state.needed:
             self.said.add("start")
             entrants = [race.name(n) for n in race.order]
-            made = race.runs_made(race_scores(runs_at(self.store.confirmations(), self.budget)))
+            made = race.runs_made(
+                race_scores(runs_at(self.store.confirmations(), self.race_budget))
+            )
             what = (
                 f"the study's answer and the baselines {' and '.join(race.name(n) for _, n in race.baselines)}"
                 if not race.eliminate
@@ -461,7 +474,7 @@ class StudyLoop:
                 runs=race.most_runs() - made,
                 seeds=race.seed_budget,
                 candidates=entrants,
-                budget=self.budget,
+                budget=self.race_budget,
             )
         for d in state.dropped:
             if f"drop {d.number}" not in self.said:
@@ -475,10 +488,7 @@ class StudyLoop:
                 )
         if state.over and not self.live and "over" not in self.said and state.seeds:
             self.said.add("over")
-            if self.budget == self.session.budget:
-                text = headline(decision.summary)
-            else:
-                text = f"at budget {format_budget(self.budget)}: every run made"
+            text = "every run made" if self.transfer else headline(decision.summary)
             self.events.emit(
                 "race_finished", f"the answer{where}: {text}", trial=decision.summary.best_number
             )
@@ -489,7 +499,8 @@ class StudyLoop:
         self.race_stale = True
         name = job.role.split(":", 1)[1]
         assert job.source is not None
-        ids = {"name": name, "seed": job.seed, "source": job.source, "budget": self.budget}
+        budget = job.budget or self.budget
+        ids = {"name": name, "seed": job.seed, "source": job.source, "budget": budget}
         try:
             scores = self._scores(outcome) if self.multi and outcome.state == "complete" else {}
         except EvaluationError as exc:
@@ -504,7 +515,7 @@ class StudyLoop:
                     job.source,
                     float("nan"),
                     dict(job.train),
-                    self.budget,
+                    budget,
                     {},
                     reason,
                     job.number,
@@ -528,7 +539,7 @@ class StudyLoop:
                 job.source,
                 score,
                 dict(job.train),
-                self.budget,
+                budget,
                 scores,
                 None,
                 job.number,

@@ -89,7 +89,10 @@ def check_inputs(
         spec.data.cache_dir,
         search.baselines,
     )
-    budget = search.target_budget or search.budget
+    # the largest the pools must fill: the real run's, the race's, the search's
+    budget = max(
+        (b for b in (search.target_budget, search.confirm_budget, search.budget) if b), default=None
+    )
     from mixopt.evaluators.overlap import shared_files
     from mixopt.search.proposals.space import load_space
 

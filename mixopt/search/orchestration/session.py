@@ -45,6 +45,12 @@ class Session:
         assert self.study.spec.search.budget is not None
         return self.study.spec.search.budget
 
+    @property
+    def race_budget(self) -> int:
+        """The budget the race that chooses the answer runs at: ``--confirm-budget``, else
+        the search's."""
+        return self.study.spec.search.confirm_budget or self.budget
+
     @classmethod
     def open(cls, study: Study) -> Session:
         """Build what can fail (sampler, simplex, tracker), then create (or reopen) the study's
@@ -108,12 +114,12 @@ class Session:
         return Simplex(domains, self.simplex.budget, self.simplex.kind)
 
     def decision(self) -> Decision:
-        """The answer as the race decides it from the runs present, at the study's budget and
+        """The answer as the race decides it from the runs present, at the race's budget and
         with this run's settings (``--confirm`` may grow on resume)."""
         search, store = self.study.spec.search, self.store
         return decide(
             store.trials(),
-            runs_at(store.confirmations(), self.budget),
+            runs_at(store.confirmations(), self.race_budget),
             search.confirm,
             search.seed + 1,
             search.pick,
@@ -339,11 +345,13 @@ class Session:
                 for d in self.study.context.trial.domains
             },
             "target_budget": spec.search.target_budget,
+            # the budget the answer was chosen at (the race's), when not the search's
+            "confirm_budget": spec.search.confirm_budget,
             **self._objectives(summary),
             "transfer": {
                 str(b): t.to_dict()
                 for b, t in transfers(
-                    result.trials, self.store.confirmations(), self.budget, decision
+                    result.trials, self.store.confirmations(), self.race_budget, decision
                 ).items()
             },
         }

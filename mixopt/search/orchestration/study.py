@@ -130,7 +130,10 @@ def prepare_study(
         else WarmStart()
     )
     _say_costs(checked.plan, checked.suite, domains, events)
-    context = StudyContext(trial, runner, spec.execution.trial_timeout)
+    # the whole pools travel too only where the trials' are cut and a race runs at another budget
+    cut = search.target_budget is not None
+    whole = tuple(checked.domains) if cut and search.confirm_budget else None
+    context = StudyContext(trial, runner, spec.execution.trial_timeout, whole)
     record = {
         "mixopt_version": __version__,
         "tokenizer": spec.model.name,
