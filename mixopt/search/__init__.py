@@ -11,8 +11,16 @@ writes its report is :mod:`mixopt.api`."""
 
 from __future__ import annotations
 
+from mixopt.search.orchestration.prepared import PreparedStudy
 from mixopt.search.orchestration.results import SearchResult
-from mixopt.search.orchestration.study import Study, prepare_study, run_study
+from mixopt.search.orchestration.study import prepare_study, run_study
 from mixopt.search.proposals.space import SearchSpace, load_space
 
-__all__ = ["SearchResult", "SearchSpace", "Study", "load_space", "prepare_study", "run_study"]
+__all__ = [
+    "PreparedStudy",
+    "SearchResult",
+    "SearchSpace",
+    "load_space",
+    "prepare_study",
+    "run_study",
+]

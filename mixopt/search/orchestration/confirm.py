@@ -10,20 +10,16 @@ budget: the answer, tried where it will be used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mixopt.errors import ConfigError, InfeasibleMixtureError
+from mixopt.search.orchestration.prepared import PreparedStudy
 from mixopt.setting import is_int
-
-if TYPE_CHECKING:
-    from mixopt.search.orchestration.study import Study
 
 __all__ = ["CONFIRM_BASE", "check_transfer"]
 
 CONFIRM_BASE = 100_000  # MLflow numbers of confirmation runs start here (apart from Optuna's)
 
 
-def check_transfer(study: Study, budget: int, seeds: int) -> None:
+def check_transfer(study: PreparedStudy, budget: int, seeds: int) -> None:
     """Refuse, in one line and before anything runs, a transfer check that cannot run: a
     study that has not finished, the study's own budget, or a budget at which the study's
     answer or a baseline passes a repetition cap (naming the largest budget that fits)."""
@@ -45,7 +41,7 @@ def check_transfer(study: Study, budget: int, seeds: int) -> None:
         raise ConfigError(
             f"--budget {format_budget(budget)} is the budget the study chose its answer at; race on more seeds with mixopt search --resume {store.folder} --confirm {seeds}"
         )
-    if problems := study.context.trial.plan.problems(study.pools, budget):
+    if problems := study.plan.problems(study.pools, budget):
         raise ConfigError(problems)  # e.g. a left-out domain's pass would not fit the budget
     trials = store.trials()
     best = store.decision().summary.best_number

@@ -23,6 +23,7 @@ from mixopt.search.orchestration.confirm import CONFIRM_BASE
 from mixopt.search.orchestration.faults import fail_limit
 from mixopt.search.orchestration.progress import Progress
 from mixopt.search.orchestration.pruning import Asha
+from mixopt.search.tracking.tracker import trial_params
 from mixopt.study.answer import Decision, headline, transfer_race
 from mixopt.study.race import Race, RaceState, race_scores
 from mixopt.study.summary import Confirmation, runs_at
@@ -31,28 +32,10 @@ from mixopt.study.trials import SEARCH, Attr, TrialRecord, origin_text, write_pr
 if TYPE_CHECKING:
     from mixopt.search.orchestration.session import Session
 
-__all__ = ["NOISE_ROLES", "StudyLoop", "trial_params"]
+__all__ = ["NOISE_ROLES", "StudyLoop"]
 
 # the baselines whose seed noise is measured before the search: every study has both
 NOISE_ROLES = ("baseline:uniform", "baseline:natural")
-
-
-def trial_params(
-    mixture: Mapping[str, float],
-    train: Mapping[str, Any],
-    seed: int,
-    budget: int,
-    filters: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
-    """A trial's parameters as MLflow shows them (``filter.<scorer>.<bound>``; MLflow keys
-    allow no ``:``, which a ``module:attr`` scorer has)."""
-    params: dict[str, Any] = {f"share.{k}": round(v, 6) for k, v in mixture.items()}
-    params.update({f"train.{k}": v for k, v in train.items()})
-    params.update(
-        {f"filter.{k.replace(':', '_')}": round(v, 6) for k, v in (filters or {}).items()}
-    )
-    params.update(seed=seed, budget=budget)
-    return params
 
 
 class StudyLoop:
@@ -86,7 +69,7 @@ class StudyLoop:
         self.live: dict[int, Job] = {}
         self.asked: dict[int, Any] = {}  # trial number -> its Optuna trial
         self.reports: dict[int, list[float]] = {}
-        self.suite = session.study.context.trial.evaluator
+        self.suite = session.study.evaluator
         # Optuna takes no intermediate scores (trial.report) in a study with several objectives:
         # they are kept as a user attribute there, and the early stopping (ours) reads them
         self.multi = len(session.study.objectives) > 1
@@ -129,7 +112,7 @@ class StudyLoop:
         if not early:
             return None
         if self.session.study.intermediate is None:
-            plan = self.session.study.context.trial.plan
+            plan = self.session.study.plan
             self.events.say(
                 "note: early stopping needs an 'intermediate' task in the evaluator; running every trial to the end"
                 if plan.intermediate_scores

@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mixopt.io import without_password
 from mixopt.search.orchestration.faults import StudyFailedError
+from mixopt.search.orchestration.prepared import PreparedStudy
 from mixopt.search.orchestration.results import SearchResult
 from mixopt.search.proposals.space import Simplex
 from mixopt.search.tracking import make_tracker
@@ -22,9 +23,6 @@ from mixopt.study.summary import Summary, runs_at
 from mixopt.study.trials import TrialRecord
 from mixopt.study.warm import apply_warm_start
 
-if TYPE_CHECKING:
-    from mixopt.search.orchestration.study import Study
-
 __all__ = ["Finisher", "Session", "package_versions"]
 
 Finisher = Callable[[Path], "Path | None"]
@@ -34,7 +32,7 @@ returns a file or folder to log with the study's MLflow parent run, or None."""
 
 @dataclass
 class Session:
-    study: Study
+    study: PreparedStudy
     store: StudyStore
     tracker: GuardedTracker
     simplex: Simplex
@@ -52,7 +50,7 @@ class Session:
         return self.study.spec.search.confirm_budget or self.budget
 
     @classmethod
-    def open(cls, study: Study) -> Session:
+    def open(cls, study: PreparedStudy) -> Session:
         """Build what can fail (sampler, simplex, tracker), then create (or reopen) the study's
         folder, storage and parent run, and queue what must run. A new study that fails
         before its record is written removes what it created, so the next command finds the
@@ -61,7 +59,7 @@ class Session:
 
         store, spec = study.store, study.spec
         kind = parameterization_for(spec.search.sampler, study.space.parameterization)
-        simplex = Simplex(study.context.trial.domains, study.context.trial.budget, kind)
+        simplex = Simplex(study.trial.domains, study.trial.budget, kind)
         uri = store.tracking_uri(spec.output.tracking_uri)
         tracker = GuardedTracker(
             make_tracker(uri, store.path(store.ARTIFACTS)),
@@ -90,7 +88,7 @@ class Session:
         params = {
             **{k: v for k, v in spec.items() if v is not None and k != "domains"},
             "space": study.space.name,
-            "domains": ",".join(d.name for d in study.context.trial.domains),
+            "domains": ",".join(d.name for d in study.trial.domains),
             "mixopt_version": record["mixopt_version"],
         }
         record["parent_run_id"] = tracker.start_study(
@@ -109,7 +107,7 @@ class Session:
             return self.simplex
         from mixopt.data.filtering import filter_domains
 
-        trial = self.study.context.trial
+        trial = self.study.trial
         domains = filter_domains(trial.domains, trial.scores, filters)
         return Simplex(domains, self.simplex.budget, self.simplex.kind)
 
@@ -342,7 +340,7 @@ class Session:
                     "records": d.num_records,
                     "max_epochs": d.spec.max_epochs,
                 }
-                for d in self.study.context.trial.domains
+                for d in self.study.trial.domains
             },
             "target_budget": spec.search.target_budget,
             # the budget the answer was chosen at (the race's), when not the search's
@@ -390,7 +388,7 @@ def front_rows(front: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _sampler(study: Study, held: int) -> Any:
+def _sampler(study: PreparedStudy, held: int) -> Any:
     """The study's sampler. A resumed one gets a seed drawn from the study's and the ``held``
     trials: seeded as at the start, it would propose the points it proposed then again."""
     import numpy as np
@@ -411,7 +409,7 @@ def _to_track(store: StudyStore) -> dict[int, TrialRecord]:
     run, failed ones included (by the number it ran under; a run recorded before numbers
     were kept, from CONFIRM_BASE in ``confirm.jsonl``'s order)."""
     from mixopt.search.orchestration.confirm import CONFIRM_BASE
-    from mixopt.search.orchestration.loop import trial_params
+    from mixopt.search.tracking.tracker import trial_params
 
     out = store.finished()
     for i, c in enumerate(store.confirmations()):
@@ -436,7 +434,7 @@ def _to_track(store: StudyStore) -> dict[int, TrialRecord]:
     return out
 
 
-def _tracking_down(study: Study, uri: str, error: str) -> None:
+def _tracking_down(study: PreparedStudy, uri: str, error: str) -> None:
     """MLflow failed: the study goes on; its folder and a warning say so, and how to catch up."""
     store, where = study.store, without_password(uri)
     store.write(
@@ -450,7 +448,7 @@ def _tracking_down(study: Study, uri: str, error: str) -> None:
     )
 
 
-def _open_storage(study: Study) -> None:
+def _open_storage(study: PreparedStudy) -> None:
     """Reopen a resumed study's folder and Optuna study; its record is rewritten later, with
     the settings this run may have changed."""
     store = study.store
@@ -460,7 +458,7 @@ def _open_storage(study: Study) -> None:
     store.optuna(sampler)
 
 
-def _create(study: Study, record: dict[str, Any]) -> None:
+def _create(study: PreparedStudy, record: dict[str, Any]) -> None:
     """Create a new study's folder, storage and record; on any failure remove what was
     created here (the folder, if it was made here; else the files made in it)."""
     import shutil
@@ -477,7 +475,7 @@ def _create(study: Study, record: dict[str, Any]) -> None:
         store.optuna(sampler, create=True, objectives=study.objectives)
         if study.spec.data.domains is None or not isinstance(study.spec.data.domains, str):
             # domains given as objects: keep a copy, so the study can resume from its folder
-            store.write(store.DOMAINS, [d.spec.to_entry() for d in study.context.trial.domains])
+            store.write(store.DOMAINS, [d.spec.to_entry() for d in study.trial.domains])
             record["spec"]["data"]["domains"] = str(store.path(store.DOMAINS))
         store.write_record(record)
     except BaseException:

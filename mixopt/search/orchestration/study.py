@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +18,9 @@ from mixopt.events import EventLog
 from mixopt.search.executors._base import Executor, ExecutorFactory
 from mixopt.search.executors.context import StudyContext
 from mixopt.search.orchestration.preflight import Checked
+from mixopt.search.orchestration.prepared import PreparedStudy
 from mixopt.search.orchestration.results import SearchResult
 from mixopt.search.orchestration.session import Finisher, Session
-from mixopt.search.proposals.space import SearchSpace
 from mixopt.study.spec import MODEL_ENV, StudySpec, default_model
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
@@ -29,57 +28,18 @@ from mixopt.study.warm import WarmStart, plan_warm_start
 if TYPE_CHECKING:
     from mixopt.plans import TrialPlan
 
-__all__ = ["Study", "objective_problems", "prepare_study", "proxy_pools", "run_study"]
-
-
-@dataclass(frozen=True)
-class Study:
-    """A checked study, ready to run (nothing has been written yet)."""
-
-    spec: StudySpec
-    """The spec, with the output folder and the domains file made absolute."""
-    store: StudyStore
-    context: StudyContext
-    space: SearchSpace
-    baselines: tuple[tuple[str, dict[str, float]], ...]
-    record: dict[str, Any]
-    """What ``study.json`` holds: the spec, and enough to resume."""
-    resume: bool
-    events: EventLog
-    """Progress lines and the event log (also written to ``events.jsonl`` in the folder)."""
-    warm: WarmStart = field(default_factory=WarmStart)
-    """What the ``--warm-start`` studies give this one (read before anything is written)."""
-    pools: tuple[TokenizedDomain, ...] = ()
-    """The whole tokenized domains (the trials' are cut to ``--target-budget`` when it is
-    set): what a transfer check trains on."""
-
-    @property
-    def objectives(self) -> tuple[str, ...]:
-        """The evaluator's objectives (the task file's, or ``--objective``'s); empty: one score
-        (as without an evaluator: the plan scores the trials)."""
-        suite = self.context.trial.evaluator
-        return () if suite is None else tuple(suite.objectives)
-
-    @property
-    def intermediate(self) -> str | None:
-        """The evaluator's task scored at each checkpoint, where the plan reports it: what
-        early stopping reads; None: the trials have no intermediate scores."""
-        trial = self.context.trial
-        if trial.evaluator is None or not trial.plan.intermediate_scores:
-            return None
-        return trial.evaluator.intermediate
+__all__ = ["objective_problems", "prepare_study", "proxy_pools", "run_study"]
 
 
 def prepare_study(
     spec: StudySpec, resume: bool = False, events: EventLog | None = None, runner: Any = None
-) -> Study:
+) -> PreparedStudy:
     """Check everything a study needs before any trial runs; every problem is reported at once,
     and nothing is written (no output folder, no cache entry) unless every check passes.
 
     ``runner``: a picklable ``(TrialSpec, report) -> TrialResult`` run in place of
     :func:`mixopt.trial.run_trial` (the machinery benchmark uses a trivial one).
     """
-    from mixopt._version import __version__
     from mixopt.data.allocation import natural_mixture, uniform_mixture
     from mixopt.search.orchestration.preflight import check_filters
     from mixopt.trial import TrialSpec
@@ -134,25 +94,31 @@ def prepare_study(
     cut = search.target_budget is not None
     whole = tuple(checked.domains) if cut and search.confirm_budget else None
     context = StudyContext(trial, runner, spec.execution.trial_timeout, whole)
-    record = {
+    return PreparedStudy(
+        spec,
+        store,
+        context,
+        checked.space,
+        baselines,
+        _record(spec, checked),
+        resume,
+        events,
+        warm,
+        checked.domains,
+    )
+
+
+def _record(spec: StudySpec, checked: Checked) -> dict[str, Any]:
+    """What ``study.json`` holds: the spec, and enough to resume."""
+    from mixopt._version import __version__
+
+    return {
         "mixopt_version": __version__,
         "tokenizer": spec.model.name,
         "spec": spec.to_dict(),
         "space": checked.space.to_dict(),
         "evaluator_is_reference": isinstance(spec.evaluator.tasks, str | Path | None),
     }
-    return Study(
-        spec,
-        store,
-        context,
-        checked.space,
-        baselines,
-        record,
-        resume,
-        events,
-        warm,
-        checked.domains,
-    )
 
 
 def _started(spec: StudySpec, store: StudyStore, resume: bool, events: EventLog) -> None:
@@ -313,7 +279,7 @@ def _held_study(store: StudyStore, spec: StudySpec) -> str:
 
 
 def run_study(
-    study: Study,
+    study: PreparedStudy,
     finishers: Sequence[Finisher] = (),
     budget: int | None = None,
     seeds: int | None = None,
@@ -345,7 +311,7 @@ def _cluster_problems(spec: StudySpec) -> list[str]:
     return executor_problems(spec.execution)
 
 
-def _executor(study: Study, budget: int | None = None) -> Executor:
+def _executor(study: PreparedStudy, budget: int | None = None) -> Executor:
     context = study.context
     if budget is not None:  # a transfer check: the target run's budget, on the whole pools
         context = dataclasses.replace(

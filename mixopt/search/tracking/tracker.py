@@ -24,7 +24,7 @@ from mixopt.study.trials import origin_text
 if TYPE_CHECKING:
     from mixopt.study.trials import TrialRecord
 
-__all__ = ["GuardedTracker", "MlflowTracker", "NullTracker"]
+__all__ = ["GuardedTracker", "MlflowTracker", "NullTracker", "trial_params"]
 
 EXPERIMENT = "mixopt"
 FRONT_TABLE = "pareto_front.json"
@@ -434,3 +434,21 @@ def _flat_metrics(result: Mapping[str, Any]) -> dict[str, float]:
     if result.get("tokens_per_second"):
         out["tokens_per_second"] = result["tokens_per_second"]
     return {k: float(v) for k, v in out.items() if isinstance(v, int | float)}
+
+
+def trial_params(
+    mixture: Mapping[str, float],
+    train: Mapping[str, Any],
+    seed: int,
+    budget: int,
+    filters: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """A trial's parameters as MLflow shows them (``filter.<scorer>.<bound>``; MLflow keys
+    allow no ``:``, which a ``module:attr`` scorer has)."""
+    params: dict[str, Any] = {f"share.{k}": round(v, 6) for k, v in mixture.items()}
+    params.update({f"train.{k}": v for k, v in train.items()})
+    params.update(
+        {f"filter.{k.replace(':', '_')}": round(v, 6) for k, v in (filters or {}).items()}
+    )
+    params.update(seed=seed, budget=budget)
+    return params
