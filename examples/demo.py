@@ -103,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--budget", default="32k", help="training tokens per trial (default 32k)")
     parser.add_argument(
+        "--confirm",
+        type=int,
+        default=3,
+        help="fresh seeds the answer is chosen and judged on (default 3: 2 resolve only a lift "
+        "of several seed sds)",
+    )
+    parser.add_argument(
         "--pretrain-tokens",
         default="400000",
         help="the tiny model's pre-training tokens (default 400k)",
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             "--lr",
             "3e-3",
             "--confirm",
-            "2",
+            str(args.confirm),
         ]
     )
 
