@@ -473,7 +473,9 @@ class StudyLoop:
             self.said.add("over")
             text = "every run made" if self.transfer else headline(decision.summary)
             self.events.emit(
-                "race_finished", f"the answer{where}: {text}", trial=decision.summary.best_number
+                "race_finished",
+                f"the race is over{where}: {text}",
+                trial=decision.summary.best_number,
             )
 
     def _confirmed(self, job: Job, outcome: Outcome) -> None:
