@@ -281,9 +281,16 @@ class StudyStore:
         """At the study's budget (runs of a transfer check are left out)."""
         return self.decision().summary
 
-    def write_results(self, trials: Sequence[TrialRecord]) -> None:
+    def write_results(
+        self, trials: Sequence[TrialRecord], answer: Mapping[str, Any] | None = None
+    ) -> None:
+        """``results.json``: the counts, every trial, and (once the study has one) the
+        answer: its trial, the sentence and each lift with its interval and verdict."""
         counts = count_states(trials)
-        self.write(self.RESULTS, {"counts": counts, "trials": [t.to_dict() for t in trials]})
+        out: dict[str, Any] = {"counts": counts, "trials": [t.to_dict() for t in trials]}
+        if answer is not None:
+            out["answer"] = dict(answer)
+        self.write(self.RESULTS, out)
 
 
 def _confirmation(row: dict[str, Any]) -> Confirmation:

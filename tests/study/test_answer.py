@@ -87,6 +87,8 @@ def test_a_search_seed_winner_that_loses_on_fresh_seeds_is_not_the_answer(
     assert saved["answer_is"] == "all_cooking" and saved["verdict"] == result.verdict
     assert saved["lifts"]["all_finance"]["verdict"] == "beats"
     assert saved["race"]["seeds"] == [1, 2] and len(saved["race"]["entrants"]) == 4
+    results = json.loads((out / "results.json").read_text())["answer"]
+    assert results["verdict"] == result.verdict and results["lifts"] == saved["lifts"]
     page = (out / "report" / "index.html").read_text()
     assert "The answer is the all_cooking baseline" in page and "<h2>The answer</h2>" in page
 

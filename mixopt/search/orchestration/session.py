@@ -166,7 +166,9 @@ class Session:
             summary.best_number,
         )
         store.write(store.BEST, self._answer(decision, result))
-        store.write_results(trials)
+        lifts = {n: v.to_dict() for n, v in summary.lift.items()}
+        answer = {"best_trial": summary.best_number, "verdict": result.verdict, "lifts": lifts}
+        store.write_results(trials, answer)
         artifacts = [store.path(store.BEST), store.path(store.RESULTS)]
         if front is not None:
             store.write(store.PARETO, front)
