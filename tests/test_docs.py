@@ -186,3 +186,14 @@ def test_the_design_notes_the_code_cites_are_in_the_repository() -> None:
         assert not section or any(line.startswith(f"## {section}") for line in lines), (
             f"{page} has no section {section!r}"
         )
+
+
+def test_every_repository_file_the_docs_name_exists() -> None:
+    """A path the README, benchmarks/README.md or docs/ name in backticks is in the
+    repository (a module that moved leaves no stale pointer behind)."""
+    root = Path(__file__).resolve().parents[1]
+    texts = [root / "README.md", root / "benchmarks" / "README.md", *(root / "docs").glob("*.md")]
+    cited = r"`((?:mixopt|benchmarks|tests|examples|docs|search_spaces|downstream)/[\w/.-]+\.\w+)`"
+    named = {m for path in texts for m in re.findall(cited, path.read_text())}
+    assert len(named) > 10  # the pattern finds them
+    assert not sorted(p for p in named if not (root / p).exists())
