@@ -21,10 +21,10 @@ TOP_TRIALS = 5  # enough to see what the leaders share, few enough to read in on
 
 CAPTIONS = {
     "comparison.png": (
-        "Best mixture vs baselines",
-        "Filled dots: mean ± standard deviation over the confirmation runs (fresh seeds); small dots: "
-        "each seed; hollow diamonds: the score in the search. Under each baseline, the lift of the best "
-        "mixture over it (± the spread of the per-seed differences).",
+        "The answer vs the baselines",
+        "Filled dots: mean ± standard deviation over the race's runs (fresh seeds every mixture shares); "
+        "small dots: each seed; hollow diamonds: the score in the search. Under each baseline, the "
+        "verdict and the answer's lift over it, with its 95% interval.",
     ),
     "front.png": (
         "Pareto front",

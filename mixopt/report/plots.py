@@ -87,7 +87,7 @@ def comparison(data: ReportData) -> Figure | None:
     whole_scores(ax)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    ax.set_title("Best mixture vs baselines", fontsize=11)
+    ax.set_title("The answer vs the baselines", fontsize=11)
     return fig
 
 
@@ -98,8 +98,9 @@ def _label(name: str, data: ReportData) -> str:
     lift = data.lift.get(name)
     if lift is None:
         return name
-    spread = f" ± {lift.spread:.4f}" if lift.spread is not None else ""
-    return f"{name}\nlift of best {lift.value:+.4f}{spread}"
+    if lift.low is not None and lift.high is not None:
+        return f"{name}\n{lift.verdict}: {lift.value:+.4f}\n[{lift.low:+.4f}, {lift.high:+.4f}]"
+    return f"{name}\n{lift.verdict or 'lift'}: {lift.value:+.4f}"
 
 
 def history(data: ReportData) -> Figure | None:

@@ -48,8 +48,9 @@ def test_comparison_and_history_mark_best_and_baselines(three_domain_study: Path
     fig = comparison(data)
     assert fig is not None
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels[0].startswith("best (trial ") and any(
-        lb.startswith("uniform\nlift of best ") for lb in labels
+    lift = data.lift["uniform"]
+    assert labels[0].startswith("best (trial ") and (
+        f"uniform\n{lift.verdict}: {lift.value:+.4f}\n[{lift.low:+.4f}, {lift.high:+.4f}]" in labels
     )
     hist = history(data)
     assert hist is not None
