@@ -88,6 +88,10 @@ def test_the_event_log_tells_the_study_as_it_ran(three_domain_run: dict[str, Any
     assert three_domain_run["stdout"] == ""
     err = three_domain_run["stderr"]
     assert err.count("start  trial") == 5 and err.count("done   trial") == 5
+    # the race's runs report as what they are, without the search's counters (all 5 done)
+    race = [line for line in err.splitlines() if line.startswith("race   ")]
+    assert race and all(" (seed " in line and "| running" not in line for line in race)
+    assert not any("(confirm:" in line for line in err.splitlines())
 
 
 def test_progress_lines_say_what_each_number_is(three_domain_run: dict[str, Any]) -> None:

@@ -54,9 +54,15 @@ class Progress:
         if event == "report":
             step, total = (payload or {}).get("step"), (payload or {}).get("total_steps")
             value = float((payload or {})["value"])
+            said = f"step {step}/{total}, {self.probe} {value:.4f}"
+            if getattr(live, "source", None) is not None:  # a run of the race, not a trial
+                name = live.role.split(":", 1)[1]
+                line = f"race   {name} (seed {live.seed}): {said}"
+            else:
+                line = self._line(f"       {label}: {said}")
             self.events.emit(
                 "trial_reported",
-                self._line(f"       {label}: step {step}/{total}, {self.probe} {value:.4f}"),
+                line,
                 **ids,
                 step=step,
                 total_steps=total,
