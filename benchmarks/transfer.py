@@ -9,7 +9,7 @@ The problem is `examples/demo.py`'s (a tiny pre-trained Llama, six training doma
 loss of gold SQL over a database no domain covers). Three studies search at the proxy
 budget with the same seed and trials: one on the whole pools, and one per scale with
 ``--target-budget`` (each pool cut by the budget ratio, so every domain repeats as at the
-target). Each study's answer goes to its scale with ``mixopt confirm`` (the feature under
+target). Each study's answer goes to its scale with ``mixopt transfer`` (the feature under
 test: whole pools, fresh seeds), and the proxy's top-5 mixtures and the baselines are
 trained there on the same fresh seeds to see whether the proxy's ranking holds.
 
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default="benchmarks-out/transfer", help="inputs, studies and cached scores"
     )
     args = parser.parse_args(argv)
-    from mixopt import confirm_at_budget
+    from mixopt import transfer_check
 
     started = time.perf_counter()
     out = Path(args.out).resolve() / ("quick" if args.quick else "full")
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         # test): the whole pools' study is the same call without it (its row is left out)
         for target in (scale * proxy,) if args.quick else (None, scale * proxy):
             folder = study(out, inputs, target, args.quick)
-            t = confirm_at_budget(
+            t = transfer_check(
                 folder, scale * proxy, seeds=inputs["seeds"], quiet=True, executor="inprocess"
             )
             own = json.loads((folder / "best_mixture.json").read_text())["lift"].get("uniform")

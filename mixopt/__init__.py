@@ -16,17 +16,17 @@ __all__ = [
     "MixoptError",
     "__version__",
     "cluster_domains",
-    "confirm_at_budget",
     "export_mixture",
     "optimize_mixture",
     "parse_budget",
     "resume_search",
+    "transfer_check",
 ]
 
 
 def __getattr__(name: str) -> object:
     # the search API loads on first use, so `import mixopt` stays light
-    if name in ("optimize_mixture", "resume_search", "confirm_at_budget"):
+    if name in ("optimize_mixture", "resume_search", "transfer_check"):
         from mixopt import api
 
         return getattr(api, name)

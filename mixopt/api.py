@@ -1,5 +1,5 @@
 """The Python API: ``optimize_mixture(model, data, evaluator, budget=...)``, ``resume_search``,
-``confirm_at_budget`` (a transfer check).
+``transfer_check`` (a transfer check).
 
 Both run a study (:mod:`mixopt.search`) and then write its report (:mod:`mixopt.report`):
 the API is where the two meet, so neither imports the other.
@@ -18,7 +18,7 @@ from mixopt.events import EventLog
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
 
-__all__ = ["confirm_at_budget", "optimize_mixture", "resume_search", "write_report_quietly"]
+__all__ = ["optimize_mixture", "resume_search", "transfer_check", "write_report_quietly"]
 
 
 def optimize_mixture(
@@ -89,7 +89,7 @@ def resume_search(
     return _run(_held(out, evaluator, settings), True, quiet, events, runner)
 
 
-def confirm_at_budget(
+def transfer_check(
     out: str | Path,
     budget: str | int,
     seeds: int = 2,
@@ -109,9 +109,9 @@ def confirm_at_budget(
     only what is missing. A budget past the repetition caps is refused before anything runs.
     ``evaluator``, ``runner``, ``settings`` (how the runs execute): as for :func:`resume_search`."""
     from mixopt.budget import parse_budget
-    from mixopt.search.orchestration.confirm import check_transfer
     from mixopt.search.orchestration.faults import StudyFailedError
     from mixopt.search.orchestration.study import prepare_study, run_study
+    from mixopt.search.orchestration.transfer import check_transfer
     from mixopt.study.answer import transfers
 
     tokens = parse_budget(budget)

@@ -15,7 +15,7 @@ from mixopt.errors import MixoptError
 
 __all__ = ["main", "run"]
 
-_SUBCOMMANDS = ("search", "confirm", "validate", "export", "cluster", "report", "ls", "tiny-model")
+_SUBCOMMANDS = ("search", "transfer", "validate", "export", "cluster", "report", "ls", "tiny-model")
 EPILOG = """example (check the inputs, search, then export the best mixture at the real budget):
   mixopt validate --domains domains.json --model Qwen/Qwen2.5-0.5B --budget 50k \\
       --eval my_task.yaml

@@ -70,7 +70,7 @@ class ReportData:
     """Where the trials taken from earlier studies (``--warm-start``) came from, a line per
     study, then what the study said when it took them (what it left out and why)."""
     transfers: dict[int, Transfer] = field(default_factory=dict)
-    """The transfer checks (``mixopt confirm OUT --budget B``), by budget."""
+    """The transfer checks (``mixopt transfer OUT --budget B``), by budget."""
     objective_lift: dict[str, dict[str, Lift]] = field(default_factory=dict)
     """With several objectives: per baseline, the best's lift on each objective."""
     headline: str = ""

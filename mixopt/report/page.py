@@ -274,7 +274,7 @@ def _transfer_panel(t: Transfer, own: Mapping[str, Lift]) -> str:
     return (
         f"<h2>Transfer to budget {_e(format_budget(t.budget))}</h2><p><b>{_e(t.headline())}.</b> "
         f"The study's answer and the baselines trained at {t.budget:,} tokens on fresh seeds, with the "
-        "study's recipe (mixopt confirm). Kept: the lift here as a share of the study's own lift.</p>"
+        "study's recipe (mixopt transfer). Kept: the lift here as a share of the study's own lift.</p>"
         + _table(
             [
                 "mixture",

@@ -13,7 +13,7 @@ sampled knobs would mix their effect into the lift, which is meant to measure th
 Each entrant keeps its own filter thresholds (a mixture is only defined on the pool they
 leave). Runs at other knobs (an earlier best's, before the study grew) are not the race's.
 
-A transfer check (``mixopt confirm OUT --budget B``, :func:`transfer_at`) runs the study's
+A transfer check (``mixopt transfer OUT --budget B``, :func:`transfer_at`) runs the study's
 answer and the uniform and natural baselines at another budget; its verdicts come from those
 runs alone, widened for its two lifts (the answer was chosen before them).
 """

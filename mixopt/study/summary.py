@@ -13,6 +13,7 @@ from mixopt.study.trials import TrialRecord
 from mixopt.study.verdict import WITHIN, Verdict
 
 __all__ = [
+    "CONFIRM_BASE",
     "Candidate",
     "Confirmation",
     "Lift",
@@ -21,6 +22,9 @@ __all__ = [
     "runs_at",
     "summarize",
 ]
+
+
+CONFIRM_BASE = 100_000  # run numbers of confirmation runs start here (apart from Optuna's)
 
 
 @dataclass(frozen=True)

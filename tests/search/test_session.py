@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mixopt.search.orchestration.confirm import CONFIRM_BASE
 from mixopt.search.orchestration.session import _to_track
-from mixopt.study.summary import Confirmation
+from mixopt.study.summary import CONFIRM_BASE, Confirmation
 from tests.study.test_store import _store
 
 

@@ -1,4 +1,4 @@
-"""The transfer check (``mixopt confirm OUT --budget B``) and repetition-matched proxies
+"""The transfer check (``mixopt transfer OUT --budget B``) and repetition-matched proxies
 (``--target-budget``): on a copy of the shared real study, and on small studies of trivial
 trials where training is not the point."""
 
@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from mixopt import confirm_at_budget, optimize_mixture
+from mixopt import optimize_mixture, transfer_check
 from mixopt.cli import main
 from mixopt.errors import MixoptError
 from mixopt.trial import TrialResult, TrialSpec
 from tests.support.runners import WaitingTrial
 
 
-def test_cli_confirm_on_a_copy_of_the_shared_study(
+def test_cli_transfer_on_a_copy_of_the_shared_study(
     three_domain_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Real trials at twice the study's budget: the best and both baselines on one fresh
@@ -27,7 +27,7 @@ def test_cli_confirm_on_a_copy_of_the_shared_study(
     shutil.copytree(three_domain_study, copy)
     before = (copy / "confirm.jsonl").read_text().splitlines()
     args = [
-        "confirm",
+        "transfer",
         str(copy),
         "--budget",
         "6k",
@@ -92,7 +92,7 @@ def trivial_study(study_inputs: dict[str, Any], tmp_path_factory: pytest.TempPat
 
 def test_confirm_tags_runs_under_the_parent_and_resumes(trivial_study: Path) -> None:
     # the trivial runner is not saved with the study: the API takes it again
-    t = confirm_at_budget(
+    t = transfer_check(
         trivial_study, "3k", seeds=2, executor="inprocess", runner=WaitingTrial(), quiet=True
     )
     runs = [json.loads(x) for x in (trivial_study / "confirm.jsonl").read_text().splitlines()]
@@ -115,9 +115,7 @@ def test_confirm_tags_runs_under_the_parent_and_resumes(trivial_study: Path) -> 
     lines = (trivial_study / "confirm.jsonl").read_text().splitlines()
     (trivial_study / "confirm.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     counter = _Counting(str(trivial_study.parent / "calls"))
-    confirm_at_budget(
-        trivial_study, "3k", seeds=2, executor="inprocess", runner=counter, quiet=True
-    )
+    transfer_check(trivial_study, "3k", seeds=2, executor="inprocess", runner=counter, quiet=True)
     assert len(list(Path(counter.folder).iterdir())) == 1
     assert len((trivial_study / "confirm.jsonl").read_text().splitlines()) == len(lines)
 
@@ -135,7 +133,7 @@ def test_bad_budgets_are_refused_before_anything_runs(
         assert (
             main(
                 [
-                    "confirm",
+                    "transfer",
                     str(trivial_study),
                     "--budget",
                     budget,
@@ -148,7 +146,7 @@ def test_bad_budgets_are_refused_before_anything_runs(
         )
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and said in err[0], err
-    assert main(["confirm", str(trivial_study), "--budget", "3k", "--seeds", "0", "--quiet"]) == 2
+    assert main(["transfer", str(trivial_study), "--budget", "3k", "--seeds", "0", "--quiet"]) == 2
     assert "--seeds" in capsys.readouterr().err
     assert (trivial_study / "confirm.jsonl").read_text() == before
 

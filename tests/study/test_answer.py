@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from mixopt import confirm_at_budget, optimize_mixture
+from mixopt import optimize_mixture, transfer_check
 from mixopt.api import resume_search
 from mixopt.cli import main
-from mixopt.cli.confirm import print_transfer
 from mixopt.cli.search import print_result
+from mixopt.cli.transfer import print_transfer
 from tests.support.runners import ScriptedTrial
 
 pytestmark = pytest.mark.slow  # real studies of scripted trials
@@ -113,7 +113,7 @@ def test_an_answer_that_does_not_hold_at_a_larger_budget_says_so_first(
     _study(
         study_inputs, out, runner, trials=0, confirm=2, baselines={"all_cooking": {"cooking": 1.0}}
     )
-    t = confirm_at_budget(out, "4k", seeds=2, executor="inprocess", runner=runner, quiet=True)
+    t = transfer_check(out, "4k", seeds=2, executor="inprocess", runner=runner, quiet=True)
     assert not t.held and {v.verdict for v in t.lift.values()} == {"loses"}
     assert t.headline().startswith("At budget 4k the study's answer loses to natural by -")
 

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from mixopt.budget import format_budget
 from mixopt.search.executors._base import FINISHED, WORKER_DIED, Job, Outcome
-from mixopt.search.orchestration.confirm import CONFIRM_BASE
 from mixopt.search.orchestration.faults import fail_limit
 from mixopt.search.orchestration.progress import Progress
 from mixopt.search.orchestration.pruning import Asha
 from mixopt.search.tracking.tracker import trial_params
 from mixopt.study.answer import Decision, headline, transfer_race
 from mixopt.study.race import Race, RaceState, race_scores
-from mixopt.study.summary import Confirmation, runs_at
+from mixopt.study.summary import CONFIRM_BASE, Confirmation, runs_at
 from mixopt.study.trials import SEARCH, Attr, TrialRecord, origin_text, write_proposal
 
 if TYPE_CHECKING:

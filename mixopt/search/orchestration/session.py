@@ -410,8 +410,8 @@ def _to_track(store: StudyStore) -> dict[int, TrialRecord]:
     """What MLflow must hold, by run number: every trial that ended, and every confirmation
     run, failed ones included (by the number it ran under; a run recorded before numbers
     were kept, from CONFIRM_BASE in ``confirm.jsonl``'s order)."""
-    from mixopt.search.orchestration.confirm import CONFIRM_BASE
     from mixopt.search.tracking.tracker import trial_params
+    from mixopt.study.summary import CONFIRM_BASE
 
     out = store.finished()
     for i, c in enumerate(store.confirmations()):

@@ -286,7 +286,7 @@ def run_study(
 ) -> SearchResult:
     """Run (or resume) the study to its end and write its results; then each finisher runs
     (the caller's report, say) and what it returns is logged with the study. ``budget``,
-    ``seeds``: a finished study's transfer check instead (see :func:`mixopt.search.orchestration.confirm.check_transfer`): its
+    ``seeds``: a finished study's transfer check instead (see :func:`mixopt.search.orchestration.transfer.check_transfer`): its
     best mixture and baselines on ``seeds`` fresh seeds at ``budget``, on the whole pools."""
     from mixopt.search.orchestration.loop import StudyLoop
 

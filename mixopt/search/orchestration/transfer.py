@@ -1,11 +1,8 @@
-"""Confirmation runs, numbered apart from Optuna's trials, and the transfer check's refusals.
-
-The runs themselves are the race's (:mod:`mixopt.study.race`, made by the study loop): the
-top few distinct mixtures and the baselines on shared fresh seeds. Each run is appended to
-``confirm.jsonl`` as it ends (with its budget, its number, and why it failed if it did), so
-a resumed study redoes only what is missing. A transfer check (``mixopt confirm OUT
---budget 500k``) runs the study's answer and the uniform and natural baselines at another
-budget: the answer, tried where it will be used.
+"""The transfer check's refusals (``mixopt transfer OUT --budget 500k``): the study's answer
+and the uniform and natural baselines at another budget, on fresh seeds, refused in one
+line before anything runs when it cannot run. The runs themselves are the study loop's
+(:class:`~mixopt.search.orchestration.loop.StudyLoop` with a budget), judged by
+:func:`mixopt.study.answer.transfer_at`.
 """
 
 from __future__ import annotations
@@ -14,9 +11,7 @@ from mixopt.errors import ConfigError, InfeasibleMixtureError
 from mixopt.search.orchestration.prepared import PreparedStudy
 from mixopt.setting import is_int
 
-__all__ = ["CONFIRM_BASE", "check_transfer"]
-
-CONFIRM_BASE = 100_000  # MLflow numbers of confirmation runs start here (apart from Optuna's)
+__all__ = ["check_transfer"]
 
 
 def check_transfer(study: PreparedStudy, budget: int, seeds: int) -> None:

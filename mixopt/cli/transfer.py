@@ -1,4 +1,4 @@
-"""``mixopt confirm OUT --budget 500k``: does a finished study's answer hold at another budget?"""
+"""``mixopt transfer OUT --budget 500k``: does a finished study's answer hold at another budget?"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["add_parser", "print_transfer", "run"]
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "confirm",
+        "transfer",
         help="train a finished study's best mixture and the baselines at another budget (a transfer check)",
         description="Train the best mixture of the study in OUT and its uniform and natural baselines at "
         "another budget, on fresh seeds, with the study's recipe (on the whole pools, also for a study "
@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
         "keeps. Written to OUT/best_mixture.json ('transfer', by budget), the report and MLflow (runs "
         "under the study's parent, tagged mixopt.budget). Run again after an interruption: only the "
         "missing runs are trained.",
-        epilog="example: mixopt confirm my-study --budget 500k --seeds 3",
+        epilog="example: mixopt transfer my-study --budget 500k --seeds 3",
     )
     p.add_argument("study", metavar="OUT", help="a finished study's folder")
     p.add_argument(
@@ -42,9 +42,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     quiet_libraries()
-    from mixopt.api import confirm_at_budget
+    from mixopt.api import transfer_check
 
-    transfer = confirm_at_budget(
+    transfer = transfer_check(
         args.study,
         args.at_budget,
         args.seeds,
