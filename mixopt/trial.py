@@ -10,12 +10,12 @@ before the next starts.
 
 from __future__ import annotations
 
-from mixopt.plans._base import Report, TrialResult, TrialSpec
+from mixopt.plans._base import OnCheckpoint, TrialResult, TrialSpec
 
-__all__ = ["Report", "TrialResult", "TrialSpec", "run_trial"]
+__all__ = ["OnCheckpoint", "TrialResult", "TrialSpec", "run_trial"]
 
 
-def run_trial(spec: TrialSpec, report: Report | None = None) -> TrialResult:
+def run_trial(spec: TrialSpec, report: OnCheckpoint | None = None) -> TrialResult:
     """Run one trial as its plan runs it; ``report`` receives the intermediate scores (and
     may stop the trial)."""
     return spec.plan.run(spec, report)

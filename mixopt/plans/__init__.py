@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mixopt.errors import ConfigError
-from mixopt.plans._base import Report, TrialPlan, TrialResult, TrialSpec
+from mixopt.plans._base import OnCheckpoint, TrialPlan, TrialResult, TrialSpec
 from mixopt.plans.leave_one_out import HELDOUT_RECORDS, HeldOutLoss, LeaveOneOut
 from mixopt.plans.one_pass import OnePass
 from mixopt.registry import Registry
@@ -27,8 +27,8 @@ __all__ = [
     "WITH_EVALUATOR",
     "HeldOutLoss",
     "LeaveOneOut",
+    "OnCheckpoint",
     "OnePass",
-    "Report",
     "TrialPlan",
     "TrialResult",
     "TrialSpec",

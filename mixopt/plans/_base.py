@@ -1,5 +1,5 @@
 """The trial plan interface: how a trial runs and what its score is, and the values a plan
-takes and returns (:class:`TrialSpec`, :class:`TrialResult`, :data:`Report`).
+takes and returns (:class:`TrialSpec`, :class:`TrialResult`, :data:`OnCheckpoint`).
 
 The plan of a trial is apart from its evaluator: the evaluator scores a trained model
 (``evaluate(model, tokenizer)``), the plan decides which models a trial trains and how their
@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.evaluators.suite import EvalSuite
 
-__all__ = ["Report", "TrialPlan", "TrialResult", "TrialSpec"]
+__all__ = ["OnCheckpoint", "TrialPlan", "TrialResult", "TrialSpec"]
 
 # Called at each checkpoint with (step, total steps, intermediate score or None);
 # returning False stops the trial there (early stopping).
-Report = Callable[[int, int, "float | None"], "bool | None"]
+OnCheckpoint = Callable[[int, int, "float | None"], "bool | None"]
 
 
 @runtime_checkable
@@ -47,7 +47,7 @@ class TrialPlan(Protocol):
     takes_evaluator: ClassVar[bool]
     intermediate_scores: ClassVar[bool]
 
-    def run(self, spec: TrialSpec, report: Report | None = None) -> TrialResult:
+    def run(self, spec: TrialSpec, report: OnCheckpoint | None = None) -> TrialResult:
         """Run one trial of ``spec`` (its mixture, budget, seed, evaluator); ``report``
         receives the intermediate scores, if the plan has any, and may stop the trial."""
         ...

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
     from mixopt.evaluators.suite import EvalSuite
-    from mixopt.plans._base import Report, TrialSpec
+    from mixopt.plans._base import OnCheckpoint, TrialSpec
 
 __all__ = ["Pass", "Setup", "pad_id", "setup", "train_pass"]
 
@@ -100,7 +100,7 @@ class Pass:
 
 
 def train_pass(
-    spec: TrialSpec, suite: EvalSuite, tokenizer: Any, packed: Any, report: Report | None
+    spec: TrialSpec, suite: EvalSuite, tokenizer: Any, packed: Any, report: OnCheckpoint | None
 ) -> Pass:
     """Train on ``packed`` and evaluate with ``suite`` (its ``intermediate`` task at each
     checkpoint, for ``report``); the model is freed (on the GPU too) before this returns."""
@@ -115,7 +115,7 @@ def train_pass(
 
 
 def _train_and_evaluate(
-    spec: TrialSpec, suite: EvalSuite, tokenizer: Any, packed: Any, report: Report | None
+    spec: TrialSpec, suite: EvalSuite, tokenizer: Any, packed: Any, report: OnCheckpoint | None
 ) -> Pass:
     """Load the model, add LoRA, train with checkpoints, evaluate. The model dies with this frame."""
     from mixopt.evaluators.suite import run_task

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mixopt.budget import format_budget
 from mixopt.errors import InfeasibleMixtureError, did_you_mean
 from mixopt.evaluators._base import EvalResult
-from mixopt.plans._base import Report, TrialResult, TrialSpec
+from mixopt.plans._base import OnCheckpoint, TrialResult, TrialSpec
 
 if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
@@ -135,7 +135,7 @@ class LeaveOneOut:
             rest, weights if math.fsum(weights) > 0 else [1.0] * len(rest), budget
         )
 
-    def run(self, spec: TrialSpec, report: Report | None = None) -> TrialResult:
+    def run(self, spec: TrialSpec, report: OnCheckpoint | None = None) -> TrialResult:
         """A training per rotating domain, each freed before the next; ``report`` is never
         called (no intermediate scores)."""
         from mixopt.plans._pass import setup

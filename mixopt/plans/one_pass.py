@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mixopt.errors import ConfigError
-from mixopt.plans._base import Report, TrialResult, TrialSpec
+from mixopt.plans._base import OnCheckpoint, TrialResult, TrialSpec
 
 if TYPE_CHECKING:
     from mixopt.data.tokenize import TokenizedDomain
@@ -36,7 +36,7 @@ class OnePass:
     def problems(self, domains: Sequence[TokenizedDomain], budget: int | None) -> list[str]:
         return []  # the budget's own checks are every study's
 
-    def run(self, spec: TrialSpec, report: Report | None = None) -> TrialResult:
+    def run(self, spec: TrialSpec, report: OnCheckpoint | None = None) -> TrialResult:
         from mixopt.data.sampling import sample_mixture
         from mixopt.plans._pass import pad_id, setup, train_pass
 
