@@ -23,21 +23,27 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("out", metavar="OUT", help="folder to write (must not exist or be empty)")
     p.add_argument(
-        "--pretrain-tokens", type=int, default=400_000, help="pre-training tokens (default 400k)"
+        "--pretrain-tokens",
+        default="400k",
+        metavar="TOKENS",
+        help="pre-training tokens, as budgets are written: 100k, 1.5M, 400000 (default 400k)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mixopt.budget import parse_budget
     from mixopt.testing.tiny_model import TinyModelConfig, build_tiny_model
 
     out = Path(args.out)
+    try:
+        tokens = parse_budget(args.pretrain_tokens)
+    except ConfigError as exc:
+        raise ConfigError(f"--pretrain-tokens: {exc}") from None
     require_empty_dir(out)
-    if args.pretrain_tokens < 1:
-        raise ConfigError("--pretrain-tokens must be positive")
-    config = TinyModelConfig(pretrain_tokens=args.pretrain_tokens, seed=args.seed)
-    print(f"building a tiny model in {out} ({args.pretrain_tokens:,} pre-training tokens)...")
+    config = TinyModelConfig(pretrain_tokens=tokens, seed=args.seed)
+    print(f"building a tiny model in {out} ({tokens:,} pre-training tokens)...")
     build_tiny_model(out, config)
     print(f"done: pass --model {out}")
     return 0

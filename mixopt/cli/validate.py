@@ -115,7 +115,8 @@ def _evaluator_lines(checked: Checked, domains: Any, tokens: bool = True) -> Non
         print(f"plan: {said[0]}")
     if (suite := checked.suite) is not None:
         if tokens:
-            print(f"evaluator: {len(suite.tasks)} tasks checked, no overlap with training data")
+            n = len(suite.tasks)
+            print(f"evaluator: {n} task{'s' * (n != 1)} checked, no overlap with training data")
         print(_objectives_line(suite))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,3 +217,11 @@ def test_settings_that_fail_alone_and_together_are_reported_at_once(
     assert main([*argv, "--trials", "-1"]) == 2
     err = capsys.readouterr().err
     assert "trials must be" in err and "target_budget must be" in err, err
+
+
+def test_one_task_is_counted_as_one(
+    study_inputs: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["validate", "--domains", study_inputs["domains"], "--model", study_inputs["model"]]
+    assert main([*argv, "--eval", study_inputs["evaluator"], "--budget", "2k"]) == 0
+    assert "evaluator: 1 task checked, no overlap with training data" in capsys.readouterr().out

@@ -201,3 +201,16 @@ def test_a_grown_study_confirms_the_baselines_again_at_its_new_best_knobs(
     assert {name for name, _ in kept} >= {"uniform", "natural"}
     assert all(run["train"] == new.train for run in kept.values())
     assert grown.baselines["uniform"].confirmed == (kept[("uniform", 1)]["score"],)
+
+
+def test_a_grown_study_goes_on_from_its_best_score_not_from_none(
+    study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "study"
+    assert main(_argv(study_inputs, out, "--trials", "0")) == 0
+    best = max(t["score"] for t in json.loads((out / "results.json").read_text())["trials"])
+    capsys.readouterr()
+    assert main(["search", "--resume", str(out), "--trials", "1"]) == 0
+    first = next(line for line in capsys.readouterr().err.splitlines() if "start  trial" in line)
+    # the resumed run's first line: the 2 baselines done, and the study's best so far
+    assert first.startswith("[  2/3]") and f"best score {best:.4f}" in first, first

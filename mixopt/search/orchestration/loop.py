@@ -64,6 +64,7 @@ class StudyLoop:
             self.events,
             session.study.intermediate,
         )
+        self.progress.carry(finished.values())
         self.asha = self._pruning(finished.values())
         self.live: dict[int, Job] = {}
         self.asked: dict[int, Any] = {}  # trial number -> its Optuna trial
@@ -451,7 +452,7 @@ class StudyLoop:
             drops = "; an entrant clearly behind the leader stops early" if race.eliminate else ""
             self.events.emit(
                 "confirm_started",
-                f"confirming{where}: {what} on up to {race.seed_budget} fresh seeds at the best trial's training settings "
+                f"confirming{where}: {what} on up to {race.seed_budget} fresh seed{'s' * (race.seed_budget != 1)} at the best trial's training settings "
                 f"(at most {race.most_runs()} runs, {made} already made){drops}",
                 runs=race.most_runs() - made,
                 seeds=race.seed_budget,

@@ -10,7 +10,7 @@ two are not compared.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mixopt.events import EventLog
@@ -36,6 +36,17 @@ class Progress:
         self.best: float | None = None
         self.started = time.monotonic()
         self.finished_here = 0
+
+    def carry(self, trials: Iterable[Any]) -> None:
+        """A resumed study's finished trials (:class:`~mixopt.study.trials.TrialRecord`): its
+        pruned and failed counts and its best score go on from theirs, not from zero."""
+        for t in trials:
+            if t.state == "PRUNED":
+                self.pruned += 1
+            elif t.state == "FAIL":
+                self.failed += 1
+            elif t.state == "COMPLETE" and t.score is not None:
+                self.best = t.score if self.best is None else max(self.best, t.score)
 
     def __call__(self, event: str, live: Any, payload: Mapping[str, Any] | None) -> None:
         label = f"trial {live.number:>3} ({live.role})"
