@@ -27,11 +27,10 @@ from typing import Any
 from mixopt.study.pareto import objectives_of
 from mixopt.study.race import K, Race, RaceState, race_scores
 from mixopt.study.summary import Candidate, Confirmation, Lift, Summary, best_number, summarize
-from mixopt.study.trials import TrialRecord
+from mixopt.study.trials import BUILTIN_BASELINES, TrialRecord
 from mixopt.study.verdict import BEATS, LOSES, Verdict, judge
 
 __all__ = [
-    "TRANSFERRED",
     "Decision",
     "Transfer",
     "decide",
@@ -41,8 +40,6 @@ __all__ = [
     "transfer_race",
     "transfers",
 ]
-
-TRANSFERRED = ("uniform", "natural")  # the baselines a transfer check re-runs beside the answer
 
 
 @dataclass(frozen=True)
@@ -136,7 +133,7 @@ def headline(summary: Summary) -> str:
     3 fresh seeds; ...``."""
     if summary.best is None or summary.best_number is None:
         return "No trial completed: there is no answer"
-    first = [n for n in TRANSFERRED if n in summary.lift]
+    first = [n for n in BUILTIN_BASELINES if n in summary.lift]
     order = [*first, *sorted(set(summary.lift) - set(first))]
     numbers = summary.baseline_numbers
     itself = next((n for n, k in numbers.items() if k == summary.best_number), None)
@@ -204,7 +201,7 @@ def transfer_race(trials: Sequence[TrialRecord], answer: int, seeds: int, first_
     bases = tuple(
         (str(t.baseline), t.number)
         for t in sorted(trials, key=lambda t: t.number)
-        if t.baseline in TRANSFERRED and t.state == "COMPLETE"
+        if t.baseline in BUILTIN_BASELINES and t.state == "COMPLETE"
     )
     entrants = () if answer in {n for _, n in bases} else (answer,)
     return Race(entrants, bases, seeds, first_seed, eliminate=False)
@@ -233,7 +230,7 @@ def transfer_at(
     }
     there = summarize(trials, used, answer=answer, verdicts=verdicts)
     assert there.best is not None
-    bases = {n: c for n, c in there.baselines.items() if c.confirmed and n in TRANSFERRED}
+    bases = {n: c for n, c in there.baselines.items() if c.confirmed and n in BUILTIN_BASELINES}
     lift = {n: v for n, v in there.lift.items() if n in bases}
     retained = {
         n: (v.value / own[n].value if n in own and own[n].value > 0 else None)

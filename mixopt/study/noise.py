@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixopt.study.summary import Confirmation
-from mixopt.study.trials import TrialRecord
+from mixopt.study.trials import BUILTIN_BASELINES, TrialRecord
 from mixopt.study.verdict import family_size, quantile
 
 __all__ = [
-    "NOISE_BASELINES",
     "SeedNoise",
     "baseline_noise",
     "noise_floor",
@@ -40,8 +39,6 @@ __all__ = [
     "resolvable",
     "seed_noise",
 ]
-
-NOISE_BASELINES = ("uniform", "natural")  # measured before the search: every study has both
 
 Z95 = 1.959964  # two-sided 95% normal quantile: the floor is a rough "about", not a verdict
 
@@ -82,7 +79,7 @@ def baseline_noise(
     run on ``fresh_seed`` (pass the runs at the study's budget); None until both have both."""
     scores = {}
     for t in trials:
-        if t.baseline in NOISE_BASELINES and t.score is not None and t.state == "COMPLETE":
+        if t.baseline in BUILTIN_BASELINES and t.score is not None and t.state == "COMPLETE":
             mine = [
                 c.score
                 for c in runs
@@ -90,7 +87,7 @@ def baseline_noise(
             ]
             if mine:
                 scores[t.baseline] = [t.score, mine[-1]]
-    return seed_noise(scores) if len(scores) == len(NOISE_BASELINES) else None
+    return seed_noise(scores) if len(scores) == len(BUILTIN_BASELINES) else None
 
 
 def noise_floor(noise: SeedNoise) -> float:

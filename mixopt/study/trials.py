@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "BUILTIN_BASELINES",
     "Attr",
     "TrialRecord",
     "baseline_role",
@@ -55,6 +56,11 @@ class Attr:
 SEARCH = "search"
 REUSED, PRIOR = "reused", "prior"  # how a warm-started study took an earlier study's trial
 _BASELINE = "baseline:"
+
+
+BUILTIN_BASELINES = ("uniform", "natural")
+"""The baselines every study scores: the seed noise is measured on them before the search,
+and a transfer check re-runs them beside the answer."""
 
 
 def baseline_role(name: str) -> str:

@@ -26,15 +26,23 @@ from mixopt.search.tracking.tracker import trial_params
 from mixopt.study.answer import Decision, headline, transfer_race
 from mixopt.study.race import Race, RaceState, race_scores
 from mixopt.study.summary import CONFIRM_BASE, Confirmation, runs_at
-from mixopt.study.trials import SEARCH, Attr, TrialRecord, origin_text, write_proposal
+from mixopt.study.trials import (
+    BUILTIN_BASELINES,
+    SEARCH,
+    Attr,
+    TrialRecord,
+    baseline_role,
+    origin_text,
+    write_proposal,
+)
 
 if TYPE_CHECKING:
     from mixopt.search.orchestration.session import Session
 
-__all__ = ["NOISE_ROLES", "StudyLoop"]
+__all__ = ["StudyLoop"]
 
-# the baselines whose seed noise is measured before the search: every study has both
-NOISE_ROLES = ("baseline:uniform", "baseline:natural")
+# the baselines whose seed noise is measured before the search
+NOISE_ROLES = tuple(baseline_role(n) for n in BUILTIN_BASELINES)
 
 
 class StudyLoop:

@@ -20,7 +20,7 @@ def check_transfer(study: PreparedStudy, budget: int, seeds: int) -> None:
     answer or a baseline passes a repetition cap (naming the largest budget that fits)."""
     from mixopt.budget import format_budget
     from mixopt.data.allocation import largest_budget, normalize_mixture
-    from mixopt.study.answer import TRANSFERRED
+    from mixopt.study.trials import BUILTIN_BASELINES
 
     store, search = study.store, study.spec.search
     own = search.confirm_budget or search.budget  # where the answer was chosen
@@ -43,7 +43,7 @@ def check_transfer(study: PreparedStudy, budget: int, seeds: int) -> None:
     mixtures = {
         t.baseline or "best": t.mixture
         for t in trials
-        if t.number == best or t.baseline in TRANSFERRED
+        if t.number == best or t.baseline in BUILTIN_BASELINES
     }
     fits = {
         n: largest_budget(normalize_mixture(m, study.pools), study.pools)
