@@ -35,7 +35,6 @@ __all__ = [
     "Transfer",
     "decide",
     "headline",
-    "race_knobs",
     "transfer_at",
     "transfer_race",
     "transfers",
@@ -65,10 +64,9 @@ class Decision:
         return next((n for n, k in s.baseline_numbers.items() if k == s.best_number), None)
 
 
-def race_knobs(trials: Sequence[TrialRecord], pick: str = "balanced") -> dict[str, Any]:
-    """The training knobs the race runs at: the search's best trial's."""
-    number = best_number(trials, pick)
-    return {} if number is None else dict(next(t for t in trials if t.number == number).train)
+def _knobs(trials: Sequence[TrialRecord], searched: int) -> dict[str, Any]:
+    """The training knobs the race runs at: the search's best trial's (``searched``)."""
+    return dict(next(t for t in trials if t.number == searched).train)
 
 
 def decide(
@@ -86,7 +84,7 @@ def decide(
     searched = best_number(trials, pick)
     if searched is None:
         return Decision(None, None, summarize(trials, [], pick), {})
-    knobs = race_knobs(trials, pick)
+    knobs = _knobs(trials, searched)
     race = Race.of(trials, seeds, first_seed, k, pick=pick)
     used = [c for c in runs if c.train in ({}, knobs) and c.seed in race.seeds]
     scores = race_scores(used)
