@@ -41,6 +41,20 @@ def test_time_limit_stops_a_running_loop_in_its_thread() -> None:
     assert steps == -1
 
 
+def test_a_trial_that_swallowed_its_time_limit_still_fails_when_it_ends() -> None:
+    import time
+
+    caught = 0
+    with pytest.raises(TrialTimeoutError, match=r"time limit of 0\.05 s"), TimeLimit(0.05):
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            try:  # library code that catches every exception, the time limit's included
+                time.sleep(0.01)
+            except Exception:
+                caught += 1
+    assert caught == 1
+
+
 def test_reasons_scores_and_limits() -> None:
     assert error_line(RuntimeError("boom\nmore lines")) == "RuntimeError: boom"
     assert error_line(KeyError()) == "KeyError"

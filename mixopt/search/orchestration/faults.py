@@ -59,19 +59,23 @@ class TimeLimit:
 
     A timer thread raises the exception asynchronously in the trial's thread, so the trial
     stops at its next Python instruction (the training step or evaluation batch under way
-    finishes first) and its worker is free for the next trial. ``None``: no limit.
+    finishes first) and its worker is free for the next trial. Code that catches every
+    exception can swallow it; a trial that ran past its limit still fails when it ends.
+    ``None``: no limit.
     """
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self._lock = threading.Lock()
         self._done = False
+        self._fired = False
+        self._target = 0
         self._timer: threading.Timer | None = None
 
     def __enter__(self) -> TimeLimit:
         if self.seconds is not None:
-            target = threading.get_ident()
-            self._timer = threading.Timer(self.seconds, self._expire, (target,))
+            self._target = threading.get_ident()
+            self._timer = threading.Timer(self.seconds, self._expire, (self._target,))
             self._timer.daemon = True
             self._timer.start()
         return self
@@ -79,6 +83,7 @@ class TimeLimit:
     def _expire(self, target: int) -> None:
         with self._lock:  # never after __exit__: the exception must land in the trial
             if not self._done:
+                self._fired = True
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(target), ctypes.py_object(TrialTimeoutError)
                 )
@@ -88,9 +93,12 @@ class TimeLimit:
     ) -> None:
         with self._lock:
             self._done = True
+            if self._fired:  # a pending exception must not land after the trial
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target), None)
         if self._timer is not None:
             self._timer.cancel()
-        if isinstance(exc, TrialTimeoutError) and not exc.args:
+        swallowed = self._fired and exc is None
+        if swallowed or (isinstance(exc, TrialTimeoutError) and not exc.args):
             # raised asynchronously, it carries no message: give it one
             raise TrialTimeoutError(
                 f"the trial ran past its time limit of {self.seconds:g} s"
