@@ -13,7 +13,7 @@ __all__ = ["add_config_options", "add_spec_options", "given_config", "given_sett
 _GROUPS = {
     "data": "data",
     "model": "model",
-    "evaluator": "evaluator and trial plan",
+    "scoring": "scoring (evaluator and trial plan)",
     "search": "search",
     "train": "training (each trial's LoRA fine-tune)",
     "execution": "execution (may change on --resume)",

@@ -35,7 +35,7 @@ def add_parser(subparsers: Any) -> None:
         "--config", metavar="STUDY.yaml", help="a study spec file; options given here override it"
     )
     # everything that decides what a study checks; where it writes (output) is not checked
-    add_spec_options(p, ("data", "model", "evaluator", "search", "train", "execution"))
+    add_spec_options(p, ("data", "model", "scoring", "search", "train", "execution"))
     add_output_options(p)
     p.set_defaults(handler=run)
 

@@ -116,7 +116,7 @@ def render(data: ReportData, images: Sequence[str], top: int = TOP_TRIALS) -> st
             [
                 ["folder", data.folder],
                 ["model", spec.model.name],
-                ["evaluator", spec.evaluator.tasks],
+                ["evaluator", spec.scoring.evaluator],
                 ["budget (tokens per trial)", spec.search.budget],
                 ["sampler", spec.search.sampler],
                 ["seed", spec.search.seed],

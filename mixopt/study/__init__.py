@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from mixopt.study.spec import (
     DataSpec,
-    EvaluatorSpec,
     ExecutionSpec,
     ModelSpec,
     OutputSpec,
+    ScoringSpec,
     SearchSpec,
     StudySpec,
 )
@@ -21,11 +21,11 @@ __all__ = [
     "Candidate",
     "Confirmation",
     "DataSpec",
-    "EvaluatorSpec",
     "ExecutionSpec",
     "Lift",
     "ModelSpec",
     "OutputSpec",
+    "ScoringSpec",
     "SearchSpec",
     "StudySpec",
     "StudyStore",

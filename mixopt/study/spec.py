@@ -6,7 +6,7 @@ and what ``mixopt search``'s options and help are generated from (:mod:`mixopt.c
 a new setting is one field, with its default and its docstring, in one of the parts below.
 
 The parts, each a frozen dataclass: :class:`DataSpec`, :class:`ModelSpec`,
-:class:`EvaluatorSpec`, :class:`SearchSpec`, :class:`~mixopt.training.config.TrainConfig`,
+:class:`ScoringSpec`, :class:`SearchSpec`, :class:`~mixopt.training.config.TrainConfig`,
 :class:`ExecutionSpec` and :class:`OutputSpec`. Every field has a *flat name* (its own
 name, or ``metadata["name"]``), unique across the parts: the keyword of
 ``optimize_mixture`` and, with dashes, the CLI option.
@@ -38,10 +38,10 @@ __all__ = [
     "EARLY_STOP",
     "MODEL_ENV",
     "DataSpec",
-    "EvaluatorSpec",
     "ExecutionSpec",
     "ModelSpec",
     "OutputSpec",
+    "ScoringSpec",
     "SearchSpec",
     "StudySpec",
     "default_model",
@@ -125,12 +125,10 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
-class EvaluatorSpec:
-    """How a trial is scored: its plan, and the out-of-domain evaluator."""
+class ScoringSpec:
+    """How a trial is scored: the out-of-domain evaluator, and the trial plan."""
 
-    tasks: Any = setting(
-        None, name="evaluator", flag="--eval", flags=("--evaluator",), metavar="TASKS"
-    )
+    evaluator: Any = setting(None, flag="--eval", flags=("--evaluator",), metavar="TASKS")
     """Task file (downstream/*.yaml) or module:attr; from Python also an evaluator object. It
     scores each trained model out of domain; without it a trial runs leave-one-out (see
     --plan)."""
@@ -156,7 +154,7 @@ class EvaluatorSpec:
     def __post_init__(self) -> None:
         from mixopt.plans import not_an_evaluator
 
-        if line := not_an_evaluator(self.tasks):
+        if line := not_an_evaluator(self.evaluator):
             raise ConfigError(line)
 
     def trial_plan(self) -> TrialPlan:
@@ -164,7 +162,7 @@ class EvaluatorSpec:
         evaluator (raises :class:`ConfigError`)."""
         from mixopt.plans import make_plan
 
-        return make_plan(self.plan, self.tasks is not None, self.lodo_domains)
+        return make_plan(self.plan, self.evaluator is not None, self.lodo_domains)
 
 
 @dataclass(frozen=True)
@@ -291,7 +289,7 @@ class OutputSpec:
 _PARTS: dict[str, type] = {
     "data": DataSpec,
     "model": ModelSpec,
-    "evaluator": EvaluatorSpec,
+    "scoring": ScoringSpec,
     "search": SearchSpec,
     "train": TrainConfig,
     "execution": ExecutionSpec,
@@ -301,13 +299,14 @@ _PARTS: dict[str, type] = {
 
 @dataclass(frozen=True)
 class StudySpec:
-    """A whole study: data, model, evaluator (and trial plan), search, training, execution, output."""
+    """A whole study: data, model, scoring (evaluator and trial plan), search, training, execution,
+    output."""
 
     data: DataSpec = setting(factory=DataSpec)
     """The training domains."""
     model: ModelSpec = setting(factory=ModelSpec)
     """The base model."""
-    evaluator: EvaluatorSpec = setting(factory=EvaluatorSpec)
+    scoring: ScoringSpec = setting(factory=ScoringSpec)
     """The trial plan and the out-of-domain evaluator."""
     search: SearchSpec = setting(factory=SearchSpec)
     """What is searched, with which sampler, for how many trials."""
@@ -359,7 +358,7 @@ class StudySpec:
         changes: dict[str, Any] = {}
         for key, value in (
             ("domains", spec.data.domains),
-            ("evaluator", spec.evaluator.tasks),
+            ("evaluator", spec.scoring.evaluator),
             ("space", spec.search.space),
         ):
             if isinstance(value, str) and (here / value).exists() and not Path(value).is_absolute():
@@ -404,7 +403,7 @@ class StudySpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The nested form, JSON-ready; Python objects (inline domains, an evaluator object)
-        are written as None (``data.domains``) or their repr (``evaluator.tasks``), URLs
+        are written as None (``data.domains``) or their repr (``scoring.evaluator``), URLs
         without their password (so a resumed study compares equal given it again or not)."""
         out: dict[str, Any] = {}
         for part in _PARTS:
@@ -412,9 +411,13 @@ class StudySpec:
             out[part] = {k: _plain(v) for k, v in values.items()}
         if not isinstance(self.data.domains, str | Path | None):
             out["data"]["domains"] = None
-        tasks = self.evaluator.tasks
-        out["evaluator"]["tasks"] = (
-            None if tasks is None else str(tasks) if isinstance(tasks, str | Path) else repr(tasks)
+        evaluator = self.scoring.evaluator
+        out["scoring"]["evaluator"] = (
+            None
+            if evaluator is None
+            else str(evaluator)
+            if isinstance(evaluator, str | Path)
+            else repr(evaluator)
         )
         return out
 

@@ -48,8 +48,8 @@ def test_auto_is_one_pass_with_an_evaluator_and_leave_one_out_without() -> None:
     assert make_plan("auto", False, ["a", "b"]) == LeaveOneOut(("a", "b"))
     assert make_plan("leave-one-out", False, ["a"]) == LeaveOneOut(("a",))
     spec = StudySpec().replace(lodo_domains="a,b")
-    assert spec.evaluator.plan == "auto" and spec.evaluator.trial_plan() == LeaveOneOut(("a", "b"))
-    assert StudySpec().replace(evaluator="t.yaml").evaluator.trial_plan() == OnePass()
+    assert spec.scoring.plan == "auto" and spec.scoring.trial_plan() == LeaveOneOut(("a", "b"))
+    assert StudySpec().replace(evaluator="t.yaml").scoring.trial_plan() == OnePass()
 
 
 @pytest.mark.parametrize(

@@ -141,9 +141,7 @@ def test_the_flag_makes_a_one_score_study_two_objective_with_in_domain_scored(
         "cooking": 540,
         "sports": 540,
     }
-    assert (
-        json.loads((out / StudyStore.STUDY).read_text())["spec"]["evaluator"]["in_domain"] is True
-    )
+    assert json.loads((out / StudyStore.STUDY).read_text())["spec"]["scoring"]["in_domain"] is True
     lines = [json.loads(line) for line in Path(in_domain_run["events"]).read_text().splitlines()]
     said = [e for e in lines if e.get("event") == "in_domain"]
     assert said and set(said[0]["held_out"]) == {"finance", "cooking", "sports"}

@@ -109,12 +109,12 @@ def test_a_study_file_names_files_relative_to_itself(tmp_path: Path) -> None:
     (tmp_path / "conf" / "tasks.yaml").write_text("tasks: []")
     path = tmp_path / "conf" / "study.yaml"
     path.write_text(
-        "data: {domains: domains.json}\nmodel: {name: some/model}\nevaluator: {tasks: tasks.yaml}\n"
+        "data: {domains: domains.json}\nmodel: {name: some/model}\nscoring: {evaluator: tasks.yaml}\n"
         "search: {budget: 2k, trials: 3}\ntrain: {learning_rate: 0.001}\n"
     )
     spec = StudySpec.load(path)
     assert spec.data.domains == str(tmp_path / "conf" / "domains.json")
-    assert spec.evaluator.tasks == str(tmp_path / "conf" / "tasks.yaml")
+    assert spec.scoring.evaluator == str(tmp_path / "conf" / "tasks.yaml")
     assert (
         spec.model.name == "some/model"
         and spec.search.budget == 2000

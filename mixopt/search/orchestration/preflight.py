@@ -83,9 +83,9 @@ def check_inputs(
     evaluator, and is asked what it cannot run on. With a target budget the whole pools must
     fill it (the proxy's cut pools then fill the budget)."""
     search, model = spec.search, spec.model.name
-    evaluator, objectives = spec.evaluator.tasks, spec.evaluator.objectives
+    evaluator, objectives = spec.scoring.evaluator, spec.scoring.objectives
     in_domain, cache_dir, baselines = (
-        spec.evaluator.in_domain,
+        spec.scoring.in_domain,
         spec.data.cache_dir,
         search.baselines,
     )
@@ -242,14 +242,14 @@ def _plan(spec: StudySpec, found: _Problems) -> TrialPlan | None:
     """The trial plan the spec chooses (``auto``: by whether it gives an evaluator). One that
     scores the trials itself leaves nothing for objectives (tasks of a task file) and for the
     retention objective beside a task file's score."""
-    plan = found.attempt(spec.evaluator.trial_plan)
-    if plan is None or spec.evaluator.tasks is not None:
+    plan = found.attempt(spec.scoring.trial_plan)
+    if plan is None or spec.scoring.evaluator is not None:
         return plan
-    if objectives := spec.evaluator.objectives:
+    if objectives := spec.scoring.objectives:
         found.append(
             f"--objective names tasks of a task file; {plan.name} gives one score (got {', '.join(objectives)})"
         )
-    if spec.evaluator.in_domain:
+    if spec.scoring.in_domain:
         found.append(
             "--in-domain adds a retention objective beside an out-of-domain task file's score (--eval TASKS); "
             f"{plan.name} already scores on the domains' own records"

@@ -117,7 +117,7 @@ def _record(spec: StudySpec, checked: Checked) -> dict[str, Any]:
         "tokenizer": spec.model.name,
         "spec": spec.to_dict(),
         "space": checked.space.to_dict(),
-        "evaluator_is_reference": isinstance(spec.evaluator.tasks, str | Path | None),
+        "evaluator_is_reference": isinstance(spec.scoring.evaluator, str | Path | None),
     }
 
 
@@ -229,7 +229,7 @@ def _absolute(spec: StudySpec) -> StudySpec:
     changes: dict[str, Any] = {"out": str(Path(spec.output.out).resolve())}
     if isinstance(spec.data.domains, str | Path):
         changes["domains"] = str(Path(spec.data.domains).resolve())
-    tasks = spec.evaluator.tasks
+    tasks = spec.scoring.evaluator
     if isinstance(tasks, Path) or (isinstance(tasks, str) and tasks.endswith((".yaml", ".yml"))):
         changes["evaluator"] = str(Path(tasks).resolve())
     return spec.replace(**changes)
