@@ -142,12 +142,12 @@ def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> Study
         raise ConfigError(
             f"{store.folder}: not a mixopt study folder (no {store.STUDY}); nothing to resume"
         )
-    held = StudySpec.from_dict(record.get("spec"), str(store.path(store.STUDY)))
+    held = record.study_spec(str(store.path(store.STUDY)))
     # the folder may have moved since the study started: it is where the study is now
     changes: dict[str, Any] = {"out": str(store.folder), **settings}
     if evaluator is not None:
         changes["evaluator"] = evaluator
-    elif not record.get("evaluator_is_reference"):
+    elif not record.evaluator_is_reference:
         raise ConfigError(
             f"{out}: the study's evaluator was a Python object; pass it again to resume"
         )

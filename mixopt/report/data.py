@@ -106,8 +106,7 @@ class ReportData:
 def gather(folder: str | Path, storage: str | None = None) -> ReportData:
     """Read a study folder; a folder that holds no study is a one-line :class:`ConfigError`.
     ``storage``: the study's storage URL with its password (``study.json`` holds none)."""
-    record = StudyStore(folder).read_record()
-    spec = StudySpec.from_dict(record.get("spec") or {}, str(Path(folder) / StudyStore.STUDY))
+    spec = StudyStore(folder).read_spec()
     store = StudyStore(folder, storage or spec.output.storage)
     trials, confirmations = store.trials(), store.confirmations()
     # the race's budget: --confirm-budget, else the search's

@@ -31,18 +31,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mixopt.errors import ConfigError, first_line
 from mixopt.io import read_json, without_password, write_json_atomic
 from mixopt.study.answer import Decision, decide
+from mixopt.study.record import StudyRecord
 from mixopt.study.summary import Confirmation, Summary, runs_at
 from mixopt.study.trials import Attr, TrialRecord, baseline_role, is_live, is_reused, record_of
+
+if TYPE_CHECKING:
+    from mixopt.study.spec import StudySpec
 
 __all__ = ["StudyStore"]
 
 STUDY_NAME = "mixopt"  # the Optuna study's name inside the folder's own SQLite storage
-NAME_KEY = "study_name"  # in study.json: the name in a storage other studies may share
 
 
 class StudyStore:
@@ -85,7 +88,7 @@ class StudyStore:
             if self.storage is None:
                 self._name = STUDY_NAME
             elif self.exists():
-                self._name = str(self.read_record().get(NAME_KEY, STUDY_NAME))
+                self._name = self.read_record().study_name or STUDY_NAME
             else:
                 self._name = f"{self.folder.name}-{secrets.token_hex(4)}"
         return self._name
@@ -99,17 +102,20 @@ class StudyStore:
     def exists(self) -> bool:
         return self.path(self.STUDY).is_file()
 
-    def read_record(self) -> dict[str, Any]:
+    def read_record(self) -> StudyRecord:
         """``study.json``; a folder that holds no study is a one-line :class:`ConfigError`."""
         if not self.exists():
             raise ConfigError(f"{self.folder}: not a mixopt study folder (no {self.STUDY})")
-        record = read_json(self.path(self.STUDY), "study record")
-        if not isinstance(record, dict):
-            raise ConfigError(f"{self.path(self.STUDY)}: not a study record")
-        return record
+        path = self.path(self.STUDY)
+        return StudyRecord.from_dict(read_json(path, "study record"), str(path))
 
-    def write_record(self, record: Mapping[str, Any]) -> None:
-        write_json_atomic(self.path(self.STUDY), {**record, NAME_KEY: self.study_name})
+    def read_spec(self) -> StudySpec:
+        """The spec ``study.json`` holds (without the storage's password)."""
+        return self.read_record().study_spec(str(self.path(self.STUDY)))
+
+    def write_record(self, record: StudyRecord) -> None:
+        named = record.replace(study_name=self.study_name)
+        write_json_atomic(self.path(self.STUDY), named.to_dict())
 
     def write(self, name: str, payload: Any) -> None:
         """Write one of the folder's JSON files atomically."""
@@ -264,8 +270,7 @@ class StudyStore:
     def decision(self) -> Decision:
         """The study's answer at its own budget (runs of a transfer check are left out), as
         the study decided it (:func:`mixopt.study.answer.decide`)."""
-        record = self.read_record() if self.exists() else {}
-        search = (record.get("spec") or {}).get("search") or {}
+        search = (self.read_record().spec.get("search") or {}) if self.exists() else {}
         own = search.get("confirm_budget") or search.get("budget")  # the race's budget
         confirmations = self.confirmations()
         # a folder without study.json has no budget to tell the study's runs by: all of them

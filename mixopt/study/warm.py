@@ -137,8 +137,7 @@ def _from_study(folder: str, spec: StudySpec, domains: Sequence[Any], space: Any
     store = StudyStore(folder)
     if store.folder == StudyStore(spec.output.out).folder:
         raise ConfigError("is this study's own folder; name an earlier study")
-    record = store.read_record()
-    held = StudySpec.from_dict(record.get("spec"), str(store.path(store.STUDY)))
+    held = store.read_spec()
     store = StudyStore(folder, held.output.storage)
     done = [
         t

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mixopt.errors import ConfigError
+from mixopt.study.record import StudyRecord
 from mixopt.study.store import StudyStore
 from mixopt.study.summary import Confirmation
 from mixopt.study.trials import Attr, write_proposal
@@ -101,9 +102,27 @@ def test_a_folder_without_a_study(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"storage .* is missing"):
         StudyStore(tmp_path).optuna()
     assert not (tmp_path / "study.db").exists()
-    StudyStore(tmp_path).write_record({"spec": {}})
+    StudyStore(tmp_path).write_record(StudyRecord({}, {}, "0.1.0"))
     # the folder's own SQLite holds one Optuna study, under the name every such folder uses
-    assert json.loads((tmp_path / "study.json").read_text()) == {"spec": {}, "study_name": "mixopt"}
+    written = json.loads((tmp_path / "study.json").read_text())
+    assert (written["spec"], written["study_name"]) == ({}, "mixopt")
+    assert StudyStore(tmp_path).read_record() == StudyRecord({}, {}, "0.1.0", study_name="mixopt")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[1, 2]", "not a study record$"),
+        ('{"spec": {}, "space": {}}', r"not a study record \(no mixopt_version\)$"),
+        ('{"spec": [], "space": {}, "mixopt_version": "0"}', "spec and space must be mappings"),
+    ],
+)
+def test_a_study_json_that_is_not_a_record_is_refused_in_one_line(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    (tmp_path / "study.json").write_text(text)
+    with pytest.raises(ConfigError, match=problem):
+        StudyStore(tmp_path).read_record()
 
 
 def test_sqlite_stores_journal_ahead_and_survive_a_reopen(tmp_path: Path) -> None:

@@ -4,12 +4,13 @@ yet). The session, the loop and the transfer check read it; it imports none of t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mixopt.data.tokenize import TokenizedDomain
 from mixopt.events import EventLog
 from mixopt.search.executors.context import StudyContext
 from mixopt.search.proposals.space import SearchSpace
+from mixopt.study.record import StudyRecord
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart
@@ -34,7 +35,7 @@ class PreparedStudy:
     context: StudyContext
     space: SearchSpace
     baselines: tuple[tuple[str, dict[str, float]], ...]
-    record: dict[str, Any]
+    record: StudyRecord
     """What ``study.json`` holds: the spec, and enough to resume."""
     resume: bool
     events: EventLog

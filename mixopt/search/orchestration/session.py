@@ -18,6 +18,7 @@ from mixopt.search.tracking import make_tracker
 from mixopt.search.tracking.tracker import GuardedTracker
 from mixopt.study.answer import Decision, decide, headline, transfers
 from mixopt.study.pareto import pareto_payload
+from mixopt.study.record import StudyRecord
 from mixopt.study.store import StudyStore, count_states, fold_wal
 from mixopt.study.summary import Summary, runs_at
 from mixopt.study.trials import TrialRecord
@@ -36,7 +37,7 @@ class Session:
     store: StudyStore
     tracker: GuardedTracker
     simplex: Simplex
-    record: dict[str, Any]
+    record: StudyRecord
 
     @property
     def budget(self) -> int:
@@ -65,13 +66,11 @@ class Session:
             make_tracker(uri, store.path(store.ARTIFACTS)),
             lambda error: _tracking_down(study, uri, error),
         )
-        record = dict(study.record)
         if study.resume:
-            record["parent_run_id"] = store.read_record().get("parent_run_id")
+            record = study.record.replace(parent_run_id=store.read_record().parent_run_id)
             _open_storage(study)
         else:
-            record["parent_run_id"] = None
-            _create(study, record)
+            record = _create(study, study.record)
         # from here on the folder is a resumable study
         # a baseline keeps the most data its space allows: its filters at their loosest, so the
         # lift over it is what the searched shares and thresholds gain together
@@ -89,14 +88,15 @@ class Session:
             **{k: v for k, v in spec.items() if v is not None and k != "domains"},
             "space": study.space.name,
             "domains": ",".join(d.name for d in study.trial.domains),
-            "mixopt_version": record["mixopt_version"],
+            "mixopt_version": record.mixopt_version,
         }
-        record["parent_run_id"] = tracker.start_study(
+        parent = tracker.start_study(
             f"study-{store.folder.name}",
             params,
             {"mixopt.out": str(store.folder)},
-            record["parent_run_id"],
+            record.parent_run_id,
         )
+        record = record.replace(parent_run_id=parent)
         store.write_record(record)
         tracker.reconcile(_to_track(store))
         return cls(study, store, tracker, simplex, record)
@@ -333,9 +333,9 @@ class Session:
             "seed": spec.search.seed,
             "budget": spec.search.budget,
             "model": spec.model.name,
-            "tokenizer": record["tokenizer"],
-            "spec": record["spec"],
-            "space": record["space"],
+            "tokenizer": record.tokenizer,
+            "spec": record.spec,
+            "space": record.space,
             "domains": {
                 d.name: {
                     "tokens": d.num_tokens,
@@ -460,9 +460,10 @@ def _open_storage(study: PreparedStudy) -> None:
     store.optuna(sampler)
 
 
-def _create(study: PreparedStudy, record: dict[str, Any]) -> None:
-    """Create a new study's folder, storage and record; on any failure remove what was
-    created here (the folder, if it was made here; else the files made in it)."""
+def _create(study: PreparedStudy, record: StudyRecord) -> StudyRecord:
+    """Create a new study's folder, storage and record, and return the record as written;
+    on any failure remove what was created here (the folder, if it was made here; else the
+    files made in it)."""
     import shutil
 
     store = study.store
@@ -478,7 +479,8 @@ def _create(study: PreparedStudy, record: dict[str, Any]) -> None:
         if study.spec.data.domains is None or not isinstance(study.spec.data.domains, str):
             # domains given as objects: keep a copy, so the study can resume from its folder
             store.write(store.DOMAINS, [d.spec.to_entry() for d in study.trial.domains])
-            record["spec"]["data"]["domains"] = str(store.path(store.DOMAINS))
+            data = {**record.spec["data"], "domains": str(store.path(store.DOMAINS))}
+            record = record.replace(spec={**record.spec, "data": data})
         store.write_record(record)
     except BaseException:
         if made:
@@ -488,6 +490,7 @@ def _create(study: PreparedStudy, record: dict[str, Any]) -> None:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         raise
     study.events.add_file(store.path(store.EVENTS))  # with the events so far
+    return record
 
 
 def package_versions() -> dict[str, str]:

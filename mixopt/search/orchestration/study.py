@@ -21,6 +21,7 @@ from mixopt.search.orchestration.preflight import Checked
 from mixopt.search.orchestration.prepared import PreparedStudy
 from mixopt.search.orchestration.results import SearchResult
 from mixopt.search.orchestration.session import Finisher, Session
+from mixopt.study.record import StudyRecord
 from mixopt.study.spec import MODEL_ENV, StudySpec, default_model
 from mixopt.study.store import StudyStore
 from mixopt.study.warm import WarmStart, plan_warm_start
@@ -108,17 +109,17 @@ def prepare_study(
     )
 
 
-def _record(spec: StudySpec, checked: Checked) -> dict[str, Any]:
+def _record(spec: StudySpec, checked: Checked) -> StudyRecord:
     """What ``study.json`` holds: the spec, and enough to resume."""
     from mixopt._version import __version__
 
-    return {
-        "mixopt_version": __version__,
-        "tokenizer": spec.model.name,
-        "spec": spec.to_dict(),
-        "space": checked.space.to_dict(),
-        "evaluator_is_reference": isinstance(spec.scoring.evaluator, str | Path | None),
-    }
+    return StudyRecord(
+        spec=spec.to_dict(),
+        space=checked.space.to_dict(),
+        mixopt_version=__version__,
+        tokenizer=spec.model.name,
+        evaluator_is_reference=isinstance(spec.scoring.evaluator, str | Path | None),
+    )
 
 
 def _started(spec: StudySpec, store: StudyStore, resume: bool, events: EventLog) -> None:
@@ -262,7 +263,7 @@ def _held_study(store: StudyStore, spec: StudySpec) -> str:
 
     folder = store.folder
     try:
-        held = StudySpec.from_dict(store.read_record().get("spec"), str(store.path(store.STUDY)))
+        held = store.read_spec()
     except ConfigError:
         return f"{folder}: holds a study whose record does not read back; choose another --out"
     grow = f"mixopt search --resume {folder} --trials N (N: the new total of searched trials, now {held.search.trials})"
