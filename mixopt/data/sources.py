@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mixopt.data.spec import DomainSpec
 from mixopt.errors import ConfigError, error_line, first_line
+from mixopt.io import jsonl_problem, read_json
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -105,15 +108,44 @@ def _load_files(spec: DomainSpec, paths: Sequence[str], cache_dir: str | None) -
         raise ConfigError(f"domain {spec.name!r}: no records (its files are empty)")
     kwargs: dict[str, Any] = {"sample_by": spec.sample_by} if builder == "text" else {}
     try:
-        ds = load_dataset(
-            builder, data_files=list(paths), split="train", cache_dir=cache_dir, **kwargs
-        )
+        with _quiet("datasets.packaged_modules.json.json"):  # its log line repeats the error
+            ds = load_dataset(
+                builder, data_files=list(paths), split="train", cache_dir=cache_dir, **kwargs
+            )
     except Exception as exc:  # datasets raises many types for unreadable or malformed files
+        # Arrow names a byte offset or a row; a JSONL file's own reading names the line
+        for path in paths:
+            if problem := _json_problem(path):
+                raise ConfigError(f"domain {spec.name!r}: {path}: {problem}") from None
         raise ConfigError(
             f"domain {spec.name!r}: cannot read {', '.join(paths)}: {_one_line(exc)}"
         ) from None
     _require_utf8(spec, ds, paths)
     return ds
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _json_problem(path: str) -> str | None:
+    """Where a JSON or JSONL file is malformed, by line and column; None for other files."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".jsonl":
+        return jsonl_problem(path)
+    if suffix == ".json":
+        try:
+            read_json(path, "domain file")
+        except ConfigError as exc:
+            return str(exc).removeprefix(f"{path}: ")
+    return None
 
 
 def _require_utf8(spec: DomainSpec, ds: Dataset, paths: Sequence[str]) -> None:

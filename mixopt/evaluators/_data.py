@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mixopt.errors import ConfigError
-from mixopt.io import read_text
+from mixopt.io import read_json, read_jsonl
 
 __all__ = ["fill_template", "named_fields", "read_records", "require_fields", "template_fields"]
 
@@ -17,14 +16,10 @@ __all__ = ["fill_template", "named_fields", "read_records", "require_fields", "t
 def read_records(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
     """Records of a ``.jsonl`` file (one JSON object a line) or a ``.json`` list."""
     p = Path(path)
-    text = read_text(p, "evaluation data")
-    try:
-        if p.suffix == ".json":
-            records = json.loads(text)
-        else:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{p}: malformed JSON ({exc.msg} at line {exc.lineno})") from None
+    if p.suffix == ".json":
+        records = read_json(p, "evaluation data")
+    else:
+        records = read_jsonl(p, "evaluation data")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ConfigError(f"{p}: expected JSON objects, one per line")
     if not records:

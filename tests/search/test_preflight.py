@@ -131,6 +131,11 @@ def _pickled_model(c: Case) -> None:
     c.model = str(c.root / "pickled")
 
 
+# a JSONL file of text records whose 6th line is cut short
+_BROKEN_LINE_6 = "".join(
+    '{"text": "broken\n' if i == 5 else f'{{"text": "record {i} of some text"}}\n' for i in range(8)
+)
+
 # (id, how the good inputs are spoiled, the expected message of each problem)
 BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
     # the domains file
@@ -242,6 +247,15 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
             ]
         ),
         ["is not UTF-8 text"],
+    ),
+    (
+        # Arrow's own error names a byte offset and logs a line of its own; the line to mend
+        # is named instead, alone
+        "domain-jsonl-broken-line",
+        lambda c: c.domains_file(
+            [{"domain": "a", "path": str(c.write("broken.jsonl", _BROKEN_LINE_6))}]
+        ),
+        ["broken.jsonl: malformed JSON at line 6: Unterminated string starting at column 10"],
     ),
     (
         "domain-chat-bad-role",
@@ -372,6 +386,14 @@ BAD: list[tuple[str, Callable[[Case], None], list[str]]] = [
         [
             "evaluation data not found: {root}/nothing_here.jsonl (paths are relative to {root}/bad_tasks.yaml, the file that names them)"
         ],
+    ),
+    (
+        "eval-data-broken-line",
+        lambda c: (
+            c.write("held6.jsonl", _BROKEN_LINE_6),
+            c.tasks("kind: loss\ndata: held6.jsonl\n"),
+        ),
+        ["held6.jsonl: malformed JSON at line 6: Unterminated string starting at column 10"],
     ),
     (
         "eval-data-url",
