@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mixopt.errors import ConfigError
+from mixopt.errors import ConfigError, did_you_mean
 
 __all__ = [
     "dir_mode",
@@ -24,6 +24,7 @@ __all__ = [
     "holds_password",
     "is_url",
     "jsonl_problem",
+    "not_found",
     "read_json",
     "read_jsonl",
     "read_mixture",
@@ -113,9 +114,25 @@ def read_text(path: str | Path, what: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} not found") from None
+        raise ConfigError(not_found(path, what)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read {what} ({exc})") from None
+
+
+def not_found(path: str | Path, what: str) -> str:
+    """``domain.json: domains file not found (/abs/domain.json). Did you mean: domains.json?``:
+    the path as given, where that is when it is relative, and a file of a close name in its
+    folder."""
+    given = Path(path)
+    full = Path(os.path.abspath(given))
+    line = f"{path}: {what} not found"
+    if not given.is_absolute():
+        line += f" ({full})"
+    if not full.parent.is_dir():
+        return f"{line}; there is no folder {full.parent}"
+    names = [p.name for p in full.parent.iterdir() if p.is_file()]
+    close = did_you_mean(full.name, names)
+    return f"{line}.{close}" if close else line
 
 
 def read_json(path: str | Path, what: str) -> Any:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     checked = check_inputs(spec, problems, event_log(args))
     if checked.domains is None:
         code = _records_only(checked.specs)
-        _evaluator_lines(checked, checked.specs, tokens=False)
+        _evaluator_lines(spec, checked, checked.specs, tokens=False)
         return code
     domains = checked.domains
     _tokens_table(domains, budget)
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"budget {format_budget(budget)} ({budget:,} tokens) is feasible")
     if budget and target:
         _epochs(domains, budget, target)
-    _evaluator_lines(checked, domains)
+    _evaluator_lines(spec, checked, domains)
     if checked.space.filters:
         from mixopt.search.orchestration.preflight import check_filters
         from mixopt.search.proposals.filters import kept_table
@@ -106,13 +106,17 @@ def _tokens_table(domains: Any, budget: int | None) -> None:
     print_table(header, rows)
 
 
-def _evaluator_lines(checked: Checked, domains: Any, tokens: bool = True) -> None:
+def _evaluator_lines(spec: StudySpec, checked: Checked, domains: Any, tokens: bool = True) -> None:
     """What the checked plan and evaluator will do: the plan's first line (leave-one-out's
-    cost), the tasks (checked for overlap with the training data when the domains were
-    tokenized) and the objectives."""
+    cost), a data file read as a loss task, the tasks (checked for overlap with the training
+    data when the domains were tokenized) and the objectives."""
+    from mixopt.evaluators.tasks import loss_data_line
+
     said = None if checked.plan is None else checked.plan.first_line([d.name for d in domains])
     if said is not None:
         print(f"plan: {said[0]}")
+    if line := loss_data_line(spec.scoring.evaluator):
+        print(line)
     if (suite := checked.suite) is not None:
         if tokens:
             n = len(suite.tasks)

@@ -35,13 +35,15 @@ from mixopt.evaluators.loss import LossTask
 from mixopt.evaluators.multiple_choice import MultipleChoiceTask
 from mixopt.evaluators.sql_execution import SqlExecutionTask
 from mixopt.evaluators.suite import EvalSuite, NamedTask
-from mixopt.io import is_url, read_yaml
+from mixopt.io import is_url, not_found, read_yaml
 from mixopt.registry import Registry
 
 __all__ = [
     "EVALUATORS",
     "check_evaluator",
+    "is_loss_data",
     "load_suite",
+    "loss_data_line",
     "make_evaluator",
     "parse_suite",
     "read_suite",
@@ -78,12 +80,33 @@ def load_suite(path: str | Path) -> EvalSuite:
     return suite
 
 
+def is_loss_data(path: Any) -> bool:
+    """``--eval held_out.jsonl``: a JSONL file of records is a ``kind: loss`` task on their
+    text, named by the file (no task file needed)."""
+    return isinstance(path, str | Path) and Path(path).suffix.lower() == ".jsonl"
+
+
+def loss_data_line(evaluator: Any) -> str | None:
+    """What a study says first when its evaluator is a JSONL file (None when it is not)."""
+    if not is_loss_data(evaluator):
+        return None
+    return (
+        f"evaluator: {Path(evaluator).name} is scored as a held-out loss task (minus the mean "
+        "loss of its records' text); for accuracy, a task file names the kind (see downstream/)"
+    )
+
+
 def read_suite(path: str | Path, check_files: bool = False) -> tuple[EvalSuite | None, list[str]]:
     """Every problem of a task file, and a suite of the tasks that can still be checked
     further (their data read), or None. ``check_files``: report a path option that names
     nothing, with where a relative one was looked for."""
     p = Path(path)
-    raw = read_yaml(p, "task file")
+    if is_loss_data(p):  # a data file, the first thing tried: its records' held-out loss
+        raw: Any = {"kind": "loss", "data": p.name}
+        if not p.is_file():  # refused as a missing task file is
+            raise ConfigError(not_found(p, "evaluation data"))
+    else:
+        raw = read_yaml(p, "task file")
     relative_to = f"{p.resolve()}, the file that names them" if check_files else None
     return _read_suite(raw, p.parent.resolve(), p.stem, str(p), relative_to)
 
@@ -221,7 +244,10 @@ def check_evaluator(ref: Any) -> tuple[EvalSuite | None, list[str]]:
 
 
 def _is_task_file(ref: Any) -> bool:
-    return isinstance(ref, Path) or (isinstance(ref, str) and ref.endswith((".yaml", ".yml")))
+    """A task file, or a JSONL file of held-out records (read as one loss task)."""
+    if isinstance(ref, Path) or is_loss_data(ref):
+        return True
+    return isinstance(ref, str) and ref.endswith((".yaml", ".yml"))
 
 
 def make_evaluator(ref: Any) -> EvalSuite:
@@ -245,7 +271,8 @@ def make_evaluator(ref: Any) -> EvalSuite:
             f"evaluator kind {ref!r} needs data: name it in a task file (see downstream/)"
         )
     raise ConfigError(
-        f"evaluator {ref!r}: give a task file (.yaml), 'module:attr', or an object with evaluate(model, tokenizer)"
+        f"evaluator {ref!r}: give a task file (.yaml), a JSONL file of held-out records (a loss "
+        "task), 'module:attr', or an object with evaluate(model, tokenizer)"
     )
 
 

@@ -225,3 +225,21 @@ def test_one_task_is_counted_as_one(
     argv = ["validate", "--domains", study_inputs["domains"], "--model", study_inputs["model"]]
     assert main([*argv, "--eval", study_inputs["evaluator"], "--budget", "2k"]) == 0
     assert "evaluator: 1 task checked, no overlap with training data" in capsys.readouterr().out
+
+
+def test_a_jsonl_file_given_as_the_evaluator_is_a_loss_task_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    held = tmp_path / "unseen.jsonl"
+    held.write_text(
+        "".join(json.dumps({"text": f"held out text number {i}"}) + "\n" for i in range(5))
+    )
+    argv = ["validate", "--domains", str(EXAMPLES / "domains.json"), "--model"]
+    argv += [str(EXAMPLES / "tokenizer"), "--budget", "50k", "--eval", str(held)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "evaluator: unseen.jsonl is scored as a held-out loss task" in out
+    assert "evaluator: 1 task checked, no overlap with training data" in out
+    held.unlink()
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"mixopt: error: {held}: evaluation data not found"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -862,3 +863,21 @@ def test_a_model_folder_typo_is_not_a_hub_download(
         f"mixopt: error: model 'tiny-modl': no such local folder {case.root.resolve()}/tiny-modl, "
     )
     assert line.endswith("a hub id is org/name. Did you mean: tiny-model?")
+
+
+def test_a_missing_file_is_named_in_full_with_a_file_of_a_close_name(
+    case: Case, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(case.root)
+    shutil.copy(case.domains, "domains.json")
+    case.domains = Path("domain.json")
+    (line,) = _refused(case, capsys)
+    here = Path.cwd()  # the absolute path, and a file of a close name beside it
+    assert line == (
+        f"mixopt: error: {here}/domain.json: domains file not found. Did you mean: domains.json?"
+    )
+    case.domains, case.evaluator = Path("domains.json"), Path("nothere/tasks.yaml")
+    (line,) = _refused(case, capsys)
+    assert line.endswith(
+        f"nothere/tasks.yaml: task file not found; there is no folder {here}/nothere"
+    )

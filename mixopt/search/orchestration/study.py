@@ -91,6 +91,7 @@ def prepare_study(
         else WarmStart()
     )
     _say_costs(checked.plan, checked.suite, domains, events)
+    _say_loss_data(spec.scoring.evaluator, events)
     # the whole pools travel too only where the trials' are cut and a race runs at another budget
     cut = search.target_budget is not None
     whole = tuple(checked.domains) if cut and search.confirm_budget else None
@@ -169,6 +170,15 @@ def _say_costs(
         events.emit("trial_plan", line, plan=plan.name, **fields)
     if suite is not None and (held := in_domain_line(suite)):
         events.emit("in_domain", held, held_out=held_out_counts(suite))
+
+
+def _say_loss_data(evaluator: Any, events: EventLog) -> None:
+    """A JSONL file given as the evaluator is read as a loss task: say so, and how to ask
+    for another kind."""
+    from mixopt.evaluators.tasks import loss_data_line
+
+    if line := loss_data_line(evaluator):
+        events.emit("evaluator_data", line, data=str(evaluator), kind="loss")
 
 
 def objective_problems(
