@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mixopt.io import file_mode
 from mixopt.testing.corpus import DOMAIN_KINDS, make_records
 from mixopt.testing.tokenizer import build_tokenizer
 
@@ -81,6 +82,9 @@ def build_tiny_model(
     model.config.mixopt_tiny = asdict(cfg)
     model.save_pretrained(str(out), safe_serialization=True)
     tokenizer.save_pretrained(str(out))
+    for path in out.iterdir():  # safetensors writes its file 0600; the folder's others follow umask
+        if path.is_file():
+            path.chmod(file_mode())
     return out
 
 

@@ -152,7 +152,12 @@ def test_api_study_end_to_end(study_inputs: dict[str, Any], tmp_path: Path) -> N
         "confirm-natural-seed4",
         "confirm-all_finance-seed4",
     }
-    assert parent.info.run_name == "study-study"
+    assert parent.info.run_name == "study"  # what --out named it
+    # one metric name holds every run's score: one column of the runs table shows and sorts all
+    scored = [r for r in children if r.data.tags.get("mixopt.state") == "COMPLETE"]
+    assert len(scored) >= len(race["entrants"]) and all("score" in r.data.metrics for r in scored)
+    assert "score" in parent.data.metrics
+    assert parent.data.metrics["score"] == pytest.approx(saved["score"])
     assert parent.data.tags["mixopt.best_trial"] == best_run.info.run_name
     assert parent.data.tags["mixopt.best_run_id"] == best_run.info.run_id
     assert f"Best trial: {best_run.info.run_name}" in parent.data.tags["mlflow.note.content"]

@@ -35,7 +35,10 @@ class ServerKillingTrial:
 
 
 def test_tracking_server_down_mid_study_then_resume_logs_what_it_missed(
-    study_inputs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    study_inputs: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     import optuna
     from mlflow.tracking import MlflowClient
@@ -77,6 +80,7 @@ def test_tracking_server_down_mid_study_then_resume_logs_what_it_missed(
         artifacts = {a.path for a in client.list_artifacts(_parent(runs).info.run_id)}
         report = {a.path for a in client.list_artifacts(_parent(runs).info.run_id, "report")}
     assert not (out / StudyStore.TRACKING_BEHIND).exists()
+    assert "View run" not in capfd.readouterr().out  # MLflow's two URL lines a run, on stdout
 
     parent = _parent(runs)
     assert (

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from mixopt.evaluators import LossTask
+from mixopt.io import file_mode
 from mixopt.testing import make_records
 
 
@@ -43,5 +44,7 @@ def test_cli_builds_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
     assert main(["tiny-model", str(tmp_path / "m"), "--pretrain-tokens", "4000"]) == 0
     assert (tmp_path / "m" / "model.safetensors").exists()
+    # every file as the umask makes them (safetensors alone wrote its file 0600)
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()} == {file_mode()}
     assert main(["tiny-model", str(tmp_path / "m")]) == 2
     assert "not empty" in capsys.readouterr().err

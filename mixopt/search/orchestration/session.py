@@ -91,7 +91,7 @@ class Session:
             "mixopt_version": record.mixopt_version,
         }
         parent = tracker.start_study(
-            f"study-{store.folder.name}",
+            store.folder.name,  # what --out named it
             params,
             {"mixopt.out": str(store.folder)},
             record.parent_run_id,
@@ -238,6 +238,8 @@ class Session:
         self.tracker.finish_study(
             {
                 "best_score": summary.best.score or 0.0,
+                # the name every run logs its score under: one column shows and sorts them all
+                "score": summary.best.score or 0.0,
                 **{f"lift_over_{n}": v.value for n, v in summary.lift.items()},
                 # the interval's ends, where there is one (two fresh seeds or more)
                 **{

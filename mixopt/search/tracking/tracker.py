@@ -160,6 +160,8 @@ class MlflowTracker:
     def client(self) -> Any:
         if self._client is None:
             os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+            # with a tracking server, MLflow prints two URL lines a run to stdout (the results')
+            os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
             import logging
 
             from mlflow.tracking import MlflowClient
