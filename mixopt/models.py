@@ -10,6 +10,8 @@ from typing import Any
 from mixopt.errors import ConfigError, did_you_mean, first_line
 
 __all__ = [
+    "OFFLINE_HINT",
+    "hub_unreachable",
     "is_local_reference",
     "load_model",
     "load_tokenizer",
@@ -67,14 +69,46 @@ def _not_loaded(ref: str, what: str, exc: BaseException) -> ConfigError:
     )
 
 
+OFFLINE_HINT = "`mixopt tiny-model DIR` builds a small model offline"
+
+
+def hub_unreachable(timeout: float = 3.0) -> bool:
+    """True when the Hugging Face hub cannot be reached at all (no route, no name lookup),
+    found in about a second: its client would retry for over a minute before saying so.
+    Never true through a proxy, or with ``HF_HUB_OFFLINE`` set (nothing is asked then)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or any(
+        os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+    ):
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+    except OSError:
+        return True
+    return False
+
+
 def load_tokenizer(ref: str) -> Any:
-    """The fast tokenizer of a hub id or local model folder, or a one-line :class:`ConfigError`."""
+    """The fast tokenizer of a hub id or local model folder, or a one-line :class:`ConfigError`.
+    Offline, a hub id is read from the Hugging Face cache only (at once, not after retries)."""
     from transformers import AutoTokenizer
 
     source = resolve_reference(ref)
+    offline = source == ref and not is_local_reference(ref) and hub_unreachable()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
     except (OSError, ValueError) as exc:
+        if offline:
+            raise ConfigError(
+                f"model {ref!r}: not in the Hugging Face cache, and the hub cannot be reached "
+                f"(offline): give a local folder ({OFFLINE_HINT})"
+            ) from None
         raise _not_loaded(ref, "its tokenizer", exc) from None
     if not getattr(tokenizer, "is_fast", False):
         # offsets (for loss masks) and batched speed need the Rust tokenizer

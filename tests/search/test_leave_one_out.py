@@ -157,3 +157,29 @@ def test_without_model_the_default_offline_is_one_line_naming_model(
     assert f"the default base model {DEFAULT_MODEL!r} cannot be loaded" in lines[0]
     assert "give --model" in lines[0] and "MIXOPT_MODEL" in lines[0]
     assert not (tmp_path / "o").exists() and not (tmp_path / "cache").exists()
+
+
+def test_without_network_a_hub_model_is_refused_at_once_naming_the_offline_way(
+    tmp_path: Path,
+) -> None:
+    """HF_HUB_OFFLINE unset, as a new user's shell has it, and the hub unreachable: the cache
+    alone is asked (the hub client would retry for over a minute first)."""
+    import subprocess
+    import sys
+
+    from mixopt.testing import write_domains
+    from tests.support.services import free_port
+
+    domains = write_domains(tmp_path / "data", {"finance": "jsonl", "cooking": "jsonl"}, n=20)
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "MIXOPT_MODEL")}
+    env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    argv = [sys.executable, "-m", "mixopt", "search", "--domains", str(domains), "--budget", "2k"]
+    argv += ["--model", "someorg/some-model", "--out", str(tmp_path / "o"), "--quiet"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "mixopt: error: model 'someorg/some-model': not in the Hugging Face cache, and the hub "
+        "cannot be reached (offline): give a local folder (`mixopt tiny-model DIR` builds a "
+        "small model offline)"
+    )
+    assert not (tmp_path / "o").exists()

@@ -204,6 +204,8 @@ def objective_problems(
 
 def _default_model_problem(exc: ConfigError, model: str | None, chosen: str | None) -> ConfigError:
     """The problems, with the default model's failure to load as one line naming --model."""
+    from mixopt.models import OFFLINE_HINT
+
     if chosen is None:
         return exc
     mine = f"model {model!r}"
@@ -216,7 +218,10 @@ def _default_model_problem(exc: ConfigError, model: str | None, chosen: str | No
         if chosen.startswith("$")
         else "no network, and not in the Hugging Face cache"
     )
-    line = f"no --model given, and {chosen} {model!r} cannot be loaded ({why}): give --model (a hub id or a local folder) or set {MODEL_ENV}"
+    line = (
+        f"no --model given, and {chosen} {model!r} cannot be loaded ({why}): give --model (a hub "
+        f"id or a local folder; {OFFLINE_HINT}) or set {MODEL_ENV}"
+    )
     return ConfigError([line, *(p for p in exc.problems if not p.startswith(mine))])
 
 
