@@ -88,9 +88,13 @@ def test_the_event_log_tells_the_study_as_it_ran(three_domain_run: dict[str, Any
     assert three_domain_run["stdout"] == ""
     err = three_domain_run["stderr"]
     assert err.count("start  trial") == 5 and err.count("done   trial") == 5
-    # the race's runs report as what they are, without the search's counters (all 5 done)
-    race = [line for line in err.splitlines() if line.startswith("race   ")]
+    # the race's runs report as what they are, counted against the race's own most runs
+    # with its own ETA, without the search's counters (all 5 done)
+    race = [line for line in err.splitlines() if line.startswith("[race ")]
     assert race and all(" (seed " in line and "| running" not in line for line in race)
+    most = started["runs"]
+    assert race[-1].startswith(f"[race {most}/{most}] confirmed ") and "ETA 0s" in race[-1]
+    assert sum(f"/{most}] confirmed " in line for line in race) == most
     assert not any("(confirm:" in line for line in err.splitlines())
 
 
@@ -102,5 +106,6 @@ def test_progress_lines_say_what_each_number_is(three_domain_run: dict[str, Any]
     assert reported and all("intermediate 'finance_loss' " in line for line in reported), reported[
         :2
     ]
-    assert all(", best score " in line for line in err if line.startswith("[")), err[:3]
+    trials = [line for line in err if line.startswith("[") and not line.startswith("[race ")]
+    assert all(", best score " in line for line in trials), err[:3]
     assert not any(", best -" in line or ", best 0" in line for line in err)

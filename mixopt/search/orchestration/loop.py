@@ -458,6 +458,7 @@ class StudyLoop:
                 else f"{', '.join(entrants)} race"
             )
             drops = "; an entrant clearly behind the leader stops early" if race.eliminate else ""
+            self.progress.race(race.most_runs() - made)
             self.events.emit(
                 "confirm_started",
                 f"confirming{where}: {what} on up to {race.seed_budget} fresh seed{'s' * (race.seed_budget != 1)} at the best trial's training settings "
@@ -517,7 +518,9 @@ class StudyLoop:
             self.tracker.finish_trial(job.number, "FAIL", None, reason)
             self.events.emit(
                 "confirm_finished",
-                f"confirmation run of {name} (seed {job.seed}) FAILED: {reason}",
+                self.progress.race_line(
+                    f"confirmation run of {name} (seed {job.seed}) FAILED: {reason}", True
+                ),
                 **ids,
                 state="FAIL",
                 score=None,
@@ -541,7 +544,7 @@ class StudyLoop:
         self.tracker.finish_trial(job.number, "COMPLETE", outcome.payload)
         self.events.emit(
             "confirm_finished",
-            f"confirmed {name} (seed {job.seed}): score {score:.4f}",
+            self.progress.race_line(f"confirmed {name} (seed {job.seed}): score {score:.4f}", True),
             **ids,
             state="COMPLETE",
             score=score,

@@ -36,6 +36,15 @@ class Progress:
         self.best: float | None = None
         self.started = time.monotonic()
         self.finished_here = 0
+        # the race's runs count apart: they are not trials, and have their own total and ETA
+        self.race_total = self.race_done = self.race_here = 0
+        self.race_started = 0.0
+
+    def race(self, runs: int) -> None:
+        """The race starts (or grows): ``runs`` more runs at most, counted on their own."""
+        if not self.race_started:
+            self.race_started = time.monotonic()
+        self.race_total = self.race_done + runs
 
     def carry(self, trials: Iterable[Any]) -> None:
         """A resumed study's finished trials (:class:`~mixopt.study.trials.TrialRecord`): its
@@ -68,7 +77,8 @@ class Progress:
             said = f"step {step}/{total}, {self.probe} {value:.4f}"
             if getattr(live, "source", None) is not None:  # a run of the race, not a trial
                 name = live.role.split(":", 1)[1]
-                line = f"race   {name} (seed {live.seed}): {said}"
+                run = f"{name} (seed {live.seed}): {said}"
+                line = self.race_line(f"       {run}") if self.race_total else f"noise  {run}"
             else:
                 line = self._line(f"       {label}: {said}")
             self.events.emit(
@@ -126,6 +136,21 @@ class Progress:
                 score=None,
                 error=error,
             )
+
+    def race_line(self, what: str, finished: bool = False) -> str:
+        """A race run's line, ``[race  3/12] confirmed natural (seed 2): ...  | ETA 2m10s``,
+        counted against the race's own total (``finished``: this run just ended). Before the
+        race (the seed noise's runs, during the search) the line is ``what`` alone."""
+        if not self.race_total:
+            return what
+        if finished:
+            self.race_done += 1
+            self.race_here += 1
+        elapsed = time.monotonic() - self.race_started
+        left = max(self.race_total - self.race_done, 0)
+        eta = "-" if not self.race_here else _duration(elapsed / self.race_here * left)
+        width = len(str(self.race_total))
+        return f"[race {self.race_done:>{width}}/{self.race_total}] {what}  | ETA {eta} at most"
 
     def _line(self, what: str) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"  # the suite's score, as "score" is
