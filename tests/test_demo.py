@@ -36,6 +36,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    # what it takes and what its score is, said before they start; each step shows progress
+    assert done.stdout.startswith("The demo takes about 3.5 minutes on an idle 2-core CPU")
+    assert "The score: minus the loss of the gold SQL" in done.stdout
+    assert "pre-training: " in done.stderr and "writing the six domains" in done.stderr
+    assert "Writing model shards" not in done.stderr
     for text in (
         "Answer: trial ",
         "sql_shop",

@@ -40,11 +40,31 @@ def test_pretraining_taught_it_the_domains(tiny_model: Any, tmp_path: Path) -> N
 
 
 def test_cli_builds_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
     from mixopt.cli import main
 
-    assert main(["tiny-model", str(tmp_path / "m"), "--pretrain-tokens", "4000"]) == 0
-    assert (tmp_path / "m" / "model.safetensors").exists()
+    # --corpus: the tokenizer and the pre-training read the user's own domains
+    word = "zyxwvutsrq"
+    records = [{"text": f"{word} number {i} said {word} again"} for i in range(200)]
+    (tmp_path / "own.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    corpus = tmp_path / "domains.json"
+    corpus.write_text(json.dumps([{"domain": "own", "path": "own.jsonl"}]))
+    argv = ["tiny-model", str(tmp_path / "m"), "--pretrain-tokens", "4k", "--corpus", str(corpus)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "4,000 pre-training tokens of the text of" in out
+    # each step said, the pre-training's time estimated from its own first steps
+    assert "training a 1024-token BPE tokenizer on 200 texts" in err
+    assert "pre-training: 1 step, about " in err and "(its first step;" in err
+    from transformers import AutoTokenizer
+
+    own = AutoTokenizer.from_pretrained(str(tmp_path / "m"))
+    assert len(own.tokenize(f" {word}")) <= 2  # a word of the corpus is a token or two
     # every file as the umask makes them (safetensors alone wrote its file 0600)
     assert {p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()} == {file_mode()}
     assert main(["tiny-model", str(tmp_path / "m")]) == 2
     assert "not empty" in capsys.readouterr().err
+    assert main(["tiny-model", str(tmp_path / "n"), "--corpus", str(tmp_path / "nope.json")]) == 2
+    assert "domains file not found" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()
