@@ -9,16 +9,22 @@ real Ray, Optuna, MLflow and PostgreSQL around trials that train nothing."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
+
+from mixopt.cli import main
+from mixopt.io import without_password
 
 REPO = Path(__file__).resolve().parents[2]
 PLAN = "tests.support.runners:TrivialPlan"
@@ -45,6 +51,139 @@ def _search(inputs: dict[str, Any], out: Path | str, *extra: str) -> list[str]:
         "--quiet",
         *extra,
     ]
+
+
+# -- passwords: the redaction itself -----------------------------------------------------
+
+SECRET = "s3/cr et'\"@:%?&#"  # what breaks a pattern: a slash, a space, quotes, @ : % ? & #
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        # percent-encoded, as RFC 3986 and SQLAlchemy's docs write it
+        (f"postgresql://me:{quote(SECRET, safe='')}@db:5432/m", "postgresql://me@db:5432/m"),
+        (f"postgresql+psycopg://me:{quote_plus(SECRET)}@db/m", "postgresql+psycopg://me@db/m"),
+        # as typed: SQLAlchemy takes everything up to the first '@' as the password
+        ("postgresql://me:s3/cr et'\"x@db/m", "postgresql://me@db/m"),
+        ("postgresql://me:a:b@[::1]:5432/m", "postgresql://me@[::1]:5432/m"),
+        ("postgresql://me:@db/m", "postgresql://me@db/m"),
+        ("postgresql://:only@db/m", "postgresql://@db/m"),
+        # as a query parameter, alone or among others, in any case
+        (f"postgresql://me@db/m?password={quote(SECRET, safe='')}", "postgresql://me@db/m"),
+        (
+            "postgresql://me@db/m?sslmode=require&PassWord=x%2Fy&application_name=a",
+            "postgresql://me@db/m?application_name=a&sslmode=require",  # as SQLAlchemy writes it
+        ),
+        ("mysql+pymysql://me:p@db/m?charset=utf8&passwd=q", "mysql+pymysql://me@db/m?charset=utf8"),
+        ("postgresql://me@db/m?sslpassword=k", "postgresql://me@db/m"),
+        # MLflow tracking URIs
+        ("http://me:pw%2F1@mlflow:5000", "http://me@mlflow:5000"),
+        (
+            "https://me:pw@mlflow.example.com/prefix?password=x",
+            "https://me@mlflow.example.com/prefix",
+        ),
+        # a URL SQLAlchemy cannot finish parsing (a port that is no number): its grammar still
+        ("http://me:a/b c@mlflow:port/x?password=1&b=2", "http://me@mlflow:port/x?b=2"),
+    ],
+)
+def test_a_password_never_survives_redaction(given: str, kept: str) -> None:
+    assert without_password(given) == kept
+    assert without_password(kept) == kept  # nothing more to take
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        "sqlite:////abs/study.db",
+        "sqlite:///rel.db?timeout=5",
+        "postgresql://me@db:5432/m?sslmode=require",
+        "http://127.0.0.1:5000",
+        "https://mlflow.example.com/a/b?x=1",
+        "file:///tmp/mlruns",
+        "databricks",
+        "none",
+        "Qwen/Qwen2.5-0.5B",
+        "../models/tiny",
+        "data/it's a file.jsonl",
+        "mail me@host: see https://docs",
+    ],
+)
+def test_what_holds_no_password_is_kept_as_written(plain: str) -> None:
+    assert without_password(plain) == plain
+
+
+# -- passwords: a real study in a real PostgreSQL --------------------------------------------
+
+
+def _role(admin_url: str, user: str, password: str, database: str) -> None:
+    """A login role with ``password`` owning a new database, made by the server's superuser."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(user), sql.Literal(password)
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database), sql.Identifier(user)
+            )
+        )
+
+
+def _holding(folders: list[Path], needles: list[bytes]) -> list[str]:
+    """The files under ``folders`` whose bytes hold any of ``needles``."""
+    found = []
+    for folder in folders:
+        for path in folder.rglob("*"):
+            with contextlib.suppress(OSError):  # a socket, a file Ray removed meanwhile
+                if path.is_file() and not path.is_symlink():
+                    data = path.read_bytes()
+                    found += [f"{path}: {n!r}" for n in needles if n in data]
+    return found
+
+
+@pytest.mark.slow
+def test_storage_passwords_never_reach_disk(
+    study_inputs: dict[str, Any],
+    postgres_url: str,
+    shared_ray: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A password with a slash, a space and both quotes, given in the URL as typed and as
+    ``?password=``: in no file of the study folders (study.json, best_mixture.json, events,
+    the MLflow store with its params and artifact copies, Ray Tune's tuner.pkl) nor of Ray's
+    folder, in any spelling (as typed, JSON-escaped, percent-encoded, pickled); the
+    study is resumed from the password in the environment."""
+    from tests.support.services import ray_cluster_folder
+
+    core = secrets.token_hex(8)  # in every spelling of the password, so the search finds any
+    password = f'{core}/ it\'s "quoted"'
+    server = urlsplit(postgres_url)
+    _role(postgres_url, "keeper", password, "kept")
+    where = f"{server.hostname}:{server.port}/kept"
+    as_typed, as_query = (
+        f"postgresql://keeper:{password}@{where}",
+        f"postgresql://keeper@{where}?password={quote(password, safe='')}",
+    )
+    outs = [tmp_path / "typed", tmp_path / "query"]
+    for out, url in zip(outs, (as_typed, as_query), strict=True):
+        assert main(_search(study_inputs, out, "--trials", "1", "--storage", url)) == 0
+        record = json.loads((out / "study.json").read_text())
+        assert record["spec"]["output"]["storage"] == f"postgresql://keeper@{where}"
+        assert (out / "ray").is_dir()  # Ray Tune's records (tuner.pkl) are searched too
+    # resumed with the password where PostgreSQL's clients look for it, not on the command line
+    monkeypatch.setenv("PGPASSWORD", password)
+    assert main(["search", "--resume", str(outs[1]), "--trials", "2", "--quiet"]) == 0
+    assert len(json.loads((outs[1] / "results.json").read_text())["trials"]) == 4
+
+    needles = [core.encode(), password.encode(), json.dumps(password).encode()]
+    found = _holding([*outs, ray_cluster_folder(shared_ray)], needles)
+    assert not found, found[:5]
 
 
 # -- a local Ray, started by `mixopt search` ----------------------------------------------
