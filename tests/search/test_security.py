@@ -269,3 +269,47 @@ def test_a_study_s_local_ray_folder_is_private_and_removed(
     assert folders, "no Ray folder seen in the study's processes"
     assert all(mode == 0o700 for mode in folders.values()), folders
     assert not [f for f in folders if os.path.exists(f)], folders  # gone with the study
+
+
+# -- a tracking server shared by two studies -----------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_tracking_server_keeps_each_study_s_artifacts_apart(
+    study_inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two studies on one ``mlflow server``: each one's artifacts are where the server says
+    (its --artifacts-destination, through its proxy), read back through it, and neither
+    study folder holds anything of the other's runs."""
+    from mlflow.tracking import MlflowClient
+
+    from tests.support.services import mlflow_server
+
+    server, outs = tmp_path / "server", [tmp_path / "first", tmp_path / "second"]
+    with mlflow_server(server) as url:
+        for out in outs:
+            args = _search(study_inputs, out, "--trials", "0", "--executor", "inprocess")
+            assert main([*args, "--tracking-uri", url]) == 0
+        client = MlflowClient(url)
+        experiment = client.get_experiment_by_name("mixopt")
+        runs = client.search_runs([experiment.experiment_id], max_results=100)
+        parents = {
+            r.data.params["out"]: r for r in runs if r.data.tags.get("mixopt.kind") == "study"
+        }
+        assert sorted(parents) == sorted(str(o) for o in outs)
+        for out in outs:
+            parent = parents[str(out)]
+            assert parent.info.artifact_uri.startswith("mlflow-artifacts:"), parent.info
+            listed = {a.path for a in client.list_artifacts(parent.info.run_id)}
+            assert {"best_mixture.json", "results.json", "report"} <= listed
+            copy = client.download_artifacts(parent.info.run_id, "best_mixture.json", str(tmp_path))
+            assert Path(copy).read_bytes() == (out / "best_mixture.json").read_bytes()
+    run_ids = {
+        str(o): {r.info.run_id for r in runs if r.data.params.get("out") == str(o)} for o in outs
+    }
+    stored = {p.name for p in (server / "mlartifacts").rglob("*") if p.is_dir()}
+    assert {p.info.run_id for p in parents.values()} <= stored  # on the server's side
+    for out, other in zip(outs, outs[::-1], strict=True):
+        assert not (out / "mlartifacts").exists()
+        names = " ".join(str(p) for p in out.rglob("*"))
+        assert not [i for i in run_ids[str(other)] if i in names]
