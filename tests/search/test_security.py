@@ -28,6 +28,9 @@ from mixopt.io import without_password
 
 REPO = Path(__file__).resolve().parents[2]
 PLAN = "tests.support.runners:TrivialPlan"
+# the bytes a domain name may take: a file name's 255, less what the longest file named after
+# it adds (its export, domains/NAME.jsonl, is written first as .NAME.jsonl.XXXXXXXX.tmp)
+NAME_BYTES = 255 - len("..jsonl.XXXXXXXX.tmp")
 
 
 def _search(inputs: dict[str, Any], out: Path | str, *extra: str) -> list[str]:
@@ -313,3 +316,43 @@ def test_a_tracking_server_keeps_each_study_s_artifacts_apart(
         assert not (out / "mlartifacts").exists()
         names = " ".join(str(p) for p in out.rglob("*"))
         assert not [i for i in run_ids[str(other)] if i in names]
+
+
+# -- names and paths ----------------------------------------------------------------------
+
+
+def test_a_domain_name_is_limited_in_bytes_as_file_names_are(
+    tokenizer_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name of 64 characters may take 256 bytes in UTF-8 (U+20000 takes 4): refused in one
+    line, before anything is written; one at the limit exports (domains/NAME.jsonl)."""
+    from mixopt.testing import make_records
+
+    wide = "\U00020000"
+    longest = wide * (NAME_BYTES // 4)
+    for name in ("finance", "cooking"):
+        rows = make_records(name, 60, seed=1)
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def export(first: str, out: Path) -> int:
+        domains = tmp_path / f"domains-{len(first)}.json"
+        domains.write_text(
+            json.dumps(
+                [
+                    {"domain": first, "path": "finance.jsonl"},
+                    {"domain": "b", "path": "cooking.jsonl"},
+                ]
+            )
+        )
+        (tmp_path / "mix.json").write_text(json.dumps({first: 0.5, "b": 0.5}))
+        args = ["--domains", str(domains), "--model", str(tokenizer_dir)]
+        args += ["--mixture", str(tmp_path / "mix.json"), "--budget", "1k", "--out", str(out)]
+        return main(["export", *args, "--quiet"])
+
+    assert export(longest, tmp_path / "ok") == 0
+    assert (tmp_path / "ok" / "domains" / f"{longest}.jsonl").is_file()
+    capsys.readouterr()
+    assert export(wide * 64, tmp_path / "refused") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"name is 256 bytes in UTF-8; at most {NAME_BYTES}" in err[0], err
+    assert not (tmp_path / "refused").exists()
