@@ -356,3 +356,27 @@ def test_a_domain_name_is_limited_in_bytes_as_file_names_are(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"name is 256 bytes in UTF-8; at most {NAME_BYTES}" in err[0], err
     assert not (tmp_path / "refused").exists()
+
+
+@pytest.mark.slow
+def test_a_study_given_a_relative_model_resumes_from_anywhere(
+    study_inputs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, elsewhere = tmp_path / "a" / "b", tmp_path / "elsewhere"
+    here.mkdir(parents=True)
+    elsewhere.mkdir()
+    model = str(Path(study_inputs["model"]).resolve())
+    monkeypatch.chdir(here)
+    inputs = {**study_inputs, "model": os.path.relpath(model)}
+    assert inputs["model"].startswith("..")
+    base = ["--trials", "0", "--executor", "inprocess"]
+    assert main(_search(inputs, "study", *base)) == 0
+    out = here / "study"
+    assert json.loads((out / "study.json").read_text())["spec"]["model"]["name"] == model
+
+    monkeypatch.chdir(elsewhere)
+    resume = ["search", "--resume", str(out), "--executor", "inprocess", "--quiet"]
+    assert main(resume) == 0
+    assert main([*resume, "--model", model]) == 0  # the same model, named as it is kept
+    monkeypatch.chdir(here)
+    assert main([*resume, "--model", inputs["model"]]) == 0  # and as it was given
