@@ -266,9 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore")
-    import ray
-
-    from mixopt.search.executors.ray_tune import start_ray
+    from mixopt.search.executors.ray_tune import start_ray, stop_ray
 
     start_ray(None, num_cpus=args.concurrency)  # the study joins this Ray: one CPU per trial
     rows: list[tuple[str, str, str]] = []
@@ -282,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows += run(inputs, root / kind, args, url)
                 args.profile = None
     finally:
-        ray.shutdown()
+        stop_ray()
 
     print_rows(
         rows,

@@ -345,9 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += real_rows(inputs, root, n_real, "1k" if args.quick else "24k", args.quick)
 
     if args.quick:
-        import ray
+        from mixopt.search.executors.ray_tune import stop_ray
 
-        ray.shutdown()
+        stop_ray()
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure'.ljust(width)}  {'value':>14}  ratio")
     for name, value, ratio in rows:

@@ -152,10 +152,11 @@ def _held(out: str | Path, evaluator: Any, settings: Mapping[str, Any]) -> Study
             f"{out}: the study's evaluator was a Python object; pass it again to resume"
         )
     spec = _spec(held, changes)
-    # an evaluator object passed again is the study's own (its repr may differ); a moved folder is the same study
+    # an evaluator object passed again is the study's own (its repr may differ); a moved folder is the same study;
+    # paths are compared as absolute: a study resumed from another folder names the same files
     refused = [
         d
-        for d in spec.differences(held, on_resume=True)
+        for d in spec.absolute().differences(held.absolute(), on_resume=True)
         if not d.startswith(("evaluator:", "out:"))
     ]
     if refused:

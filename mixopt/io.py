@@ -39,19 +39,51 @@ __all__ = [
 
 
 _PASSWORD_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@\"']+):[^/\s@\"']+@")
+# a password given as a query parameter (?password=...); MySQL's drivers also take passwd
+_PASSWORD_KEYS = ("password", "passwd", "sslpassword")
+_PASSWORD_QUERY = re.compile(rf"[?&](?:{'|'.join(_PASSWORD_KEYS)})=", re.IGNORECASE)
+# SQLAlchemy's own grammar (sqlalchemy.engine.url), for a URL it cannot finish parsing (a
+# port that is not a number): the password runs from the user's ':' to the first '@'
+_USERINFO = re.compile(r"^([\w+]+://[^:/]*):[^@]*@")
+_QUERY_PASSWORD = re.compile(rf"([?&])(?:{'|'.join(_PASSWORD_KEYS)})=[^&#]*&?", re.IGNORECASE)
 
 
 def holds_password(text: str) -> bool:
-    """Whether ``text`` holds a URL with a password (``postgresql://user:secret@host/db``)."""
-    return _PASSWORD_URL.search(text) is not None
+    """Whether ``text`` (any text: a file's, a log line) seems to hold a URL with a password
+    (``postgresql://user:secret@host/db``, ``...?password=secret``). A guard for what is
+    written anyway; the URLs mixopt writes are :func:`without_password`'s."""
+    return _PASSWORD_URL.search(text) is not None or _PASSWORD_QUERY.search(text) is not None
 
 
 def without_password(url: str) -> str:
     """``url`` without its password (``postgresql://user:secret@host/db`` ->
-    ``postgresql://user@host/db``): what mixopt writes to disk and logs. A study resumed from
-    it gets the password where its client looks for one (for PostgreSQL, ``PGPASSWORD`` or
-    ``~/.pgpass``), or from the URL given again (``--storage``)."""
-    return _PASSWORD_URL.sub(r"\1@", url)
+    ``postgresql://user@host/db``; ``?password=secret`` dropped): what mixopt writes to
+    disk, logs and pickles. Parsed as SQLAlchemy parses the database and tracking URLs it
+    opens, so a password holding ``/``, spaces, quotes or ``@`` (percent-encoded) goes too;
+    a value that is not a URL comes back unchanged. A study resumed from it gets the password
+    where its client looks for one (for PostgreSQL, ``PGPASSWORD`` or ``~/.pgpass``), or from
+    the URL given again (``--storage``)."""
+    if "://" not in url:
+        return url
+    from sqlalchemy.engine import URL, make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL SQLAlchemy reads whole: its grammar, without parsing the rest
+        return _QUERY_PASSWORD.sub(r"\1", _USERINFO.sub(r"\1@", url)).rstrip("?&")
+    secret = [k for k in parsed.query if k.lower() in _PASSWORD_KEYS]
+    if parsed.password is None and not secret:
+        return url
+    bare = URL.create(
+        parsed.drivername,
+        parsed.username,
+        None,
+        parsed.host,
+        parsed.port,
+        parsed.database,
+        {k: v for k, v in parsed.query.items() if k not in secret},
+    )
+    return bare.render_as_string(hide_password=False)
 
 
 def file_mode() -> int:

@@ -54,6 +54,7 @@ SLOWEST_FIRST = (
     "tests/search/test_study.py::",
     "tests/search/test_resume.py::",
     "tests/search/test_tracking_server.py::",
+    "tests/search/test_security.py::",  # a study with a local Ray of its own, PostgreSQL, MLflow
     "tests/test_benchmarks.py::",
     "tests/search/test_multinode.py::",
     "tests/search/test_postgres.py::",

@@ -21,6 +21,7 @@ from mixopt.io import is_url
 __all__ = [
     "DEFAULT_MAX_EPOCHS",
     "FORMATS",
+    "NAME_BYTES",
     "DomainSpec",
     "check_shares",
     "count_problems",
@@ -37,6 +38,9 @@ DEFAULT_MAX_EPOCHS = 4.0
 FORMATS = ("auto", "text", "prompt_completion", "chat")
 # no '/', and no leading '.' or '-': a name is never a path ('..', '/etc') nor an option
 _NAME = re.compile(r"^\w[\w.\-]{0,63}$")
+# and it names files (an export's domains/NAME.jsonl, written first as .NAME.jsonl.XXXXXXXX.tmp
+# beside it): within the 255 bytes a file name may take, counted in UTF-8 as file systems do
+NAME_BYTES = 255 - len("..jsonl.XXXXXXXX.tmp")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class DomainSpec:
 
     name: str
     """Unique name: letters, digits, ``_``, ``.`` or ``-`` (starting with a letter, digit or ``_``),
-    at most 64 characters."""
+    at most 64 characters and :data:`NAME_BYTES` (235) bytes in UTF-8."""
     data: tuple[Mapping[str, Any], ...] | None = field(default=None, repr=False)
     """Inline records, or None when the records live in ``paths``. A plain string given here
     is a text record: it is stored as ``{text_field: string}``."""
@@ -127,6 +131,11 @@ def _check_spec(spec: DomainSpec) -> list[str]:
         problems.append(
             f"{where}: name must be 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter, digit or '_'"
+        )
+    elif len(spec.name.encode("utf-8")) > NAME_BYTES:
+        problems.append(
+            f"{where}: name is {len(spec.name.encode('utf-8'))} bytes in UTF-8; at most "
+            f"{NAME_BYTES} (it names files: NAME.jsonl, and file names hold 255 bytes)"
         )
     if (spec.data is None) == (not spec.paths):
         problems.append(f"{where}: give exactly one of 'data' (inline records) or 'path'")

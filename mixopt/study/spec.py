@@ -14,6 +14,7 @@ name, or ``metadata["name"]``), unique across the parts: the keyword of
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -330,6 +331,33 @@ class StudySpec:
             part, f = owners[key]
             grouped.setdefault(part, {})[f.name] = _parsed(f, value)
         return self._with_parts(grouped)
+
+    def absolute(self) -> StudySpec:
+        """A copy with the local paths it names made absolute: the output folder, the domains
+        and task files, a search space file, a local model folder and the cache. Kept so in
+        ``study.json``, the study runs its trials (elsewhere) and resumes from any folder."""
+        from mixopt.models import resolve_reference
+
+        def path(value: Any) -> str:
+            return str(Path(value).expanduser().resolve())
+
+        changes: dict[str, Any] = {"out": path(self.output.out)}
+        if isinstance(self.data.domains, str | Path):
+            changes["domains"] = path(self.data.domains)
+        if self.data.cache_dir is not None:
+            changes["cache_dir"] = path(self.data.cache_dir)
+        tasks = self.scoring.evaluator
+        if isinstance(tasks, Path) or (
+            isinstance(tasks, str) and tasks.endswith((".yaml", ".yml"))
+        ):
+            changes["evaluator"] = path(tasks)
+        if self.search.space is not None and Path(self.search.space).suffix:  # not a built-in
+            changes["space"] = path(self.search.space)
+        # a local folder; a hub id stays as it is, and so does a missing folder (the checks
+        # say so, in the words it was given in)
+        with contextlib.suppress(ConfigError):
+            changes["model"] = resolve_reference(self.model.name or "")
+        return self.replace(**changes)
 
     def _with_parts(self, grouped: Mapping[str, Mapping[str, Any]]) -> StudySpec:
         problems: list[str] = []

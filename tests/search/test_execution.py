@@ -24,7 +24,7 @@ import json, sys
 import psutil
 import mixopt.cli, mixopt.search.orchestration.study, mixopt.search.executors.ray_tune
 assert "ray" not in sys.modules, "Ray was imported before mixopt started it"
-from mixopt.search.executors.ray_tune import start_ray
+from mixopt.search.executors.ray_tune import start_ray, stop_ray
 
 assert start_ray(None)
 import ray
@@ -39,7 +39,7 @@ for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
 node = ray.nodes()[0]
 print(json.dumps({"node_ip": node["NodeManagerAddress"], "gcs": ray.get_runtime_context().gcs_address,
                   "listening": listening}))
-ray.shutdown()
+stop_ray()
 """
 
 

@@ -13,7 +13,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mixopt.trial import TrialResult, TrialSpec
 
@@ -22,6 +22,7 @@ __all__ = [
     "FaultyTrial",
     "MeasuredTrial",
     "ScriptedTrial",
+    "TrivialPlan",
     "WaitingTrial",
     "trivial_result",
 ]
@@ -72,6 +73,26 @@ class WaitingTrial:
         start = time.perf_counter()
         time.sleep(self.seconds)
         return trivial_result(spec, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class TrivialPlan:
+    """A trial plan that trains nothing, scored by :func:`trivial_result`: what a study run
+    through the CLI (``--plan tests.support.runners:TrivialPlan``, no ``--eval``) runs where
+    only the machinery around its trials is tested."""
+
+    name: ClassVar[str] = "trivial"
+    takes_evaluator: ClassVar[bool] = False
+    intermediate_scores: ClassVar[bool] = False
+
+    def run(self, spec: TrialSpec, report: Any = None) -> TrialResult:
+        return trivial_result(spec, 0.0)
+
+    def first_line(self, domains: Any) -> None:
+        return None
+
+    def problems(self, domains: Any, budget: int | None) -> list[str]:
+        return []
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ __all__ = [
     "postgres_bin",
     "postgres_server",
     "ray_cluster",
+    "ray_cluster_folder",
     "stop_groups",
 ]
 
@@ -244,7 +245,7 @@ def ray_cluster(
     environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
     environ.pop("RAY_ADDRESS", None)
     port = free_port()
-    temp = Path("/tmp") / f"mxc{port}"  # short: Ray's socket paths must stay under ~107 characters
+    temp = ray_cluster_folder(f"127.0.0.1:{port}")
     common = [f"--num-cpus={cpus or os.cpu_count() or 1}", "--num-gpus=0", "--disable-usage-stats"]
     groups: list[int] = []
     failed = True
@@ -276,6 +277,12 @@ def ray_cluster(
             raise RuntimeError(
                 f"still running after the Ray cluster was stopped: {', '.join(left)}"
             )
+
+
+def ray_cluster_folder(address: str) -> Path:
+    """The folder of the :func:`ray_cluster` at ``address`` (its logs, its sessions): short,
+    as Ray's socket paths must stay under ~107 characters."""
+    return Path("/tmp") / f"mxc{address.rpartition(':')[2]}"
 
 
 def _ray_start(args: list[str], env: dict[str, str], groups: list[int]) -> None:

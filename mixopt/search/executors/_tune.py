@@ -116,7 +116,16 @@ class TrialActor(Trainable):
         return None
 
 
-class LoopSearcher(Searcher):
+class _WithoutStudy:
+    """Pickled without the study's source. Tune pickles its searcher and scheduler into
+    ``tuner.pkl`` (to restore an experiment, which a study never asks of it); the source
+    holds the whole study, its storage and tracking URLs with their passwords included."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "source"}
+
+
+class LoopSearcher(_WithoutStudy, Searcher):
     """Hands Tune the source's jobs and the source each outcome. Its state lives in the
     study (Optuna's storage, confirm.jsonl): nothing for Tune to save or restore."""
 
@@ -163,7 +172,7 @@ class LoopSearcher(Searcher):
         return None
 
 
-class LoopScheduler(FIFOScheduler):
+class LoopScheduler(_WithoutStudy, FIFOScheduler):
     """Asks the source, at each intermediate score, whether the trial goes on."""
 
     def __init__(self, source: JobSource, searcher: LoopSearcher) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from mixopt.search.executors._base import JobSource
 from mixopt.search.executors.context import StudyContext
 from mixopt.study.spec import ExecutionSpec
 
-__all__ = ["RayTuneExecutor", "address_problems", "cluster_address", "start_ray"]
+__all__ = ["RayTuneExecutor", "address_problems", "cluster_address", "start_ray", "stop_ray"]
 
 
 def cluster_address(given: str | None) -> str | None:
@@ -60,11 +61,15 @@ def address_problems(given: str | None) -> list[str]:
 
 def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     """Start a local Ray (or join ``address``); True when this call started or joined it (and
-    :func:`ray.shutdown` is then this caller's to call: it stops a local Ray, and only
-    disconnects from a cluster). ``num_cpus``: the CPUs a local Ray declares (default: the
-    machine's), e.g. more than there are, for trials that wait rather than compute
-    (benchmarks/driver_scale.py). A local Ray is started even where ``RAY_ADDRESS`` is set:
-    callers that should honour it pass :func:`cluster_address`'s answer."""
+    :func:`stop_ray` is then this caller's to call: it stops a local Ray and removes its
+    folder, and only disconnects from a cluster). ``num_cpus``: the CPUs a local Ray declares
+    (default: the machine's), e.g. more than there are, for trials that wait rather than
+    compute (benchmarks/driver_scale.py). A local Ray is started even where ``RAY_ADDRESS`` is
+    set: callers that should honour it pass :func:`cluster_address`'s answer.
+
+    A local Ray listens on the loopback address only. Ray reads that setting when it is first
+    imported, so nothing may import Ray before this call; where something did (a notebook),
+    the setting is applied to the imported module too."""
     # a local run needs no token (Ray 2.60 writes one to ~/.ray)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -73,9 +78,7 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     if not address:
-        # a local Ray listens on the loopback address only (Ray's single-machine mode; without
-        # it every Ray server listens on all interfaces). Read when Ray is imported.
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        _loopback_only()
     import ray
 
     if ray.is_initialized():
@@ -97,18 +100,50 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
             log_to_driver=False,
             logging_level=logging.ERROR,
         )
-    else:
-        # a short temp dir: Ray's socket paths must stay under the OS limit of ~107 characters
+        return True
+    # Ray makes its folder writable by everyone (0777, for machines shared between users):
+    # it is kept inside a private one (0700), removed by stop_ray. Short: Ray's socket paths
+    # must stay under the OS limit of ~107 characters.
+    folder = tempfile.mkdtemp(prefix="mxr", dir="/tmp")
+    try:
         ray.init(
             address="local",
             num_cpus=num_cpus,
             include_dashboard=False,
-            _temp_dir=tempfile.mkdtemp(prefix="mxr", dir="/tmp"),
+            _temp_dir=os.path.join(folder, "r"),
             runtime_env=runtime_env,
             log_to_driver=False,
             logging_level=logging.ERROR,
         )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _LOCAL_FOLDERS.append(folder)
     return True
+
+
+def stop_ray() -> None:
+    """Stop the Ray :func:`start_ray` started (or leave the cluster it joined), and remove
+    the folder of a local one."""
+    import ray
+
+    ray.shutdown()
+    while _LOCAL_FOLDERS:
+        shutil.rmtree(_LOCAL_FOLDERS.pop(), ignore_errors=True)
+
+
+_LOCAL_FOLDERS: list[str] = []  # the folders of the local Rays started, until stopped
+
+
+def _loopback_only() -> None:
+    """Ray's single-machine mode, in which every server it starts listens on 127.0.0.1
+    (without it each listens on all interfaces): read by Ray when it is imported, and by the
+    processes it starts from their environment."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # imported already: what it read at import is out of date
+        clusters = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"].lower() in ("1", "true")
+        constants.ENABLE_RAY_CLUSTER = clusters  # type: ignore[attr-defined]
 
 
 class RayTuneExecutor:
@@ -137,9 +172,10 @@ class RayTuneExecutor:
         self.concurrency = 1
 
     def start(self) -> None:
+        # Ray started before it is imported here: a local one reads at import where to listen
+        self.started = start_ray(cluster_address(self.execution.ray_address))
         import ray
 
-        self.started = start_ray(cluster_address(self.execution.ray_address))
         available = ray.cluster_resources()  # type: ignore[no-untyped-call]
         gpus, cpus = int(available.get("GPU", 0)), int(available.get("CPU", 1))
         if gpus and self.device != "cpu":
@@ -185,7 +221,5 @@ class RayTuneExecutor:
 
     def close(self) -> None:
         if self.started:
-            import ray
-
-            ray.shutdown()
+            stop_ray()
             self.started = False

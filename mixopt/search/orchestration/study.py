@@ -45,11 +45,11 @@ def prepare_study(
     from mixopt.search.orchestration.preflight import check_filters
     from mixopt.trial import TrialSpec
 
-    spec = _absolute(spec)
     chosen = None  # where the model came from, when none was given
     if spec.model.name is None:
         name, chosen = default_model()
         spec = spec.replace(model=name)
+    spec = spec.absolute()  # trials run in folders of their own; a resume runs from anywhere
     store = StudyStore(spec.output.out, spec.output.storage)
     events = events if events is not None else EventLog()
     _started(spec, store, resume, events)
@@ -238,17 +238,6 @@ def proxy_pools(
     cut = subsample_domains(domains, budget, target)
     check_budget(cut, budget)
     return cut
-
-
-def _absolute(spec: StudySpec) -> StudySpec:
-    """The folder and the files a study names, as absolute paths (trials run elsewhere)."""
-    changes: dict[str, Any] = {"out": str(Path(spec.output.out).resolve())}
-    if isinstance(spec.data.domains, str | Path):
-        changes["domains"] = str(Path(spec.data.domains).resolve())
-    tasks = spec.scoring.evaluator
-    if isinstance(tasks, Path) or (isinstance(tasks, str) and tasks.endswith((".yaml", ".yml"))):
-        changes["evaluator"] = str(Path(tasks).resolve())
-    return spec.replace(**changes)
 
 
 def _out_problems(store: StudyStore, resume: bool, spec: StudySpec) -> list[str]:

@@ -30,6 +30,12 @@ EXPERIMENT = "mixopt"
 FRONT_TABLE = "pareto_front.json"
 
 
+def _server(uri: str) -> bool:
+    """Whether ``uri`` names a tracking server (which stores the artifacts), not a store this
+    process writes itself (a database, a folder)."""
+    return uri.split("://", 1)[0].lower() in ("http", "https") or uri.startswith("databricks")
+
+
 class NullTracker:
     """Records nothing (``--tracking-uri none``): the study folder still holds everything."""
 
@@ -185,13 +191,17 @@ class MlflowTracker:
     ) -> str:
         """Create (or, resuming, reopen) the parent run; return its id."""
         exp = self.client.get_experiment_by_name(EXPERIMENT)
-        self.experiment_id = (
-            exp.experiment_id
-            if exp
-            else self.client.create_experiment(
+        if exp is not None:
+            self.experiment_id = exp.experiment_id
+        elif _server(self.uri):
+            # the server keeps the artifacts where it says (its --artifacts-destination,
+            # proxied, a folder per run): the experiment is every study's on that server, and
+            # an artifact root in this study's folder would take in every later study's files
+            self.experiment_id = self.client.create_experiment(EXPERIMENT)
+        else:
+            self.experiment_id = self.client.create_experiment(
                 EXPERIMENT, artifact_location=self.artifact_root.resolve().as_uri()
             )
-        )
         if parent_id is not None:
             self.parent_id = parent_id
             self.client.update_run(parent_id, status="RUNNING")
