@@ -348,8 +348,8 @@ class StudySpec:
             changes["cache_dir"] = path(self.data.cache_dir)
         tasks = self.scoring.evaluator
         if isinstance(tasks, Path) or (
-            isinstance(tasks, str) and tasks.endswith((".yaml", ".yml"))
-        ):
+            isinstance(tasks, str) and tasks.endswith((".yaml", ".yml", ".jsonl"))
+        ):  # a task file, or a data file read as a loss task
             changes["evaluator"] = path(tasks)
         if self.search.space is not None and Path(self.search.space).suffix:  # not a built-in
             changes["space"] = path(self.search.space)

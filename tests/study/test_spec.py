@@ -144,3 +144,22 @@ def test_a_resumed_study_may_change_only_what_does_not_define_its_trials() -> No
     assert not any(
         may_change_on_resume(k) for k in ("budget", "seed", "sampler", "startup_trials", "model")
     )
+
+
+def test_the_local_paths_a_spec_names_are_kept_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny").mkdir()
+    spec = StudySpec().replace(
+        domains="d.json", evaluator="held.jsonl", out="o", model="tiny", cache_dir="c"
+    )
+    held = spec.absolute()
+    assert (held.data.domains, held.scoring.evaluator, held.output.out) == (
+        str(tmp_path / "d.json"),
+        str(tmp_path / "held.jsonl"),  # a data file read as a loss task, as a task file is
+        str(tmp_path / "o"),
+    )
+    assert (held.model.name, held.data.cache_dir) == (str(tmp_path / "tiny"), str(tmp_path / "c"))
+    hub = StudySpec().replace(model="org/name", evaluator="pkg.mod:evaluator").absolute()
+    assert (hub.model.name, hub.scoring.evaluator) == ("org/name", "pkg.mod:evaluator")
