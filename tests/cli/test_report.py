@@ -29,7 +29,8 @@ def test_not_a_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_a_study_without_its_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "study.json").write_text(json.dumps({"spec": {}}))
+    record = {"spec": {}, "space": {}, "mixopt_version": "0"}
+    (tmp_path / "study.json").write_text(json.dumps(record))
     assert main(["report", str(tmp_path)]) == 2
     assert _error(capsys).endswith(f"the study's storage {tmp_path / 'study.db'} is missing")
     assert not (tmp_path / "study.db").exists() and not (tmp_path / "report").exists()

@@ -18,5 +18,5 @@ def test_pretrain_tokens_take_a_budget_and_refuse_a_bad_one_in_one_line(
     assert not (tmp_path / "bad").exists()  # refused before anything is written
 
     assert main(["tiny-model", str(tmp_path / "model"), "--pretrain-tokens", "4k"]) == 0
-    assert "(4,000 pre-training tokens)" in capsys.readouterr().out
+    assert "(4,000 pre-training tokens of mixopt's synthetic text)" in capsys.readouterr().out
     assert (tmp_path / "model" / "config.json").is_file()

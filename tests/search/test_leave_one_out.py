@@ -90,7 +90,7 @@ def test_a_study_without_eval_or_model_runs_leave_one_out_and_says_so_first(
         record["spec"]["model"]["name"] == study_inputs["model"]
     )  # resumable whatever $MIXOPT_MODEL is then
     evaluator = record["spec"]["scoring"]
-    assert (evaluator["tasks"], evaluator["plan"], evaluator["lodo_domains"]) == (
+    assert (evaluator["evaluator"], evaluator["plan"], evaluator["lodo_domains"]) == (
         None,
         "auto",
         ["finance", "cooking"],

@@ -106,8 +106,17 @@ def _other_study(c: Case) -> None:
         budget=1234,
         out=str(c.out.resolve()),
     )
-    record = {"spec": spec.to_dict()}
-    (c.out / "study.json").write_text(json.dumps(record))
+    _write_record(c, spec)
+
+
+def _write_record(c: Case, spec: Any) -> None:
+    """What ``mixopt search`` leaves in ``study.json`` for ``spec``."""
+    from mixopt import __version__
+    from mixopt.study.record import StudyRecord
+    from mixopt.study.store import StudyStore
+
+    record = StudyRecord(spec=spec.to_dict(), space={}, mixopt_version=__version__)
+    StudyStore(c.out).write_record(record)
 
 
 def _lodo(c: Case, domains: str | None = None) -> None:
@@ -742,7 +751,7 @@ def test_an_existing_study_is_told_apart_from_a_different_one(
         out=str(case.out.resolve()),
     )
     case.out.mkdir()
-    (case.out / "study.json").write_text(json.dumps({"spec": spec.to_dict()}))
+    _write_record(case, spec)
     lines = _refused(case, capsys)
     assert lines == [
         f"mixopt: error: {case.out.resolve()}: already holds this study; resume it with "
