@@ -111,8 +111,11 @@ def _evaluator_lines(spec: StudySpec, checked: Checked, domains: Any, tokens: bo
     cost), a data file read as a loss task, the tasks (checked for overlap with the training
     data when the domains were tokenized) and the objectives."""
     from mixopt.evaluators.tasks import loss_data_line
+    from mixopt.plans import cost_line
 
-    said = None if checked.plan is None else checked.plan.first_line([d.name for d in domains])
+    names = [d.name for d in domains]
+    plan = checked.plan
+    said = None if plan is None else cost_line(plan, names, spec.search.trials)
     if said is not None:
         print(f"plan: {said[0]}")
     if line := loss_data_line(spec.scoring.evaluator):

@@ -33,6 +33,7 @@ __all__ = [
     "TrialResult",
     "TrialSpec",
     "chosen_plan",
+    "cost_line",
     "make_plan",
     "not_an_evaluator",
 ]
@@ -94,6 +95,24 @@ def make_plan(name: str, evaluator: bool, rotating: Sequence[str] = ()) -> Trial
     if problems:
         raise ConfigError(problems)
     return plan
+
+
+def cost_line(
+    plan: TrialPlan, domains: Sequence[str], trials: int
+) -> tuple[str, dict[str, Any]] | None:
+    """The plan's first line, with the study's total where a trial costs several trainings:
+    ``...; 18 searched trials: 90 trainings, and 5 for each baseline and confirmation run``."""
+    said = plan.first_line(domains)
+    if said is None:
+        return None
+    line, fields = said
+    each = fields.get("trainings")
+    if isinstance(each, int) and not isinstance(each, bool) and each > 1:
+        line += (
+            f"; {trials} searched trial{'s' * (trials != 1)}: {trials * each:,} trainings, "
+            f"and {each} for each baseline and confirmation run"
+        )
+    return line, fields
 
 
 def not_an_evaluator(ref: Any) -> str | None:

@@ -55,7 +55,8 @@ class TrialPlan(Protocol):
     def first_line(self, domains: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
         """What a study says first about its trials over ``domains`` (their names, in order):
         one line on what a trial estimates and costs, and the fields of its ``trial_plan``
-        event (JSON values); None: nothing beyond what every trial costs."""
+        event (JSON values; an int ``trainings``, the trainings one trial costs, makes the
+        study state the total); None: nothing beyond what every trial costs."""
         ...
 
     def problems(self, domains: Sequence[TokenizedDomain], budget: int | None) -> list[str]:

@@ -74,13 +74,14 @@ class LeaveOneOut:
         return sum(-loss for loss in losses.values()) / len(losses)
 
     def first_line(self, domains: Sequence[str]) -> tuple[str, dict[str, Any]]:
-        """What it estimates and what that costs; the event names the rotating domains."""
+        """What it estimates and what that costs; the event names the rotating domains and
+        the trainings a trial costs (``trainings``: the study states the total from it)."""
         rotating = self.rotating(domains)
         k = len(rotating)
         return (
             f"{self.name} over {k} domains: each trial trains {k} times (one per left-out domain, "
             f"scored by minus its loss on {self.records} of its records); early stopping is off",
-            {"domains": list(rotating)},
+            {"domains": list(rotating), "trainings": k},
         )
 
     def problems(self, domains: Sequence[TokenizedDomain], budget: int | None) -> list[str]:

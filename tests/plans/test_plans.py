@@ -14,6 +14,7 @@ from mixopt.plans import (
     LeaveOneOut,
     OnePass,
     TrialPlan,
+    cost_line,
     make_plan,
     not_an_evaluator,
 )
@@ -39,7 +40,15 @@ def test_each_plan_declares_what_a_study_asks_of_it() -> None:
     assert one.first_line(["a", "b"]) is None and one.problems((), 1000) == []
     line, fields = LeaveOneOut(("b", "c")).first_line(["a", "b", "c"])
     assert line.startswith("leave-one-out over 2 domains: each trial trains 2 times")
-    assert fields == {"domains": ["b", "c"]}
+    assert fields == {"domains": ["b", "c"], "trainings": 2}
+
+
+def test_a_plan_of_several_trainings_a_trial_states_the_study_total_up_front() -> None:
+    line, _ = cost_line(LeaveOneOut(), ["a", "b", "c", "d", "e"], trials=18)
+    assert line.endswith(
+        "; 18 searched trials: 90 trainings, and 5 for each baseline and confirmation run"
+    )
+    assert cost_line(OnePass(), ["a", "b"], trials=18) is None
 
 
 def test_auto_is_one_pass_with_an_evaluator_and_leave_one_out_without() -> None:

@@ -85,6 +85,9 @@ def test_a_study_without_eval_or_model_runs_leave_one_out_and_says_so_first(
     ]
     assert lines[0].startswith("leave-one-out over 2 domains: each trial trains 2 times"), lines[:3]
     assert "early stopping is off" in lines[0]
+    assert lines[0].endswith(
+        "; 1 searched trial: 2 trainings, and 2 for each baseline and confirmation run"
+    ), lines[0]
     record = json.loads((lodo_run["out"] / "study.json").read_text())
     assert (
         record["spec"]["model"]["name"] == study_inputs["model"]

@@ -90,7 +90,7 @@ def prepare_study(
         if search.warm_start
         else WarmStart()
     )
-    _say_costs(checked.plan, checked.suite, domains, events)
+    _say_costs(checked.plan, checked.suite, domains, search.trials, events)
     _say_loss_data(spec.scoring.evaluator, events)
     # the whole pools travel too only where the trials' are cut and a race runs at another budget
     cut = search.target_budget is not None
@@ -160,11 +160,15 @@ def _say_costs(
     plan: TrialPlan,
     suite: EvalSuite | None,
     domains: Sequence[TokenizedDomain],
+    trials: int,
     events: EventLog,
 ) -> None:
     """What the trials cost, before anything else the study says: the plan's first line
-    (leave-one-out's k trainings a trial), and what --in-domain holds out."""
-    said = plan.first_line([d.name for d in domains])
+    (leave-one-out's k trainings a trial, and the study's total), and what --in-domain
+    holds out."""
+    from mixopt.plans import cost_line
+
+    said = cost_line(plan, [d.name for d in domains], trials)
     if said is not None:
         line, fields = said
         events.emit("trial_plan", line, plan=plan.name, **fields)
