@@ -58,14 +58,15 @@ def run(args: argparse.Namespace) -> int:
     )
     config = result.config
     if config.k is None:
-        print(f"choosing k by {config.metric}:")
+        print(f"choosing k by {config.metric}, rule {config.k_rule}:")
         print_table(
-            ["k", config.metric, "chosen"],
+            ["k", config.metric, "gain on k-1", "chosen"],
             [
-                [s.k, _score(s.score), "<-" if s.k == result.chosen_k else ""]
+                [s.k, _score(s.score), _score(s.gain), "<-" if s.k == result.chosen_k else ""]
                 for s in result.k_scores
             ],
         )
+        print(result.k_reason)
         print()
     small = result.small
     if small.sizes:

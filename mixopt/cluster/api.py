@@ -73,8 +73,9 @@ def _cluster(
     from mixopt.cluster.naming import cluster_names, handle_small, order_by_size, top_terms
     from mixopt.cluster.select import choose_k
 
-    labels, table = choose_k(x, clusterer, candidates, config.metric, config.seed)
-    chosen = max(table, key=lambda t: _rank(t.score, config.metric)).k  # the first best, as kept
+    labels, table, chosen = choose_k(
+        x, clusterer, candidates, config.metric, config.seed, config.k_rule
+    )
     labels, small = handle_small(x, order_by_size(labels), config.min_size, config.small)
     labels = order_by_size(labels)
     terms = top_terms(pool.texts, labels, seed=config.seed)
@@ -101,14 +102,6 @@ def _cluster(
         k=k,
     )
     return result
-
-
-def _rank(score: float, metric: str) -> float:
-    import math
-
-    if math.isnan(score):
-        return -math.inf
-    return score if metric == "silhouette" else -score
 
 
 def _write(result: ClusterResult, pool: Pool, x: np.ndarray, labels: np.ndarray) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 from mixopt.errors import ConfigError, did_you_mean
 from mixopt.setting import is_int, setting
 
-__all__ = ["METRICS", "SMALL_ACTIONS", "ClusterConfig", "parse_k_range"]
+__all__ = ["K_RULES", "METRICS", "SMALL_ACTIONS", "ClusterConfig", "parse_k_range"]
 
 METRICS = ("silhouette", "davies-bouldin")
 SMALL_ACTIONS = ("merge", "drop")
+K_RULES = ("elbow", "best")
 EMBEDDINGS = ("tfidf", "model")
 
 
@@ -32,8 +33,12 @@ class ClusterConfig:
 
     k: int | None = setting(None, metavar="N")
     """Number of clusters; default: chosen over the k range by the k metric (a k given wins)."""
-    k_range: tuple[int, int] = setting((4, 16), parse=parse_k_range, metavar="A:B")
-    """Inclusive range of k tried when no k is given (default 4:16)."""
+    k_range: tuple[int, int] = setting((2, 16), parse=parse_k_range, metavar="A:B")
+    """Inclusive range of k tried when no k is given (default 2:16)."""
+    k_rule: str = setting("elbow", choices=K_RULES)
+    """How k is chosen over the range: ``elbow``, the k whose metric improves most on the k
+    before it (the range's first k if no later one scores better), or ``best``, the best
+    metric (it over-splits sources on TF-IDF: benchmarks/cluster.py)."""
     method: str = "kmeans"
     """``kmeans``, ``agglomerative`` (Ward), ``agglomerative-average``, ``sccl`` or ``module:attr``."""
     embed: str = "tfidf"
@@ -77,6 +82,11 @@ def _check(c: ClusterConfig) -> list[str]:
         problems.append(
             f"unknown k metric {c.metric!r}.{did_you_mean(c.metric, METRICS)} "
             f"Metrics: {', '.join(METRICS)}"
+        )
+    if c.k_rule not in K_RULES:
+        problems.append(
+            f"unknown k rule {c.k_rule!r}.{did_you_mean(c.k_rule, K_RULES)} "
+            f"Rules: {', '.join(K_RULES)}"
         )
     if c.small not in SMALL_ACTIONS:
         problems.append(f"small clusters are 'merge'd or 'drop'ped, got {c.small!r}")

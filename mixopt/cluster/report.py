@@ -97,7 +97,7 @@ def _page(result: ClusterResult, labels: np.ndarray, texts: Sequence[str]) -> st
     how = (
         f"k = {c.k} (given)"
         if c.k is not None
-        else (f"k = {result.k} by {c.metric} over {c.k_range[0]}:{c.k_range[1]}")
+        else f"k = {result.k} by {c.metric} over {c.k_range[0]}:{c.k_range[1]} ({result.k_reason})"
     )
     rows = []
     for i, (name, size, terms) in enumerate(

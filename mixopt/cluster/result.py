@@ -40,6 +40,15 @@ class ClusterResult:
     embeddings_cached: bool = False
 
     @property
+    def k_reason(self) -> str:
+        """Why ``chosen_k`` was kept, in one sentence."""
+        from mixopt.cluster.select import k_reason
+
+        if self.config.k is not None:
+            return f"k = {self.config.k}: given"
+        return k_reason(self.k_scores, self.chosen_k, self.config.metric, self.config.k_rule)
+
+    @property
     def k(self) -> int:
         return len(self.names)
 
@@ -61,11 +70,13 @@ class ClusterResult:
             "format": self.format,
             "k": self.k,
             "chosen_k": self.chosen_k,
+            "k_reason": self.k_reason,
             "k_scores": [
                 {
                     "k": s.k,
                     "score": None if math.isnan(s.score) else s.score,
                     "clusters": s.clusters,
+                    "gain": None if math.isnan(s.gain) else s.gain,
                 }
                 for s in self.k_scores
             ],

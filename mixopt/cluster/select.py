@@ -1,5 +1,16 @@
-"""Choosing k: cluster at each candidate k and keep the best silhouette (highest) or
-Davies-Bouldin index (lowest)."""
+"""Choosing k: cluster at each candidate k, score each clustering (silhouette, higher is
+better, or the Davies-Bouldin index, lower is better), and keep one by a rule.
+
+``elbow`` (the default) keeps the k whose score gains most on the k before it, counting
+only what k + 1 still holds (``min(score(k), score(k + 1)) - score(k - 1)``, so a lucky
+k-means run at one k is not an elbow): while k is below the number of sources each step
+splits a mixed cluster and the score jumps; past them a step splits one source and gains
+less, although on TF-IDF vectors the score keeps rising with k, so the best score
+over-splits. The range's first k is kept when no later k scores better; its last k only
+closes the curve. ``best`` keeps the best score: right for compact, well-apart clusters
+(the score then peaks at their number), where the elbow can stop early. Both rules on
+labelled pools: benchmarks/cluster.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +23,7 @@ from mixopt.cluster._base import Clusterer
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["KScore", "choose_k", "score_labels"]
+__all__ = ["KScore", "choose_k", "k_reason", "score_labels"]
 
 # both scores cost O(n^2) distances (silhouette) or a pass per cluster; on a seeded sample this
 # large their ranking of k is stable, and k selection stays seconds on a million records
@@ -26,6 +37,9 @@ class KScore:
     """The metric's value (nan when the clustering collapsed into fewer than 2 clusters)."""
     clusters: int
     """Clusters the method actually returned (it may leave some empty)."""
+    gain: float = math.nan
+    """How much better the score is than at the k before it, as far as the k after it
+    still holds (nan for the first and last k)."""
 
 
 def score_labels(x: np.ndarray, labels: np.ndarray, metric: str, seed: int) -> float:
@@ -43,20 +57,62 @@ def score_labels(x: np.ndarray, labels: np.ndarray, metric: str, seed: int) -> f
 
 
 def choose_k(
-    x: np.ndarray, clusterer: Clusterer, candidates: list[int], metric: str, seed: int
-) -> tuple[np.ndarray, list[KScore]]:
-    """The labels at the best k and the score of every candidate (in order of k)."""
+    x: np.ndarray,
+    clusterer: Clusterer,
+    candidates: list[int],
+    metric: str,
+    seed: int,
+    rule: str = "elbow",
+) -> tuple[np.ndarray, list[KScore], int]:
+    """The labels at the chosen k, the score of every candidate (in order of k) and the
+    chosen k."""
     import numpy as np
 
-    best: tuple[float, np.ndarray] | None = None
-    table = []
-    for k in candidates:
+    rows: list[KScore] = []
+    labelled: dict[int, np.ndarray] = {}
+    for k in sorted(candidates):
         labels = clusterer.fit_predict(x, k, seed)
-        score = score_labels(x, labels, metric, seed)
-        table.append(KScore(k, score, len(np.unique(labels))))
-        # higher silhouette is better, lower Davies-Bouldin: compare on one scale
-        key = -math.inf if math.isnan(score) else (score if metric == "silhouette" else -score)
-        if best is None or key > best[0]:
-            best = (key, labels)
-    assert best is not None
-    return best[1], table
+        rows.append(KScore(k, score_labels(x, labels, metric, seed), len(np.unique(labels))))
+        labelled[k] = labels.astype(np.int32)
+    table = _with_gains(rows, metric)
+    chosen, _ = _chosen(table, metric, rule)
+    return labelled[chosen].astype(np.int64), table, chosen
+
+
+def _better(score: float, metric: str) -> float:
+    """The score on one scale where higher is better (-inf for nan)."""
+    if math.isnan(score):
+        return -math.inf
+    return score if metric == "silhouette" else -score
+
+
+def _with_gains(rows: list[KScore], metric: str) -> list[KScore]:
+    better = [_better(r.score, metric) for r in rows]
+    gains = [
+        min(better[i], better[i + 1]) - better[i - 1] if 0 < i < len(rows) - 1 else math.nan
+        for i in range(len(rows))
+    ]
+    return [
+        KScore(r.k, r.score, r.clusters, g if math.isfinite(g) else math.nan)
+        for r, g in zip(rows, gains, strict=True)
+    ]
+
+
+def _chosen(table: list[KScore], metric: str, rule: str) -> tuple[int, bool]:
+    """The chosen k, and whether it is an elbow (else the best score)."""
+    best = max(table, key=lambda s: _better(s.score, metric))  # the first best
+    steps = [s for s in table if math.isfinite(s.gain)]
+    if rule == "best" or not steps or best is table[0] or max(s.gain for s in steps) <= 0:
+        return best.k, False  # the first k is kept when no later k scores better
+    return max(steps, key=lambda s: s.gain).k, True
+
+
+def k_reason(table: list[KScore], chosen: int, metric: str, rule: str) -> str:
+    """Why ``chosen`` was kept, in one sentence."""
+    row = next(s for s in table if s.k == chosen)
+    if _chosen(table, metric, rule) != (chosen, True):
+        return f"k = {chosen}: the best {metric} ({row.score:.3f}) over {table[0].k}:{table[-1].k}"
+    return (
+        f"k = {chosen}: the largest gain in {metric} over the k before it, held at the k after "
+        f"it ({row.gain:+.3f}; rule elbow: past the sources, a split gains less)"
+    )

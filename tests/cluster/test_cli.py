@@ -156,3 +156,33 @@ def test_every_problem_is_reported_at_once_and_nothing_is_written(
     assert len(lines) == len(expected)
     assert all(sum(want in line for line in lines) == 1 for want in expected), lines
     assert not (tmp_path / "o").exists() and not (cache / "embeddings").exists()
+
+
+def test_three_plain_word_sets_give_three_clusters_and_say_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import random
+
+    rng = random.Random(0)
+    sets = [
+        ["apple", "pear", "plum", "grape", "melon", "peach", "berry", "lime"],
+        ["engine", "wheel", "brake", "gear", "piston", "clutch", "axle", "valve"],
+        ["violin", "cello", "flute", "oboe", "drum", "harp", "piano", "horn"],
+    ]
+    rows = [
+        {"text": " ".join(rng.choice(words) for _ in range(rng.randint(5, 15)))}
+        for words in sets
+        for _ in range(100)
+    ]
+    rng.shuffle(rows)
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o"
+    assert main(["cluster", "--data", str(tmp_path / "pool.jsonl"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "choosing k by silhouette, rule elbow:" in printed
+    assert "\nk = 3: the largest gain in silhouette" in printed
+    summary = json.loads((out / "clusters.json").read_text())
+    (reason,) = [line for line in printed.splitlines() if line.startswith("k = 3: ")]
+    assert (summary["k"], summary["k_reason"]) == (3, reason)
+    assert [s["k"] for s in summary["k_scores"]] == list(range(2, 17))
+    assert "k = 3: the largest gain" in (out / "report" / "index.html").read_text()
