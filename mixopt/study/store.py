@@ -145,6 +145,8 @@ class StudyStore:
         if url.startswith("sqlite") and not create and not self.path(self.DB).is_file():
             # opening a missing SQLite file would create an empty one
             raise ConfigError(f"{self.folder}: the study's storage {self.path(self.DB)} is missing")
+        if url.startswith("sqlite") and not create:
+            sqlite_problem(self.path(self.DB), self.folder)  # before Optuna writes its schema in
         try:
             storage = optuna.storages.RDBStorage(
                 url,
@@ -321,6 +323,32 @@ def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:
         out[t.state.lower()] = out.get(t.state.lower(), 0) + 1
     reused = sum(t.reused for t in trials)
     return {**out, "reused": reused} if reused else out
+
+
+def sqlite_problem(path: Path, folder: Path) -> None:
+    """Refuse, in one line, a study's SQLite file that is damaged (truncated, overwritten) or
+    holds no Optuna study, having only read it: opened by Optuna, a truncated file was given
+    an empty schema and random bytes a misleading message."""
+    import sqlite3
+
+    why = None
+    try:
+        # read-only: nothing, not even a journal, is written to a file refused here
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=60)) as db:
+            check = db.execute("PRAGMA quick_check").fetchall()
+            if [tuple(r) for r in check] != [("ok",)]:
+                why = f"its integrity check failed: {check[0][0]}"
+            elif not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'studies'"
+            ).fetchone():
+                why = "it holds no Optuna study (empty or cut short)"
+    except sqlite3.Error as exc:
+        why = first_line(exc, type(exc).__name__)
+    if why is not None:
+        raise ConfigError(
+            f"{folder}: the study's storage {path} is damaged ({why}); it was left as it is: "
+            "restore it from a copy, or start a new study with another --out"
+        )
 
 
 def wal_journal(connection: Any, _record: Any = None) -> None:
