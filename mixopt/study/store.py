@@ -19,6 +19,8 @@ Folder layout::
     results.json        every trial; best_mixture.json: the answer; report/: the report
     pareto.json         with several objectives: the Pareto front and the trial picked from it
     ray/                Ray Tune's own records (tracebacks of failed trials)
+    driver.lock         while a driver runs the study: its host and process id
+                        (:mod:`mixopt.study.lock`)
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ class StudyStore:
     RAY = "ray"
     DOMAINS = "domains.json"
     """A copy of domains given as Python objects, so the study can resume from its folder."""
+    LOCK = "driver.lock"
 
     def __init__(self, folder: str | Path, storage: str | None = None) -> None:
         self.folder = Path(folder).resolve()
         self.storage = storage
         self._optuna: Any = None
         self._name: str | None = None
+        self._lock: Any = None
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -96,6 +100,30 @@ class StudyStore:
     def tracking_uri(self, uri: str | None) -> str:
         """The given URI, or SQLite in the folder (never MLflow's default ./mlflow.db)."""
         return uri or f"sqlite:///{self.path(self.TRACKING)}"
+
+    # -- the driver's lock ----------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Hold the study for this driver (the folder's lock, and the database's where the
+        storage is PostgreSQL) until :meth:`unlock`; another live driver's is refused in
+        one line naming it (:mod:`mixopt.study.lock`)."""
+        from mixopt.study.lock import DriverLock
+
+        if self._lock is None:
+            lock = DriverLock(self.path(self.LOCK), self.storage, self.study_name)
+            lock.acquire()
+            self._lock = lock
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def held_by_another(self) -> str | None:
+        """The one-line refusal when a live driver holds the folder's lock, else None."""
+        from mixopt.study.lock import holder_problem
+
+        return holder_problem(self.path(self.LOCK))
 
     # -- the study record -------------------------------------------------------------
 

@@ -246,6 +246,8 @@ def _out_problems(store: StudyStore, resume: bool, spec: StudySpec) -> list[str]
     from mixopt.io import require_empty_dir
 
     folder = store.folder
+    if held := store.held_by_another():  # a driver runs it now: nothing else is said or written
+        return [held]
     if resume:
         return (
             []
@@ -297,15 +299,19 @@ def run_study(
 
     executor = _executor(study, budget)
     try:
-        executor.start()  # before anything imports Ray for the study, which reads its settings once
-        session = Session.open(study)  # the first write: a Ray that does not start writes nothing
-        loop = StudyLoop(session, executor.slots(), budget, seeds)
-        executor.run(loop)
+        try:
+            executor.start()  # before anything imports Ray for the study, which reads its settings once
+            # the first write: a Ray that does not start writes nothing; it takes the driver's lock
+            session = Session.open(study)
+            loop = StudyLoop(session, executor.slots(), budget, seeds)
+            executor.run(loop)
+        finally:
+            executor.close()
+        if loop.stopped is not None:
+            session.fail(loop.stopped)
+        return session.finish(finishers)
     finally:
-        executor.close()
-    if loop.stopped is not None:
-        session.fail(loop.stopped)
-    return session.finish(finishers)
+        study.store.unlock()
 
 
 def _cluster_problems(spec: StudySpec) -> list[str]:
