@@ -336,12 +336,12 @@ def two_objective_run(
 @pytest.fixture
 def postgres_url(tmp_path: Path) -> Any:
     """A fresh PostgreSQL server for this test (stopped after); skipped, with the reason, where
-    PostgreSQL is not installed."""
-    from tests.support.services import ServiceUnavailable, postgres_server
+    PostgreSQL is not installed (failed where $MIXOPT_REQUIRE_SERVICES is set, as in CI)."""
+    from tests.support.services import ServiceUnavailable, postgres_server, unavailable
 
     with contextlib.ExitStack() as stack:
         try:
             url = stack.enter_context(postgres_server(tmp_path / "postgres"))
         except ServiceUnavailable as exc:
-            pytest.skip(str(exc))
+            unavailable(str(exc))
         yield url

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.services import unavailable
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # scripts that take --model: their smoke fine-tunes (driver_scale.py: tokenizes with) the
 # suite's tiny model instead of pre-training one of its own
@@ -41,7 +43,7 @@ def test_benchmark_quick_smoke(script: str, tmp_path: Path, request: pytest.Fixt
         timeout=600,
     )
     if done.returncode == UNAVAILABLE.get(script):
-        pytest.skip(done.stderr.strip()[-500:])
+        unavailable(done.stderr.strip()[-500:])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "figure" in done.stdout and " x " in done.stdout  # the table, with its ratios
 
@@ -59,3 +61,20 @@ def test_every_benchmark_module_imports() -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_ci_installs_the_packages_the_code_suite_smoke_reads() -> None:
+    """``.ci/run`` installs every Debian package ``code_suite.py --quick`` reads: without one
+    the smoke cannot run, and CI (which fails a test for a missing service) would fail."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("code_suite", BENCHMARKS / "code_suite.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("code_suite", module)
+    spec.loader.exec_module(module)
+    needed = {pkg for lang in module.QUICK_LANGS.values() for pkg in lang.packages}
+    ci = (BENCHMARKS.parent / ".ci" / "run").read_text()
+    listed = re.search(r"for pkg in ([^;]+); do", ci)
+    assert listed is not None and set(listed.group(1).split()) == needed

@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``. Expected failures (:class:`MixoptError`) print one line per problem
-and exit with status 2; nothing heavy is imported until a subcommand runs.
+and exit with status 2 (bad input) or 3 (storage or disk failed under a running study); a
+study stopped by SIGINT or SIGTERM prints one line with its resume command and exits 130 or
+143; nothing heavy is imported until a subcommand runs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mixopt.errors import MixoptError
+from mixopt.errors import MixoptError, StudyInterrupted
 
 __all__ = ["main", "run"]
 
@@ -65,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mixopt.events import EventLog
 
             EventLog([args.events], quiet=True).emit("error", problems=list(exc.problems))
-        return 2
+        return exc.exit_status
+    except StudyInterrupted as exc:
+        print(f"mixopt: {exc.line()}", file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("mixopt: interrupted", file=sys.stderr)
         return 130

@@ -19,6 +19,8 @@ Folder layout::
     results.json        every trial; best_mixture.json: the answer; report/: the report
     pareto.json         with several objectives: the Pareto front and the trial picked from it
     ray/                Ray Tune's own records (tracebacks of failed trials)
+    driver.lock         while a driver runs the study: its host and process id
+                        (:mod:`mixopt.study.lock`)
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ class StudyStore:
     RAY = "ray"
     DOMAINS = "domains.json"
     """A copy of domains given as Python objects, so the study can resume from its folder."""
+    LOCK = "driver.lock"
 
     def __init__(self, folder: str | Path, storage: str | None = None) -> None:
         self.folder = Path(folder).resolve()
         self.storage = storage
         self._optuna: Any = None
         self._name: str | None = None
+        self._lock: Any = None
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -96,6 +100,30 @@ class StudyStore:
     def tracking_uri(self, uri: str | None) -> str:
         """The given URI, or SQLite in the folder (never MLflow's default ./mlflow.db)."""
         return uri or f"sqlite:///{self.path(self.TRACKING)}"
+
+    # -- the driver's lock ----------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Hold the study for this driver (the folder's lock, and the database's where the
+        storage is PostgreSQL) until :meth:`unlock`; another live driver's is refused in
+        one line naming it (:mod:`mixopt.study.lock`)."""
+        from mixopt.study.lock import DriverLock
+
+        if self._lock is None:
+            lock = DriverLock(self.path(self.LOCK), self.storage, self.study_name)
+            lock.acquire()
+            self._lock = lock
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def held_by_another(self) -> str | None:
+        """The one-line refusal when a live driver holds the folder's lock, else None."""
+        from mixopt.study.lock import holder_problem
+
+        return holder_problem(self.path(self.LOCK))
 
     # -- the study record -------------------------------------------------------------
 
@@ -145,6 +173,8 @@ class StudyStore:
         if url.startswith("sqlite") and not create and not self.path(self.DB).is_file():
             # opening a missing SQLite file would create an empty one
             raise ConfigError(f"{self.folder}: the study's storage {self.path(self.DB)} is missing")
+        if url.startswith("sqlite") and not create:
+            sqlite_problem(self.path(self.DB), self.folder)  # before Optuna writes its schema in
         try:
             storage = optuna.storages.RDBStorage(
                 url,
@@ -321,6 +351,32 @@ def count_states(trials: Sequence[TrialRecord]) -> dict[str, int]:
         out[t.state.lower()] = out.get(t.state.lower(), 0) + 1
     reused = sum(t.reused for t in trials)
     return {**out, "reused": reused} if reused else out
+
+
+def sqlite_problem(path: Path, folder: Path) -> None:
+    """Refuse, in one line, a study's SQLite file that is damaged (truncated, overwritten) or
+    holds no Optuna study, having only read it: opened by Optuna, a truncated file was given
+    an empty schema and random bytes a misleading message."""
+    import sqlite3
+
+    why = None
+    try:
+        # read-only: nothing, not even a journal, is written to a file refused here
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=60)) as db:
+            check = db.execute("PRAGMA quick_check").fetchall()
+            if [tuple(r) for r in check] != [("ok",)]:
+                why = f"its integrity check failed: {check[0][0]}"
+            elif not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'studies'"
+            ).fetchone():
+                why = "it holds no Optuna study (empty or cut short)"
+    except sqlite3.Error as exc:
+        why = first_line(exc, type(exc).__name__)
+    if why is not None:
+        raise ConfigError(
+            f"{folder}: the study's storage {path} is damaged ({why}); it was left as it is: "
+            "restore it from a copy, or start a new study with another --out"
+        )
 
 
 def wal_journal(connection: Any, _record: Any = None) -> None:

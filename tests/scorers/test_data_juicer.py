@@ -22,10 +22,12 @@ from mixopt.scorers.repetition import char_rep_ratio, word_rep_ratio
 from mixopt.search.proposals.space import parse_space
 from mixopt.testing import make_records
 from tests.conftest import FAST_TRAIN
+from tests.support.services import unavailable
 
-pytest.importorskip(
-    "data_juicer", reason="py-data-juicer is not installed (optional extra data-juicer)"
-)
+try:
+    import data_juicer  # noqa: F401
+except ImportError:
+    unavailable("py-data-juicer is not installed (optional extra data-juicer)", module=True)
 
 from data_juicer.ops.base_op import OPERATORS, Filter
 from data_juicer.utils.constant import Fields

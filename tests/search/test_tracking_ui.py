@@ -13,15 +13,20 @@ from typing import Any
 
 import pytest
 
+from tests.support.services import unavailable
+
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright downloads no browser here
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no browser: {CHROMIUM} is missing (apt-get install chromium)",
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _browser() -> None:
+    """Skipped without Debian's Chromium (failed where $MIXOPT_REQUIRE_SERVICES is set)."""
+    if not CHROMIUM.exists():
+        unavailable(f"no browser: {CHROMIUM} is missing (apt-get install chromium)")
+
+
 # headless in a closed network: no sandbox (root in a container), and none of Chromium's own
 # background connections (refused here, and each refusal stalls the page)
 CHROMIUM_ARGS = [

@@ -267,3 +267,22 @@ def test_a_study_that_filters_reuses_nothing_as_it_is(
     assert not warm.reused and "left out 5 outside this study's bounds" in warm.notes[0]
     warm = prepare_study(spec.replace(warm_start_any=True), events=EventLog(quiet=True)).warm
     assert not warm.reused and warm.priors
+
+
+def test_a_transfer_check_counts_only_the_study_s_own_trials(
+    study_inputs: dict[str, Any], old: Path, tmp_path: Path
+) -> None:
+    """A warm-started study grown by two searched trials that have not run yet has not
+    finished, however many earlier trials it reused: the transfer check refuses it in one
+    line and runs nothing."""
+    from mixopt import transfer_check
+    from mixopt.errors import ConfigError
+
+    out = tmp_path / "new"
+    _study(study_inputs, out, warm_start=[str(old)])  # the baselines, and 5 trials reused
+    record = json.loads((out / "study.json").read_text())
+    record["spec"]["search"]["trials"] = 2  # grown (--resume --trials 2), stopped before either ran
+    (out / "study.json").write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match=r"has not finished \(2 trials still to run\)"):
+        transfer_check(out, "6k", seeds=1, executor="inprocess", runner=low_score, quiet=True)
+    assert not (out / "confirm.jsonl").exists()

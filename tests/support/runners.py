@@ -20,6 +20,7 @@ from mixopt.trial import TrialResult, TrialSpec
 __all__ = [
     "FAULTS",
     "FaultyTrial",
+    "HoldingPlan",
     "MeasuredTrial",
     "ScriptedTrial",
     "TrivialPlan",
@@ -93,6 +94,38 @@ class TrivialPlan:
 
     def problems(self, domains: Any, budget: int | None) -> list[str]:
         return []
+
+
+def hold_folder(seed: int) -> Path:
+    """Where :class:`HoldingPlan` numbers the trials of a study searched with ``seed``."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"mixopt-test-hold-{seed}"
+
+
+@dataclass(frozen=True)
+class HoldingPlan(TrivialPlan):
+    """:class:`TrivialPlan`, but the trials of a study whose seed has a :func:`hold_folder`
+    are numbered (in the order they start, across every process) and each from the one
+    numbered by the folder's ``pass`` file (default 0) on touches ``waiting-N`` there and
+    waits while the folder exists (at most 600 s, or ``$MIXOPT_TEST_HOLD_S``): a driver caught with a trial running,
+    for the tests that signal it or start another beside it. The folder is found by the
+    study's seed, the one thing a trial spec carries that a test chooses, so the plan works
+    in a Ray worker as in the driver (``--plan tests.support.runners:HoldingPlan``)."""
+
+    name: ClassVar[str] = "holding"
+
+    def run(self, spec: TrialSpec, report: Any = None) -> TrialResult:
+        folder = hold_folder(spec.seed)
+        if folder.is_dir():
+            call = _number_call(folder)
+            passing = folder / "pass"
+            if call >= (int(passing.read_text()) if passing.is_file() else 0):
+                (folder / f"waiting-{call}").touch()
+                end = time.monotonic() + float(os.environ.get("MIXOPT_TEST_HOLD_S", "600"))
+                while folder.is_dir() and time.monotonic() < end:
+                    time.sleep(0.05)
+        return trivial_result(spec, 0.0)
 
 
 @dataclass(frozen=True)

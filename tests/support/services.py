@@ -10,7 +10,9 @@ and stopped after: PostgreSQL (Optuna's storage), an MLflow tracking server and 
 
 The two servers write their logs (and process ids) in ``folder``. Where a server cannot run here
 (PostgreSQL not installed, no unprivileged user to run it as), :class:`ServiceUnavailable`
-says why, in one line: a test skips with it.
+says why, in one line: a test skips with it through :func:`unavailable`, which fails it
+instead where ``$MIXOPT_REQUIRE_SERVICES`` is set (as CI sets it: a service CI failed to
+install must not turn its tests into skips).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
+    "REQUIRE_SERVICES",
     "ServiceUnavailable",
     "free_port",
     "mlflow_server",
@@ -41,6 +44,7 @@ __all__ = [
     "ray_cluster",
     "ray_cluster_folder",
     "stop_groups",
+    "unavailable",
 ]
 
 # both start in about 5 s; on a 2-core machine shared with other jobs, MLflow took over 60 s
@@ -53,6 +57,21 @@ PG_DEBIAN = Path("/usr/lib/postgresql")
 
 class ServiceUnavailable(RuntimeError):
     """The server cannot run on this machine; the message (one line) says why."""
+
+
+REQUIRE_SERVICES = "MIXOPT_REQUIRE_SERVICES"
+"""Set (to anything but 0) by CI: a test that needs a service this machine lacks fails."""
+
+
+def unavailable(reason: str, module: bool = False) -> NoReturn:
+    """Skip the calling test (``module``: the whole module, at import) for a service or
+    optional package this machine lacks, with ``reason``; where :data:`REQUIRE_SERVICES` is
+    set, fail it instead, with the same reason."""
+    import pytest
+
+    if os.environ.get(REQUIRE_SERVICES, "") not in ("", "0"):
+        pytest.fail(f"{reason} (${REQUIRE_SERVICES} is set: the tests need it)", pytrace=False)
+    pytest.skip(reason, allow_module_level=module)
 
 
 def free_port() -> int:

@@ -77,6 +77,9 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     # results without the intermediate score (an error report, a final result) are expected
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # Tune takes SIGINT for itself in Tuner.fit unless told not to, and then ends the run as if
+    # it had finished; a study's driver stops as interrupted instead (orchestration.signals)
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     if not address:
         _loopback_only()
     import ray

@@ -10,11 +10,12 @@ lost node) is not the trial's, so the trial runs again on another worker.
 from __future__ import annotations
 
 import ctypes
+import errno
 import math
 import threading
 from types import TracebackType
 
-from mixopt.errors import MixoptError
+from mixopt.errors import MixoptError, first_line
 
 __all__ = [
     "NonFiniteScoreError",
@@ -23,6 +24,7 @@ __all__ = [
     "TrialTimeoutError",
     "check_finite",
     "fail_limit",
+    "storage_cause",
 ]
 
 
@@ -52,6 +54,41 @@ def fail_limit(concurrency: int) -> int:
     device) is then caught after one wave instead of burning the whole budget.
     """
     return max(3, concurrency)
+
+
+# a disk that cannot take the study's writes: full, over quota, read-only, failing
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG)
+
+
+def storage_cause(exc: BaseException) -> str | None:
+    """The one-line cause when ``exc`` (or what it was raised from: Optuna wraps the database's
+    error in a misleading message of its own, Tune its callbacks' errors) is the study's
+    storage or disk failing: a database that went away or refused a write, a full disk.
+    None for anything else."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno in DISK_ERRORS:
+            return f"{cause.strerror or errno.errorcode.get(cause.errno or 0, 'disk error')}"
+        module = type(cause).__module__.split(".")[0]
+        if module == "sqlalchemy" and type(cause).__name__ in (
+            "OperationalError",
+            "InterfaceError",
+            "DatabaseError",
+            "InternalError",
+        ):
+            # the driver's own message, less SQLAlchemy's statement and link lines
+            inner = getattr(cause, "orig", None)
+            return first_line(inner if inner is not None else cause, type(cause).__name__)
+        if module in ("sqlite3", "psycopg", "psycopg2") and type(cause).__name__ in (
+            "OperationalError",
+            "InterfaceError",
+            "DatabaseError",
+        ):
+            return first_line(cause, type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 class TimeLimit:

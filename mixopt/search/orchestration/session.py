@@ -67,6 +67,7 @@ class Session:
             lambda error: _tracking_down(study, uri, error),
         )
         if study.resume:
+            store.lock()  # before the first write; a new study's is taken once its folder is made
             record = study.record.replace(parent_run_id=store.read_record().parent_run_id)
             _open_storage(study)
         else:
@@ -475,8 +476,10 @@ def _create(study: PreparedStudy, record: StudyRecord) -> StudyRecord:
         top = top.parent
     made = None if top.exists() else top  # the outermost folder made here, if any
     before = set() if made else set(store.folder.iterdir())
+    store.folder.mkdir(parents=True, exist_ok=True)
+    # a driver started beside this one on the same --out is refused here, its folder left alone
+    store.lock()
     try:
-        store.folder.mkdir(parents=True, exist_ok=True)
         store.optuna(sampler, create=True, objectives=study.objectives)
         if study.spec.data.domains is None or not isinstance(study.spec.data.domains, str):
             # domains given as objects: keep a copy, so the study can resume from its folder
@@ -485,6 +488,7 @@ def _create(study: PreparedStudy, record: StudyRecord) -> StudyRecord:
             record = record.replace(spec={**record.spec, "data": data})
         store.write_record(record)
     except BaseException:
+        store.unlock()
         if made:
             shutil.rmtree(made, ignore_errors=True)
         else:

@@ -4,17 +4,19 @@ from its folder."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mixopt.data.tokenize import TokenizedDomain
-from mixopt.errors import ConfigError
+from mixopt.errors import ConfigError, MixoptError, StorageError, StudyInterrupted
 from mixopt.evaluators.in_domain import first_line as in_domain_line
 from mixopt.evaluators.in_domain import held_out_counts
 from mixopt.evaluators.suite import EvalSuite
 from mixopt.events import EventLog
+from mixopt.io import without_password
 from mixopt.search.executors._base import Executor, ExecutorFactory
 from mixopt.search.executors.context import StudyContext
 from mixopt.search.orchestration.preflight import Checked
@@ -250,6 +252,8 @@ def _out_problems(store: StudyStore, resume: bool, spec: StudySpec) -> list[str]
     from mixopt.io import require_empty_dir
 
     folder = store.folder
+    if held := store.held_by_another():  # a driver runs it now: nothing else is said or written
+        return [held]
     if resume:
         return (
             []
@@ -296,20 +300,76 @@ def run_study(
     """Run (or resume) the study to its end and write its results; then each finisher runs
     (the caller's report, say) and what it returns is logged with the study. ``budget``,
     ``seeds``: a finished study's transfer check instead (see :func:`mixopt.search.orchestration.transfer.check_transfer`): its
-    best mixture and baselines on ``seeds`` fresh seeds at ``budget``, on the whole pools."""
+    best mixture and baselines on ``seeds`` fresh seeds at ``budget``, on the whole pools.
+
+    A study stopped by SIGINT or SIGTERM raises :class:`~mixopt.errors.StudyInterrupted`, and
+    one whose storage or disk fails a :class:`~mixopt.errors.StorageError`, each naming the
+    command that resumes it; neither writes a result (what finished is in its storage)."""
+    from mixopt.search.orchestration.faults import storage_cause
+    from mixopt.search.orchestration.signals import interrupted_by, interruptible
+
+    resume = _resume_command(study, budget, seeds)
+    try:
+        with interruptible():  # Ray's start included
+            return _run_to_end(study, finishers, budget, seeds)
+    except MixoptError:
+        raise
+    except BaseException as exc:
+        signum = interrupted_by(exc)
+        if signum is not None:
+            _said(study, "study_interrupted", signal=signum, resume=resume)
+            raise StudyInterrupted(signum, resume) from None
+        cause = storage_cause(exc) if isinstance(exc, Exception) else None
+        if cause is None:
+            raise
+        _said(study, "storage_failed", cause=cause, resume=resume)
+        where = without_password(study.store.storage_url)
+        raise StorageError(
+            f"the study's storage or disk failed ({cause}; storage {where}); what finished is kept: "
+            f"once it is fixed, resume with {resume}"
+        ) from None
+
+
+def _run_to_end(
+    study: PreparedStudy, finishers: Sequence[Finisher], budget: int | None, seeds: int | None
+) -> SearchResult:
     from mixopt.search.orchestration.loop import StudyLoop
+    from mixopt.search.orchestration.signals import interruptible
 
     executor = _executor(study, budget)
     try:
         executor.start()  # before anything imports Ray for the study, which reads its settings once
-        session = Session.open(study)  # the first write: a Ray that does not start writes nothing
-        loop = StudyLoop(session, executor.slots(), budget, seeds)
-        executor.run(loop)
+        # again: a local Ray's start put signal handlers of its own in place of the study's
+        with interruptible():
+            try:
+                # the first write: a Ray that does not start writes nothing; it takes the driver's lock
+                session = Session.open(study)
+                loop = StudyLoop(session, executor.slots(), budget, seeds)
+                executor.run(loop)
+            finally:
+                executor.close()
+            if loop.stopped is not None:
+                session.fail(loop.stopped)
+            return session.finish(finishers)
     finally:
-        executor.close()
-    if loop.stopped is not None:
-        session.fail(loop.stopped)
-    return session.finish(finishers)
+        executor.close()  # where it did not start
+        study.store.unlock()
+
+
+def _resume_command(study: PreparedStudy, budget: int | None, seeds: int | None) -> str:
+    """The command that continues this run: the study's resume, or the transfer check again."""
+    folder = study.store.folder
+    if budget is None:
+        return f"mixopt search --resume {folder}"
+    from mixopt.budget import format_budget
+
+    return f"mixopt transfer {folder} --budget {format_budget(budget)} --seeds {seeds}"
+
+
+def _said(study: PreparedStudy, event: str, **fields: Any) -> None:
+    """The event, where the log can still be written (a full disk may refuse it too)."""
+    with contextlib.suppress(OSError):
+        study.events.emit(event, None, out=str(study.store.folder), **fields)
 
 
 def _cluster_problems(spec: StudySpec) -> list[str]:

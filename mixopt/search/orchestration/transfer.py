@@ -26,7 +26,9 @@ def check_transfer(study: PreparedStudy, budget: int, seeds: int) -> None:
     own = search.confirm_budget or search.budget  # where the answer was chosen
     if not is_int(seeds) or seeds < 1:
         raise ConfigError("--seeds must be a positive integer")
-    pending = len(study.baselines) + study.spec.search.trials - len(store.finished())
+    # the study's own trials: those reused from earlier studies (--warm-start) are not its to run
+    own_done = [t for t in store.finished().values() if not t.reused]
+    pending = len(study.baselines) + study.spec.search.trials - len(own_done)
     if not store.path(store.BEST).is_file() or pending > 0:
         why = f"{pending} trials still to run" if pending > 0 else f"no {store.BEST}"
         raise ConfigError(
