@@ -36,8 +36,9 @@ class ClusterConfig:
     k_range: tuple[int, int] = setting((2, 16), parse=parse_k_range, metavar="A:B")
     """Inclusive range of k tried when no k is given (default 2:16)."""
     k_rule: str = setting("elbow", choices=K_RULES)
-    """How k is chosen over the range: ``elbow``, the k whose metric improves most on the k
-    before it (the range's first k if no later one scores better), or ``best``, the best
+    """How k is chosen over the range: ``elbow``, the k whose metric improves most on every
+    smaller k, as far as the next k still holds (the range's first k if no later one scores
+    better), or ``best``, the best
     metric (it over-splits sources on TF-IDF: benchmarks/cluster.py)."""
     method: str = "kmeans"
     """``kmeans``, ``agglomerative`` (Ward), ``agglomerative-average``, ``sccl`` or ``module:attr``."""

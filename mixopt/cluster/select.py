@@ -1,9 +1,9 @@
 """Choosing k: cluster at each candidate k, score each clustering (silhouette, higher is
 better, or the Davies-Bouldin index, lower is better), and keep one by a rule.
 
-``elbow`` (the default) keeps the k whose score gains most on the k before it, counting
-only what k + 1 still holds (``min(score(k), score(k + 1)) - score(k - 1)``, so a lucky
-k-means run at one k is not an elbow): while k is below the number of sources each step
+``elbow`` (the default) keeps the k whose score gains most on every smaller k, counting
+only what k + 1 still holds (``min(score(k), score(k + 1)) - max(score(j) for j < k)``, so
+neither a lucky k-means run at one k nor a rise after an unlucky one is an elbow): while k is below the number of sources each step
 splits a mixed cluster and the score jumps; past them a step splits one source and gains
 less, although on TF-IDF vectors the score keeps rising with k, so the best score
 over-splits. The range's first k is kept when no later k scores better; its last k only
@@ -38,7 +38,7 @@ class KScore:
     clusters: int
     """Clusters the method actually returned (it may leave some empty)."""
     gain: float = math.nan
-    """How much better the score is than at the k before it, as far as the k after it
+    """How much better the score is than at every smaller k, as far as the k after it
     still holds (nan for the first and last k)."""
 
 
@@ -89,7 +89,7 @@ def _better(score: float, metric: str) -> float:
 def _with_gains(rows: list[KScore], metric: str) -> list[KScore]:
     better = [_better(r.score, metric) for r in rows]
     gains = [
-        min(better[i], better[i + 1]) - better[i - 1] if 0 < i < len(rows) - 1 else math.nan
+        min(better[i], better[i + 1]) - max(better[:i]) if 0 < i < len(rows) - 1 else math.nan
         for i in range(len(rows))
     ]
     return [
@@ -113,6 +113,6 @@ def k_reason(table: list[KScore], chosen: int, metric: str, rule: str) -> str:
     if _chosen(table, metric, rule) != (chosen, True):
         return f"k = {chosen}: the best {metric} ({row.score:.3f}) over {table[0].k}:{table[-1].k}"
     return (
-        f"k = {chosen}: the largest gain in {metric} over the k before it, held at the k after "
-        f"it ({row.gain:+.3f}; rule elbow: past the sources, a split gains less)"
+        f"k = {chosen}: the largest gain in {metric} over smaller k, held at the k after it "
+        f"({row.gain:+.3f}; rule elbow: past the sources, a split gains less)"
     )

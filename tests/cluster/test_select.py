@@ -32,14 +32,18 @@ def test_elbow_keeps_the_sources_where_the_best_score_over_splits() -> None:
     assert _chosen(table, "silhouette", "elbow") == (5, True)
     assert _chosen(table, "silhouette", "best") == (10, False)
     assert k_reason(table, 5, "silhouette", "elbow") == (
-        "k = 5: the largest gain in silhouette over the k before it, held at the k after it "
-        "(+0.018; rule elbow: past the sources, a split gains less)"
+        "k = 5: the largest gain in silhouette over smaller k, held at the k after it (+0.018; rule elbow: past the sources, a split gains less)"
     )
     # a lucky run at one k is no elbow: its gain counts only what the next k still holds
     spiked = _with_gains(
         [KScore(k, s + 0.05 * (k == 7), k) for k, s in enumerate(RISING, 2)], "silhouette"
     )
     assert _chosen(spiked, "silhouette", "elbow") == (5, True)
+    # nor is the rise after an unlucky run: a gain counts against every smaller k
+    dipped = _with_gains(
+        [KScore(k, s - 0.04 * (k == 8), k) for k, s in enumerate(RISING, 2)], "silhouette"
+    )
+    assert _chosen(dipped, "silhouette", "elbow") == (5, True)
 
 
 def test_the_first_k_is_kept_when_no_later_k_scores_better() -> None:
