@@ -130,7 +130,11 @@ def test_tokenized_domain_pickles_without_its_table(tokenizer: Any) -> None:
         ({"path": "missing.jsonl"}, {}, "no such file"),
         ({"path": "*.jsonl"}, {}, "no such file"),
         ({"path": "empty.jsonl"}, {"empty.jsonl": ""}, "no records"),
-        ({"path": "bad.jsonl"}, {"bad.jsonl": '{"text": "a"}\n{"text": \n'}, "malformed JSON at line 2"),
+        (
+            {"path": "bad.jsonl"},
+            {"bad.jsonl": '{"text": "a"}\n{"text": \n'},
+            "malformed JSON at line 2",
+        ),
         ({"path": "x.jsonl"}, {"x.jsonl": '{"body": "a"}\n'}, "cannot tell the record format"),
         (
             {"path": "x.jsonl", "format": "text", "text_field": "body"},
