@@ -25,9 +25,9 @@ def add_parser(subparsers: Any) -> None:
         "arguments), axolotl.yaml (a datasets: list) and interleave.py (a datasets script). "
         "Each tool config trains on exactly the exported records per domain, whole. Given a "
         "study folder, its domains, model and best mixture are exported.",
-        epilog="examples: mixopt export my-study --budget 5M --out mixed/ | mixopt export "
-        "--domains domains.json --model Qwen/Qwen2.5-0.5B --mixture my-study/best_mixture.json "
-        "--budget 5M --out mixed/",
+        epilog="example: mixopt export my-study --budget 5M --out mixed/ (or, naming each: "
+        "mixopt export --domains domains.json --model Qwen/Qwen2.5-0.5B --mixture "
+        "my-study/best_mixture.json --budget 5M --out mixed/)",
     )
     p.add_argument(
         "study",
