@@ -339,49 +339,61 @@ def _axolotl_rows(
     return [tuple(ids) for ids in train["input_ids"]]
 
 
+def _axolotl_at(
+    config: dict[str, Any], model: Path, work: Path, length: int
+) -> tuple[dict[str, int], dict[str, int], bool]:
+    """Examples and tokens per domain Axolotl yields at ``sequence_len`` ``length`` (each
+    domain prepared alone), and whether the mixed preparation holds exactly those examples."""
+    examples, tokens, alone = {}, {}, Counter[tuple[int, ...]]()
+    for entry in config["datasets"]:
+        name = Path(entry["path"]).stem
+        one = {**config, "datasets": [entry], "sequence_len": length}
+        rows = _axolotl_rows(one, model, work, f"{name}-{length}")
+        examples[name], tokens[name] = len(rows), sum(map(len, rows))
+        alone.update(rows)
+    mixed = Counter(_axolotl_rows({**config, "sequence_len": length}, model, work, f"all-{length}"))
+    return examples, tokens, mixed == alone
+
+
 def axolotl(export: Path, work: Path) -> bool:
-    """Prepare the datasets as `axolotl preprocess train.yaml` does; each domain alone says
-    which of the mixed examples are its."""
+    """Prepare the datasets as `axolotl preprocess train.yaml` does: each domain alone gives
+    its examples and tokens, and the mixed preparation must hold exactly those."""
     import yaml
 
     config = yaml.safe_load((export / "axolotl.yaml").read_text())
     model = export.parent / "model"  # written by `make` beside the exports
-    owner = {}
-    for entry in config["datasets"]:
-        name = Path(entry["path"]).stem
-        rows = _axolotl_rows(
-            {**config, "datasets": [entry], "sequence_len": 1 << 20}, model, work, name
-        )
-        owner.update(dict.fromkeys(rows, name))
-    whole: Counter[str] = Counter()
-    for row, name in owner.items():
-        whole[name] += len(row)
     own = config["sequence_len"]
-    columns: dict[str, dict[str, int]] = {"tokens (whole)": dict(whole)}
-    records = {}
+    _, whole, _ = _axolotl_at(config, model, work, 1 << 20)  # nothing dropped or split
+    columns: dict[str, dict[str, int]] = {"tokens (whole)": whole}
+    ok = True
     for length in (own, *CUTOFFS):
-        rows = _axolotl_rows({**config, "sequence_len": length}, model, work, f"all-{length}")
-        got: Counter[str] = Counter()
-        for row in rows:
-            got[owner.get(row, "?")] += len(row)
-        columns[f"trained@{length}"] = dict(got)
-        records[length] = dict(Counter(owner.get(r, "?") for r in rows))
+        examples, tokens, same = _axolotl_at(config, model, work, length)
+        columns[f"examples@{length}"] = examples
+        columns[f"trained@{length}"] = tokens
+        ok = ok and same
+        if not same:
+            print(f"  MISMATCH: the mixed preparation at {length} is not its domains' examples")
     _table("Axolotl, tokens as its tokenizer counts them", export, columns)
     label = f"Axolotl · {export.name}"
-    ok = _figure(f"{label}: records, each domain's as exported", records[own], _expected(export))
+    ok = (
+        _figure(
+            f"{label}: examples at the export's sequence_len {own}, each domain's records as exported",
+            columns[f"examples@{own}"],
+            _expected(export),
+        )
+        and ok
+    )
     ok = (
         _figure(
             f"{label}: tokens trained at the export's sequence_len {own}",
             columns[f"trained@{own}"],
-            dict(whole),
+            whole,
         )
         and ok
     )
     for length in CUTOFFS:
         _figure(
-            f"{label}: tokens trained at sequence_len {length}",
-            columns[f"trained@{length}"],
-            dict(whole),
+            f"{label}: tokens trained at sequence_len {length}", columns[f"trained@{length}"], whole
         )
     return ok
 
