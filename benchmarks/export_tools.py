@@ -89,13 +89,20 @@ def write_domains(out: Path, limit: int = 300) -> Path:
 
 
 def make(out: Path, model: bool = True, budget: str = BUDGET) -> int:
+    from mixopt import export_mixture  # in this process: one start-up for both exports
+
     domains = write_domains(out / "data", 300 if model else 40)  # --quick: fewer, smaller
     for name, mixture in MIXTURES.items():
         mix = out / f"{name}.mixture.json"
         mix.write_text(json.dumps(mixture))
-        cmd = [sys.executable, "-m", "mixopt", "export", "--domains", str(domains)]
-        cmd += ["--model", str(TOKENIZER), "--mixture", str(mix), "--budget", budget]
-        subprocess.run([*cmd, "--out", str(out / name), "--quiet"], check=True)
+        export_mixture(
+            domains=str(domains),
+            model=str(TOKENIZER),
+            mixture=str(mix),
+            budget=budget,
+            out=str(out / name),
+            quiet=True,
+        )
     if model:
         _model_dir(out / "model")
     return 0
