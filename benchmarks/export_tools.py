@@ -424,6 +424,9 @@ def interleave(export: Path, work: Path) -> bool:
 TOOLS = {"llamafactory": llamafactory, "axolotl": axolotl, "interleave": interleave}
 
 
+FLAGS = {"llamafactory": "--lf", "axolotl": "--ax"}
+
+
 def _run_in(python: str | None, tool: str, label: str, exports: list[Path]) -> bool:
     """Run ``tool``'s check in its own venv's ``python``; say so when it is unavailable."""
     probe = {
@@ -431,7 +434,7 @@ def _run_in(python: str | None, tool: str, label: str, exports: list[Path]) -> b
         "axolotl": "import axolotl.common.datasets",
     }
     if python is None or not Path(python).exists():
-        print(f"\n{label}: UNAVAILABLE (no python of a venv with it given: --{tool[:2]} PYTHON)")
+        print(f"\n{label}: UNAVAILABLE (no python of a venv with it given: {FLAGS[tool]} PYTHON)")
         return False
     check = subprocess.run([python, "-c", probe[tool]], capture_output=True, text=True)
     if check.returncode != 0:
