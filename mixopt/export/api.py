@@ -26,16 +26,25 @@ def export_mixture(
     """Sample ``mixture`` from ``domains`` at ``budget`` tokens and write it to ``out``
     (:func:`mixopt.export.records.write_mixture` lists the files); return the folder.
 
-    ``options`` are :class:`ExportSpec` fields (``domains="domains.json"``, ``model=...``,
-    ``mixture="study/best_mixture.json"``, ``budget="5M"``, ``out="mixed"``, ``seed``,
-    ``cache_dir``) and override ``spec``'s. A ``best_mixture.json`` from a search brings
-    its filter thresholds: the export keeps what they keep. ``quiet``: no progress lines on
-    stderr; ``events``: a file to append the JSON-lines event log to (or an open log)."""
+    ``options`` are :class:`ExportSpec` fields (``study="my-study"``, or
+    ``domains="domains.json"``, ``model=...``, ``mixture="study/best_mixture.json"``; and
+    ``budget="5M"``, ``out="mixed"``, ``seed``, ``cache_dir``) and override ``spec``'s. A study
+    folder gives its domains, model and best mixture, unless given. A ``best_mixture.json``
+    from a search brings its filter thresholds: the export keeps what they keep. ``quiet``:
+    no progress lines on stderr; ``events``: a file to append the JSON-lines event log to (or
+    an open log). Raises :class:`~mixopt.errors.ConfigError` (one line a problem) on bad
+    options, and :class:`~mixopt.errors.InfeasibleMixtureError` on a budget the mixture
+    cannot fill.
+
+    Example::
+
+        mixopt.export_mixture(study="my-study", budget="5M", out="mixed")
+    """
     from mixopt.events import EventLog
     from mixopt.export.records import write_mixture
     from mixopt.io import read_mixture, require_empty_dir
 
-    spec = ExportSpec.from_options(**{**(spec.to_dict() if spec else {}), **options})
+    spec = ExportSpec.from_options(**{**(spec.to_dict() if spec else {}), **options}).from_study()
     log = events if isinstance(events, EventLog) else _log(events, quiet)
     assert spec.mixture and spec.budget and spec.out and spec.domains and spec.model
     mixture = read_mixture(spec.mixture)
@@ -111,6 +120,7 @@ def _provenance(
     return {
         "mixopt_version": __version__,
         "tokenizer": spec.model,
+        **({"study": str(Path(spec.study).resolve())} if spec.study else {}),
         "domains_file": str(Path(spec.domains).resolve()),
         "mixture": mixture,
         **({"filters": filters["values"]} if filters else {}),

@@ -151,3 +151,54 @@ def test_an_infeasible_budget_names_the_largest_that_fits(
     assert main([*base, "--budget", str(largest), "--out", str(tmp_path / "fits")]) == 0
     assert main([*base, "--budget", str(largest + 1), "--out", str(tmp_path / "over")]) == 2
     assert f"--budget {largest})" in capsys.readouterr().err
+
+
+def test_export_says_how_fields_and_tiny_shares_were_written(
+    tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.export.test_records import _awkward
+
+    domains = _awkward(tmp_path)
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"news": 0.5, "legal": 0.2, "sql": 0.299, "haiku": 0.001}))
+    args = ["export", "--domains", str(domains), "--model", str(tokenizer_dir)]
+    assert main([*args, "--mixture", str(mix), "--budget", "3k", "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    haiku = next(line for line in text.splitlines() if line.startswith("  haiku:"))
+    assert "share 0.001" in haiku and "rounded up to 1 whole record" in haiku
+    assert "field 'id' has different types across domains" in text and "as strings" in text
+    assert "field 'body' dropped from sql" in text
+    whole = json.loads((tmp_path / "o" / "manifest.json").read_text())["keep_whole"]
+    assert f"cutoff_len / sequence_len {whole['cutoff_len']:,}" in text
+
+
+def test_export_a_study_folder(
+    three_domain_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mixopt
+    from mixopt.study.store import StudyStore
+
+    held = StudyStore(three_domain_study).read_spec()
+    best = json.loads((three_domain_study / "best_mixture.json").read_text())
+    out = tmp_path / "cli"
+    assert main(["export", str(three_domain_study), "--budget", "6k", "--out", str(out)]) == 0
+    assert f"to {out}" in capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["study"] == str(three_domain_study.resolve())
+    assert manifest["mixture"] == best["best_mixture"] and manifest["budget"] == 6000
+    assert manifest["domains_file"] == held.data.domains
+    assert manifest["tokenizer"] == held.model.name
+    # the same in Python, and options given still win over the study's
+    api = mixopt.export_mixture(study=str(three_domain_study), budget="6k", out=str(tmp_path / "a"))
+    assert (api / "mixture.jsonl").read_bytes() == (out / "mixture.jsonl").read_bytes()
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"finance": 0.5, "cooking": 0.25, "sports": 0.25}))
+    argv = ["export", str(three_domain_study), "--mixture", str(mix), "--budget", "6k"]
+    assert main([*argv, "--out", str(tmp_path / "own")]) == 0
+    own = json.loads((tmp_path / "own" / "manifest.json").read_text())
+    assert own["mixture"] == {"finance": 0.5, "cooking": 0.25, "sports": 0.25}
+    capsys.readouterr()
+    # a folder that holds no study: one line
+    assert main(["export", str(tmp_path), "--budget", "6k", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a mixopt study folder" in err[0]

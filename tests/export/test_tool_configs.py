@@ -97,8 +97,46 @@ def test_a_text_only_export_trains_with_stage_pt(tmp_path: Path, tokenizer: Any)
     out = write_mixture(domains, {"finance": 0.5, "code": 0.5}, 1500, tmp_path / "out")
     args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
     info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
-    assert args["stage"] == "pt" and args["mix_strategy"] == "concat"
-    assert info["finance"]["columns"] == {"prompt": "text"}  # what stage pt reads
+    assert args["stage"] == "pt" and args["dataset"] == "mixture"
+    # the shuffled mixture as one file: packing per domain file dropped the last one's tail
+    assert info == {
+        "mixture": {
+            "file_name": "../mixture.jsonl",
+            "formatting": "alpaca",
+            "columns": {"prompt": "text"},  # what stage pt reads
+        }
+    }
+    # one example per record, none cut: every exported token trained
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert args["packing"] is False
+    assert args["cutoff_len"] == manifest["keep_whole"]["cutoff_len"]
+    assert args["cutoff_len"] > max(int(d.lengths().max()) for d in domains)
+    assert (
+        len(_load_json(out / "llamafactory" / info["mixture"]["file_name"])) == manifest["records"]
+    )
+
+
+def test_stage_pt_reads_one_file_when_text_fields_differ(tmp_path: Path, tokenizer: Any) -> None:
+    path = write_domains(tmp_path / "data", {"finance": "jsonl", "code": "jsonl"}, n=40)
+    entries = json.loads(path.read_text())
+    code = path.parent / entries[1]["path"]
+    rows = [json.loads(line) for line in code.read_text().splitlines()]
+    entries[1] = {
+        "domain": "code",
+        "data": [{"body": r["text"]} for r in rows],
+        "text_field": "body",
+    }
+    path.write_text(json.dumps(entries))
+    domains = tokenize_domains(load_domains(path), tokenizer)
+    out = write_mixture(domains, {"finance": 0.5, "code": 0.5}, 1500, tmp_path / "out")
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert info["mixture"]["columns"] == {"prompt": "text"}
+    mixed = [json.loads(line) for line in (out / "mixture.jsonl").read_text().splitlines()]
+    texts = _load_json(out / "llamafactory" / info["mixture"]["file_name"]).to_list()
+    # the same records in the same (shuffled) order, each text under one column
+    assert [(t["domain"], t["text"]) for t in texts] == [
+        (r["domain"], r.get("text") or r["body"]) for r in mixed
+    ]
 
 
 def test_one_description_of_the_mixture(exported: tuple[Path, dict[str, Any]]) -> None:
@@ -197,7 +235,9 @@ def test_a_zero_share_domain_is_left_out(tmp_path: Path, tokenizer: Any) -> None
     domains: tuple[TokenizedDomain, ...] = tokenize_domains(load_domains(path), tokenizer)
     out = write_mixture(domains, {"finance": 1.0, "sql": 0.0}, 1500, tmp_path / "out")
     args = yaml.safe_load((out / "llamafactory" / "mixture.yaml").read_text())
-    assert args["dataset"] == "finance" and args["mix_strategy"] == "concat"
+    assert args["stage"] == "pt" and args["dataset"] == "mixture"  # finance alone: text
+    mixed = (out / "mixture.jsonl").read_text().splitlines()
+    assert {json.loads(line)["domain"] for line in mixed} == {"finance"}
     assert [p.name for p in (out / "domains").iterdir()] == ["finance.jsonl"]
     axolotl = yaml.safe_load((out / "axolotl.yaml").read_text())
     assert [Path(e["path"]).name for e in axolotl["datasets"]] == ["finance.jsonl"]
