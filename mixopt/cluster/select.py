@@ -23,7 +23,7 @@ from mixopt.cluster._base import Clusterer
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["KScore", "choose_k", "k_reason", "score_labels"]
+__all__ = ["KScore", "choose_k", "k_reason", "pick_k", "score_labels"]
 
 # both scores cost O(n^2) distances (silhouette) or a pass per cluster; on a seeded sample this
 # large their ranking of k is stable, and k selection stays seconds on a million records
@@ -75,7 +75,7 @@ def choose_k(
         rows.append(KScore(k, score_labels(x, labels, metric, seed), len(np.unique(labels))))
         labelled[k] = labels.astype(np.int32)
     table = _with_gains(rows, metric)
-    chosen, _ = _chosen(table, metric, rule)
+    chosen, _ = pick_k(table, metric, rule)
     return labelled[chosen].astype(np.int64), table, chosen
 
 
@@ -98,8 +98,9 @@ def _with_gains(rows: list[KScore], metric: str) -> list[KScore]:
     ]
 
 
-def _chosen(table: list[KScore], metric: str, rule: str) -> tuple[int, bool]:
-    """The chosen k, and whether it is an elbow (else the best score)."""
+def pick_k(table: list[KScore], metric: str, rule: str) -> tuple[int, bool]:
+    """The k ``rule`` picks from a table of :func:`choose_k`, and whether it is an elbow
+    (else the best score)."""
     best = max(table, key=lambda s: _better(s.score, metric))  # the first best
     steps = [s for s in table if math.isfinite(s.gain)]
     if rule == "best" or not steps or best is table[0] or max(s.gain for s in steps) <= 0:
@@ -110,7 +111,7 @@ def _chosen(table: list[KScore], metric: str, rule: str) -> tuple[int, bool]:
 def k_reason(table: list[KScore], chosen: int, metric: str, rule: str) -> str:
     """Why ``chosen`` was kept, in one sentence."""
     row = next(s for s in table if s.k == chosen)
-    if _chosen(table, metric, rule) != (chosen, True):
+    if pick_k(table, metric, rule) != (chosen, True):
         return f"k = {chosen}: the best {metric} ({row.score:.3f}) over {table[0].k}:{table[-1].k}"
     return (
         f"k = {chosen}: the largest gain in {metric} over smaller k, held at the k after it "

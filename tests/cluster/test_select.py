@@ -26,11 +26,11 @@ RISING = [0.0491, 0.0553, 0.0664, 0.0848, 0.0927, 0.1014, 0.1064, 0.1139, 0.1163
 
 
 def test_elbow_keeps_the_sources_where_the_best_score_over_splits() -> None:
-    from mixopt.cluster.select import _chosen, _with_gains
+    from mixopt.cluster.select import _with_gains, pick_k
 
     table = _with_gains([KScore(k, s, k) for k, s in enumerate(RISING, 2)], "silhouette")
-    assert _chosen(table, "silhouette", "elbow") == (5, True)
-    assert _chosen(table, "silhouette", "best") == (10, False)
+    assert pick_k(table, "silhouette", "elbow") == (5, True)
+    assert pick_k(table, "silhouette", "best") == (10, False)
     assert k_reason(table, 5, "silhouette", "elbow") == (
         "k = 5: the largest gain in silhouette over smaller k, held at the k after it (+0.018; rule elbow: past the sources, a split gains less)"
     )
@@ -38,19 +38,19 @@ def test_elbow_keeps_the_sources_where_the_best_score_over_splits() -> None:
     spiked = _with_gains(
         [KScore(k, s + 0.05 * (k == 7), k) for k, s in enumerate(RISING, 2)], "silhouette"
     )
-    assert _chosen(spiked, "silhouette", "elbow") == (5, True)
+    assert pick_k(spiked, "silhouette", "elbow") == (5, True)
     # nor is the rise after an unlucky run: a gain counts against every smaller k
     dipped = _with_gains(
         [KScore(k, s - 0.04 * (k == 8), k) for k, s in enumerate(RISING, 2)], "silhouette"
     )
-    assert _chosen(dipped, "silhouette", "elbow") == (5, True)
+    assert pick_k(dipped, "silhouette", "elbow") == (5, True)
 
 
 def test_the_first_k_is_kept_when_no_later_k_scores_better() -> None:
     table = [KScore(2, 0.5, 2), KScore(3, 0.3, 3, -0.2), KScore(4, 0.35, 4)]
-    from mixopt.cluster.select import _chosen
+    from mixopt.cluster.select import pick_k
 
-    assert _chosen(table, "silhouette", "elbow") == (2, False)
+    assert pick_k(table, "silhouette", "elbow") == (2, False)
     assert (
         k_reason(table, 2, "silhouette", "elbow") == "k = 2: the best silhouette (0.500) over 2:4"
     )
