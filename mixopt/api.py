@@ -111,7 +111,7 @@ def transfer_check(
     from mixopt.budget import parse_budget
     from mixopt.search.orchestration.faults import StudyFailedError
     from mixopt.search.orchestration.study import prepare_study, run_study
-    from mixopt.search.orchestration.transfer import check_transfer
+    from mixopt.search.orchestration.transfer import answer_failed, check_transfer
     from mixopt.study.answer import transfers
 
     tokens = parse_budget(budget)
@@ -128,9 +128,7 @@ def transfer_check(
     assert own is not None
     done = transfers(store.trials(), store.confirmations(), own, store.decision())
     if tokens not in done:
-        raise StudyFailedError(
-            f"every run of the study's answer at budget {budget} failed; see {store.path(store.EVENTS)}"
-        )
+        raise StudyFailedError(answer_failed(study, tokens))
     return done[tokens]
 
 

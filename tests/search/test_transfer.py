@@ -227,3 +227,37 @@ def test_validate_shows_the_epochs_at_proxy_and_target(
     assert "warning" not in capsys.readouterr().err  # 1.5x: close enough
     assert main([*base, "--target-budget", "100M"]) == 2
     assert "more than the data can fill" in capsys.readouterr().err
+
+
+def test_every_failed_run_of_the_answer_ends_the_check_in_one_line(
+    study_inputs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The answer's runs at the other budget all fail (the baselines' complete): one line
+    naming the answer, its runs' error and what to do, exit 2; every run is kept and the
+    study's own answer is left as it was."""
+    out = tmp_path / "study"
+    search = ["search", "--domains", study_inputs["domains"], "--model", study_inputs["model"]]
+    search += ["--plan", "tests.support.runners:PeakedPlan", "--budget", "1k", "--trials", "1"]
+    search += ["--confirm", "1", "--sampler", "random", "--seed", "0", "--executor", "inprocess"]
+    assert main([*search, "--out", str(out), "--quiet"]) == 0
+    answer = json.loads((out / "best_mixture.json").read_text())
+    assert max(answer["best_mixture"].values()) > 0.4  # a searched trial, which fails past 1k
+    before = (out / "confirm.jsonl").read_text()
+    capsys.readouterr()
+    args = ["transfer", str(out), "--budget", "2k", "--seeds", "1", "--executor", "inprocess"]
+    assert main([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    line = err[0]
+    assert line.startswith("mixopt: error: every run of the study's answer (trial 2) at budget 2k")
+    assert "RuntimeError: a 0.42 share does not fit 2000 tokens" in line
+    assert f"mixopt transfer {out} --budget" in line  # what to do
+    runs = (out / "confirm.jsonl").read_text()
+    assert runs.startswith(before)  # the study's own runs stay as they were
+    made = [json.loads(x) for x in runs[len(before) :].splitlines()]
+    assert sorted((r["name"], r["error"] is None) for r in made) == [
+        ("natural", True),
+        ("trial-002", False),
+        ("uniform", True),
+    ]
+    assert json.loads((out / "best_mixture.json").read_text()) == answer

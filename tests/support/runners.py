@@ -22,6 +22,7 @@ __all__ = [
     "FaultyTrial",
     "HoldingPlan",
     "MeasuredTrial",
+    "PeakedPlan",
     "ScriptedTrial",
     "TrivialPlan",
     "WaitingTrial",
@@ -94,6 +95,22 @@ class TrivialPlan:
 
     def problems(self, domains: Any, budget: int | None) -> list[str]:
         return []
+
+
+@dataclass(frozen=True)
+class PeakedPlan(TrivialPlan):
+    """:class:`TrivialPlan`, but a trial scores its mixture's largest share (so a searched
+    mixture beats both baselines), and one past 1k tokens fails for a mixture with a share
+    over 0.4: a study whose answer cannot be trained at a larger budget (a transfer check's
+    runs of it fail there, the baselines' complete)."""
+
+    name: ClassVar[str] = "peaked"
+
+    def run(self, spec: TrialSpec, report: Any = None) -> TrialResult:
+        peak = max(spec.mixture.values())
+        if spec.budget > 1000 and peak > 0.4:
+            raise RuntimeError(f"a {peak:.2f} share does not fit {spec.budget} tokens")
+        return trivial_result(spec, 0.0, peak)
 
 
 def hold_folder(seed: int) -> Path:

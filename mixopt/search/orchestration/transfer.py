@@ -11,7 +11,7 @@ from mixopt.errors import ConfigError, InfeasibleMixtureError
 from mixopt.search.orchestration.prepared import PreparedStudy
 from mixopt.setting import is_int
 
-__all__ = ["check_transfer"]
+__all__ = ["answer_failed", "check_transfer"]
 
 
 def check_transfer(study: PreparedStudy, budget: int, seeds: int) -> None:
@@ -58,3 +58,24 @@ def check_transfer(study: PreparedStudy, budget: int, seeds: int) -> None:
             f"budget {format_budget(budget)} is past the repetition caps of the {' and '.join(over)} mixture{'s' * (len(over) > 1)}; "
             f"the largest budget every checked mixture fits is {format_budget(largest)} (--budget {largest}), or raise those domains' max_epochs"
         )
+
+
+def answer_failed(study: PreparedStudy, budget: int) -> str:
+    """The line a transfer check ends in when every run of the study's answer at ``budget``
+    failed: the answer, its runs' first error, where the runs are kept, and what to do (a
+    failed run is kept as out of the check, not redone, at that budget)."""
+    from mixopt.budget import format_budget
+    from mixopt.study.summary import runs_at
+
+    store = study.store
+    answer = store.decision().summary.best_number
+    named: dict[int | None, str] = {t.number: t.baseline for t in store.trials() if t.baseline}
+    who = named.get(answer) or f"trial {answer}"
+    errors = [c.error for c in runs_at(store.confirmations(), budget) if c.source == answer]
+    why = f" ({errors[0]})" if errors and errors[0] else ""
+    return (
+        f"every run of the study's answer ({who}) at budget {format_budget(budget)} failed{why}; "
+        f"every run is kept ({store.path(store.CONFIRM)}, {store.path(store.EVENTS)}) and a failed "
+        f"one is not redone: fix the cause, then check another budget with "
+        f"mixopt transfer {store.folder} --budget TOKENS"
+    )
