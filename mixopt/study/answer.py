@@ -167,8 +167,16 @@ class Transfer:
         """``At 100k: loses to natural by -0.0040 [...]; within noise of uniform: ...``."""
         from mixopt.budget import format_budget
 
+        at = f"At budget {format_budget(self.budget)} the study's answer"
         parts = [self.lift[n].sentence(n) for n in sorted(self.lift)]
-        return f"At budget {format_budget(self.budget)} the study's answer " + "; ".join(parts)
+        if not parts:  # every baseline's runs failed there: nothing to compare with
+            seeds = len(self.best.confirmed)
+            score = "no score" if self.best.score is None else f"{self.best.score:.4f}"
+            return (
+                f"{at} scored {score} ({seeds} fresh seed{'s' * (seeds != 1)}) and is compared "
+                "with no baseline: every baseline's run at this budget failed"
+            )
+        return f"{at} " + "; ".join(parts)
 
     @property
     def held(self) -> bool:

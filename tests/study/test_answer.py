@@ -194,3 +194,15 @@ def test_the_race_runs_at_the_confirm_budget_and_chooses_there(
     assert runs and {r["budget"] for r in runs} == {4000}  # no noise runs at 2k: not reused
     saved = json.loads((out / "best_mixture.json").read_text())
     assert saved["confirm_budget"] == 4000 and saved["transfer"] == {}
+
+
+def test_a_transfer_whose_every_baseline_run_failed_says_so_not_an_empty_sentence() -> None:
+    from mixopt.study.answer import Transfer
+    from mixopt.study.summary import Candidate
+
+    best = Candidate("trial 3", {"a": 1.0}, -2.0, (-1.5, -1.7), (11, 12))
+    t = Transfer(budget=4000, best=best, baselines={}, lift={}, retained={})
+    assert t.headline() == (
+        "At budget 4k the study's answer scored -1.6000 (2 fresh seeds) and is compared with "
+        "no baseline: every baseline's run at this budget failed"
+    )
