@@ -110,7 +110,8 @@ def print_result(result: Any) -> None:
         if confirmed
         else "single runs on the search seed, not confirmed"
     )
-    print(f"\nScores ({what}; higher is better):")
+    scored = f"{result.estimate}; " if result.estimate else ""
+    print(f"\nScores ({scored}{what}; higher is better):")
     print_table(header, rows)
     states = ", ".join(f"{v} {k}" for k, v in counts.items() if k not in ("trials", "reused"))
     reused = (

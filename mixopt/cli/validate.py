@@ -111,13 +111,15 @@ def _evaluator_lines(spec: StudySpec, checked: Checked, domains: Any, tokens: bo
     cost), a data file read as a loss task, the tasks (checked for overlap with the training
     data when the domains were tokenized) and the objectives."""
     from mixopt.evaluators.tasks import loss_data_line
-    from mixopt.plans import cost_line
+    from mixopt.plans import cost_line, no_target_line
 
     names = [d.name for d in domains]
     plan = checked.plan
     said = None if plan is None else cost_line(plan, names, spec.search.trials)
     if said is not None:
         print(f"plan: {said[0]}")
+    if line := no_target_line(plan):
+        print(line)
     if line := loss_data_line(spec.scoring.evaluator):
         print(line)
     if (suite := checked.suite) is not None:

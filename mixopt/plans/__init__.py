@@ -34,7 +34,9 @@ __all__ = [
     "TrialSpec",
     "chosen_plan",
     "cost_line",
+    "estimate_of",
     "make_plan",
+    "no_target_line",
     "not_an_evaluator",
 ]
 
@@ -45,6 +47,28 @@ AUTO = "auto"
 """The default ``--plan``: :data:`WITH_EVALUATOR` with an evaluator, else :data:`WITHOUT_EVALUATOR`."""
 WITH_EVALUATOR = OnePass.name
 WITHOUT_EVALUATOR = LeaveOneOut.name  # no out-of-domain set: the domains' own records score
+
+
+def estimate_of(plan: Any) -> str | None:
+    """What a trial's score under ``plan`` estimates when it is not the user's target (a
+    phrase every statement of a lift carries), or None: the plan's ``estimate`` attribute,
+    optional in the protocol."""
+    said = getattr(plan, "estimate", None)
+    return said if isinstance(said, str) and said else None
+
+
+def no_target_line(plan: Any) -> str | None:
+    """What a study whose score is not measured on the user's target says first: what every
+    lift will be, and the smallest out-of-domain set that measures the target instead (None
+    for a plan scored by the evaluator)."""
+    estimate = estimate_of(plan)
+    if estimate is None:
+        return None
+    return (
+        f"no out-of-domain set: every lift will be {estimate}; to measure your target, give "
+        "--eval target.jsonl (a JSONL of its text, scored by its loss, as the task file "
+        "'tasks: [{name: target, kind: loss, data: target.jsonl}]'; accuracy tasks: downstream/)"
+    )
 
 
 def chosen_plan(name: str, evaluator: bool) -> str:

@@ -38,7 +38,12 @@ class TrialPlan(Protocol):
       which it then needs; False if the plan scores the trial itself, on the domains' own
       records, and takes none;
     - ``intermediate_scores``: True if its trials report the evaluator's ``intermediate``
-      task at each checkpoint (so early stopping can apply); False: they never do.
+      task at each checkpoint (so early stopping can apply); False: they never do;
+    - ``estimate`` (optional; None where absent): None if a trial's score is the study's
+      evaluator's, measured on the user's target; else what the score estimates instead, a
+      phrase every statement of the study's lift carries (leave-one-out's: "estimated on
+      left-out training domains, not on your target"). :func:`mixopt.plans.estimate_of`
+      reads it.
 
     Check a plan with :func:`mixopt.testing.check_plan`.
     """

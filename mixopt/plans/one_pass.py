@@ -29,6 +29,7 @@ class OnePass:
     name: ClassVar[str] = "one-pass"
     takes_evaluator: ClassVar[bool] = True
     intermediate_scores: ClassVar[bool] = True
+    estimate: ClassVar[str | None] = None  # the evaluator's score, on the user's target
 
     def first_line(self, domains: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
         return None  # one training per trial: nothing to say

@@ -121,14 +121,23 @@ def _judge(
     }
 
 
-def headline(summary: Summary) -> str:
+def headline(summary: Summary, estimate: str | None = None) -> str:
     """The sentence a user acts on: what the answer is and how it compares with each
-    baseline, with the interval and the verdict.
+    baseline, with the interval and the verdict; led by ``estimate`` where the score is not
+    measured on the user's target (the plan's :func:`mixopt.plans.estimate_of`): the
+    verdict is then about that estimate only.
 
     ``Trial 12's mixture beats uniform by +0.0120 [95% interval +0.0040, +0.0200], 3 fresh
     seeds; within noise of natural: ...``; ``No mixture beat uniform beyond noise: trial
     12's mixture ...``; ``The answer is the natural baseline: no searched mixture beat it on
     3 fresh seeds; ...``."""
+    said = _sentence(summary)
+    if estimate is None or summary.best is None:
+        return said
+    return f"{estimate[0].upper()}{estimate[1:]}: {said[0].lower()}{said[1:]}"
+
+
+def _sentence(summary: Summary) -> str:
     if summary.best is None or summary.best_number is None:
         return "No trial completed: there is no answer"
     first = [n for n in BUILTIN_BASELINES if n in summary.lift]

@@ -132,6 +132,43 @@ def test_its_trials_confirmations_results_and_report_hold_each_left_out_loss(
     assert runs and all("lodo/finance/loss" in r.data.metrics for r in runs), answer_uri
 
 
+@pytest.mark.slow
+def test_every_place_that_shows_the_lift_says_it_is_a_left_out_estimate(
+    lodo_run: dict[str, Any],
+) -> None:
+    """Without --eval the lift is measured on left-out training domains, not the user's
+    target: stdout's sentence and table, ``best_mixture.json``, the report, MLflow's tags and
+    the event log say so, and the first lines show the smallest out-of-domain set."""
+    from mixopt.plans.leave_one_out import ESTIMATE
+
+    out, lead = lodo_run["out"], ESTIMATE[0].upper() + ESTIMATE[1:] + ": "
+    stdout = lodo_run["stdout"]
+    sentence = next(line for line in stdout.splitlines() if line.strip())
+    assert sentence.startswith(lead), sentence
+    assert f"Scores ({ESTIMATE}; " in stdout
+    first = [
+        line for line in lodo_run["stderr"].splitlines() if line.startswith("no out-of-domain")
+    ]
+    assert first and "--eval target.jsonl" in first[0] and "kind: loss" in first[0], first
+    answer = json.loads((out / "best_mixture.json").read_text())
+    assert answer["estimate"] == ESTIMATE and answer["verdict"].startswith(lead)
+    results = json.loads((out / "results.json").read_text())
+    assert results["answer"]["verdict"].startswith(lead)
+    page = (out / "report" / "index.html").read_text()
+    assert f"<p class='lift'>{lead}" in page
+    said = [json.loads(e) for e in (out / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "no_target" and e["estimate"] == ESTIMATE for e in said)
+    done = next(e for e in said if e["event"] == "study_finished")
+    assert done["verdict"].startswith(lead)
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    parents = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "tags.`mixopt.best_trial` != ''"
+    )
+    assert parents and all(r.data.tags["mixopt.verdict"].startswith(lead) for r in parents)
+
+
 def test_without_model_the_default_offline_is_one_line_naming_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -480,7 +480,11 @@ class StudyLoop:
                 )
         if state.over and not self.live and "over" not in self.said and state.seeds:
             self.said.add("over")
-            text = "every run made" if self.transfer else headline(decision.summary)
+            text = (
+                "every run made"
+                if self.transfer
+                else headline(decision.summary, self.session.estimate)
+            )
             self.events.emit(
                 "race_finished",
                 f"the race is over{where}: {text}",

@@ -34,6 +34,10 @@ class SearchResult:
     """The sentence a user acts on (:func:`mixopt.study.answer.headline`)."""
     best_trial: int | None = None
     """The answer's trial number."""
+    estimate: str | None = None
+    """What the scores and lifts estimate where they are not measured on the user's target
+    (without --eval: "estimated on left-out training domains, not on your target"); None:
+    the evaluator's own scores."""
 
     @property
     def objectives(self) -> tuple[str, ...]:

@@ -45,6 +45,14 @@ class Session:
         return self.study.spec.search.budget
 
     @property
+    def estimate(self) -> str | None:
+        """What the trials' score estimates where it is not the user's target (leave-one-out:
+        left-out training domains), said with every lift; None: the evaluator's own score."""
+        from mixopt.plans import estimate_of
+
+        return estimate_of(self.study.plan)
+
+    @property
     def race_budget(self) -> int:
         """The budget the race that chooses the answer runs at: ``--confirm-budget``, else
         the search's."""
@@ -163,12 +171,18 @@ class Session:
             f"mlflow ui --backend-store-uri {without_password(uri)}",
             summary.objective_lift,
             tuple(p["number"] for p in front["front"]) if front else (),
-            headline(summary),
+            headline(summary, self.estimate),
             summary.best_number,
+            self.estimate,
         )
         store.write(store.BEST, self._answer(decision, result))
         lifts = {n: v.to_dict() for n, v in summary.lift.items()}
-        answer = {"best_trial": summary.best_number, "verdict": result.verdict, "lifts": lifts}
+        answer = {
+            "best_trial": summary.best_number,
+            "verdict": result.verdict,
+            "lifts": lifts,
+            "estimate": self.estimate,
+        }
         store.write_results(trials, answer)
         artifacts = [store.path(store.BEST), store.path(store.RESULTS)]
         if front is not None:
@@ -220,7 +234,7 @@ class Session:
                 **{f"{o} score": v for o, v in summary.best.scores.items()},
                 **each,
             },
-            headline(summary),
+            headline(summary, self.estimate),
             {n: v.verdict or "" for n, v in summary.lift.items()},
         )
 
@@ -331,6 +345,8 @@ class Session:
             "seed_noise": self._noise(),
             "best_trial": summary.best_number,
             "answer_is": decision.answer_is_baseline or f"trial {summary.best_number}",
+            # null: every score and lift is the evaluator's, on the user's target
+            "estimate": self.estimate,
             "mixopt_version": __version__,
             "versions": package_versions(),
             "seed": spec.search.seed,

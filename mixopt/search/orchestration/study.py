@@ -168,12 +168,14 @@ def _say_costs(
     """What the trials cost, before anything else the study says: the plan's first line
     (leave-one-out's k trainings a trial, and the study's total), and what --in-domain
     holds out."""
-    from mixopt.plans import cost_line
+    from mixopt.plans import cost_line, estimate_of, no_target_line
 
     said = cost_line(plan, [d.name for d in domains], trials)
     if said is not None:
         line, fields = said
         events.emit("trial_plan", line, plan=plan.name, **fields)
+    if no_target := no_target_line(plan):
+        events.emit("no_target", no_target, estimate=estimate_of(plan))
     if suite is not None and (held := in_domain_line(suite)):
         events.emit("in_domain", held, held_out=held_out_counts(suite))
 
