@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.support.services import unavailable
@@ -78,3 +80,46 @@ def test_ci_installs_the_packages_the_code_suite_smoke_reads() -> None:
     ci = (BENCHMARKS.parent / ".ci" / "run").read_text()
     listed = re.search(r"for pkg in ([^;]+); do", ci)
     assert listed is not None and set(listed.group(1).split()) == needed
+
+
+class _Toy:
+    """A 4-domain problem whose noise sd depends on the mixture, so a trial scored with another
+    draw, or at another mixture than the one recorded, shows."""
+
+    name, k = "toy", 4
+    upper = np.array([1.0, 1.0, 0.6, 1.0])
+    natural = np.array([0.4, 0.3, 0.2, 0.1])
+
+    def value(self, r: np.ndarray) -> float:
+        return float(-np.sum((r - np.array([0.1, 0.2, 0.3, 0.4])) ** 2))
+
+    def noise_sd(self, r: np.ndarray) -> float:
+        return 0.01 + 0.05 * float(r[0])
+
+
+def _methods_module() -> Any:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import _methods
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return _methods
+
+
+@pytest.mark.parametrize("method", [m.name for m in _methods_module().all_methods()])
+def test_every_method_runs_the_shared_protocol(method: str) -> None:
+    """The comparison is fair by construction only if every method, random search included,
+    starts with the two baselines, scores its i-th trial with the i-th shared noise draw, and
+    gets exactly n trials: this fails if any method skips the baselines, draws other noise, or
+    runs another number of trials."""
+    methods = _methods_module()
+    toy, n = _Toy(), 12
+    z = np.random.default_rng(7).standard_normal(n)
+    search = methods.run(methods.Method(method), toy, n, seed=3, z=z, budgets=(8, n))
+    assert len(search.xs) == len(search.ys) == n, method
+    for got, want in zip(search.xs[:2], methods.baselines(toy), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6, err_msg=method)
+    for i, (x, y) in enumerate(zip(search.xs, search.ys, strict=True)):
+        assert y == pytest.approx(toy.value(x) + z[i] * toy.noise_sd(x), abs=1e-9), (method, i)
+        assert x.sum() == pytest.approx(1.0) and np.all(x <= toy.upper + 1e-9), (method, i)
+    assert set(search.recommended) == {8, n}, method
