@@ -24,10 +24,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Always from scratch, so it tests the install a new user gets, not whatever .ci-venv holds;
-# every step runs in the activated venv, as a user following the README would.
+# every step runs in the activated venv, as a user following the README would. Two halves,
+# so CI (.ci/run) can install the machine's services beside the first: ci-env (environment,
+# lint, types), then ci-pytest (the README's test command).
 IN_CI_VENV = . $(CI_VENV)/bin/activate &&
 
-test:
+.PHONY: ci-env ci-pytest
+
+test: ci-env ci-pytest
+
+ci-env:
 	rm -rf $(CI_VENV)
 	$(PYTHON) -m venv $(CI_VENV)
 	$(IN_CI_VENV) pip install -q $(CPU_TORCH)  # README, "Run the tests": CPU torch first
@@ -40,6 +46,8 @@ test:
 	# PYTHONDONTWRITEBYTECODE is set nothing compiled at import is kept, so every process
 	# (each Ray worker, each subprocess) would compile mixopt again
 	$(IN_CI_VENV) python -m compileall -q mixopt benchmarks examples
+
+ci-pytest:
 	$(IN_CI_VENV) { status=0; python -m pytest || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 	exit "$$status"; }
