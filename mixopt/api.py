@@ -126,7 +126,8 @@ def transfer_check(
     run_study(study, (write_report_quietly,), tokens, seeds)
     own, store = study.spec.search.confirm_budget or study.spec.search.budget, study.store
     assert own is not None
-    done = transfers(store.trials(), store.confirmations(), own, store.decision())
+    estimate = study.spec.scoring.estimate()
+    done = transfers(store.trials(), store.confirmations(), own, store.decision(), estimate)
     if tokens not in done:
         raise StudyFailedError(answer_failed(study, tokens))
     return done[tokens]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mixopt.errors import ConfigError, first_line
+from mixopt.errors import first_line
 from mixopt.study.answer import Transfer, decide, headline, transfers
 from mixopt.study.spec import StudySpec
 from mixopt.study.store import StudyStore
@@ -144,21 +144,11 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
         finished,
         tuple(notes),
         _warm(store, trials),
-        transfers(trials, confirmations, own, decision) if own else {},
+        transfers(trials, confirmations, own, decision, spec.scoring.estimate()) if own else {},
         summary.objective_lift,
-        headline(summary, _estimate(spec)),
+        headline(summary, spec.scoring.estimate()),
         decision.over,
     )
-
-
-def _estimate(spec: StudySpec) -> str | None:
-    """What the study's score estimates where it is not the user's target (its plan's)."""
-    from mixopt.plans import estimate_of
-
-    try:
-        return estimate_of(spec.scoring.trial_plan())
-    except ConfigError:  # a plan of the user's that no longer imports: nothing to say of it
-        return None
 
 
 def _warm(store: StudyStore, trials: Sequence[TrialRecord]) -> tuple[str, ...]:

@@ -171,12 +171,16 @@ class Transfer:
     retained: dict[str, float | None]
     """This lift over the study's own (confirmed) lift, per baseline; None where the study's
     lift was not positive (nothing to retain)."""
+    estimate: str | None = None
+    """What the scores estimate where they are not the user's target (the study's plan's):
+    it leads the sentence, as the study's own."""
 
     def headline(self) -> str:
         """``At 100k: loses to natural by -0.0040 [...]; within noise of uniform: ...``."""
         from mixopt.budget import format_budget
 
-        at = f"At budget {format_budget(self.budget)} the study's answer"
+        lead = f"{self.estimate[0].upper()}{self.estimate[1:]}: at" if self.estimate else "At"
+        at = f"{lead} budget {format_budget(self.budget)} the study's answer"
         parts = [self.lift[n].sentence(n) for n in sorted(self.lift)]
         if not parts:  # every baseline's runs failed there: nothing to compare with
             seeds = len(self.best.confirmed)
@@ -228,6 +232,7 @@ def transfer_at(
     answer: int,
     knobs: Mapping[str, Any],
     own: Mapping[str, Lift],
+    estimate: str | None = None,
 ) -> Transfer | None:
     """The transfer check the ``runs`` at one other budget make (None when the answer has
     none there): verdicts on the seeds the answer ran, widened for its lifts over the
@@ -251,7 +256,7 @@ def transfer_at(
         n: (v.value / own[n].value if n in own and own[n].value > 0 else None)
         for n, v in lift.items()
     }
-    return Transfer(used[0].budget, there.best, bases, lift, retained)
+    return Transfer(used[0].budget, there.best, bases, lift, retained, estimate)
 
 
 def transfers(
@@ -259,16 +264,17 @@ def transfers(
     confirmations: Sequence[Confirmation],
     own_budget: int,
     decision: Decision,
+    estimate: str | None = None,
 ) -> dict[int, Transfer]:
     """A :class:`Transfer` for every budget other than the study's at which its answer has
-    runs, by budget."""
+    runs, by budget; ``estimate``: what their scores estimate (the study plan's)."""
     answer = decision.summary.best_number
     if answer is None:
         return {}
     out: dict[int, Transfer] = {}
     for budget in sorted({c.budget for c in confirmations if c.budget != own_budget}):
         here = [c for c in confirmations if c.budget == budget]
-        t = transfer_at(trials, here, answer, decision.knobs, decision.summary.lift)
+        t = transfer_at(trials, here, answer, decision.knobs, decision.summary.lift, estimate)
         if t is not None:
             out[budget] = t
     return out

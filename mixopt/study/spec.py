@@ -165,6 +165,17 @@ class ScoringSpec:
 
         return make_plan(self.plan, self.evaluator is not None, self.lodo_domains)
 
+    def estimate(self) -> str | None:
+        """What a trial's score estimates where it is not the user's target (the plan's,
+        :func:`mixopt.plans.estimate_of`), said with every lift; None for a score the
+        evaluator measures, or a plan of the user's that no longer imports."""
+        from mixopt.plans import estimate_of
+
+        try:
+            return estimate_of(self.trial_plan())
+        except ConfigError:
+            return None
+
 
 @dataclass(frozen=True)
 class SearchSpec:

@@ -206,3 +206,18 @@ def test_a_transfer_whose_every_baseline_run_failed_says_so_not_an_empty_sentenc
         "At budget 4k the study's answer scored -1.6000 (2 fresh seeds) and is compared with "
         "no baseline: every baseline's run at this budget failed"
     )
+
+
+def test_a_transfer_of_a_study_scored_off_its_target_says_so_first() -> None:
+    """A leave-one-out study's transfer check states its lifts as the study does: estimates
+    on left-out training domains, not on the user's target."""
+    from mixopt.plans.leave_one_out import ESTIMATE
+    from mixopt.study.answer import Transfer
+    from mixopt.study.summary import Candidate
+
+    best = Candidate("trial 3", {"a": 1.0}, -2.0, (-1.5, -1.7), (11, 12))
+    t = Transfer(4000, best, {}, {}, {}, estimate=ESTIMATE)
+    assert t.headline().startswith(
+        "Estimated on left-out training domains, not on your target: at budget 4k the study's answer"
+    )
+    assert t.to_dict()["verdict"] == t.headline()

@@ -370,7 +370,11 @@ class Session:
             "transfer": {
                 str(b): t.to_dict()
                 for b, t in transfers(
-                    result.trials, self.store.confirmations(), self.race_budget, decision
+                    result.trials,
+                    self.store.confirmations(),
+                    self.race_budget,
+                    decision,
+                    self.estimate,
                 ).items()
             },
         }
