@@ -118,19 +118,23 @@ def left_out(mix: Sequence[float], seed: int, share: str) -> dict[str, float]:
 
 
 def estimates(by_share: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Every estimator's score (higher is better) from one candidate's left-out losses."""
-    out = {}
-    for share, prefix in zip(SHARES, ("lodo", "nearest"), strict=True):
-        losses = list(by_share[share].values())
-        out[f"{prefix}-mean"] = -statistics.fmean(losses)
-        out[f"{prefix}-worst"] = -max(losses)
-    return out
+    """Every estimator's score (higher is better) from one candidate's left-out losses, by
+    the plan's own :meth:`~mixopt.plans.LeaveOneOut.score`."""
+    from mixopt.plans import LeaveOneOut
+
+    return {
+        f"{prefix}-{aggregate}": LeaveOneOut(aggregate=aggregate).score(by_share[share])
+        for share, prefix in zip(SHARES, ("lodo", "nearest"), strict=True)
+        for aggregate in ("mean", "worst")
+    }
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation (no ties among real-valued scores)."""
-    ra, rb = (np.argsort(np.argsort(x)).astype(float) for x in (a, b))
-    return float(np.corrcoef(ra, rb)[0, 1])
+    """Spearman's rank correlation, ties ranked as their average (two mixtures that leave a
+    domain out the same way share its loss)."""
+    from scipy import stats
+
+    return float(stats.spearmanr(a, b).statistic)
 
 
 def critical_rho(n: int) -> float:
