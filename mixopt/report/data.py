@@ -119,6 +119,7 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
         search.pick,
     )
     summary = decision.summary
+    estimate = spec.scoring.estimate()  # what every lift is, where not the user's target
     importances, note = _importances(store.optuna(), trials)
     finished = store.path(store.BEST).is_file()
     notes = (
@@ -144,9 +145,9 @@ def gather(folder: str | Path, storage: str | None = None) -> ReportData:
         finished,
         tuple(notes),
         _warm(store, trials),
-        transfers(trials, confirmations, own, decision, spec.scoring.estimate()) if own else {},
+        transfers(trials, confirmations, own, decision, estimate) if own else {},
         summary.objective_lift,
-        headline(summary, spec.scoring.estimate()),
+        headline(summary, estimate),
         decision.over,
     )
 

@@ -132,9 +132,15 @@ def headline(summary: Summary, estimate: str | None = None) -> str:
     12's mixture ...``; ``The answer is the natural baseline: no searched mixture beat it on
     3 fresh seeds; ...``."""
     said = _sentence(summary)
-    if estimate is None or summary.best is None:
-        return said
-    return f"{estimate[0].upper()}{estimate[1:]}: {said[0].lower()}{said[1:]}"
+    return said if summary.best is None else _led_by(estimate, said)
+
+
+def _led_by(estimate: str | None, sentence: str) -> str:
+    """``sentence`` led by ``estimate`` (``Estimated on ...: trial 12's mixture ...``), or as
+    it is where there is none."""
+    if estimate is None:
+        return sentence
+    return f"{estimate[0].upper()}{estimate[1:]}: {sentence[0].lower()}{sentence[1:]}"
 
 
 def _sentence(summary: Summary) -> str:
@@ -179,17 +185,17 @@ class Transfer:
         """``At 100k: loses to natural by -0.0040 [...]; within noise of uniform: ...``."""
         from mixopt.budget import format_budget
 
-        lead = f"{self.estimate[0].upper()}{self.estimate[1:]}: at" if self.estimate else "At"
-        at = f"{lead} budget {format_budget(self.budget)} the study's answer"
+        at = f"At budget {format_budget(self.budget)} the study's answer"
         parts = [self.lift[n].sentence(n) for n in sorted(self.lift)]
         if not parts:  # every baseline's runs failed there: nothing to compare with
             seeds = len(self.best.confirmed)
             score = "no score" if self.best.score is None else f"{self.best.score:.4f}"
-            return (
+            return _led_by(
+                self.estimate,
                 f"{at} scored {score} ({seeds} fresh seed{'s' * (seeds != 1)}) and is compared "
-                "with no baseline: every baseline's run at this budget failed"
+                "with no baseline: every baseline's run at this budget failed",
             )
-        return f"{at} " + "; ".join(parts)
+        return _led_by(self.estimate, f"{at} " + "; ".join(parts))
 
     @property
     def held(self) -> bool:
